@@ -1,0 +1,15 @@
+"""The Digital Queue System: a clinic's accounts, records and token queue.
+
+This module only creates the app and registers blueprints, middleware and
+scheduled functions; everything else lives in chalicelib.
+"""
+from chalice import Chalice
+
+from chalicelib.api import auth, users
+from chalicelib.api.logs import log_requests
+
+app = Chalice(app_name="digital-queue-system")
+app.register_middleware(log_requests, "http")
+
+for blueprint in (auth.bp, users.bp):
+    app.register_blueprint(blueprint)

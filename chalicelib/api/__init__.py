@@ -1,0 +1,1 @@
+"""Chalice blueprints, one per resource. Handlers parse, call the domain, present."""

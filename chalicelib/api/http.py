@@ -1,0 +1,193 @@
+"""The HTTP edge: one route decorator that parses input, resolves the caller,
+maps domain errors to responses (the only place that does), and records each
+route's shapes for the OpenAPI description."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from chalice import Blueprint, Response
+
+from chalicelib import storage
+from chalicelib.domain import accounts
+from chalicelib.errors import ConfigurationError, DomainError, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from chalicelib.schema import Field, Int, Schema, Str, query_params
+from chalicelib.storage.users import User
+
+log = logging.getLogger("dqs")
+
+MAX_BODY_BYTES = 64 * 1024
+DEFAULT_PAGE = 50
+MAX_PAGE = 100
+
+_STATUS = [
+    (ValidationFailed, 400, "BadRequestError"),
+    (Unauthenticated, 401, "UnauthorizedError"),
+    (Forbidden, 403, "ForbiddenError"),
+    (NotFound, 404, "NotFoundError"),
+]
+
+PAGE_QUERY: dict[str, Field] = {
+    "limit": Int(minimum=1, maximum=MAX_PAGE, description=f"Page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})."),
+    "cursor": Str(max_length=2000, description="The `next` value of the previous page."),
+}
+
+
+@dataclass
+class RouteSpec:
+    """What the OpenAPI description needs to know about one route."""
+    path: str
+    method: str
+    summary: str
+    tag: str
+    auth: bool
+    status: int
+    body: Schema | None = None
+    response: Schema | None = None
+    many: bool = False
+    query: dict[str, Field] = field(default_factory=dict)
+    partial: bool = False
+    errors: tuple[int, ...] = ()
+
+
+ROUTES: list[RouteSpec] = []
+
+# The caller of the request being served, for the request log line.
+_request_user = threading.local()
+
+
+def logged_user_id() -> int | None:
+    return getattr(_request_user, "user_id", None)
+
+
+def reset_logged_user() -> None:
+    _request_user.user_id = None
+
+
+def error_response(status: int, code: str, message: str, fields: dict | None = None,
+                   extra: dict | None = None) -> Response:
+    body: dict[str, Any] = {"Code": code, "Message": message}
+    if fields:
+        body["Fields"] = fields
+    if extra:
+        body.update(extra)
+    headers = {"WWW-Authenticate": 'Token realm="api"'} if status == 401 else {}
+    return Response(body=body, status_code=status, headers=headers)
+
+
+def domain_error_response(exc: DomainError) -> Response:
+    for cls, status, code in _STATUS:
+        if isinstance(exc, cls):
+            return error_response(status, code, exc.message, exc.fields, exc.extra)
+    raise exc
+
+
+class Ctx:
+    """One request as a handler sees it: body, query, caller."""
+
+    def __init__(self, request, spec: RouteSpec):
+        self.request = request
+        self.spec = spec
+        self._user: User | None = None
+        self._user_resolved = False
+
+    # -- caller
+    def _token(self) -> str | None:
+        header = (self.request.headers or {}).get("authorization")
+        if header is None:
+            return None
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() not in ("token", "bearer") or not token or len(token) > 4096:
+            raise Unauthenticated("Invalid Authorization header: use 'Token <token>'.")
+        return token
+
+    @property
+    def optional_user(self) -> User | None:
+        """The caller if a token was sent (401 if it is bad), else None."""
+        if not self._user_resolved:
+            token = self._token()
+            self._user = accounts.authenticate(token) if token else None
+            self._user_resolved = True
+            _request_user.user_id = self._user.id if self._user else None
+        return self._user
+
+    @property
+    def user(self) -> User:
+        """The authenticated caller; 401 without a valid token."""
+        user = self.optional_user
+        if user is None:
+            raise Unauthenticated("Authentication credentials were not provided.")
+        return user
+
+    # -- input
+    def json(self) -> Any:
+        raw = self.request.raw_body or b""
+        if len(raw) > MAX_BODY_BYTES:
+            raise ValidationFailed(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        if not raw.strip():
+            return {}
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationFailed("The request body is not valid JSON.") from None
+
+    def body(self) -> dict:
+        """The body validated against the route's schema (partial for PATCH)."""
+        return self.spec.body.validate(self.json(), partial=self.spec.partial)
+
+    def query(self) -> dict:
+        return query_params(self.request.query_params, self.spec.query)
+
+    def page(self) -> tuple[int, str | None, dict]:
+        """(limit, cursor, other filters) of a list request."""
+        params = self.query()
+        return params.pop("limit", DEFAULT_PAGE), params.pop("cursor", None), params
+
+
+def parse_id(value: str, what: str) -> int:
+    """A path id; anything that is not a positive integer names no object (404)."""
+    if not value.isdigit() or len(value) > 15 or int(value) < 1:
+        raise NotFound(f"No {what} with id {value[:40]!r}.")
+    return int(value)
+
+
+def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, auth: bool = True,
+          status: int = 200, body: Schema | None = None, response: Schema | None = None,
+          many: bool = False, query: dict[str, Field] | None = None, errors: tuple[int, ...] = ()):
+    """Register a handler `fn(ctx, **path_params)` returning a dict, a list page or None."""
+    query = {**PAGE_QUERY, **(query or {})} if many else dict(query or {})
+    spec = RouteSpec(path=path, method=method, summary=summary, tag=tag, auth=auth, status=status, body=body,
+                     response=response, many=many, query=query, partial=method == "PATCH", errors=errors)
+    ROUTES.append(spec)
+
+    def decorator(fn: Callable[..., Any]):
+        @functools.wraps(fn)
+        def handler(**params):
+            try:
+                storage.bind()
+                ctx = Ctx(bp.current_request, spec)
+                if auth:
+                    ctx.user  # noqa: B018 (authenticate before anything else)
+                result = fn(ctx, **params)
+            except DomainError as exc:
+                return domain_error_response(exc)
+            except ConfigurationError:
+                log.exception("configuration error")
+                return error_response(500, "InternalServerError", "The server is not configured correctly.")
+            if result is None and status == 204:
+                return Response(body="", status_code=204, headers={"Content-Type": "application/json"})
+            return Response(body=result, status_code=status)
+
+        bp.route(path, methods=[method])(handler)
+        return fn
+
+    return decorator
+
+
+def page_json(page, present: Callable[[Any], dict]) -> dict:
+    return {"results": [present(item) for item in page.items], "next": page.next}

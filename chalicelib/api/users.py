@@ -1,0 +1,117 @@
+"""Accounts: registration and the users resource."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.http import page_json, parse_id, route
+from chalicelib.domain import accounts
+from chalicelib.domain.accounts import USERNAME_PATTERN
+from chalicelib.domain.permissions import ROLES
+from chalicelib.schema import Bool, Choice, Date, Email, Int, Password, Schema, Str
+from chalicelib.storage.base import iso_date
+from chalicelib.storage.users import User
+
+bp = Blueprint(__name__)
+
+USERNAME_MESSAGE = "Enter a valid username: letters, digits and @/./+/-/_ only."
+
+
+def _username(**kw) -> Str:
+    return Str(max_length=150, pattern=USERNAME_PATTERN, pattern_message=USERNAME_MESSAGE, **kw)
+
+
+def _person_name() -> Str:
+    return Str(max_length=150, min_length=0)
+
+
+REGISTER = Schema("RegisterRequest", {
+    "username": _username(required=True),
+    "email": Email(required=True),
+    "password": Password(required=True),
+    "role": Choice(ROLES, description="Defaults to patient. Other roles need an admin's token."),
+    "date_of_birth": Date(nullable=True, description="Required for a patient."),
+    "first_name": _person_name(),
+    "last_name": _person_name(),
+    "specialty": Str(max_length=200, description="Doctors only."),
+    "department": Int(description="Doctors only: an existing department id."),
+})
+
+USER_UPDATE = Schema("UserUpdate", {
+    "username": _username(required=True),
+    "email": Email(required=True),
+    "first_name": _person_name(),
+    "last_name": _person_name(),
+    "date_of_birth": Date(nullable=True),
+    "role": Choice(ROLES, description="Admin only."),
+    "is_active": Bool(description="Admin only."),
+})
+
+USER = Schema("User", {
+    "id": Int(),
+    "username": Str(max_length=150),
+    "email": Str(max_length=254),
+    "role": Choice(ROLES),
+    "date_of_birth": Date(nullable=True),
+    "first_name": Str(max_length=150, min_length=0),
+    "last_name": Str(max_length=150, min_length=0),
+    "is_active": Bool(),
+    "date_joined": Str(max_length=40),
+    "patient_id": Int(description="Present when a patient record is linked."),
+    "doctor_id": Int(description="Present when a doctor record is linked."),
+})
+
+
+def user_json(user: User) -> dict:
+    body = {
+        "id": user.id, "username": user.username, "email": user.email, "role": user.role,
+        "date_of_birth": iso_date(user.date_of_birth), "first_name": user.first_name,
+        "last_name": user.last_name, "is_active": user.is_active, "date_joined": user.date_joined,
+    }
+    if user.patient_id is not None:
+        body["patient_id"] = user.patient_id
+    if user.doctor_id is not None:
+        body["doctor_id"] = user.doctor_id
+    return body
+
+
+@route(bp, "/register", "POST", summary="Register a user (patients self-register; other roles need an admin)",
+       tag="auth", auth=False, status=201, body=REGISTER, response=USER)
+def register(ctx):
+    actor = ctx.optional_user
+    return user_json(accounts.register(actor, ctx.body()))
+
+
+@route(bp, "/users", "GET", summary="List users (admin)", tag="users", many=True, response=USER)
+def list_users(ctx):
+    limit, cursor, _ = ctx.page()
+    return page_json(accounts.list_users(ctx.user, limit, cursor), user_json)
+
+
+@route(bp, "/users/{user_id}", "GET", summary="A user's profile (own, or any for admin)", tag="users",
+       response=USER)
+def get_user(ctx, user_id):
+    return user_json(accounts.get_user(ctx.user, parse_id(user_id, "user")))
+
+
+def _update(ctx, user_id):
+    uid = parse_id(user_id, "user")
+    accounts.check_profile_access(ctx.user, uid)  # 403 before looking at the body
+    return user_json(accounts.update_user(ctx.user, uid, ctx.body()))
+
+
+@route(bp, "/users/{user_id}", "PUT", summary="Replace a user's profile fields", tag="users",
+       body=USER_UPDATE, response=USER)
+def put_user(ctx, user_id):
+    return _update(ctx, user_id)
+
+
+@route(bp, "/users/{user_id}", "PATCH", summary="Change some of a user's profile fields", tag="users",
+       body=USER_UPDATE, response=USER)
+def patch_user(ctx, user_id):
+    return _update(ctx, user_id)
+
+
+@route(bp, "/users/{user_id}", "DELETE", summary="Delete a user (admin); linked records stay", tag="users",
+       status=204)
+def delete_user(ctx, user_id):
+    accounts.delete_user(ctx.user, parse_id(user_id, "user"))

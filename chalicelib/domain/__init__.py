@@ -1,0 +1,1 @@
+"""The clinic's rules, in plain Python: nothing here knows about Chalice or HTTP."""

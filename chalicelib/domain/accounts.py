@@ -1,0 +1,265 @@
+"""Accounts: registration, login, logout, the caller's identity, and user management."""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from chalicelib.domain import clock
+from chalicelib.domain.permissions import ADMIN, DOCTOR, PATIENT, ROLES, is_admin, require, require_self_or
+from chalicelib.domain.security import hash_password, issue_token, read_token, verify_password
+from chalicelib.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from chalicelib.settings import get_settings
+from chalicelib.storage import counters, departments, doctors, patients, users
+from chalicelib.storage.base import ConditionFailed, Page, Transaction, iso_instant, retry_on_conflict
+from chalicelib.storage.departments import Department
+from chalicelib.storage.doctors import Doctor
+from chalicelib.storage.patients import Patient
+from chalicelib.storage.users import User
+
+USERNAME_PATTERN = r"[A-Za-z0-9@.+_-]+"
+DEFAULT_DEPARTMENT = "General Medicine"
+DEFAULT_SPECIALTY = "General Practice"
+
+_TAKEN = {
+    "username": ("username", "A user with that username already exists."),
+    "email": ("email", "A user with that email already exists."),
+    "patient-email": ("email", "A patient with that email already exists."),
+    "last-admin": ("role", "The last active admin cannot be removed, deactivated or demoted."),
+}
+
+
+def _raise_taken(exc: ConditionFailed):
+    fields = {_TAKEN[label][0]: _TAKEN[label][1] for label in exc.labels if label in _TAKEN}
+    if not fields:
+        raise exc
+    first = next(iter(fields.values()))
+    raise ValidationFailed(first, fields=fields) from None
+
+
+def check_password_rules(password: str, username: str) -> None:
+    if password.casefold() == username.casefold():
+        raise ValidationFailed.field("password", "The password is too similar to the username.")
+
+
+# -- identity ---------------------------------------------------------------
+
+def authenticate(token: str) -> User:
+    """The active user a token belongs to; 401 if it is forged, expired or revoked."""
+    settings = get_settings()
+    user_id, version = read_token(token, settings)
+    user = users.get(user_id)
+    if user is None or not user.is_active or user.token_version != version:
+        raise Unauthenticated("Invalid token.")
+    return user
+
+
+def login(username: str, password: str) -> dict:
+    """Check credentials and issue a token."""
+    user = users.get_by_username(username) if re.fullmatch(USERNAME_PATTERN, username) else None
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise Unauthenticated("Unable to log in with provided credentials.")
+    if not user.is_active:
+        raise Unauthenticated("This account is inactive.")
+    token, expires = issue_token(user.id, user.token_version, clock.now(), get_settings())
+    return {"token": token, "user": {"id": user.id, "username": user.username, "role": user.role},
+            "expires_at": iso_instant(expires)}
+
+
+def logout(user: User) -> None:
+    """Revoke every token the user holds."""
+    users.bump_token_version(user.id)
+
+
+# -- registration -------------------------------------------------------------
+
+def register(actor: User | None, data: dict) -> User:
+    """Create an account, and the patient or doctor record its role needs.
+
+    Anyone may register a patient; only an admin creates staff, doctors and admins.
+    """
+    role = data.get("role", PATIENT)
+    if role != PATIENT and (actor is None or not is_admin(actor)):
+        raise Forbidden("Only an admin can register a user with the role %r." % role)
+    check_password_rules(data["password"], data["username"])
+    if role == PATIENT and data.get("date_of_birth") is None:
+        raise ValidationFailed.field("date_of_birth", "This field is required for a patient.")
+    if role != DOCTOR:
+        for name in ("specialty", "department"):
+            if name in data:
+                raise ValidationFailed.field(name, "Only a doctor has a %s." % name)
+
+    now = iso_instant(clock.now())
+    user = User(
+        id=counters.next_id("user"), username=data["username"], email=data["email"], role=role,
+        password_hash=hash_password(data["password"]), date_of_birth=data.get("date_of_birth"),
+        first_name=data.get("first_name", ""), last_name=data.get("last_name", ""),
+        is_active=True, date_joined=now,
+    )
+    if role == PATIENT:
+        return _register_patient(user, now)
+    if role == DOCTOR:
+        return _register_doctor(user, data)
+    return _commit_new_user(user)
+
+
+def _commit_new_user(user: User, stage_more=None) -> User:
+    tx = Transaction()
+    users.stage_new_user(tx, user)
+    if stage_more:
+        stage_more(tx)
+    try:
+        tx.commit()
+    except ConditionFailed as exc:
+        _raise_taken(exc)
+    return user
+
+
+def _display_name(user: User) -> str:
+    return " ".join(part for part in (user.first_name, user.last_name) if part) or user.username
+
+
+def _register_patient(user: User, now: str) -> User:
+    # A walk-in patient the desk registered earlier with this email gets linked
+    # to the new account instead of duplicated.
+    existing_id = counters.owner_of(patients.email_key(user.email))
+    if existing_id is not None:
+        existing = patients.get(existing_id)
+        if existing is not None and existing.user_id is None:
+            linked = replace(user, patient_id=existing.id)
+            try:
+                return _commit_new_user(linked, lambda tx: patients.stage_link_user(tx, existing.id, user.id))
+            except ConditionFailed as exc:
+                if "patient-link" not in exc.labels:
+                    raise
+        raise ValidationFailed.field("email", "A patient with that email already exists.")
+    patient = Patient(
+        id=counters.next_id("patient"), name=_display_name(user), email=user.email, phone=None,
+        date_of_birth=user.date_of_birth, user_id=user.id, created_at=now,
+    )
+    return _commit_new_user(replace(user, patient_id=patient.id),
+                            lambda tx: patients.stage_new_patient(tx, patient))
+
+
+def ensure_department(name: str) -> int:
+    """The id of the department with this name, creating it if missing (race-safe)."""
+    existing = departments.id_by_name(name)
+    if existing is not None:
+        return existing
+    department = Department(id=counters.next_id("department"), name=name, description="")
+    tx = Transaction()
+    departments.stage_new_department(tx, department)
+    try:
+        tx.commit()
+        return department.id
+    except ConditionFailed:
+        winner = departments.id_by_name(name)
+        if winner is None:
+            raise
+        return winner
+
+
+def _register_doctor(user: User, data: dict) -> User:
+    department_id = data.get("department")
+    if department_id is None:
+        department_id = ensure_department(DEFAULT_DEPARTMENT)
+    elif departments.get(department_id) is None:
+        raise ValidationFailed.field("department", "No department with id %d." % department_id)
+    doctor = Doctor(id=counters.next_id("doctor"), name=_display_name(user),
+                    specialty=data.get("specialty") or DEFAULT_SPECIALTY,
+                    department=department_id, user_id=user.id)
+    return _commit_new_user(replace(user, doctor_id=doctor.id),
+                            lambda tx: doctors.stage_new_doctor(tx, doctor))
+
+
+def ensure_admin(username: str, email: str, password: str) -> tuple[User, bool]:
+    """The bootstrap admin: created if no user has that username. Returns (user, created)."""
+    existing = users.get_by_username(username)
+    if existing is not None:
+        return existing, False
+    check_password_rules(password, username)
+    user = User(
+        id=counters.next_id("user"), username=username, email=email, role=ADMIN,
+        password_hash=hash_password(password), date_of_birth=None, first_name="", last_name="",
+        is_active=True, date_joined=iso_instant(clock.now()),
+    )
+    return _commit_new_user(user), True
+
+
+# -- user management ------------------------------------------------------------
+
+def check_profile_access(actor: User, user_id: int) -> None:
+    """Users see and edit their own profile; an admin sees and edits all."""
+    require_self_or(actor, user_id, ADMIN)
+
+
+def get_user(actor: User, user_id: int) -> User:
+    """A user's profile: their own, or anyone's for an admin."""
+    check_profile_access(actor, user_id)
+    user = users.get(user_id)
+    if user is None:
+        raise NotFound("No user with id %d." % user_id)
+    return user
+
+
+def list_users(actor: User, limit: int, cursor: str | None) -> Page:
+    require(actor, ADMIN)
+    return users.list_page(limit, cursor)
+
+
+def update_user(actor: User, user_id: int, changes: dict) -> User:
+    """Edit a profile. Role and is_active change only by an admin."""
+    def attempt() -> User:
+        before = get_user(actor, user_id)
+        privileged = {name for name in ("role", "is_active") if name in changes
+                      and changes[name] != getattr(before, name)}
+        if privileged and not is_admin(actor):
+            raise Forbidden("Only an admin can change %s." % " and ".join(sorted(privileged)))
+        if changes.get("role") is not None and changes["role"] not in ROLES:
+            raise ValidationFailed.field("role", "Unknown role.")
+        values = {name: changes[name] for name in
+                  ("username", "email", "first_name", "last_name", "date_of_birth", "role", "is_active")
+                  if name in changes}
+        after = replace(before, **values)
+        if after.role == PATIENT and after.date_of_birth is None and before.date_of_birth is not None:
+            raise ValidationFailed.field("date_of_birth", "This field is required for a patient.")
+        try:
+            users.save_changes(before, after)
+        except ConditionFailed as exc:
+            if exc.labels == ["user"]:
+                # Changed meanwhile (a demotion, a deactivation): read again and retry.
+                raise ConditionFailed(["conflict"]) from exc
+            _raise_taken(exc)
+        if (before.role, before.is_active) != (after.role, after.is_active):
+            users.bump_token_version(user_id)
+            after = replace(after, token_version=after.token_version + 1)
+        return after
+
+    return retry_on_conflict(attempt)
+
+
+def delete_user(actor: User, user_id: int) -> None:
+    """Remove an account and its tokens (admin only); its patient or doctor record stays, unlinked."""
+    require(actor, ADMIN)
+
+    def attempt() -> None:
+        user = users.get(user_id)
+        if user is None:
+            raise NotFound("No user with id %d." % user_id)
+        try:
+            _delete_with_links(user)
+        except ConditionFailed as exc:
+            if exc.labels == ["user"]:
+                raise ConditionFailed(["conflict"]) from exc
+            _raise_taken(exc)
+
+    retry_on_conflict(attempt)
+
+
+def _delete_with_links(user: User) -> None:
+    tx = Transaction()
+    users.stage_delete(tx, user)
+    if user.patient_id is not None and patients.get(user.patient_id) is not None:
+        patients.stage_unlink_user(tx, user.patient_id)
+    if user.doctor_id is not None and doctors.get(user.doctor_id) is not None:
+        doctors.stage_unlink_user(tx, user.doctor_id)
+    tx.commit()

@@ -1,0 +1,108 @@
+"""One typed settings object, read from the environment at first use.
+
+chalice.test.Client applies a stage's environment variables only while a
+request runs, and a deployed Lambda gets them at start: nothing here is read
+at import time.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from chalicelib.errors import ConfigurationError
+
+MIN_SECRET_BYTES = 32
+DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600
+
+_ENV_KEYS = (
+    "DQS_STAGE",
+    "DQS_TABLE_PREFIX",
+    "DQS_DYNAMODB_ENDPOINT",
+    "DQS_CLINIC_TIMEZONE",
+    "DQS_TOKEN_TTL_SECONDS",
+    "DQS_JWT_SECRET",
+    "DQS_JWT_SECRET_PARAM",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_LAMBDA_FUNCTION_NAME",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_prefix: str
+    dynamodb_endpoint: str | None
+    clinic_timezone: ZoneInfo
+    token_ttl_seconds: int
+    jwt_secret: str | None
+    jwt_secret_param: str | None
+    on_lambda: bool
+
+    def table_name(self, suffix: str) -> str:
+        return f"{self.table_prefix}{suffix}"
+
+
+def get_settings() -> Settings:
+    """The settings for the environment as it is now (cached per environment)."""
+    return _load(tuple(os.environ.get(key) for key in _ENV_KEYS))
+
+
+@lru_cache(maxsize=8)
+def _load(values: tuple[str | None, ...]) -> Settings:
+    env = dict(zip(_ENV_KEYS, values, strict=True))
+    tz_name = env["DQS_CLINIC_TIMEZONE"] or "UTC"
+    try:
+        clinic_tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigurationError(f"DQS_CLINIC_TIMEZONE {tz_name!r} is not an IANA time zone.") from exc
+    ttl_raw = env["DQS_TOKEN_TTL_SECONDS"] or str(DEFAULT_TOKEN_TTL_SECONDS)
+    try:
+        ttl = int(ttl_raw)
+    except ValueError as exc:
+        raise ConfigurationError("DQS_TOKEN_TTL_SECONDS must be a whole number of seconds.") from exc
+    if not 60 <= ttl <= 30 * 24 * 3600:
+        raise ConfigurationError("DQS_TOKEN_TTL_SECONDS must be between 60 seconds and 30 days.")
+    return Settings(
+        stage=env["DQS_STAGE"] or "dev",
+        region=env["AWS_REGION"] or env["AWS_DEFAULT_REGION"] or "us-east-1",
+        table_prefix=env["DQS_TABLE_PREFIX"] if env["DQS_TABLE_PREFIX"] is not None else "dqs-dev-",
+        dynamodb_endpoint=env["DQS_DYNAMODB_ENDPOINT"] or None,
+        clinic_timezone=clinic_tz,
+        token_ttl_seconds=ttl,
+        jwt_secret=env["DQS_JWT_SECRET"] or None,
+        jwt_secret_param=env["DQS_JWT_SECRET_PARAM"] or None,
+        on_lambda=bool(env["AWS_LAMBDA_FUNCTION_NAME"]),
+    )
+
+
+_secret_cache: dict[str, str] = {}
+
+
+def jwt_secret(settings: Settings | None = None) -> str:
+    """The HMAC key for tokens: from the environment, or from SSM Parameter Store.
+
+    A stage with neither refuses to serve rather than fall back to a guessable key.
+    """
+    settings = settings or get_settings()
+    if settings.jwt_secret:
+        secret = settings.jwt_secret
+    elif settings.jwt_secret_param:
+        secret = _secret_cache.get(settings.jwt_secret_param) or _read_parameter(settings)
+    else:
+        raise ConfigurationError("No JWT secret: set DQS_JWT_SECRET or DQS_JWT_SECRET_PARAM.")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigurationError(f"The JWT secret must be at least {MIN_SECRET_BYTES} bytes.")
+    return secret
+
+
+def _read_parameter(settings: Settings) -> str:
+    import boto3  # only deployed stages pay for this import
+
+    client = boto3.client("ssm", region_name=settings.region)
+    value = client.get_parameter(Name=settings.jwt_secret_param, WithDecryption=True)["Parameter"]["Value"]
+    _secret_cache[settings.jwt_secret_param] = value
+    return value

@@ -1,0 +1,82 @@
+"""Doctor records. The model stays here; callers get `Doctor` dataclasses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.storage.base import Transaction, bind, register
+
+KIND = "doctor"
+
+
+class _DoctorsByKind(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "kind-id-index"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+class _DoctorsByDepartment(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "department-id-index"
+        projection = AllProjection()
+
+    department = NumberAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+@register
+class DoctorModel(Model):
+    class Meta:
+        table_suffix = "doctors"
+
+    id = NumberAttribute(hash_key=True)
+    kind = UnicodeAttribute(default=KIND)
+    name = UnicodeAttribute()
+    specialty = UnicodeAttribute()
+    department = NumberAttribute()
+    user_id = NumberAttribute(null=True)
+
+    by_kind = _DoctorsByKind()
+    by_department = _DoctorsByDepartment()
+
+
+@dataclass
+class Doctor:
+    id: int
+    name: str
+    specialty: str
+    department: int
+    user_id: int | None
+
+
+def to_doctor(item: DoctorModel) -> Doctor:
+    return Doctor(id=int(item.id), name=item.name, specialty=item.specialty,
+                  department=int(item.department),
+                  user_id=int(item.user_id) if item.user_id is not None else None)
+
+
+def stage_new_doctor(tx: Transaction, doctor: Doctor) -> None:
+    """Add a new doctor record to a transaction."""
+    tx.put("doctor", DoctorModel(doctor.id, kind=KIND, name=doctor.name, specialty=doctor.specialty,
+                                 department=doctor.department, user_id=doctor.user_id),
+           DoctorModel.id.does_not_exist())
+
+
+def stage_unlink_user(tx: Transaction, doctor_id: int) -> None:
+    tx.update("doctor-unlink", DoctorModel(doctor_id), [DoctorModel.user_id.remove()],
+              DoctorModel.id.exists())
+
+
+def get(doctor_id: int) -> Doctor | None:
+    """The doctor with this id, or None."""
+    bind()
+    try:
+        return to_doctor(DoctorModel.get(doctor_id, consistent_read=True))
+    except DoctorModel.DoesNotExist:
+        return None

@@ -1,0 +1,99 @@
+"""Patient records. The model stays here; callers get `Patient` dataclasses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.storage.base import Transaction, bind, iso_date, parse_date, register
+from chalicelib.storage.counters import claim, claim_condition, unique_key
+
+KIND = "patient"
+
+
+class _PatientsByKind(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "kind-id-index"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    id = NumberAttribute(range_key=True)
+
+
+@register
+class PatientModel(Model):
+    class Meta:
+        table_suffix = "patients"
+
+    id = NumberAttribute(hash_key=True)
+    kind = UnicodeAttribute(default=KIND)
+    name = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    date_of_birth = UnicodeAttribute(null=True)
+    user_id = NumberAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+    by_kind = _PatientsByKind()
+
+
+@dataclass
+class Patient:
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    date_of_birth: date | None
+    user_id: int | None
+    created_at: str
+
+
+def email_key(email: str) -> str:
+    return unique_key("patient-email", email)
+
+
+def to_patient(item: PatientModel) -> Patient:
+    return Patient(
+        id=int(item.id), name=item.name, email=item.email, phone=item.phone,
+        date_of_birth=parse_date(item.date_of_birth),
+        user_id=int(item.user_id) if item.user_id is not None else None,
+        created_at=item.created_at,
+    )
+
+
+def to_model(patient: Patient) -> PatientModel:
+    return PatientModel(
+        patient.id, kind=KIND, name=patient.name, email=patient.email, phone=patient.phone,
+        date_of_birth=iso_date(patient.date_of_birth), user_id=patient.user_id,
+        created_at=patient.created_at,
+    )
+
+
+def stage_new_patient(tx: Transaction, patient: Patient) -> None:
+    """Add a new patient record, and its email claim, to a transaction."""
+    if patient.email:
+        tx.put("patient-email", claim(email_key(patient.email), patient.id), claim_condition())
+    tx.put("patient", to_model(patient), PatientModel.id.does_not_exist())
+
+
+def stage_link_user(tx: Transaction, patient_id: int, user_id: int) -> None:
+    """Link an existing, unlinked patient record to a new account."""
+    tx.update("patient-link", PatientModel(patient_id), [PatientModel.user_id.set(user_id)],
+              PatientModel.id.exists() & PatientModel.user_id.does_not_exist())
+
+
+def stage_unlink_user(tx: Transaction, patient_id: int) -> None:
+    tx.update("patient-unlink", PatientModel(patient_id), [PatientModel.user_id.remove()],
+              PatientModel.id.exists())
+
+
+def get(patient_id: int) -> Patient | None:
+    """The patient with this id, or None."""
+    bind()
+    try:
+        return to_patient(PatientModel.get(patient_id, consistent_read=True))
+    except PatientModel.DoesNotExist:
+        return None
