@@ -4,15 +4,19 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from pathlib import Path
 
-# Fake credentials and loopback only, set before any AWS client can exist.
+# The dev stage's variables, as chalice.test.Client applies them during each
+# request; then fake credentials and loopback only, before any AWS client exists.
+_config = json.loads((Path(__file__).resolve().parent.parent / ".chalice" / "config.json").read_text())
+os.environ.update(_config.get("environment_variables", {}))
+os.environ.update(_config["stages"]["dev"].get("environment_variables", {}))
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "DQS_JWT_SECRET": "test-secret-that-is-at-least-32-bytes-long!",
-    "DQS_TABLE_PREFIX": "test-",
 })
 os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)
 os.environ.pop("AWS_PROFILE", None)
