@@ -150,3 +150,78 @@ def as_role(people):
             return people.admin()
         return people.make(role)
     return make
+
+
+# -- a real DynamoDB over HTTP (moto's server) and the app over real HTTP ------------
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's DynamoDB server on a loopback port: the embedded DynamoDB `make run` uses."""
+    from devtools.local_server import start_embedded_dynamodb
+
+    server, endpoint = start_embedded_dynamodb()
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def dynamodb_server(moto_endpoint, monkeypatch):
+    """Empty tables on moto's server; storage talks to it over HTTP (thread-safe, like the real thing)."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    monkeypatch.setenv("DQS_DYNAMODB_ENDPOINT", moto_endpoint)
+    storage.create_tables()
+    yield moto_endpoint
+
+
+class LiveServer:
+    """The app served over HTTP under /api, as `make run` serves it."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+
+    def call(self, method: str, path: str, body=None, token: str | None = None, raw: bytes | None = None,
+             headers: dict | None = None):
+        import urllib.error
+        import urllib.request
+
+        all_headers = {"Content-Type": "application/json"}
+        if token:
+            all_headers["Authorization"] = f"Token {token}"
+        all_headers.update(headers or {})
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=all_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, text, response_headers = response.status, response.read().decode(), response.headers
+        except urllib.error.HTTPError as error:
+            status, text, response_headers = error.code, error.read().decode(), error.headers
+        return Response(status, json.loads(text) if text else None, response_headers)
+
+    def login(self, username: str, password: str) -> str:
+        response = self.call("POST", "/auth/login", {"username": username, "password": password})
+        assert response.status == 200, response
+        return response.body["token"]
+
+
+ADMIN_CREDENTIALS = ("admin", "admin-password-1")
+
+
+@pytest.fixture
+def live_server(dynamodb_server):
+    """The app on a loopback port (path prefix /api) over moto's server, with an admin
+    (ADMIN_CREDENTIALS). Requests run on real threads, as with `make run`."""
+    import threading
+
+    from chalicelib.domain import accounts
+    from devtools.local_server import make_server
+
+    accounts.ensure_admin(ADMIN_CREDENTIALS[0], "admin@clinic.test", ADMIN_CREDENTIALS[1])
+    server = make_server("127.0.0.1", 0)
+    host, port = server.server.server_address[:2]
+    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveServer(f"http://{host}:{port}/api")
+    server.server.shutdown()
+    server.server.server_close()
