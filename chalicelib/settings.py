@@ -102,7 +102,12 @@ def jwt_secret(settings: Settings | None = None) -> str:
 def _read_parameter(settings: Settings) -> str:
     import boto3  # only deployed stages pay for this import
 
+    from botocore.exceptions import BotoCoreError, ClientError
+
     client = boto3.client("ssm", region_name=settings.region)
-    value = client.get_parameter(Name=settings.jwt_secret_param, WithDecryption=True)["Parameter"]["Value"]
+    try:
+        value = client.get_parameter(Name=settings.jwt_secret_param, WithDecryption=True)["Parameter"]["Value"]
+    except (BotoCoreError, ClientError) as exc:
+        raise ConfigurationError(f"Cannot read the JWT secret parameter {settings.jwt_secret_param!r}.") from exc
     _secret_cache[settings.jwt_secret_param] = value
     return value
