@@ -30,3 +30,34 @@ def test_simultaneous_registrations_with_one_email_make_one_account(live_server)
     with ThreadPoolExecutor(max_workers=10) as pool:
         statuses = sorted(r.status for r in pool.map(register, range(10)))
     assert statuses == [201] + [400] * 9
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(live_server):
+    admin = live_server.login("admin", "admin-password-1")
+    r = live_server.call("POST", "/register", {"username": "second", "email": "second@clinic.test",
+                                               "password": "second-password", "role": "admin"}, token=admin)
+    assert r.status == 201
+    second_id = r.body["id"]
+    second = live_server.login("second", "second-password")
+    first_id = live_server.call("GET", "/users?limit=1", token=admin).body["results"][0]["id"]
+    for _ in range(3):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            a = pool.submit(live_server.call, "PATCH", f"/users/{second_id}", {"role": "staff"}, admin)
+            b = pool.submit(live_server.call, "PATCH", f"/users/{first_id}", {"role": "staff"}, second)
+            statuses = sorted([a.result().status, b.result().status])
+        assert statuses in ([200, 400], [200, 401], [400, 400]), statuses
+        admins = [u for u in live_server.call("GET", "/users?limit=100",
+                                              token=live_server.login(*_active_admin(live_server))).body["results"]
+                  if u["role"] == "admin" and u["is_active"]]
+        assert len(admins) >= 1
+        if len(admins) == 1:
+            return
+    raise AssertionError("neither demotion went through")
+
+
+def _active_admin(live_server):
+    for credentials in (("admin", "admin-password-1"), ("second", "second-password")):
+        r = live_server.call("POST", "/auth/login", {"username": credentials[0], "password": credentials[1]})
+        if r.status == 200 and r.body["user"]["role"] == "admin":
+            return credentials
+    raise AssertionError("no admin can log in")

@@ -1,0 +1,120 @@
+"""Plain-Python rules, tested without I/O: schemas, tokens, passwords, permissions, the clinic's day."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chalicelib.domain import clock, permissions, security
+from chalicelib.errors import ConfigurationError, Forbidden, Unauthenticated, ValidationFailed
+from chalicelib.schema import Choice, Date, Email, FieldError, Instant, Int, Password, Schema, Str, query_params
+from chalicelib.settings import _load, get_settings, jwt_secret
+
+
+def test_schema_names_every_bad_field_and_cleans_good_ones():
+    schema = Schema("T", {"name": Str(max_length=5, required=True), "n": Int(), "kind": Choice(("a", "b"))})
+    assert schema.validate({"name": "  ab ", "n": 3}) == {"name": "ab", "n": 3}
+    with pytest.raises(ValidationFailed) as caught:
+        schema.validate({"name": "toolong", "n": True, "kind": "c", "extra": 1})
+    assert set(caught.value.fields) == {"name", "n", "kind", "extra"}
+    with pytest.raises(ValidationFailed) as caught:
+        schema.validate({})
+    assert caught.value.fields == {"name": "This field is required."}
+    assert schema.validate({}, partial=True) == {}
+    for not_an_object in ([], 5, "x", None):
+        with pytest.raises(ValidationFailed):
+            schema.validate(not_an_object)
+
+
+def test_field_types():
+    assert Email().clean("Ann@Example.COM") == "Ann@example.com"
+    assert Date().clean("2024-02-29") == date(2024, 2, 29)
+    assert Instant().clean("2023-12-15T10:00:00Z") == datetime(2023, 12, 15, 10, tzinfo=timezone.utc)
+    assert Instant().clean("2023-12-15T12:00:00+02:00") == datetime(2023, 12, 15, 10, tzinfo=timezone.utc)
+    for bad in ("2023-12-15T10:00:00", "2023-12-15", "yesterday", 5, "2023-13-01T00:00:00Z"):
+        with pytest.raises(FieldError):
+            Instant().clean(bad)
+    for bad in ("2023-2-1", "2023-02-30", "0001-01-01", 20230201):
+        with pytest.raises(FieldError):
+            Date().clean(bad)
+    assert Password(new=False).clean("1") == "1"
+    with pytest.raises(FieldError):
+        Password().clean("12345678")
+
+
+def test_json_schema_mirrors_validation():
+    schema = Schema("T", {"name": Str(max_length=5, required=True), "when": Date(nullable=True)})
+    described = schema.json_schema()
+    assert described["required"] == ["name"] and described["additionalProperties"] is False
+    assert described["properties"]["name"]["maxLength"] == 5
+    assert described["properties"]["when"]["type"] == ["string", "null"]
+    assert "required" not in schema.json_schema(partial=True)
+
+
+def test_query_params_are_validated_as_strings():
+    spec = {"limit": Int(maximum=100), "day": Date()}
+    assert query_params({"limit": "5", "day": "2024-01-01"}, spec) == {"limit": 5, "day": date(2024, 1, 1)}
+    for bad in ({"limit": "x"}, {"limit": "500"}, {"other": "1"}, {"limit": "1e3"}):
+        with pytest.raises(ValidationFailed):
+            query_params(bad, spec)
+
+
+def test_tokens_round_trip_and_reject_tampering():
+    settings = get_settings()
+    now = datetime.now(timezone.utc)
+    token, expires = security.issue_token(7, 3, now, settings)
+    assert security.read_token(token, settings) == (7, 3)
+    assert (expires - now).total_seconds() == settings.token_ttl_seconds
+    with pytest.raises(Unauthenticated):
+        security.read_token(token + "x", settings)
+
+
+def test_password_hashes_are_salted_argon2id():
+    first, second = security.hash_password("pw-123456"), security.hash_password("pw-123456")
+    assert first != second and first.startswith("$argon2id$")
+    assert security.verify_password(first, "pw-123456")
+    assert not security.verify_password(first, "pw-1234567")
+    assert not security.verify_password(None, "pw-123456")
+    assert not security.verify_password("garbage", "pw-123456")
+
+
+def test_permissions_mirror_the_contract():
+    user = lambda role, uid=1: SimpleNamespace(role=role, id=uid)  # noqa: E731
+    permissions.require(user("admin"), "staff")
+    permissions.require(user("staff"), "staff")
+    with pytest.raises(Forbidden):
+        permissions.require(user("patient"), "staff")
+    permissions.require_self_or(user("patient", 5), 5, "admin")
+    with pytest.raises(Forbidden):
+        permissions.require_self_or(user("patient", 5), 6, "admin")
+
+
+def test_the_clinic_day_is_local():
+    late_evening_auckland = datetime(2026, 11, 25, 10, 59, tzinfo=timezone.utc)  # 23:59 NZDT
+    assert clock.service_day(late_evening_auckland, ZoneInfo("Pacific/Auckland")) == date(2026, 11, 25)
+    assert clock.service_day(late_evening_auckland, ZoneInfo("UTC")) == date(2026, 11, 25)
+    just_after = datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)  # 00:00 NZDT
+    assert clock.service_day(just_after, ZoneInfo("Pacific/Auckland")) == date(2026, 11, 26)
+
+
+def test_settings_refuse_bad_configuration():
+    def load(**env):
+        keys = ("DQS_STAGE", "DQS_TABLE_PREFIX", "DQS_DYNAMODB_ENDPOINT", "DQS_CLINIC_TIMEZONE",
+                "DQS_TOKEN_TTL_SECONDS", "DQS_JWT_SECRET", "DQS_JWT_SECRET_PARAM", "AWS_REGION",
+                "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME")
+        return _load(tuple(env.get(k) for k in keys))
+
+    assert load().clinic_timezone == ZoneInfo("UTC")
+    with pytest.raises(ConfigurationError):
+        load(DQS_CLINIC_TIMEZONE="Mars/Olympus")
+    with pytest.raises(ConfigurationError):
+        load(DQS_TOKEN_TTL_SECONDS="forever")
+    with pytest.raises(ConfigurationError):
+        load(DQS_TOKEN_TTL_SECONDS="5")
+    with pytest.raises(ConfigurationError):
+        jwt_secret(load())
+    with pytest.raises(ConfigurationError):
+        jwt_secret(load(DQS_JWT_SECRET="too-short"))
+    assert jwt_secret(load(DQS_JWT_SECRET="k" * 32)) == "k" * 32
