@@ -6,6 +6,7 @@ scheduled functions; everything else lives in chalicelib.
 from chalice import Chalice
 
 from chalicelib.api import auth, users
+from chalicelib.api import docs
 from chalicelib.api.logs import log_requests
 
 app = Chalice(app_name="digital-queue-system")
@@ -13,3 +14,4 @@ app.register_middleware(log_requests, "http")
 
 for blueprint in (auth.bp, users.bp):
     app.register_blueprint(blueprint)
+app.register_blueprint(docs.bp)  # GET /openapi.json and /docs, generated from the routes above
