@@ -222,17 +222,16 @@ def update_user(actor: User, user_id: int, changes: dict) -> User:
         after = replace(before, **values)
         if after.role == PATIENT and after.date_of_birth is None and before.date_of_birth is not None:
             raise ValidationFailed.field("date_of_birth", "This field is required for a patient.")
+        # A new role or a deactivation ends the user's sessions: they log in again as what they now are.
+        revoke = (before.role, before.is_active) != (after.role, after.is_active)
         try:
-            users.save_changes(before, after)
+            users.save_changes(before, after, revoke_tokens=revoke)
         except ConditionFailed as exc:
             if exc.labels == ["user"]:
                 # Changed meanwhile (a demotion, a deactivation): read again and retry.
                 raise ConditionFailed(["conflict"]) from exc
             _raise_taken(exc)
-        if (before.role, before.is_active) != (after.role, after.is_active):
-            users.bump_token_version(user_id)
-            after = replace(after, token_version=after.token_version + 1)
-        return after
+        return replace(after, token_version=after.token_version + 1) if revoke else after
 
     return retry_on_conflict(attempt)
 

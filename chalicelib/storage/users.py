@@ -148,11 +148,12 @@ def list_page(limit: int, cursor: str | None) -> Page:
     return query_page(UserModel.by_kind.query, "users", limit, cursor, _to_user, hash_key=KIND)
 
 
-def save_changes(before: User, after: User, *, extra_condition=None) -> None:
+def save_changes(before: User, after: User, *, revoke_tokens: bool = False) -> None:
     """Write an edited user, moving username/email claims when they change.
 
-    The write is conditional on the stored token version and role being what
-    the caller read, so a concurrent logout or demotion is never overwritten.
+    The write is conditional on the stored role and active state being what the
+    caller read, so a concurrent demotion or deactivation is never overwritten.
+    With revoke_tokens, every token the user holds stops working in the same write.
     """
     bind()
     tx = Transaction()
@@ -164,8 +165,6 @@ def save_changes(before: User, after: User, *, extra_condition=None) -> None:
         tx.delete("old-email", UniqueModel(email_key(before.email)))
     condition = UserModel.id.exists() & (UserModel.role == before.role) & (
         UserModel.is_active == before.is_active)
-    if extra_condition is not None:
-        condition = condition & extra_condition
     item = UserModel(after.id)
     actions = [
         UserModel.username.set(after.username),
@@ -181,6 +180,8 @@ def save_changes(before: User, after: User, *, extra_condition=None) -> None:
         actions.append(UserModel.date_of_birth.set(iso_date(after.date_of_birth)))
     if after.password_hash != before.password_hash:
         actions.append(UserModel.password_hash.set(after.password_hash))
+    if revoke_tokens:
+        actions.append(UserModel.token_version.add(1))
     tx.update("user", item, actions, condition)
     _stage_admin_count(tx, int(_is_active_admin(after)) - int(_is_active_admin(before)))
     tx.commit()
