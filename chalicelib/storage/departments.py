@@ -7,7 +7,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.storage.base import Transaction, bind, register
+from chalicelib.storage.base import Page, Transaction, bind, query_page, register
 from chalicelib.storage.counters import claim, claim_condition, owner_of, unique_key
 
 KIND = "department"
@@ -70,3 +70,14 @@ def get(department_id: int) -> Department | None:
 def id_by_name(name: str) -> int | None:
     """The id of the department with this name (without regard to case), or None."""
     return owner_of(name_key(name))
+
+
+def stage_exists_check(tx: Transaction, department_id: int, label: str = "department") -> None:
+    """Make a transaction fail (with `label`) unless the department exists."""
+    tx.check(label, DepartmentModel, department_id, DepartmentModel.id.exists())
+
+
+def list_page(limit: int, cursor: str | None) -> Page:
+    """A page of all departments in id order (one Query on the kind index)."""
+    bind()
+    return query_page(DepartmentModel.by_kind.query, "departments", limit, cursor, to_department, hash_key=KIND)

@@ -7,7 +7,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.storage.base import Transaction, bind, register
+from chalicelib.storage.base import Page, Transaction, bind, query_page, register
 
 KIND = "doctor"
 
@@ -69,6 +69,7 @@ def stage_new_doctor(tx: Transaction, doctor: Doctor) -> None:
 
 
 def stage_unlink_user(tx: Transaction, doctor_id: int) -> None:
+    """Remove the link to a deleted account; the doctor record stays."""
     tx.update("doctor-unlink", DoctorModel(doctor_id), [DoctorModel.user_id.remove()],
               DoctorModel.id.exists())
 
@@ -80,3 +81,20 @@ def get(doctor_id: int) -> Doctor | None:
         return to_doctor(DoctorModel.get(doctor_id, consistent_read=True))
     except DoctorModel.DoesNotExist:
         return None
+
+
+def stage_exists_check(tx: Transaction, doctor_id: int, label: str = "doctor") -> None:
+    """Make a transaction fail (with `label`) unless the doctor exists."""
+    tx.check(label, DoctorModel, doctor_id, DoctorModel.id.exists())
+
+
+def list_page(limit: int, cursor: str | None, department: int | None = None) -> Page:
+    """A page of doctors in id order: all (kind index) or one department's (department index).
+
+    Either way one Query, whatever the number of doctors.
+    """
+    bind()
+    if department is None:
+        return query_page(DoctorModel.by_kind.query, "doctors", limit, cursor, to_doctor, hash_key=KIND)
+    return query_page(DoctorModel.by_department.query, f"doctors:department:{department}", limit, cursor,
+                      to_doctor, hash_key=department)

@@ -8,8 +8,8 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.storage.base import Transaction, bind, iso_date, parse_date, register
-from chalicelib.storage.counters import claim, claim_condition, unique_key
+from chalicelib.storage.base import Page, Transaction, bind, iso_date, parse_date, query_page, register
+from chalicelib.storage.counters import UniqueModel, claim, claim_condition, unique_key
 
 KIND = "patient"
 
@@ -97,3 +97,40 @@ def get(patient_id: int) -> Patient | None:
         return to_patient(PatientModel.get(patient_id, consistent_read=True))
     except PatientModel.DoesNotExist:
         return None
+
+
+def stage_exists_check(tx: Transaction, patient_id: int, label: str = "patient") -> None:
+    """Make a transaction fail (with `label`) unless the patient exists."""
+    tx.check(label, PatientModel, patient_id, PatientModel.id.exists())
+
+
+def list_page(limit: int, cursor: str | None) -> Page:
+    """A page of all patients in id order (one Query on the kind index)."""
+    bind()
+    return query_page(PatientModel.by_kind.query, "patients", limit, cursor, to_patient, hash_key=KIND)
+
+
+def save_changes(before: Patient, after: Patient) -> None:
+    """Write an edited patient, moving the email claim when the email changes.
+
+    The write is conditional on the stored email being the one the caller read,
+    so two edits racing to change it cannot leave a claim behind. Raises
+    ConditionFailed labelled "patient-email" (taken) or "patient" (changed meanwhile).
+    """
+    bind()
+    tx = Transaction()
+    old_key = email_key(before.email) if before.email else None
+    new_key = email_key(after.email) if after.email else None
+    if old_key != new_key:
+        if new_key:
+            tx.put("patient-email", claim(new_key, after.id), claim_condition())
+        if old_key:
+            tx.delete("old-patient-email", UniqueModel(old_key), UniqueModel.owner == after.id)
+    condition = PatientModel.id.exists() & (
+        PatientModel.email == before.email if before.email else PatientModel.email.does_not_exist())
+    actions = [PatientModel.name.set(after.name)]
+    for attribute, value in ((PatientModel.email, after.email), (PatientModel.phone, after.phone),
+                             (PatientModel.date_of_birth, iso_date(after.date_of_birth))):
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    tx.update("patient", PatientModel(after.id), actions, condition)
+    tx.commit()

@@ -1,0 +1,74 @@
+"""Appointments."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.http import page_json, parse_id, route
+from chalicelib.domain import appointments
+from chalicelib.schema import Choice, Date, Instant, Int, Schema, Str
+from chalicelib.storage.appointments import STATUSES, Appointment
+
+bp = Blueprint(__name__)
+
+APPOINTMENT_CREATE = Schema("AppointmentCreate", {
+    "patient": Int(description="Required for staff; a patient may omit it (it is them)."),
+    "doctor": Int(required=True),
+    "date": Instant(required=True, description="When, with a time zone; stored in UTC to the second."),
+    "status": Choice(STATUSES, description="Defaults to scheduled."),
+})
+
+APPOINTMENT_UPDATE = Schema("AppointmentUpdate", {
+    "status": Choice(STATUSES),
+    "date": Instant(description="Move the appointment (staff, admin, its doctor)."),
+}, description="A patient may only send {\"status\": \"canceled\"}.")
+
+APPOINTMENT = Schema("Appointment", {
+    "id": Int(),
+    "patient": Int(),
+    "doctor": Int(),
+    "date": Str(max_length=40, description="UTC instant, e.g. 2023-12-15T10:00:00Z."),
+    "status": Choice(STATUSES),
+    "created_at": Str(max_length=40),
+})
+
+APPOINTMENT_QUERY = {
+    "date": Date(description="Only appointments on this day in the clinic's time zone."),
+    "doctor": Int(description="Only this doctor's appointments."),
+    "patient": Int(description="Only this patient's appointments."),
+    "status": Choice(STATUSES, description="Only appointments with this status."),
+}
+
+
+def appointment_json(appointment: Appointment) -> dict:
+    return {"id": appointment.id, "patient": appointment.patient, "doctor": appointment.doctor,
+            "date": appointment.date, "status": appointment.status, "created_at": appointment.created_at}
+
+
+@route(bp, "/appointments", "GET", tag="appointments", many=True, response=APPOINTMENT, query=APPOINTMENT_QUERY,
+       summary="List appointments in date order (staff: all; doctors and patients: their own). "
+               "A filtered page may hold fewer than `limit` items; follow `next` until it is null.")
+def list_appointments(ctx):
+    limit, cursor, filters = ctx.page()
+    return page_json(appointments.list_appointments(ctx.user, limit, cursor, filters), appointment_json)
+
+
+@route(bp, "/appointments", "POST", summary="Book an appointment (staff for anyone, a patient for themself)",
+       tag="appointments", status=201, body=APPOINTMENT_CREATE, response=APPOINTMENT)
+def book(ctx):
+    appointments.check_may_book(ctx.user)  # 403 before looking at the body
+    return appointment_json(appointments.book(ctx.user, ctx.body()))
+
+
+@route(bp, "/appointments/{appointment_id}", "GET", summary="An appointment (staff, its doctor, its patient)",
+       tag="appointments", response=APPOINTMENT)
+def get_appointment(ctx, appointment_id):
+    return appointment_json(appointments.get_appointment(ctx.user, parse_id(appointment_id, "appointment")))
+
+
+@route(bp, "/appointments/{appointment_id}", "PATCH", tag="appointments", body=APPOINTMENT_UPDATE,
+       response=APPOINTMENT,
+       summary="Change an appointment's status or date (staff, its doctor); its patient may cancel it")
+def change(ctx, appointment_id):
+    aid = parse_id(appointment_id, "appointment")
+    appointments.get_appointment(ctx.user, aid)  # 404 / 403 before looking at the body
+    return appointment_json(appointments.change(ctx.user, aid, ctx.body()))

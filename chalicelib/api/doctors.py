@@ -1,0 +1,51 @@
+"""Doctor records."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.api.http import page_json, parse_id, route
+from chalicelib.domain import records
+from chalicelib.schema import Int, Schema, Str
+from chalicelib.storage.doctors import Doctor
+
+bp = Blueprint(__name__)
+
+DOCTOR_CREATE = Schema("DoctorCreate", {
+    "name": Str(max_length=200, required=True),
+    "specialty": Str(max_length=200, required=True),
+    "department": Int(required=True, description="An existing department id."),
+})
+
+DOCTOR = Schema("Doctor", {
+    "id": Int(),
+    "name": Str(max_length=200),
+    "specialty": Str(max_length=200),
+    "department": Int(),
+    "user_id": Int(nullable=True, description="The linked doctor account, if any."),
+})
+
+DOCTOR_QUERY = {"department": Int(description="Only the doctors of this department.")}
+
+
+def doctor_json(doctor: Doctor) -> dict:
+    return {"id": doctor.id, "name": doctor.name, "specialty": doctor.specialty,
+            "department": doctor.department, "user_id": doctor.user_id}
+
+
+@route(bp, "/doctors", "GET", summary="List doctors, optionally of one department", tag="doctors", many=True,
+       response=DOCTOR, query=DOCTOR_QUERY)
+def list_doctors(ctx):
+    limit, cursor, filters = ctx.page()
+    return page_json(records.list_doctors(ctx.user, limit, cursor, filters.get("department")), doctor_json)
+
+
+@route(bp, "/doctors", "POST", summary="Create a doctor record (admin)", tag="doctors", status=201,
+       body=DOCTOR_CREATE, response=DOCTOR)
+def create_doctor(ctx):
+    records.check_may_create_doctor(ctx.user)  # 403 before looking at the body
+    return doctor_json(records.create_doctor(ctx.user, ctx.body()))
+
+
+@route(bp, "/doctors/{doctor_id}", "GET", summary="A doctor record", tag="doctors", response=DOCTOR)
+def get_doctor(ctx, doctor_id):
+    return doctor_json(records.get_doctor(ctx.user, parse_id(doctor_id, "doctor")))

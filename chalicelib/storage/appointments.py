@@ -1,0 +1,203 @@
+"""Appointments. The model stays here; callers get `Appointment` dataclasses.
+
+A scheduled appointment holds a claim on its doctor's time slot
+(`doctor-slot#<doctor>#<instant>` in the uniques table), written in the same
+transaction as the appointment, so two bookings of one doctor at one instant
+cannot both succeed. Cancelling or completing releases the claim; moving the
+date moves it, in one transaction.
+
+Lists are one Query each, on the index that narrows most (a patient's, a
+doctor's, or all appointments in date order, with a day as a range on the
+date); other filters are a FilterExpression on that Query.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.storage import doctors, patients
+from chalicelib.storage.base import Page, Transaction, bind, decode_cursor, encode_cursor, iso_instant, register
+from chalicelib.storage.counters import UniqueModel, claim, claim_condition
+
+KIND = "appointment"
+SCHEDULED = "scheduled"
+COMPLETED = "completed"
+CANCELED = "canceled"
+STATUSES = (SCHEDULED, COMPLETED, CANCELED)
+
+
+class _AppointmentsByDate(GlobalSecondaryIndex):
+    """Every appointment under one key, in date order: the staff's list and a day's list."""
+
+    class Meta:
+        index_name = "kind-date-index"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    date = UnicodeAttribute(range_key=True)
+
+
+class _AppointmentsByDoctor(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "doctor-date-index"
+        projection = AllProjection()
+
+    doctor = NumberAttribute(hash_key=True)
+    date = UnicodeAttribute(range_key=True)
+
+
+class _AppointmentsByPatient(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "patient-date-index"
+        projection = AllProjection()
+
+    patient = NumberAttribute(hash_key=True)
+    date = UnicodeAttribute(range_key=True)
+
+
+@register
+class AppointmentModel(Model):
+    class Meta:
+        table_suffix = "appointments"
+
+    id = NumberAttribute(hash_key=True)
+    kind = UnicodeAttribute(default=KIND)
+    patient = NumberAttribute()
+    doctor = NumberAttribute()
+    # An instant as iso_instant writes it (UTC, whole seconds, Z): sorts as text in time order.
+    date = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+    by_date = _AppointmentsByDate()
+    by_doctor = _AppointmentsByDoctor()
+    by_patient = _AppointmentsByPatient()
+
+
+@dataclass
+class Appointment:
+    id: int
+    patient: int
+    doctor: int
+    date: str
+    status: str
+    created_at: str
+
+
+def slot_key(doctor_id: int, instant: str) -> str:
+    """The claim a scheduled appointment holds on its doctor's time."""
+    return f"doctor-slot#{doctor_id}#{instant}"
+
+
+def _to_appointment(item: AppointmentModel) -> Appointment:
+    return Appointment(id=int(item.id), patient=int(item.patient), doctor=int(item.doctor), date=item.date,
+                       status=item.status, created_at=item.created_at)
+
+
+def create(appointment: Appointment) -> None:
+    """Store a new appointment, with its slot claim when scheduled, if its patient and doctor exist.
+
+    Raises ConditionFailed labelled "patient" or "doctor" (no such record) or
+    "doctor-slot" (the doctor already has a scheduled appointment then).
+    """
+    bind()
+    tx = Transaction()
+    patients.stage_exists_check(tx, appointment.patient)
+    doctors.stage_exists_check(tx, appointment.doctor)
+    if appointment.status == SCHEDULED:
+        tx.put("doctor-slot", claim(slot_key(appointment.doctor, appointment.date), appointment.id),
+               claim_condition())
+    tx.put("appointment", AppointmentModel(
+        appointment.id, kind=KIND, patient=appointment.patient, doctor=appointment.doctor,
+        date=appointment.date, status=appointment.status, created_at=appointment.created_at,
+    ), AppointmentModel.id.does_not_exist())
+    tx.commit()
+
+
+def get(appointment_id: int) -> Appointment | None:
+    """The appointment with this id, or None."""
+    bind()
+    try:
+        return _to_appointment(AppointmentModel.get(appointment_id, consistent_read=True))
+    except AppointmentModel.DoesNotExist:
+        return None
+
+
+def save_changes(before: Appointment, after: Appointment) -> None:
+    """Write a new status and/or date, taking, moving or releasing the slot claim to match.
+
+    Conditional on the stored status and date being what the caller read.
+    Raises ConditionFailed labelled "doctor-slot" (the new time is taken) or
+    "appointment" (changed meanwhile: read again and retry).
+    """
+    bind()
+    tx = Transaction()
+    old_slot = slot_key(before.doctor, before.date) if before.status == SCHEDULED else None
+    new_slot = slot_key(after.doctor, after.date) if after.status == SCHEDULED else None
+    if old_slot != new_slot:
+        if new_slot:
+            tx.put("doctor-slot", claim(new_slot, after.id), claim_condition())
+        if old_slot:
+            tx.delete("old-slot", UniqueModel(old_slot), UniqueModel.owner == after.id)
+    condition = AppointmentModel.id.exists() & (AppointmentModel.status == before.status) & (
+        AppointmentModel.date == before.date)
+    tx.update("appointment", AppointmentModel(after.id),
+              [AppointmentModel.status.set(after.status), AppointmentModel.date.set(after.date)], condition)
+    tx.commit()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a list asks for. `start`/`end` bound the date (inclusive), e.g. one clinic day."""
+    patient: int | None = None
+    doctor: int | None = None
+    status: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def list_page(filters: Filters, limit: int, cursor: str | None) -> Page:
+    """A page of appointments in date order, from ONE Query.
+
+    The index is the patient's if a patient is given, else the doctor's, else
+    all appointments'; a date range is a key condition on any of them; the
+    remaining filters are a FilterExpression. DynamoDB applies that filter
+    after reading `limit` items, so a filtered page may hold fewer than
+    `limit` items (even none) while `next` still leads on to the rest.
+    """
+    bind()
+    if filters.patient is not None:
+        index, hash_key, name = AppointmentModel.by_patient, filters.patient, f"patient:{filters.patient}"
+    elif filters.doctor is not None:
+        index, hash_key, name = AppointmentModel.by_doctor, filters.doctor, f"doctor:{filters.doctor}"
+    else:
+        index, hash_key, name = AppointmentModel.by_date, KIND, "all"
+
+    range_condition = None
+    if filters.start is not None and filters.end is not None:
+        range_condition = AppointmentModel.date.between(iso_instant(filters.start), iso_instant(filters.end))
+
+    conditions = []
+    if filters.patient is not None and filters.doctor is not None:
+        conditions.append(AppointmentModel.doctor == filters.doctor)
+    if filters.status is not None:
+        conditions.append(AppointmentModel.status == filters.status)
+    filter_condition = None
+    for condition in conditions:
+        filter_condition = condition if filter_condition is None else filter_condition & condition
+
+    # The cursor is signed for exactly this query, so it cannot be replayed on another.
+    scope = "appointments:" + ":".join(str(part) for part in (
+        name, filters.doctor, filters.status,
+        iso_instant(filters.start) if filters.start else None, iso_instant(filters.end) if filters.end else None))
+    results = index.query(hash_key, range_key_condition=range_condition, filter_condition=filter_condition,
+                          limit=limit, page_size=limit, last_evaluated_key=decode_cursor(scope, cursor))
+    # One page of the Query and no more: iterating `results` would keep querying
+    # until `limit` items passed the filter, a cost that grows with the table.
+    raw = next(results.page_iter)
+    items = [_to_appointment(AppointmentModel.from_raw_data(item)) for item in raw.get("Items", [])]
+    return Page(items=items, next=encode_cursor(scope, results.page_iter.last_evaluated_key))
