@@ -23,5 +23,9 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q
 
+# The deployable artifact of every stage, offline: build/package/<stage>/{sam.json,deployment.zip}
+package: $(STAMP)
+	$(BIN)/python -m devtools.package
+
 clean:
 	rm -rf $(VENV) .pytest_cache build dist

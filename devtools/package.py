@@ -1,0 +1,383 @@
+"""`make package`: the deployable artifact for each stage, built offline.
+
+For every stage in .chalice/config.json this writes build/package/<stage>/:
+  sam.json          chalice's SAM template merged with this system's resources
+  deployment.zip    the Lambda code (app, chalicelib, pynamodb, PyJWT, argon2, tzdata)
+  resources.json    the merged-in template: generated here from the PynamoDB models
+
+The resources come from the models registered in chalicelib.storage (keys,
+attribute types, indexes, TTL), so a model change changes the deployed tables.
+The zip leaves boto3/botocore out (the Lambda runtime has them): the project is
+copied to build/package/src with pynamodb vendored without its dependencies and
+a requirements file without pynamodb.
+
+No AWS account is needed: credentials are removed from chalice's environment
+and a region is set if none is.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+BUILD_DIR = PROJECT_DIR / "build" / "package"
+CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
+LOGS_POLICY = PROJECT_DIR / "deploy" / "lambda-logs-policy.json"
+
+# Already in the Lambda Python runtime: never shipped in the zip.
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six"}
+# Shipped under vendor/ without their dependencies (which must all be runtime-provided).
+VENDORED = ("pynamodb",)
+
+# The DynamoDB actions behind each PynamoDB call the code makes. Transactions need
+# no action of their own: each part is checked as its PutItem/UpdateItem/DeleteItem
+# or ConditionCheckItem. Patterns are searched in chalicelib/.
+ACTION_PATTERNS = {
+    "GetItem": r"\b[A-Z]\w*\.get\(|\.refresh\(|\.batch_get\(|TransactGet",
+    "PutItem": r"\.save\(|\.put\(",
+    "UpdateItem": r"\.update\(",
+    "DeleteItem": r"\.delete\(",
+    "ConditionCheckItem": r"\.check\(|\.condition_check\(",
+    "Query": r"\.query\b|query_page\(|\.count\(\s*[^)\s]",
+    "Scan": r"\.scan\b",
+    "BatchWriteItem": r"\.batch_write\(",
+    "BatchGetItem": r"\.batch_get\(",
+    "DescribeTable": r"\.count\(\s*\)|\.describe_table\(",
+}
+# Only local tables are created or described by these; they never run on Lambda.
+LOCAL_ONLY = ("def create_tables",)
+
+# API Gateway's own answers (no route, throttling, ...) in the app's error shape.
+GATEWAY_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "NotFoundError", '"No such route."'),
+    "ACCESS_DENIED": ("403", "ForbiddenError", "$context.error.messageString"),
+    "THROTTLED": ("429", "TooManyRequestsError", "$context.error.messageString"),
+    "QUOTA_EXCEEDED": ("429", "TooManyRequestsError", "$context.error.messageString"),
+    "REQUEST_TOO_LARGE": ("413", "BadRequestError", "$context.error.messageString"),
+    "INTEGRATION_TIMEOUT": ("504", "GatewayTimeoutError", "$context.error.messageString"),
+    "DEFAULT_4XX": (None, "BadRequestError", "$context.error.messageString"),
+    "DEFAULT_5XX": (None, "InternalServerError", "$context.error.messageString"),
+}
+
+
+def load_config() -> dict:
+    return json.loads(CONFIG_FILE.read_text())
+
+
+def stages() -> list[str]:
+    return sorted(load_config()["stages"])
+
+
+def stage_environment(stage: str) -> dict[str, str]:
+    """The Lambda environment chalice gives a stage (stage values over global ones)."""
+    config = load_config()
+    env = dict(config.get("environment_variables", {}))
+    env.update(config["stages"][stage].get("environment_variables", {}))
+    return env
+
+
+def _log_retention(stage: str) -> int | None:
+    config = load_config()
+    return config["stages"][stage].get("log_retention_in_days", config.get("log_retention_in_days"))
+
+
+def cfn_name(name: str) -> str:
+    """A CloudFormation logical id from a table suffix or function name (chalice's rule)."""
+    from chalice.utils import to_cfn_resource_name
+
+    return to_cfn_resource_name(name)
+
+
+def table_logical_id(model) -> str:
+    return cfn_name(model.Meta.table_suffix) + "Table"
+
+
+def _models():
+    from chalicelib import storage
+
+    suffixes = [model.Meta.table_suffix for model in storage.MODELS]
+    duplicates = {s for s in suffixes if suffixes.count(s) > 1}
+    if duplicates:
+        raise SystemExit(f"Two models share the table suffix(es) {sorted(duplicates)}.")
+    return list(storage.MODELS)
+
+
+def _key_schema(entries: list[dict]) -> list[dict]:
+    # DynamoDB wants HASH before RANGE; PynamoDB lists them in attribute order.
+    return sorted(({"AttributeName": e["AttributeName"], "KeyType": e["KeyType"]} for e in entries),
+                  key=lambda e: e["KeyType"] != "HASH")
+
+
+def _projection(index: dict) -> dict:
+    projection = {"ProjectionType": index["projection"]["ProjectionType"]}
+    if index["projection"].get("NonKeyAttributes"):
+        projection["NonKeyAttributes"] = sorted(index["projection"]["NonKeyAttributes"])
+    return projection
+
+
+def table_resource(model, prefix: str) -> dict:
+    """A model's table as a CloudFormation resource: on-demand, PITR, protected, encrypted."""
+    schema = model._get_schema()
+    definitions: dict[str, str] = {}
+    for entry in schema["attribute_definitions"]:
+        definitions[entry["AttributeName"]] = entry["AttributeType"]
+    for index in schema["global_secondary_indexes"] + schema["local_secondary_indexes"]:
+        for entry in index.get("attribute_definitions", []):
+            definitions[entry["AttributeName"]] = entry["AttributeType"]
+    properties: dict = {
+        "TableName": prefix + model.Meta.table_suffix,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": kind}
+                                 for name, kind in sorted(definitions.items())],
+        "KeySchema": _key_schema(schema["key_schema"]),
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "DeletionProtectionEnabled": True,
+        "SSESpecification": {"SSEEnabled": True},
+    }
+    if schema["global_secondary_indexes"]:
+        properties["GlobalSecondaryIndexes"] = [
+            {"IndexName": index["index_name"], "KeySchema": _key_schema(index["key_schema"]),
+             "Projection": _projection(index)}
+            for index in sorted(schema["global_secondary_indexes"], key=lambda i: i["index_name"])
+        ]
+    if schema["local_secondary_indexes"]:
+        properties["LocalSecondaryIndexes"] = [
+            {"IndexName": index["index_name"], "KeySchema": _key_schema(index["key_schema"]),
+             "Projection": _projection(index)}
+            for index in sorted(schema["local_secondary_indexes"], key=lambda i: i["index_name"])
+        ]
+    ttl = getattr(model.Meta, "ttl_attribute", None)
+    if ttl:
+        properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}
+    # Protected tables make a stack deletion fail instead of losing the clinic's data;
+    # a key change (a replacement) is refused rather than done by copying.
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Retain",
+            "Properties": properties}
+
+
+def dynamodb_actions(source_dir: Path = PROJECT_DIR / "chalicelib") -> list[str]:
+    """The DynamoDB actions the code can call on Lambda, found from the PynamoDB calls it makes."""
+    text = "\n".join(_without_local_only(path.read_text()) for path in sorted(source_dir.rglob("*.py")))
+    return sorted(action for action, pattern in ACTION_PATTERNS.items() if re.search(pattern, text))
+
+
+def _without_local_only(source: str) -> str:
+    for marker in LOCAL_ONLY:
+        start = source.find(marker)
+        while start != -1:
+            end = source.find("\ndef ", start + 1)
+            source = source[:start] + (source[end:] if end != -1 else "")
+            start = source.find(marker)
+    return source
+
+
+def _parameter_arn(name: str) -> dict:
+    return {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + name.lstrip("/")}
+
+
+def data_access_policy(models, roles: list[str], secret_param: str | None) -> dict:
+    """The functions' access to this stage's tables and indexes and its secret parameter, no more."""
+    actions = dynamodb_actions()
+    item_actions = [f"dynamodb:{a}" for a in actions if a != "Query"]
+    tables = [{"Fn::GetAtt": [table_logical_id(m), "Arn"]} for m in models]
+    indexes = [
+        {"Fn::Sub": "${%s.Arn}/index/%s" % (table_logical_id(m), index["index_name"])}
+        for m in models
+        for index in m._get_schema()["global_secondary_indexes"] + m._get_schema()["local_secondary_indexes"]
+    ]
+    statements = [{"Sid": "TableItems", "Effect": "Allow", "Action": item_actions, "Resource": tables}]
+    if "Query" in actions:
+        statements.append({"Sid": "Queries", "Effect": "Allow", "Action": ["dynamodb:Query"],
+                           "Resource": tables + indexes})
+    if secret_param:
+        # A SecureString under the AWS-managed key aws/ssm: that key's own policy lets any
+        # principal of the account decrypt through SSM, so no kms:Decrypt grant is needed.
+        statements.append({"Sid": "JwtSecret", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+                           "Resource": [_parameter_arn(secret_param)]})
+    return {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": {"Fn::Sub": "${AWS::StackName}-data-access"},
+            "Roles": [{"Ref": role} for role in roles],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+        },
+    }
+
+
+def gateway_responses() -> dict:
+    resources = {}
+    for kind, (status, code, message) in GATEWAY_RESPONSES.items():
+        properties = {
+            "RestApiId": {"Ref": "RestAPI"},
+            "ResponseType": kind,
+            "ResponseTemplates": {"application/json": '{"Code":"%s","Message":%s}' % (code, message)},
+            "ResponseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
+        }
+        if status:
+            properties["StatusCode"] = status
+        resources[cfn_name(kind.lower()) + "GatewayResponse"] = {
+            "Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
+    return resources
+
+
+def function_roles(project_dir: Path, stage: str) -> list[str]:
+    """The logical ids of the IAM roles chalice will generate for the app's functions."""
+    from chalice.cli.factory import CLIFactory
+    from chalice.deploy import models
+    from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
+
+    config = CLIFactory(str(project_dir)).create_config_obj(chalice_stage_name=stage)
+    application = ApplicationGraphBuilder().build(config, stage)
+    roles = {resource.resource_name for resource in DependencyBuilder().build_dependencies(application)
+             if isinstance(resource, models.ManagedIAMRole)}
+    return sorted(cfn_name(name) for name in roles)
+
+
+def resources_template(stage: str, roles: list[str]) -> dict:
+    """Everything chalice does not know about: tables, data access, gateway responses."""
+    env = stage_environment(stage)
+    models = _models()
+    prefix = env["DQS_TABLE_PREFIX"]
+    resources = {table_logical_id(m): table_resource(m, prefix) for m in models}
+    resources["DataAccessPolicy"] = data_access_policy(models, roles, env.get("DQS_JWT_SECRET_PARAM"))
+    resources.update(gateway_responses())
+    if _log_retention(stage):
+        # chalice 1.34 names the API handler's log group after "ApiHandler", a resource
+        # that does not exist (the function is "APIHandler"): point it at the function.
+        resources["ApiHandlerLogGroup"] = {
+            "Properties": {"LogGroupName": {"Fn::Sub": "/aws/lambda/${APIHandler}"}}}
+    outputs = {table_logical_id(m) + "Name": {"Value": {"Ref": table_logical_id(m)}} for m in models}
+    return {"Resources": resources, "Outputs": outputs}
+
+
+# -- the build copy ---------------------------------------------------------
+
+def _requirement_name(line: str) -> str | None:
+    line = line.split("#", 1)[0].strip()
+    if not line or line.startswith("-"):
+        return None
+    return re.split(r"[<>=!~;\[ ]", line, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pinned_version(name: str) -> str | None:
+    for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines():
+        if _requirement_name(line) == name:
+            match = re.search(r"==\s*([^\s;]+)", line)
+            return match.group(1) if match else None
+    return None
+
+
+def _vendor(name: str, vendor_dir: Path) -> None:
+    """Copy an installed pure-Python distribution (without its dependencies) into vendor/."""
+    from packaging.requirements import Requirement
+
+    dist = importlib.metadata.distribution(name)
+    pinned = _pinned_version(name)
+    if pinned and dist.version != pinned:
+        raise SystemExit(f"{name} {dist.version} is installed but requirements.txt pins {pinned}: run `make install`.")
+    for requirement in map(Requirement, dist.requires or []):
+        wanted = requirement.marker is None or requirement.marker.evaluate({"extra": ""})
+        if wanted and requirement.name.lower() not in RUNTIME_PROVIDED:
+            raise SystemExit(f"{name} needs {requirement.name}, which the Lambda runtime lacks: do not vendor it.")
+    for file in dist.files or []:
+        top = file.parts[0]
+        if top.startswith("..") or top == "__pycache__" or file.suffix == ".pyc" or "__pycache__" in file.parts:
+            continue
+        target = vendor_dir / file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(dist.locate_file(file), target)
+
+
+def prepare_project(dest: Path, *, slim: bool = True) -> Path:
+    """A copy of the project for chalice to package (slim: pynamodb vendored, no botocore)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copy2(PROJECT_DIR / "app.py", dest / "app.py")
+    shutil.copytree(PROJECT_DIR / "chalicelib", dest / "chalicelib", ignore=ignore)
+    (dest / ".chalice").mkdir()
+    shutil.copy2(CONFIG_FILE, dest / ".chalice" / "config.json")
+    # autogen_policy is off: chalice gives each function a role with this policy file
+    # (logging only); data access is the template's separate DataAccessPolicy.
+    for stage in stages():
+        shutil.copy2(LOGS_POLICY, dest / ".chalice" / f"policy-{stage}.json")
+    lines = (PROJECT_DIR / "requirements.txt").read_text().splitlines()
+    if slim:
+        lines = [line for line in lines if _requirement_name(line) not in {*VENDORED, *RUNTIME_PROVIDED}]
+        for name in VENDORED:
+            _vendor(name, dest / "vendor")
+    (dest / "requirements.txt").write_text("\n".join(lines) + "\n")
+    return dest
+
+
+def _chalice_env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("AWS_") or key in ("AWS_DEFAULT_REGION", "AWS_REGION")}
+    env.setdefault("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1"))
+    # No profile or credentials file is read: packaging never talks to AWS.
+    env["AWS_CONFIG_FILE"] = os.devnull
+    env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    return env
+
+
+def chalice_package(project_dir: Path, stage: str, out_dir: Path, merge_template: Path | None) -> None:
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    command = [str(Path(sys.executable).with_name("chalice")), "--project-dir", str(project_dir),
+               "package", "--stage", stage]
+    if merge_template is not None:
+        command += ["--merge-template", str(merge_template)]
+    command.append(str(out_dir))
+    subprocess.run(command, check=True, env=_chalice_env(), cwd=project_dir, stdout=subprocess.DEVNULL)
+
+
+def lint(template: Path) -> None:
+    """cfn-lint: errors fail the build (warnings are shown)."""
+    command = [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", str(template)]
+    result = subprocess.run(command, env=_chalice_env(), capture_output=True, text=True)
+    if result.stdout.strip():
+        print(result.stdout.strip())
+    if result.returncode & 2 or result.returncode & 1:  # 2 = errors, 1 = a fatal cfn-lint failure
+        raise SystemExit(f"cfn-lint found errors in {template}.")
+
+
+def build(stage: str, out_root: Path = BUILD_DIR, *, slim: bool = True, run_lint: bool = True) -> Path:
+    """Package one stage into out_root/<stage>; returns that directory."""
+    project = prepare_project(out_root / "src", slim=slim)
+    out_dir = out_root / stage
+    merge = out_root / f"resources-{stage}.json"
+    merge.write_text(json.dumps(resources_template(stage, function_roles(project, stage)), indent=2) + "\n")
+    chalice_package(project, stage, out_dir, merge)
+    shutil.copy2(merge, out_dir / "resources.json")
+    merge.unlink()
+    if run_lint:
+        lint(out_dir / "sam.json")
+    return out_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", action="append", choices=stages(),
+                        help="stage to package (repeatable; default: every stage)")
+    parser.add_argument("--out", type=Path, default=BUILD_DIR, help="output directory (default build/package)")
+    parser.add_argument("--no-lint", action="store_true", help="skip cfn-lint")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(PROJECT_DIR))
+    for stage in args.stage or stages():
+        out_dir = build(stage, args.out.resolve(), run_lint=not args.no_lint)
+        size = (out_dir / "deployment.zip").stat().st_size
+        print(f"{stage}: {out_dir.relative_to(Path.cwd()) if out_dir.is_relative_to(Path.cwd()) else out_dir}"
+              f"/sam.json + deployment.zip ({size / 1024:.0f} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""The deployment artifact, as `make package` builds it, checked without an AWS account.
+
+The template is built once per session for the prod stage (chalice package with the
+merged resources, then cfn-lint); every table is compared with the PynamoDB models.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
+
+from chalicelib import storage
+from devtools import package
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+STAGE = "prod"
+SENTINEL_SECRET = "sentinel-jwt-secret-never-shipped-0123456789abcdef"
+MAX_ZIP_BYTES = 2 * 1024 * 1024  # the naive package (botocore bundled) is about 18 MB
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("package")
+    env = dict(os.environ, DQS_JWT_SECRET=SENTINEL_SECRET)
+    result = subprocess.run([sys.executable, "-m", "devtools.package", "--stage", STAGE, "--out", str(out)],
+                            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    stage_dir = out / STAGE
+    return {"dir": stage_dir, "output": result.stdout, "template": json.loads((stage_dir / "sam.json").read_text())}
+
+
+@pytest.fixture(scope="session")
+def resources(built):
+    return built["template"]["Resources"]
+
+
+def of_type(resources: dict, kind: str) -> dict:
+    return {name: r for name, r in resources.items() if r["Type"] == kind}
+
+
+def stage_env() -> dict:
+    return package.stage_environment(STAGE)
+
+
+def expected_table(model) -> dict:
+    """What the deployed table must look like, read from the model's attributes and indexes."""
+    keys = {a.attr_name: a for a in model.get_attributes().values() if a.is_hash_key or a.is_range_key}
+    definitions = {name: a.attr_type for name, a in keys.items()}
+
+    def key_schema(attributes) -> list:
+        return sorted(([a.attr_name, "HASH" if a.is_hash_key else "RANGE"] for a in attributes
+                       if a.is_hash_key or a.is_range_key), key=lambda k: k[1] != "HASH")
+
+    indexes = {"GlobalSecondaryIndexes": {}, "LocalSecondaryIndexes": {}}
+    for index in model._indexes.values():
+        kind = "GlobalSecondaryIndexes" if isinstance(index, GlobalSecondaryIndex) else "LocalSecondaryIndexes"
+        assert isinstance(index, (GlobalSecondaryIndex, LocalSecondaryIndex))
+        attributes = list(index.Meta.attributes.values())
+        for a in attributes:
+            if a.is_hash_key or a.is_range_key:
+                definitions[a.attr_name] = a.attr_type
+        projection = index.Meta.projection
+        indexes[kind][index.Meta.index_name] = {
+            "keys": key_schema(attributes), "projection": projection.projection_type,
+            "non_key": sorted(getattr(projection, "non_key_attributes", None) or []),
+        }
+    return {"keys": key_schema(keys.values()), "definitions": definitions, **indexes}
+
+
+def actual_table(table: dict) -> dict:
+    props = table["Properties"]
+
+    def index_map(kind):
+        return {i["IndexName"]: {"keys": [[k["AttributeName"], k["KeyType"]] for k in i["KeySchema"]],
+                                 "projection": i["Projection"]["ProjectionType"],
+                                 "non_key": sorted(i["Projection"].get("NonKeyAttributes", []))}
+                for i in props.get(kind, [])}
+
+    return {
+        "keys": [[k["AttributeName"], k["KeyType"]] for k in props["KeySchema"]],
+        "definitions": {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]},
+        "GlobalSecondaryIndexes": index_map("GlobalSecondaryIndexes"),
+        "LocalSecondaryIndexes": index_map("LocalSecondaryIndexes"),
+    }
+
+
+def table_for(resources: dict, model) -> dict:
+    name = stage_env()["DQS_TABLE_PREFIX"] + model.Meta.table_suffix
+    matches = [t for t in of_type(resources, "AWS::DynamoDB::Table").values() if t["Properties"]["TableName"] == name]
+    assert len(matches) == 1, f"no single table named {name}"
+    return matches[0]
+
+
+# -- the build ------------------------------------------------------------------
+
+def test_package_builds_offline_and_cfn_lint_finds_no_errors(built):
+    # devtools.package exits non-zero on any cfn-lint error; warnings would be printed here.
+    assert not re.search(r":E\d{4}:", built["output"]), built["output"]
+    assert (built["dir"] / "deployment.zip").exists()
+    assert built["template"]["Transform"] == "AWS::Serverless-2016-10-31"
+
+
+# -- tables ---------------------------------------------------------------------
+
+def test_every_model_has_its_table_and_no_other_table_exists(resources):
+    names = {t["Properties"]["TableName"] for t in of_type(resources, "AWS::DynamoDB::Table").values()}
+    prefix = stage_env()["DQS_TABLE_PREFIX"]
+    assert names == {prefix + m.Meta.table_suffix for m in storage.MODELS}
+    assert len(storage.MODELS) >= 6
+
+
+@pytest.mark.parametrize("model", storage.MODELS, ids=lambda m: m.Meta.table_suffix)
+def test_table_matches_model_keys_types_and_indexes(resources, model):
+    assert actual_table(table_for(resources, model)) == expected_table(model)
+
+
+@pytest.mark.parametrize("model", storage.MODELS, ids=lambda m: m.Meta.table_suffix)
+def test_table_is_on_demand_recoverable_protected_encrypted(resources, model):
+    props = table_for(resources, model)["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert "ProvisionedThroughput" not in props
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["DeletionProtectionEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    ttl = getattr(model.Meta, "ttl_attribute", None)
+    if ttl:
+        assert props["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
+    else:
+        assert "TimeToLiveSpecification" not in props
+
+
+def test_uniques_table_expires_claims():
+    # The one model that declares a TTL today; guards the test above against a silent rename.
+    assert any(getattr(m.Meta, "ttl_attribute", None) == "expires_at" for m in storage.MODELS)
+
+
+# -- functions --------------------------------------------------------------------
+
+def test_every_function_points_at_the_stage_tables_and_secret_parameter(resources):
+    functions = of_type(resources, "AWS::Serverless::Function")
+    assert "APIHandler" in functions
+    expected = stage_env()
+    for name, function in functions.items():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert env == expected, name
+        assert "DQS_JWT_SECRET" not in env and "DQS_DYNAMODB_ENDPOINT" not in env
+        assert env["DQS_JWT_SECRET_PARAM"].startswith("/dqs/")
+        assert function["Properties"]["MemorySize"] >= 256
+        assert function["Properties"]["Timeout"] <= 300
+
+
+def test_scheduled_functions_of_the_app_are_deployed_with_their_schedules(resources):
+    from chalice.app import ScheduledEventConfig
+
+    from app import app
+
+    scheduled = [e for e in app.event_sources if isinstance(e, ScheduledEventConfig)]
+    assert scheduled, "the nightly queue reset must be a scheduled function"
+    functions = of_type(resources, "AWS::Serverless::Function").values()
+    for event in scheduled:
+        expression = event.schedule_expression
+        expression = expression if isinstance(expression, str) else expression.to_string()
+        deployed = [f for f in functions if f["Properties"]["Handler"] == event.handler_string]
+        assert len(deployed) == 1, event.name
+        schedules = [e["Properties"]["Schedule"] for e in deployed[0]["Properties"].get("Events", {}).values()
+                     if e["Type"] == "Schedule"]
+        assert schedules == [expression]
+
+
+def test_log_groups_belong_to_deployed_functions(resources):
+    functions = set(of_type(resources, "AWS::Serverless::Function"))
+    groups = of_type(resources, "AWS::Logs::LogGroup")
+    assert groups
+    for group in groups.values():
+        referenced = re.findall(r"\$\{(\w+)\}", group["Properties"]["LogGroupName"]["Fn::Sub"])
+        assert referenced and set(referenced) <= functions
+        assert group["Properties"]["RetentionInDays"] > 0
+
+
+# -- least privilege ------------------------------------------------------------
+
+def _allowed_table_resources(resources: dict) -> set[str]:
+    allowed = set()
+    for model in storage.MODELS:
+        logical = next(name for name, t in of_type(resources, "AWS::DynamoDB::Table").items()
+                       if t["Properties"]["TableName"] == stage_env()["DQS_TABLE_PREFIX"] + model.Meta.table_suffix)
+        allowed.add(json.dumps({"Fn::GetAtt": [logical, "Arn"]}))
+        for index in model._indexes.values():
+            allowed.add(json.dumps({"Fn::Sub": "${%s.Arn}/index/%s" % (logical, index.Meta.index_name)}))
+    return allowed
+
+
+def test_data_policy_names_only_this_stage_tables_indexes_and_secret(resources):
+    policies = of_type(resources, "AWS::IAM::Policy")
+    assert len(policies) == 1
+    policy = next(iter(policies.values()))["Properties"]
+    assert sorted(r["Ref"] for r in policy["Roles"]) == sorted(of_type(resources, "AWS::IAM::Role"))
+    allowed = _allowed_table_resources(resources)
+    param = stage_env()["DQS_JWT_SECRET_PARAM"].lstrip("/")
+    secret_arn = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + param}
+    granted_dynamodb: set[str] = set()
+    for statement in policy["PolicyDocument"]["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"]
+        for resource in statement["Resource"]:
+            assert isinstance(resource, dict), f"literal resource {resource!r}"
+            if all(a.startswith("dynamodb:") for a in actions):
+                assert json.dumps(resource) in allowed, resource
+            else:
+                assert actions == ["ssm:GetParameter"] and resource == secret_arn
+        granted_dynamodb.update(a.split(":", 1)[1] for a in actions if a.startswith("dynamodb:"))
+        assert not any("*" in a for a in actions)
+    assert granted_dynamodb == set(package.dynamodb_actions())
+    assert {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "ConditionCheckItem"} <= granted_dynamodb
+    assert not granted_dynamodb & {"Scan", "DeleteTable", "CreateTable", "UpdateTable", "DescribeTable"} - set(
+        package.dynamodb_actions())
+
+
+def test_chalice_roles_keep_only_their_logging_permissions(resources):
+    for name, role in of_type(resources, "AWS::IAM::Role").items():
+        for inline in role["Properties"].get("Policies", []):
+            for statement in inline["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all(a.startswith("logs:") for a in actions), name
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_actions_follow_the_pynamodb_calls_in_the_code(tmp_path):
+    (tmp_path / "a.py").write_text("Thing.get(1)\nthing.save()\n")
+    assert package.dynamodb_actions(tmp_path) == ["GetItem", "PutItem"]
+    (tmp_path / "b.py").write_text("for t in Thing.scan(): pass\nwith Thing.batch_write() as b: pass\n")
+    assert {"Scan", "BatchWriteItem"} <= set(package.dynamodb_actions(tmp_path))
+    (tmp_path / "c.py").write_text("Thing.waiting.count('k', Thing.rank < 3)\n")
+    assert "Query" in package.dynamodb_actions(tmp_path)
+    assert "DescribeTable" not in package.dynamodb_actions(tmp_path)
+    (tmp_path / "d.py").write_text("def create_tables():\n    Thing.describe_table()\n")
+    assert "DescribeTable" not in package.dynamodb_actions(tmp_path)
+    (tmp_path / "e.py").write_text("def size():\n    return Thing.count()\n")
+    assert "DescribeTable" in package.dynamodb_actions(tmp_path)
+
+
+# -- API Gateway's own answers ----------------------------------------------------
+
+def _render(template: str) -> dict:
+    return json.loads(template.replace("$context.error.messageString", '"Something \\"quoted\\""'))
+
+
+def test_unknown_routes_answer_a_json_404_and_gateway_errors_keep_the_error_shape(resources):
+    responses = {r["Properties"]["ResponseType"]: r["Properties"]
+                 for r in of_type(resources, "AWS::ApiGateway::GatewayResponse").values()}
+    for props in responses.values():
+        assert props["RestApiId"] == {"Ref": "RestAPI"}
+    missing = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert missing["StatusCode"] == "404"
+    assert _render(missing["ResponseTemplates"]["application/json"]) == {
+        "Code": "NotFoundError", "Message": "No such route."}
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        body = _render(responses[kind]["ResponseTemplates"]["application/json"])
+        assert set(body) == {"Code", "Message"} and body["Code"].endswith("Error")
+    assert "RestAPI" in resources
+
+
+# -- the zip ------------------------------------------------------------------------
+
+def test_zip_is_small_and_leaves_boto_to_the_runtime(built):
+    path = built["dir"] / "deployment.zip"
+    with zipfile.ZipFile(path) as archive:
+        top = {name.split("/", 1)[0] for name in archive.namelist()}
+    assert not top & {"boto3", "botocore", "s3transfer"}
+    assert {"app.py", "chalicelib", "pynamodb", "jwt", "argon2"} <= top
+    assert path.stat().st_size < MAX_ZIP_BYTES
+
+
+def test_no_secret_in_the_template_or_the_zip(built):
+    secrets = [SENTINEL_SECRET.encode(), os.environ["DQS_JWT_SECRET"].encode()]
+    blobs = [(built["dir"] / "sam.json").read_bytes()]
+    with zipfile.ZipFile(built["dir"] / "deployment.zip") as archive:
+        blobs += [archive.read(name) for name in archive.namelist()]
+    for blob in blobs:
+        for secret in secrets:
+            assert secret not in blob
+    assert b'"DQS_JWT_SECRET"' not in blobs[0]
+
+
+def test_unpacked_zip_imports_with_the_runtime_boto(built, tmp_path):
+    """The app starts from the zip with boto3/botocore only from outside it, as on Lambda."""
+    import importlib
+
+    with zipfile.ZipFile(built["dir"] / "deployment.zip") as archive:
+        archive.extractall(tmp_path / "task")
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    for name in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"):
+        source = Path(importlib.import_module(name).__file__)
+        source = source.parent if source.name == "__init__.py" else source
+        (runtime / source.name).symlink_to(source)
+    probe = ("import sys; sys.path[:0] = sys.argv[1:3]; import app, botocore, pynamodb; "
+             "from chalicelib import storage; storage.client(); "
+             "print(app.app.app_name, botocore.__file__.startswith(sys.argv[2]), pynamodb.__file__)")
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(tmp_path / "task"), str(runtime)],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    name, botocore_from_runtime, pynamodb_file = result.stdout.split()
+    assert name == "digital-queue-system" and botocore_from_runtime == "True"
+    assert pynamodb_file.startswith(str(tmp_path / "task"))
