@@ -1,0 +1,157 @@
+"""Create the first admin account of a deployed stage (a one-off, after the first deploy).
+
+  python -m devtools.create_admin --stage prod --username admin --email admin@clinic.example
+
+Prompts for the password (or reads one line from stdin with --password-stdin)
+and writes the account straight into the stage's tables with your own AWS
+credentials (profile, environment or SSO, as the AWS CLI finds them). It creates
+the account and nothing else: no tables, no patient or doctor record. An existing
+user of that name is left as it is. The password is never printed.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
+
+
+class Refused(Exception):
+    """A reason to stop, said in one line."""
+
+
+def _stage_env(stage: str) -> dict[str, str]:
+    config = json.loads(CONFIG_FILE.read_text())
+    if stage not in config["stages"]:
+        raise Refused(f"No stage {stage!r} in .chalice/config.json (stages: {', '.join(sorted(config['stages']))}).")
+    env = dict(config.get("environment_variables", {}))
+    env.update(config["stages"][stage].get("environment_variables", {}))
+    return env
+
+
+@contextlib.contextmanager
+def _stage_environment(stage: str, region: str, endpoint: str | None):
+    """The app's settings for that stage's tables, for the duration of the command only."""
+    env = _stage_env(stage)
+    values = {"DQS_STAGE": env.get("DQS_STAGE", stage), "DQS_TABLE_PREFIX": env["DQS_TABLE_PREFIX"],
+              "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "DQS_DYNAMODB_ENDPOINT": endpoint}
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield env
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _validated(username: str, email: str, password: str) -> dict:
+    from chalicelib.domain.accounts import USERNAME_PATTERN, check_password_rules
+    from chalicelib.errors import ValidationFailed
+    from chalicelib.schema import Email, Password, Schema, Str
+
+    schema = Schema("Admin", {
+        "username": Str(max_length=150, pattern=USERNAME_PATTERN,
+                        pattern_message="Letters, digits and @.+-_ only.", required=True),
+        "email": Email(required=True),
+        "password": Password(required=True),
+    })
+    try:
+        data = schema.validate({"username": username, "email": email, "password": password})
+        check_password_rules(data["password"], data["username"])
+        return data
+    except ValidationFailed as exc:
+        fields = exc.fields
+        raise Refused("; ".join(f"{name}: {message}" for name, message in fields.items()) or str(exc)) from None
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password for the new admin: ")
+    if getpass.getpass("Password again: ") != password:
+        raise Refused("The two passwords differ.")
+    return password
+
+
+def _region(given: str | None) -> str:
+    if given:
+        return given
+    import boto3
+
+    region = boto3.session.Session().region_name
+    if not region:
+        raise Refused("No AWS region: give --region (the stack's region) or set AWS_DEFAULT_REGION.")
+    return region
+
+
+def create_admin(stage: str, username: str, email: str, password: str, region: str,
+                 endpoint: str | None = None) -> str:
+    """Create the admin in the stage's tables; returns what happened, in one line."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
+
+    from chalicelib.domain import accounts
+    from chalicelib.errors import ValidationFailed
+    from chalicelib.storage import bind
+
+    data = _validated(username, email, password)
+    with _stage_environment(stage, region, endpoint) as env:
+        tables = f"{env['DQS_TABLE_PREFIX']}*"
+        bind()
+        try:
+            user, created = accounts.ensure_admin(data["username"], data["email"], data["password"])
+        except ValidationFailed as exc:
+            fields = exc.fields
+            raise Refused("; ".join(f"{k}: {v}" for k, v in fields.items()) or str(exc)) from None
+        except (PynamoDBException, ClientError, BotoCoreError) as exc:
+            cause = getattr(exc, "cause_response_code", None) or type(exc).__name__
+            if cause == "ResourceNotFoundException":
+                raise Refused(f"The tables {tables} do not exist in {region}: deploy stage {stage!r} first "
+                              "(or give the stack's --region).") from None
+            message = getattr(exc, "cause_response_message", None) or str(exc)
+            raise Refused(f"DynamoDB refused ({cause}): {message}") from None
+    where = f"stage {stage!r} (tables {tables}, {region})"
+    if created:
+        return f"Created admin {user.username!r} (id {user.id}) in {where}."
+    if user.role != "admin":
+        raise Refused(f"A user named {user.username!r} already exists in {where} with the role {user.role!r}; "
+                      "nothing was changed.")
+    return f"Admin {user.username!r} already exists in {where}; nothing was changed."
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage", required=True, help="a stage of .chalice/config.json (dev, prod)")
+    parser.add_argument("--username", required=True)
+    parser.add_argument("--email", required=True)
+    parser.add_argument("--region", help="the stack's region (default: your AWS configuration's)")
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    parser.add_argument("--endpoint-url", help="another DynamoDB endpoint (a local one), instead of AWS")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(PROJECT_DIR))
+    try:
+        _stage_env(args.stage)
+        region = _region(args.region)
+        password = _read_password(args.password_stdin)
+        print(create_admin(args.stage, args.username, args.email, password, region, args.endpoint_url))
+    except Refused as exc:
+        print(f"create_admin: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
