@@ -233,6 +233,8 @@ def function_roles(project_dir: Path, stage: str) -> list[str]:
     from chalice.deploy import models
     from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
 
+    # Importing the app from the build copy must not leave .pyc files for chalice to zip.
+    sys.dont_write_bytecode = True
     config = CLIFactory(str(project_dir)).create_config_obj(chalice_stage_name=stage)
     application = ApplicationGraphBuilder().build(config, stage)
     roles = {resource.resource_name for resource in DependencyBuilder().build_dependencies(application)
@@ -322,6 +324,7 @@ def _chalice_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("AWS_") or key in ("AWS_DEFAULT_REGION", "AWS_REGION")}
     env.setdefault("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1"))
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # chalice imports the app from the copy it zips
     # No profile or credentials file is read: packaging never talks to AWS.
     env["AWS_CONFIG_FILE"] = os.devnull
     env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull

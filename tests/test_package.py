@@ -272,7 +272,9 @@ def test_unknown_routes_answer_a_json_404_and_gateway_errors_keep_the_error_shap
 def test_zip_is_small_and_leaves_boto_to_the_runtime(built):
     path = built["dir"] / "deployment.zip"
     with zipfile.ZipFile(path) as archive:
-        top = {name.split("/", 1)[0] for name in archive.namelist()}
+        names = archive.namelist()
+    top = {name.split("/", 1)[0] for name in names}
+    assert not [n for n in names if n.endswith(".pyc") or "__pycache__/" in n]
     assert not top & {"boto3", "botocore", "s3transfer"}
     assert {"app.py", "chalicelib", "pynamodb", "jwt", "argon2"} <= top
     assert path.stat().st_size < MAX_ZIP_BYTES
