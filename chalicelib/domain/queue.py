@@ -1,0 +1,225 @@
+"""The token queue: joining, calling, serving, positions, and closing past days.
+
+The clinic's day is its local date in the configured time zone, so a patient who
+joins at 23:59 local time belongs to that day whatever UTC says, and the reset
+closes a day only once it has ended there.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from chalicelib.domain import clock
+from chalicelib.domain.permissions import ADMIN, DOCTOR, PATIENT, STAFF, require
+from chalicelib.errors import Forbidden, NotFound, ValidationFailed
+from chalicelib.settings import get_settings
+from chalicelib.storage import counters, departments, patients
+from chalicelib.storage import queue as entries
+from chalicelib.storage.base import ConditionFailed, Page, iso_instant, retry_on_conflict, transaction_conflicted
+from chalicelib.storage.queue import CALLED, EXPIRED, NORMAL, SERVED, URGENT, WAITING, QueueEntry
+from chalicelib.storage.users import User
+
+# A patient's claim on a queue outlives its day by this much, then DynamoDB's TTL drops it.
+CLAIM_LIFETIME = timedelta(days=2)
+# Candidates read per Query when calling the next token; more only matter when desks collide.
+CALL_CANDIDATES = 10
+CALL_ROUNDS = 20
+JOIN_ATTEMPTS = 3
+
+
+class AlreadyQueued(ValidationFailed):
+    """The patient already holds a waiting or called place in this queue today (400)."""
+
+    def __init__(self, entry: QueueEntry):
+        message = "This patient already has a place in this queue today."
+        super().__init__(message, fields={"patient_id": message})
+        self.entry = entry
+
+
+def today() -> date:
+    """The clinic's current day, in its own time zone."""
+    return clock.service_day(clock.now(), get_settings().clinic_timezone)
+
+
+def _check_department(department_id: int | None) -> None:
+    if department_id is not None and departments.get(department_id) is None:
+        raise ValidationFailed.field("department", "No department with id %d." % department_id)
+
+
+def _own_patient_id(actor: User) -> int:
+    if actor.patient_id is None:
+        raise Forbidden("Your account has no patient record.")
+    return actor.patient_id
+
+
+def _check_entry_access(actor: User, entry: QueueEntry) -> None:
+    """Patients see their own entries; doctors, staff and admins see all."""
+    if actor.role == PATIENT:
+        if entry.patient != actor.patient_id:
+            raise Forbidden("You do not have permission to perform this action.")
+        return
+    require(actor, DOCTOR, STAFF)
+
+
+def _get(entry_id: int) -> QueueEntry:
+    entry = entries.get(entry_id)
+    if entry is None:
+        raise NotFound("No queue entry with id %d." % entry_id)
+    return entry
+
+
+# -- joining ---------------------------------------------------------------------
+
+def join(actor: User, data: dict) -> QueueEntry:
+    """Give a patient the next token of a queue today.
+
+    Patients join for themselves; staff and admins for any patient, and only they
+    may mark an entry urgent. One open place per patient, queue and day.
+    """
+    require(actor, PATIENT, STAFF)
+    priority = data.get("priority") or NORMAL
+    if actor.role == PATIENT:
+        own = _own_patient_id(actor)
+        if data.get("patient_id") not in (None, own):
+            raise Forbidden("A patient can only join the queue for themself.")
+        if priority == URGENT:
+            raise Forbidden("Only staff can give an entry urgent priority.")
+        patient_id = own
+    else:
+        patient_id = data.get("patient_id")
+        if patient_id is None:
+            raise ValidationFailed.field("patient_id", "This field is required.")
+    department_id = data.get("department")
+    _check_department(department_id)
+    if patients.get(patient_id) is None:
+        raise NotFound("No patient with id %d." % patient_id)
+
+    now = clock.now()
+    day = clock.service_day(now, get_settings().clinic_timezone)
+    queue = entries.queue_name(department_id)
+    # Cheap check first, so a repeated join does not use up a token number;
+    # the claim written with the entry settles joins that race past it.
+    _raise_if_queued(queue, day, patient_id)
+    entry = QueueEntry(
+        id=counters.next_id("queue_entry"), token_number=entries.next_token_number(queue, day),
+        queue_date=day, department=department_id, patient=patient_id, status=WAITING,
+        priority=priority, created_at=iso_instant(now),
+    )
+    for _ in range(JOIN_ATTEMPTS):
+        try:
+            entries.add(entry, claim_expires_at=now + CLAIM_LIFETIME)
+            return entry
+        except ConditionFailed as exc:
+            if not transaction_conflicted(exc) and entries.ACTIVE_CLAIM not in exc.labels:
+                raise
+            # Another join of this patient won, or its place was released meanwhile.
+            _raise_if_queued(queue, day, patient_id)
+    raise ValidationFailed.field("patient_id", "This patient's place is changing right now; try again.")
+
+
+def _raise_if_queued(queue: str, day: date, patient_id: int) -> None:
+    holder = entries.active_entry_id(queue, day, patient_id)
+    if holder is None:
+        return
+    entry = entries.get(holder)
+    if entry is not None and entry.status in (WAITING, CALLED):
+        raise AlreadyQueued(entry)
+
+
+# -- the desk ------------------------------------------------------------------------
+
+def check_desk(actor: User) -> None:
+    """Calling and serving tokens is for staff and admins."""
+    require(actor, STAFF)
+
+
+def call_next(actor: User, department_id: int | None = None) -> QueueEntry | None:
+    """Call the queue's next waiting entry (urgent first, then lowest token); None if empty.
+
+    Desks calling at the same instant each get a different entry: the move from
+    waiting to called is conditional, and a desk that loses tries the next candidate.
+    """
+    require(actor, STAFF)
+    _check_department(department_id)
+    queue = entries.queue_name(department_id)
+    day = today()
+    called_at = iso_instant(clock.now())
+    for _ in range(CALL_ROUNDS):
+        candidates = entries.waiting_head(queue, day, CALL_CANDIDATES)
+        if not candidates:
+            return None
+        for entry_id in candidates:
+            called = entries.mark_called(entry_id, called_at)
+            if called is not None:
+                return called
+    return None
+
+
+def mark_served(actor: User, entry_id: int) -> QueueEntry:
+    """Serve an entry; serving it again changes nothing. An expired entry cannot be served."""
+    require(actor, STAFF)
+
+    def attempt() -> QueueEntry:
+        entry = _get(entry_id)
+        if entry.status == SERVED:
+            return entry
+        if entry.status == EXPIRED:
+            raise ValidationFailed.field(
+                "status", "This entry expired when its day (%s) closed; it cannot be served."
+                % entry.queue_date.isoformat())
+        try:
+            return entries.mark_served(entry, iso_instant(clock.now()))
+        except ConditionFailed as exc:
+            # Called, served or expired meanwhile: read it again and decide afresh.
+            raise ConditionFailed(["conflict"]) from exc
+
+    return retry_on_conflict(attempt)
+
+
+# -- looking -------------------------------------------------------------------------
+
+def get_entry(actor: User, entry_id: int) -> QueueEntry:
+    """One entry: the patient's own, or any for doctors, staff and admins."""
+    entry = _get(entry_id)
+    _check_entry_access(actor, entry)
+    return entry
+
+
+def position(actor: User, entry_id: int) -> dict:
+    """Where an entry stands: how many waiting entries will be called before it."""
+    entry = get_entry(actor, entry_id)
+    ahead = entries.count_ahead(entry) if entry.status == WAITING else 0
+    return {"id": entry.id, "token_number": entry.token_number, "status": entry.status,
+            "people_ahead": ahead, "position": ahead + 1 if entry.status == WAITING else 0}
+
+
+def list_today(actor: User, department_id: int | None, limit: int, cursor: str | None) -> Page:
+    """Today's entries of a queue in token order; a patient sees only their own."""
+    if actor.role == PATIENT:
+        own = _own_patient_id(actor)
+        _check_department(department_id)
+        return entries.patient_day_page(own, entries.queue_name(department_id), today(), limit, cursor)
+    require(actor, DOCTOR, STAFF)
+    _check_department(department_id)
+    return entries.day_page(entries.queue_name(department_id), today(), limit, cursor)
+
+
+# -- closing days ------------------------------------------------------------------------
+
+def expire_past_days() -> int:
+    """Expire every waiting or called entry of a day that has ended in the clinic's time zone.
+
+    Safe to run at any time and any number of times: today's entries are never
+    touched, and an entry already served or expired is skipped. Returns how many
+    entries this run expired.
+    """
+    expired = 0
+    for entry in entries.open_before(today()):
+        if retry_on_conflict(lambda entry=entry: entries.expire(entry)):
+            expired += 1
+    return expired
+
+
+def reset_queue(actor: User) -> int:
+    """The admin's on-demand run of the nightly reset."""
+    require(actor, ADMIN)
+    return expire_past_days()

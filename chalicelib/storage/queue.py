@@ -1,0 +1,309 @@
+"""The token queue's entries. The model stays here; callers get `QueueEntry` dataclasses.
+
+One table of entries, keyed by a global id, with four indexes that keep every
+request path at a fixed number of calls whatever the day's volume:
+
+- day-token-index: every entry of a queue's day (`day_key` = queue#date), in token order.
+- waiting-rank-index: sparse, KEYS_ONLY; only waiting entries carry `waiting_key` and
+  `rank`, so finding the head of a queue, or counting who is ahead of an entry, never
+  reads entries already called or served.
+- open-date-index: sparse; only waiting or called entries carry `open_key`, so the
+  nightly reset finds what is left of past days without a Scan.
+- patient-day-index: a patient's entries by date, queue and token (their own list).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Iterator
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.storage.base import ConditionFailed, Page, Transaction, bind, query_page, register
+from chalicelib.storage.counters import UniqueModel, claim, claim_condition, next_value, owner_of
+
+WAITING = "waiting"
+CALLED = "called"
+SERVED = "served"
+EXPIRED = "expired"
+ACTIVE_STATUSES = (WAITING, CALLED)
+
+NORMAL = "normal"
+URGENT = "urgent"
+PRIORITIES = (NORMAL, URGENT)
+
+GENERAL = "general"
+OPEN = "open"
+# Urgent entries rank by token number alone; normal ones after every urgent one.
+_NORMAL_RANK_OFFSET = 10**9
+ACTIVE_CLAIM = "queue-active"
+
+
+class _EntriesByDay(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "day-token-index"
+        projection = AllProjection()
+
+    day_key = UnicodeAttribute(hash_key=True)
+    token_number = NumberAttribute(range_key=True)
+
+
+class _WaitingByRank(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "waiting-rank-index"
+        projection = KeysOnlyProjection()
+
+    waiting_key = UnicodeAttribute(hash_key=True)
+    rank = NumberAttribute(range_key=True)
+
+
+class _OpenByDate(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "open-date-index"
+        projection = AllProjection()
+
+    open_key = UnicodeAttribute(hash_key=True)
+    queue_date = UnicodeAttribute(range_key=True)
+
+
+class _EntriesByPatient(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "patient-day-index"
+        projection = AllProjection()
+
+    patient = NumberAttribute(hash_key=True)
+    patient_day = UnicodeAttribute(range_key=True)
+
+
+@register
+class QueueEntryModel(Model):
+    class Meta:
+        table_suffix = "queue-entries"
+
+    id = NumberAttribute(hash_key=True)
+    queue = UnicodeAttribute()
+    department = NumberAttribute(null=True)
+    queue_date = UnicodeAttribute()
+    token_number = NumberAttribute()
+    patient = NumberAttribute()
+    status = UnicodeAttribute()
+    priority = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    called_at = UnicodeAttribute(null=True)
+    served_at = UnicodeAttribute(null=True)
+    # index keys
+    day_key = UnicodeAttribute()
+    patient_day = UnicodeAttribute()
+    waiting_key = UnicodeAttribute(null=True)
+    rank = NumberAttribute(null=True)
+    open_key = UnicodeAttribute(null=True)
+
+    by_day = _EntriesByDay()
+    waiting = _WaitingByRank()
+    open_by_date = _OpenByDate()
+    by_patient = _EntriesByPatient()
+
+
+@dataclass
+class QueueEntry:
+    id: int
+    token_number: int
+    queue_date: date
+    department: int | None
+    patient: int
+    status: str
+    priority: str
+    created_at: str
+    called_at: str | None = None
+    served_at: str | None = None
+
+    @property
+    def queue(self) -> str:
+        return queue_name(self.department)
+
+    @property
+    def rank(self) -> int:
+        return rank_of(self.priority, self.token_number)
+
+
+def queue_name(department: int | None) -> str:
+    """The general queue, or one department's."""
+    return GENERAL if department is None else f"department-{department}"
+
+
+def rank_of(priority: str, token_number: int) -> int:
+    return token_number if priority == URGENT else _NORMAL_RANK_OFFSET + token_number
+
+
+def day_key(queue: str, day: date) -> str:
+    return f"{queue}#{day.isoformat()}"
+
+
+def active_claim_key(queue: str, day: date, patient_id: int) -> str:
+    """The claim that keeps a patient to one open place per queue and day."""
+    return f"{ACTIVE_CLAIM}#{queue}#{day.isoformat()}#{patient_id}"
+
+
+def _patient_day(queue: str, day: date, token_number: int | None = None) -> str:
+    prefix = f"{day.isoformat()}#{queue}#"
+    return prefix if token_number is None else f"{prefix}{token_number:09d}"
+
+
+def _to_entry(item: QueueEntryModel) -> QueueEntry:
+    return QueueEntry(
+        id=int(item.id), token_number=int(item.token_number), queue_date=date.fromisoformat(item.queue_date),
+        department=int(item.department) if item.department is not None else None, patient=int(item.patient),
+        status=item.status, priority=item.priority, created_at=item.created_at,
+        called_at=item.called_at, served_at=item.served_at,
+    )
+
+
+def _to_model(entry: QueueEntry) -> QueueEntryModel:
+    queue = entry.queue
+    active = entry.status in ACTIVE_STATUSES
+    waiting = entry.status == WAITING
+    return QueueEntryModel(
+        entry.id, queue=queue, department=entry.department, queue_date=entry.queue_date.isoformat(),
+        token_number=entry.token_number, patient=entry.patient, status=entry.status,
+        priority=entry.priority, created_at=entry.created_at, called_at=entry.called_at,
+        served_at=entry.served_at, day_key=day_key(queue, entry.queue_date),
+        patient_day=_patient_day(queue, entry.queue_date, entry.token_number),
+        waiting_key=day_key(queue, entry.queue_date) if waiting else None,
+        rank=entry.rank if waiting else None,
+        open_key=OPEN if active else None,
+    )
+
+
+def next_token_number(queue: str, day: date) -> int:
+    """The queue's next token number for the day: one atomic ADD on the day's counter item."""
+    return next_value(f"token#{queue}#{day.isoformat()}")
+
+
+def add(entry: QueueEntry, claim_expires_at: datetime) -> None:
+    """Write a new waiting entry with the patient's claim on the queue for its day.
+
+    Raises ConditionFailed(["queue-active"]) when the patient already holds a place.
+    """
+    bind()
+    tx = Transaction()
+    tx.put(ACTIVE_CLAIM, claim(active_claim_key(entry.queue, entry.queue_date, entry.patient), entry.id,
+                               expires_at=claim_expires_at), claim_condition())
+    tx.put("entry", _to_model(entry), QueueEntryModel.id.does_not_exist())
+    tx.commit()
+
+
+def bulk_put(entries: list[QueueEntry]) -> None:
+    """Write many entries in batches (imports of past days, fixtures); no counters or claims."""
+    bind()
+    with QueueEntryModel.batch_write() as batch:
+        for entry in entries:
+            batch.save(_to_model(entry))
+
+
+def get(entry_id: int) -> QueueEntry | None:
+    """The entry with this id, or None (strongly consistent)."""
+    bind()
+    try:
+        return _to_entry(QueueEntryModel.get(entry_id, consistent_read=True))
+    except QueueEntryModel.DoesNotExist:
+        return None
+
+
+def active_entry_id(queue: str, day: date, patient_id: int) -> int | None:
+    """The id of the patient's waiting or called entry in a queue's day, or None."""
+    return owner_of(active_claim_key(queue, day, patient_id))
+
+
+def waiting_head(queue: str, day: date, limit: int) -> list[int]:
+    """Ids of the first waiting entries in calling order (one Query on the sparse index)."""
+    bind()
+    return [int(item.id) for item in
+            QueueEntryModel.waiting.query(day_key(queue, day), limit=limit, page_size=limit)]
+
+
+def count_ahead(entry: QueueEntry) -> int:
+    """How many waiting entries of the entry's queue and day will be called before it.
+
+    A COUNT Query on the sparse waiting index: entries already called or served are
+    not in it, so the cost does not grow with them.
+    """
+    bind()
+    return QueueEntryModel.waiting.count(day_key(entry.queue, entry.queue_date),
+                                         QueueEntryModel.rank < entry.rank)
+
+
+def mark_called(entry_id: int, called_at: str) -> QueueEntry | None:
+    """Move a waiting entry to called; None if it is no longer waiting (another desk won)."""
+    bind()
+    item = QueueEntryModel(entry_id)
+    try:
+        item.update(
+            actions=[QueueEntryModel.status.set(CALLED), QueueEntryModel.called_at.set(called_at),
+                     QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove()],
+            condition=QueueEntryModel.status == WAITING,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return None
+        raise
+    return _to_entry(item)
+
+
+def _stage_close(tx: Transaction, entry: QueueEntry, actions: list, condition) -> None:
+    """Leave the open states: drop the index keys and release the patient's claim."""
+    tx.update("entry", QueueEntryModel(entry.id),
+              actions + [QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove(),
+                         QueueEntryModel.open_key.remove()],
+              condition)
+    key = active_claim_key(entry.queue, entry.queue_date, entry.patient)
+    tx.delete("claim", UniqueModel(key), (UniqueModel.owner == entry.id) | UniqueModel.key.does_not_exist())
+
+
+def mark_served(entry: QueueEntry, served_at: str) -> QueueEntry:
+    """Serve an entry that is still as read (waiting or called); ConditionFailed otherwise."""
+    bind()
+    tx = Transaction()
+    _stage_close(tx, entry, [QueueEntryModel.status.set(SERVED), QueueEntryModel.served_at.set(served_at)],
+                 QueueEntryModel.status == entry.status)
+    tx.commit()
+    return replace(entry, status=SERVED, served_at=served_at)
+
+
+def expire(entry: QueueEntry) -> bool:
+    """Mark an entry whose day has closed expired; False if it was no longer waiting or called."""
+    bind()
+    tx = Transaction()
+    _stage_close(tx, entry, [QueueEntryModel.status.set(EXPIRED)],
+                 QueueEntryModel.status.is_in(*ACTIVE_STATUSES))
+    try:
+        tx.commit()
+    except ConditionFailed as exc:
+        if "entry" in exc.labels:
+            return False
+        raise
+    return True
+
+
+def open_before(day: date) -> Iterator[QueueEntry]:
+    """Every waiting or called entry of a day before `day` (Query on the sparse open index)."""
+    bind()
+    for item in QueueEntryModel.open_by_date.query(OPEN, QueueEntryModel.queue_date < day.isoformat()):
+        yield _to_entry(item)
+
+
+def day_page(queue: str, day: date, limit: int, cursor: str | None) -> Page:
+    """A page of a queue's entries for a day, in token order (one Query)."""
+    bind()
+    return query_page(QueueEntryModel.by_day.query, f"queue-day#{day_key(queue, day)}", limit, cursor,
+                      _to_entry, hash_key=day_key(queue, day))
+
+
+def patient_day_page(patient_id: int, queue: str, day: date, limit: int, cursor: str | None) -> Page:
+    """A page of one patient's entries in a queue's day, in token order (one Query)."""
+    bind()
+    return query_page(QueueEntryModel.by_patient.query, f"queue-patient#{patient_id}#{day_key(queue, day)}",
+                      limit, cursor, _to_entry, hash_key=patient_id,
+                      range_key_condition=QueueEntryModel.patient_day.startswith(_patient_day(queue, day)))
