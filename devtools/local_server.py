@@ -37,18 +37,68 @@ def _local_environment() -> list[str]:
     return notes
 
 
+def _one_request_at_a_time(wsgi_app):
+    """DynamoDB applies each request atomically; moto's backends take no locks (a
+    transaction deep-copies its tables while other threads write them, and fails with
+    a 500), so the embedded server handles one request at a time."""
+    import threading
+
+    lock = threading.Lock()
+
+    def app(environ, start_response):
+        with lock:
+            return list(wsgi_app(environ, start_response))
+
+    return app
+
+
 def start_embedded_dynamodb():
     """moto's server on a free loopback port; returns (server, endpoint URL)."""
     import logging
 
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server as make_wsgi_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    class AtomicMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = _one_request_at_a_time(DomainDispatcherApplication(create_backend_app))
+            self._server = make_wsgi_server(self._ip_address, self._port, app, True,
+                                            request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    server = AtomicMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     return server, f"http://{host}:{port}"
+
+
+def start_hourly_queue_reset(interval_seconds: float = 3600):
+    """What the deployed scheduled function does, for `make run` (which has no scheduler):
+    expire what is left of ended days, now and then every hour, on a daemon thread."""
+    import logging
+    import threading
+
+    from chalicelib.domain import queue
+
+    stop = threading.Event()
+
+    def run() -> None:
+        while True:
+            try:
+                expired = queue.expire_past_days()
+                if expired:
+                    print(f"Queue reset: {expired} entries of earlier days expired.", flush=True)
+            except Exception:  # keep serving; the next hour tries again
+                logging.getLogger("dqs").exception("queue reset failed")
+            if stop.wait(interval_seconds):
+                return
+
+    threading.Thread(target=run, name="queue-reset", daemon=True).start()
+    return stop
 
 
 def bootstrap_admin() -> list[str]:
@@ -121,6 +171,7 @@ def main() -> int:
 
     storage.create_tables()
     notes += bootstrap_admin()
+    start_hourly_queue_reset()
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8000"))
