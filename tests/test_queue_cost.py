@@ -1,0 +1,73 @@
+"""Calling the next token, a position, today's list and the reset cost the same number of
+DynamoDB calls whether 5 or 2,000 entries were already served that day."""
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from chalicelib import storage
+from chalicelib.domain import accounts, queue
+from chalicelib.storage.queue import SERVED
+from tests.test_queue_support import seed_entries, waiting_entries
+
+
+@contextlib.contextmanager
+def dynamodb_calls():
+    """The DynamoDB operations made inside the block, by name."""
+    calls: list[str] = []
+
+    def record(model, **_):
+        calls.append(model.name)
+
+    events = storage.client().meta.events
+    events.register("before-call.dynamodb", record, unique_id="queue-cost-count")
+    try:
+        yield calls
+    finally:
+        events.unregister("before-call.dynamodb", unique_id="queue-cost-count")
+
+
+def measure(api, staff, admin, department: int, served: int) -> dict:
+    seed_entries(served, SERVED, department=department)
+    waiting = waiting_entries(3, department=department, first_token=served + 1)
+    yesterday = queue.today() - timedelta(days=1)
+    seed_entries(served, SERVED, department=department, day=yesterday)
+    waiting_entries(2, department=department, day=yesterday)
+    costs = {}
+
+    with dynamodb_calls() as calls:
+        response = api.get(f"/queues/{waiting[-1].id}/position", token=staff.token)
+    assert response.body["people_ahead"] == 2 and response.body["token_number"] == served + 3
+    costs["position"] = list(calls)
+
+    with dynamodb_calls() as calls:
+        response = api.post("/queues/call_next", {"department": department}, token=staff.token)
+    assert response.body["id"] == waiting[0].id
+    costs["call_next"] = list(calls)
+
+    with dynamodb_calls() as calls:
+        response = api.get(f"/queues?department={department}&limit=10", token=staff.token)
+    assert [e["token_number"] for e in response.body["results"]] == list(range(1, min(10, served + 3) + 1))
+    costs["list"] = list(calls)
+
+    with dynamodb_calls() as calls:
+        response = api.post("/queues/reset_queue", token=admin.token)
+    assert response.body["expired"] == 2
+    costs["reset"] = list(calls)
+    return costs
+
+
+def test_desk_and_patient_paths_do_not_grow_with_served_entries(api, people, as_role):
+    staff, admin = as_role("staff"), people.admin()
+    few = measure(api, staff, admin, accounts.ensure_department("Few"), served=5)
+    many = measure(api, staff, admin, accounts.ensure_department("Many"), served=2000)
+    assert few == many
+    for operations in many.values():
+        assert "Scan" not in operations
+    # After the caller's GetItem: the entry, then one COUNT Query on the waiting index;
+    # the department, the head of the waiting index, one conditional UpdateItem; the
+    # department and one page; one Query of open past entries and one write per entry expired.
+    assert many["position"] == ["GetItem", "GetItem", "Query"]
+    assert many["call_next"] == ["GetItem", "GetItem", "Query", "UpdateItem"]
+    assert many["list"] == ["GetItem", "GetItem", "Query"]
+    assert many["reset"] == ["GetItem", "Query", "TransactWriteItems", "TransactWriteItems"]
