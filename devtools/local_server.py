@@ -122,7 +122,7 @@ def bootstrap_admin() -> list[str]:
 def make_server(host: str, port: int):
     """A threaded HTTP server for the app under /api, answering unknown paths with a JSON 404."""
     from chalice.config import Config
-    from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalChalice, LocalDevServer
+    from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalChalice, LocalDevServer, ThreadedHTTPServer
 
     from app import app
 
@@ -151,9 +151,12 @@ def make_server(host: str, port: int):
         def log_message(self, format, *args):  # the app logs each request as JSON already
             pass
 
+    class Server(ThreadedHTTPServer):
+        request_queue_size = 128  # many desks and phones connecting at the same instant
+
     config = Config.create(chalice_stage="dev", app_name=app.app_name, chalice_app=app,
                            project_dir=str(PROJECT_DIR))
-    return LocalDevServer(app, config, host, port, handler_cls=ApiPrefixHandler)
+    return LocalDevServer(app, config, host, port, handler_cls=ApiPrefixHandler, server_cls=Server)
 
 
 def main() -> int:

@@ -205,7 +205,11 @@ def decode_cursor(scope: str, cursor: str | None) -> dict | None:
 
 def query_page(query: Callable[..., Iterable], scope: str, limit: int, cursor: str | None,
                convert: Callable[[Any], Any], **kwargs) -> Page:
-    """One page of a Query (or, where said, a Scan): one DynamoDB call whatever the table's size."""
+    """One page of an unfiltered Query: one DynamoDB call whatever the table's size.
+
+    (With a filter, PynamoDB would keep querying until `limit` items pass it; a
+    filtered list reads one raw page itself, as storage.appointments does.)
+    """
     results = query(limit=limit, page_size=limit, last_evaluated_key=decode_cursor(scope, cursor), **kwargs)
     items = [convert(item) for item in results]
     return Page(items=items, next=encode_cursor(scope, results.last_evaluated_key))
