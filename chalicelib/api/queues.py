@@ -75,7 +75,7 @@ def list_today(ctx):
 
 
 @route(bp, "/queues/join_queue", "POST", summary="Join a queue and get today's next token number", tag=TAG,
-       status=201, body=JOIN, response=ENTRY)
+       status=201, body=JOIN, response=ENTRY, errors=(404,))
 def join_queue(ctx):
     try:
         return entry_json(queue.join(ctx.user, ctx.body()))
@@ -105,7 +105,8 @@ def get_entry(ctx, entry_id):
     return entry_json(queue.get_entry(ctx.user, parse_id(entry_id, "queue entry")))
 
 
-@route(bp, "/queues/{entry_id}/mark_served", "POST", summary="Mark a token served", tag=TAG, response=ENTRY)
+@route(bp, "/queues/{entry_id}/mark_served", "POST", summary="Mark a token served", tag=TAG, response=ENTRY,
+       errors=(400,))
 def mark_served(ctx, entry_id):
     return entry_json(queue.mark_served(ctx.user, parse_id(entry_id, "queue entry")))
 
