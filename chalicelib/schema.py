@@ -90,7 +90,8 @@ class Str(Field):
         if self.min_length:
             schema["minLength"] = self.min_length
         if self.pattern:
-            schema["pattern"] = self.pattern.pattern
+            # JSON Schema patterns match anywhere in the text; the check above matches all of it.
+            schema["pattern"] = f"^(?:{self.pattern.pattern})$"
         return schema
 
 

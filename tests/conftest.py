@@ -220,7 +220,8 @@ def live_server(dynamodb_server):
     accounts.ensure_admin(ADMIN_CREDENTIALS[0], "admin@clinic.test", ADMIN_CREDENTIALS[1])
     server = make_server("127.0.0.1", 0)
     host, port = server.server.server_address[:2]
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits up to one interval (0.5 s by default).
+    thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield LiveServer(f"http://{host}:{port}/api")
     server.server.shutdown()
