@@ -5,24 +5,25 @@ scheduled functions; everything else lives in chalicelib.
 """
 from chalice import Chalice, Cron
 
-from chalicelib.api import appointments, auth, departments, doctors, patients, users
-from chalicelib.api import docs
-from chalicelib.api import queues
-from chalicelib.api.logs import log_requests
 from chalicelib import storage
+from chalicelib.api import appointments, auth, departments, docs, doctors, patients, queues, users
+from chalicelib.api.logs import log_requests
 from chalicelib.domain import queue
 
 app = Chalice(app_name="digital-queue-system")
 app.register_middleware(log_requests, "http")
 
-for blueprint in (auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, appointments.bp):
+for blueprint in (auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, appointments.bp, queues.bp,
+                  docs.bp):  # docs last: GET /openapi.json and /docs describe the routes above
     app.register_blueprint(blueprint)
-app.register_blueprint(queues.bp)
-app.register_blueprint(docs.bp)  # GET /openapi.json and /docs, generated from the routes above
 
 
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"), name="queue_reset")
 def queue_reset(event):
-    """Hourly at minute 5: expire what is left of days that have ended in the clinic's time zone."""
+    """Hourly at minute 5: expire what is left of days that have ended in the clinic's time zone.
+
+    Running every hour (rather than once at a fixed UTC time) closes each day soon
+    after the clinic's own midnight, whatever its time zone and daylight-saving shift.
+    """
     storage.bind()
     return {"expired": queue.expire_past_days()}
