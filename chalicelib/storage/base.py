@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable, TypeVar
 
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -36,6 +38,22 @@ def register(model: _M) -> _M:
     """Class decorator: the model's table is bound and created with the others."""
     MODELS.append(model)
     return model
+
+
+def kind_id_index() -> GlobalSecondaryIndex:
+    """Every item of a table under one key (its `kind`) in id order: one Query per list page.
+
+    A new index class per call: PynamoDB binds an index class to the model that holds it.
+    """
+    class KindIdIndex(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "kind-id-index"
+            projection = AllProjection()
+
+        kind = UnicodeAttribute(hash_key=True)
+        id = NumberAttribute(range_key=True)
+
+    return KindIdIndex()
 
 
 def bind(settings: Settings | None = None) -> Connection:

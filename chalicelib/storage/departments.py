@@ -4,22 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.storage.base import Page, Transaction, bind, query_page, register
+from chalicelib.storage.base import kind_id_index, Page, Transaction, bind, query_page, register
 from chalicelib.storage.counters import claim, claim_condition, owner_of, unique_key
 
 KIND = "department"
 
-
-class _DepartmentsByKind(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "kind-id-index"
-        projection = AllProjection()
-
-    kind = UnicodeAttribute(hash_key=True)
-    id = NumberAttribute(range_key=True)
 
 
 @register
@@ -32,7 +23,7 @@ class DepartmentModel(Model):
     name = UnicodeAttribute()
     description = UnicodeAttribute(default="")
 
-    by_kind = _DepartmentsByKind()
+    by_kind = kind_id_index()
 
 
 @dataclass

@@ -7,18 +7,10 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.storage.base import Page, Transaction, bind, query_page, register
+from chalicelib.storage.base import kind_id_index, Page, Transaction, bind, query_page, register
 
 KIND = "doctor"
 
-
-class _DoctorsByKind(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "kind-id-index"
-        projection = AllProjection()
-
-    kind = UnicodeAttribute(hash_key=True)
-    id = NumberAttribute(range_key=True)
 
 
 class _DoctorsByDepartment(GlobalSecondaryIndex):
@@ -42,7 +34,7 @@ class DoctorModel(Model):
     department = NumberAttribute()
     user_id = NumberAttribute(null=True)
 
-    by_kind = _DoctorsByKind()
+    by_kind = kind_id_index()
     by_department = _DoctorsByDepartment()
 
 

@@ -5,22 +5,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.storage.base import Page, Transaction, bind, iso_date, parse_date, query_page, register
+from chalicelib.storage.base import kind_id_index, Page, Transaction, bind, iso_date, parse_date, query_page, register
 from chalicelib.storage.counters import UniqueModel, claim, claim_condition, unique_key
 
 KIND = "patient"
 
-
-class _PatientsByKind(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "kind-id-index"
-        projection = AllProjection()
-
-    kind = UnicodeAttribute(hash_key=True)
-    id = NumberAttribute(range_key=True)
 
 
 @register
@@ -37,7 +28,7 @@ class PatientModel(Model):
     user_id = NumberAttribute(null=True)
     created_at = UnicodeAttribute()
 
-    by_kind = _PatientsByKind()
+    by_kind = kind_id_index()
 
 
 @dataclass

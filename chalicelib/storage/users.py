@@ -5,27 +5,16 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.storage.base import (
-    Page, Transaction, bind, iso_date, parse_date, query_page, register,
+    Page, Transaction, bind, iso_date, kind_id_index, parse_date, query_page, register,
 )
 from chalicelib.storage.counters import CounterModel, UniqueModel, claim, claim_condition, unique_key
 
 KIND = "user"
 ACTIVE_ADMINS = "active-admins"
 
-
-class _UsersByKind(GlobalSecondaryIndex):
-    """Every user under one key, in id order: pages of the admin's user list."""
-
-    class Meta:
-        index_name = "kind-id-index"
-        projection = AllProjection()
-
-    kind = UnicodeAttribute(hash_key=True)
-    id = NumberAttribute(range_key=True)
 
 
 @register
@@ -48,7 +37,7 @@ class UserModel(Model):
     patient_id = NumberAttribute(null=True)
     doctor_id = NumberAttribute(null=True)
 
-    by_kind = _UsersByKind()
+    by_kind = kind_id_index()
 
 
 @dataclass
