@@ -2,6 +2,10 @@
 maps each to an HTTP status in one place (chalicelib.api.http)."""
 from __future__ import annotations
 
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class DomainError(Exception):
     """Base of every error a client can cause."""
@@ -31,6 +35,13 @@ class Forbidden(DomainError):
 
 class NotFound(DomainError):
     """No such object (404)."""
+
+
+def found(obj: T | None, what: str, object_id: int) -> T:
+    """The object looked up, or NotFound naming what is missing."""
+    if obj is None:
+        raise NotFound(f"No {what} with id {object_id}.")
+    return obj
 
 
 class ConfigurationError(Exception):

@@ -7,7 +7,7 @@ from dataclasses import replace
 from chalicelib.domain import clock
 from chalicelib.domain.permissions import ADMIN, DOCTOR, PATIENT, ROLES, is_admin, require, require_self_or
 from chalicelib.domain.security import hash_password, issue_token, read_token, verify_password
-from chalicelib.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
+from chalicelib.errors import Forbidden, Unauthenticated, ValidationFailed, found
 from chalicelib.settings import get_settings
 from chalicelib.storage import counters, departments, doctors, patients, users
 from chalicelib.storage.base import ConditionFailed, Page, Transaction, iso_instant, retry_on_conflict
@@ -195,9 +195,7 @@ def check_profile_access(actor: User, user_id: int) -> None:
 def get_user(actor: User, user_id: int) -> User:
     """A user's profile: their own, or anyone's for an admin."""
     check_profile_access(actor, user_id)
-    user = users.get(user_id)
-    if user is None:
-        raise NotFound("No user with id %d." % user_id)
+    user = found(users.get(user_id), "user", user_id)
     return user
 
 
@@ -241,9 +239,7 @@ def delete_user(actor: User, user_id: int) -> None:
     require(actor, ADMIN)
 
     def attempt() -> None:
-        user = users.get(user_id)
-        if user is None:
-            raise NotFound("No user with id %d." % user_id)
+        user = found(users.get(user_id), "user", user_id)
         try:
             _delete_with_links(user)
         except ConditionFailed as exc:

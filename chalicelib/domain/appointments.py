@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from chalicelib.domain import clock
 from chalicelib.domain.permissions import DOCTOR, PATIENT, STAFF, require
-from chalicelib.errors import Forbidden, NotFound, ValidationFailed
+from chalicelib.errors import Forbidden, ValidationFailed, found
 from chalicelib.settings import get_settings
 from chalicelib.storage import appointments, counters
 from chalicelib.storage.appointments import CANCELED, COMPLETED, SCHEDULED, STATUSES, Appointment, Filters
@@ -81,9 +81,7 @@ def _check_visible(actor: User, appointment: Appointment) -> None:
 
 
 def get_appointment(actor: User, appointment_id: int) -> Appointment:
-    appointment = appointments.get(appointment_id)
-    if appointment is None:
-        raise NotFound("No appointment with id %d." % appointment_id)
+    appointment = found(appointments.get(appointment_id), "appointment", appointment_id)
     _check_visible(actor, appointment)
     return appointment
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from chalicelib.domain import clock
 from chalicelib.domain.permissions import ADMIN, DOCTOR, PATIENT, STAFF, require
-from chalicelib.errors import Forbidden, NotFound, ValidationFailed
+from chalicelib.errors import Forbidden, ValidationFailed, found
 from chalicelib.settings import get_settings
 from chalicelib.storage import counters, departments, patients
 from chalicelib.storage import queue as entries
@@ -61,9 +61,7 @@ def _check_entry_access(actor: User, entry: QueueEntry) -> None:
 
 
 def _get(entry_id: int) -> QueueEntry:
-    entry = entries.get(entry_id)
-    if entry is None:
-        raise NotFound("No queue entry with id %d." % entry_id)
+    entry = found(entries.get(entry_id), "queue entry", entry_id)
     return entry
 
 
@@ -90,8 +88,7 @@ def join(actor: User, data: dict) -> QueueEntry:
             raise ValidationFailed.field("patient_id", "This field is required.")
     department_id = data.get("department")
     _check_department(department_id)
-    if patients.get(patient_id) is None:
-        raise NotFound("No patient with id %d." % patient_id)
+    found(patients.get(patient_id), "patient", patient_id)
 
     now = clock.now()
     day = clock.service_day(now, get_settings().clinic_timezone)

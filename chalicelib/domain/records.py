@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from chalicelib.domain import clock
 from chalicelib.domain.permissions import ADMIN, DOCTOR, PATIENT, STAFF, require
-from chalicelib.errors import Forbidden, NotFound, ValidationFailed
+from chalicelib.errors import Forbidden, ValidationFailed, found
 from chalicelib.settings import get_settings
 from chalicelib.storage import counters, departments, doctors, patients
 from chalicelib.storage.base import ConditionFailed, Page, Transaction, iso_instant, retry_on_conflict
@@ -57,9 +57,7 @@ def list_patients(actor: User, limit: int, cursor: str | None) -> Page:
 
 def get_patient(actor: User, patient_id: int) -> Patient:
     check_patient_access(actor, patient_id)
-    patient = patients.get(patient_id)
-    if patient is None:
-        raise NotFound("No patient with id %d." % patient_id)
+    patient = found(patients.get(patient_id), "patient", patient_id)
     return patient
 
 
@@ -112,9 +110,7 @@ def list_departments(actor: User, limit: int, cursor: str | None) -> Page:
 
 
 def get_department(actor: User, department_id: int) -> Department:
-    department = departments.get(department_id)
-    if department is None:
-        raise NotFound("No department with id %d." % department_id)
+    department = found(departments.get(department_id), "department", department_id)
     return department
 
 
@@ -145,9 +141,7 @@ def list_doctors(actor: User, limit: int, cursor: str | None, department: int | 
 
 
 def get_doctor(actor: User, doctor_id: int) -> Doctor:
-    doctor = doctors.get(doctor_id)
-    if doctor is None:
-        raise NotFound("No doctor with id %d." % doctor_id)
+    doctor = found(doctors.get(doctor_id), "doctor", doctor_id)
     return doctor
 
 
