@@ -27,5 +27,9 @@ test: lint
 package: $(STAMP)
 	$(BIN)/python -m devtools.package
 
+# What each request costs (not part of `make test`): prints a table and writes docs/BENCHMARKS.md
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache build dist

@@ -1,0 +1,103 @@
+"""Concurrent joins and calls over HTTP against the embedded DynamoDB (`make run`'s
+setup: the local server on moto's server), and whether the queue stayed correct.
+
+Many threads join many patients to today's queue at once; then several desks call
+the next token at once until the queue is empty. Correct means every join got a
+distinct token number, every entry was called exactly once, and what storage holds
+agrees with what the callers were told.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bench.harness import ADMIN, HttpTransport
+
+
+@dataclass
+class ConcurrencyResult:
+    phase: str
+    requests: int
+    threads: int
+    seconds: float
+    errors: int
+    duplicates: int
+    missing: int
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+
+def _patients(n: int) -> list[int]:
+    """n patient records, written straight to storage (one transaction each, as the API writes them)."""
+    from chalicelib.storage import counters, patients
+    from chalicelib.storage.base import Transaction
+    from chalicelib.storage.patients import Patient
+
+    ids = []
+    for _ in range(n):
+        patient_id = counters.next_id("patient")
+        tx = Transaction()
+        patients.stage_new_patient(tx, Patient(id=patient_id, name=f"Patient {patient_id}", email=None, phone=None,
+                                               date_of_birth=None, user_id=None, created_at="2024-01-01T00:00:00Z"))
+        tx.commit()
+        ids.append(patient_id)
+    return ids
+
+
+def measure(joins: int, join_threads: int, desks: int) -> list[ConcurrencyResult]:
+    from chalicelib.storage import queue as entries
+
+    t = HttpTransport()
+    try:
+        admin = t.login(*ADMIN)["token"]
+        t.ok("POST", "/register", {"username": "desk", "email": "desk@clinic.test", "password": "desk-password-1",
+                                   "role": "staff"}, admin)
+        staff = t.login("desk", "desk-password-1")["token"]
+        patient_ids = _patients(joins)
+
+        def join(patient_id: int):
+            return t.call("POST", "/queues/join_queue", {"patient_id": patient_id}, staff)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=join_threads) as pool:
+            replies = list(pool.map(join, patient_ids))
+        join_seconds = time.perf_counter() - started
+        joined = [r.body for r in replies if r.status == 201]
+        tokens = Counter(entry["token_number"] for entry in joined)
+        results = [ConcurrencyResult(
+            "join_queue", joins, join_threads, join_seconds, errors=joins - len(joined),
+            duplicates=sum(n - 1 for n in tokens.values() if n > 1),
+            missing=len(set(range(1, len(joined) + 1)) - set(tokens)))]
+
+        def desk() -> tuple[list[int], int, int]:
+            """Call until the queue is empty: (entry ids called, requests, errors)."""
+            mine, requests_made, errors = [], 0, 0
+            while True:
+                reply = t.call("POST", "/queues/call_next", {}, staff)
+                requests_made += 1
+                if reply.status != 200:
+                    errors += 1
+                elif "id" not in reply.body:
+                    return mine, requests_made, errors  # "The queue is empty."
+                else:
+                    mine.append(reply.body["id"])
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=desks) as pool:
+            outcomes = list(pool.map(lambda _: desk(), range(desks)))
+        call_seconds = time.perf_counter() - started
+        counted = Counter(entry_id for ids, _, _ in outcomes for entry_id in ids)
+        joined_ids = {entry["id"] for entry in joined}
+        # What storage holds must agree: every joined entry is now `called`.
+        not_called = sum(1 for entry_id in joined_ids if entries.get(entry_id).status != entries.CALLED)
+        results.append(ConcurrencyResult(
+            "call_next", sum(n for _, n, _ in outcomes), desks, call_seconds, errors=sum(e for _, _, e in outcomes),
+            duplicates=sum(n - 1 for n in counted.values() if n > 1),
+            missing=len(joined_ids - set(counted)) + not_called))
+        return results
+    finally:
+        t.close()

@@ -1,0 +1,234 @@
+"""`make bench`: what each request costs, as a markdown table in docs/BENCHMARKS.md.
+
+  .venv/bin/python -m bench.run [--runs 20] [--quick] [--no-write]
+
+1. per endpoint: DynamoDB calls, median and p95 latency through chalice.test.Client on
+   moto and through the local HTTP server on moto's server (bench/endpoints.py);
+2. as the data grows: today's queue with 10 and 10,000 entries, a list of 100 and
+   100,000 patients (bench/growth.py);
+3. cold start against a bare Chalice app with the same libraries (bench/cold_start.py);
+4. concurrent joins and calls over HTTP, and whether the queue stayed correct
+   (bench/concurrency.py).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import PROJECT_DIR, ms, prepare_environment  # noqa: E402
+
+OUTPUT = PROJECT_DIR / "docs" / "BENCHMARKS.md"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def endpoint_section(runs: int) -> list[str]:
+    from bench import endpoints
+    from bench.harness import ClientTransport, HttpTransport
+
+    by_transport = {}
+    for transport_class in (ClientTransport, HttpTransport):
+        started = time.perf_counter()
+        transport = transport_class()
+        try:
+            by_transport[transport_class] = endpoints.measure(transport, runs)
+        finally:
+            transport.close()
+        log(f"  {transport_class.name}: {time.perf_counter() - started:.1f} s")
+    client, http = by_transport[ClientTransport], by_transport[HttpTransport]
+    lines = [
+        "## Per endpoint",
+        "",
+        f"{runs} requests per endpoint after one warm-up, one at a time; latency as the client sees it, in ms.",
+        "",
+        "| endpoint | DynamoDB calls | which | Client on moto: median | p95 | HTTP on moto's server: median | p95 |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for key, result in client.items():
+        over_http = http[key]
+        calls = str(result.calls) if result.calls == over_http.calls else f"{result.calls} / {over_http.calls}"
+        lines.append(f"| `{result.method} {result.path}` | {calls} | {result.call_names} | {ms(result.median_s)} | "
+                     f"{ms(result.p95_s)} | {ms(over_http.median_s)} | {ms(over_http.p95_s)} |")
+    _, missing = endpoints.endpoints()
+    lines += ["", "Routes without a sample request (not measured): "
+              + (", ".join(f"`{m} {p}`" for m, p in missing) if missing else "none.")]
+    return lines
+
+
+def growth_section(runs: int, queue_sizes: list[int], list_sizes: list[int]) -> list[str]:
+    from bench import growth
+
+    def table(title: str, what: str, measure, sizes: list[int], requests: tuple[str, ...]) -> list[str]:
+        rows = {}
+        for size in sizes:
+            started = time.perf_counter()
+            for result in measure(size, runs, log=log):
+                rows[(result.request, size)] = result
+            log(f"  {what} at {_n(size)}: {time.perf_counter() - started:.1f} s")
+        head = " | ".join(f"calls at {_n(s)}" for s in sizes) + " | " + " | ".join(
+            f"median ms at {_n(s)}" for s in sizes) + " | " + " | ".join(f"p95 ms at {_n(s)}" for s in sizes)
+        out = [f"### {title}", "", f"| request | {head} |", "|---|" + "---:|" * (3 * len(sizes))]
+        for request in requests:
+            cells = [f"{rows[(request, s)].calls} ({rows[(request, s)].call_names})" for s in sizes]
+            cells += [ms(rows[(request, s)].median_s) for s in sizes]
+            cells += [ms(rows[(request, s)].p95_s) for s in sizes]
+            out.append(f"| {request} | " + " | ".join(cells) + " |")
+        return out + [""]
+
+    lines = ["## As the data grows", "",
+             f"chalice.test.Client on moto, {runs} requests each. The data is batch-written through the storage "
+             "layer. moto answers a Query on an index by going through every item of the table, and deep-copies "
+             "each table a transaction writes to, so its latency grows with the data where DynamoDB's does not: "
+             "the calls are the figure that carries over.", ""]
+    lines += table("Today's queue (every entry waiting: the worst case for the desk and for positions)",
+                   "queue", growth.queue_growth, queue_sizes, growth.QUEUE_REQUESTS)
+    lines += ["`position` is of the last entry, with everyone else ahead of it: it counts the waiting entries "
+              "ahead with a COUNT Query on the waiting index, which reads at most 1 MB of index entries per call, "
+              "so it takes one more call per few thousand people waiting ahead (on DynamoDB as on moto). Entries "
+              "already called or served cost nothing. `mark_served` serves entries from the end of the queue; "
+              "`call_next` calls from the front.", ""]
+    lines += table("A list: `GET /patients?limit=50` over all stored patients", "patients",
+                   growth.list_growth, list_sizes, growth.LIST_REQUESTS)
+    return lines
+
+
+def cold_start_section(runs: int) -> list[str]:
+    from bench import cold_start
+
+    started = time.perf_counter()
+    result = cold_start.measure(runs)
+    log(f"  cold start: {time.perf_counter() - started:.1f} s")
+    app, floor = result["app"], result["floor"]
+    return [
+        "## Cold start",
+        "",
+        f"A fresh process imports the app and the Lambda handler serves one `GET /departments` with a token "
+        f"(checks it against the users table, then one Query): median of {runs} runs, in ms. The floor is a bare "
+        "Chalice app importing the same libraries (chalice, pynamodb, PyJWT, argon2) and answering a constant.",
+        "",
+        "| | import | first request | second request | whole process (interpreter start to exit) |",
+        "|---|---:|---:|---:|---:|",
+        f"| this app | {ms(app['import'])} | {ms(app['first'])} | {ms(app['second'])} | {ms(app['process'])} |",
+        f"| bare Chalice app, same libraries (the floor) | {ms(floor['import'])} | {ms(floor['first'])} | "
+        f"{ms(floor['second'])} | {ms(floor['process'])} |",
+        f"| difference | {ms(app['import'] - floor['import'])} | {ms(app['first'] - floor['first'])} | "
+        f"{ms(app['second'] - floor['second'])} | {ms(app['process'] - floor['process'])} |",
+        "",
+        "What the first request costs beyond the second is one-time work done on first use: the settings, the "
+        "DynamoDB client and its connection (nothing touches AWS at import).",
+        "",
+    ]
+
+
+def concurrency_section(joins: int, threads: int, desks: int) -> list[str]:
+    from bench import concurrency
+
+    started = time.perf_counter()
+    results = concurrency.measure(joins, threads, desks)
+    log(f"  concurrency: {time.perf_counter() - started:.1f} s")
+    lines = [
+        "## Concurrent joins and calls",
+        "",
+        f"The local HTTP server on moto's server (as `make run`). {joins} patients join today's queue from "
+        f"{threads} threads at once; then {desks} desks call the next token at once until the queue is empty. "
+        "Duplicates: token numbers given twice (joins), entries called twice (calls). Missing: token numbers "
+        "skipped, or joined entries not called (or not stored as called).",
+        "",
+        "| phase | requests | threads | seconds | requests/s | errors | duplicates | missing |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(f"| `{r.phase}` | {r.requests} | {r.threads} | {r.seconds:.2f} | {r.per_second:.1f} | "
+                     f"{r.errors} | {r.duplicates} | {r.missing} |")
+    lines += ["", "The embedded DynamoDB serves one request at a time (moto takes no locks), so these rates are "
+              "the local setup's, not the deployed API's: there each request runs in its own Lambda instance "
+              "against DynamoDB.", ""]
+    if any(r.errors or r.duplicates or r.missing for r in results):
+        lines += ["**The queue was not correct under concurrency: see the counts above.**", ""]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="timed requests per endpoint (default 20)")
+    parser.add_argument("--growth-runs", type=int, default=10)
+    parser.add_argument("--queue-sizes", default="10,10000")
+    parser.add_argument("--list-sizes", default="100,100000")
+    parser.add_argument("--cold-runs", type=int, default=7)
+    parser.add_argument("--joins", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--desks", type=int, default=4)
+    parser.add_argument("--quick", action="store_true", help="small sizes and few runs, for a smoke test")
+    parser.add_argument("--no-write", action="store_true", help=f"print only; do not write {OUTPUT.name}")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.growth_runs, args.cold_runs, args.joins = 3, 3, 2, 30
+        args.queue_sizes, args.list_sizes = "10,200", "100,1000"
+
+    prepare_environment()
+    from app import app  # noqa: F401
+
+    logging.getLogger("dqs.requests").setLevel(logging.WARNING)  # no line per request in the output
+    started = time.perf_counter()
+    log("per endpoint...")
+    body = endpoint_section(args.runs)
+    log("as the data grows...")
+    body += [""] + growth_section(args.growth_runs, _sizes(args.queue_sizes), _sizes(args.list_sizes))
+    log("cold start...")
+    body += cold_start_section(args.cold_runs)
+    log("concurrency...")
+    body += concurrency_section(args.joins, args.threads, args.desks)
+    elapsed = time.perf_counter() - started
+
+    header = [
+        "# Benchmarks",
+        "",
+        f"Generated by `make bench` (bench/run.py) on {datetime.now(timezone.utc):%Y-%m-%d}, in {elapsed:.0f} s: "
+        f"{_cpu()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}. "
+        "DynamoDB is moto (in this process for chalice.test.Client, its HTTP server otherwise), so the latencies "
+        "are this machine's and moto's; DynamoDB calls per request are the application's and carry over to AWS.",
+        "",
+        "Over HTTP each request opens a new connection, as curl does. On a kept-alive connection the local server "
+        "adds about 40 ms to every response: it sends the headers and the body separately, and the body waits for "
+        "the client's delayed ACK (Nagle's algorithm).",
+        "",
+    ]
+    text = "\n".join(header + body).rstrip() + "\n"
+    print(text)
+    if not args.no_write:
+        OUTPUT.write_text(text)
+        log(f"written to {OUTPUT.relative_to(PROJECT_DIR)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
