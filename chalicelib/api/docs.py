@@ -189,8 +189,8 @@ function renderOperation(path, method, op) {
   for (const [status, response] of Object.entries(op.responses)) {
     const resolved = resolve(response);
     const media = resolved.content && resolved.content["application/json"];
-    body.append(el("div", {}, el("strong", {}, status + " "), resolved.description || ""),
-                media && status < "400" ? renderSchema(media.schema, 0) : null);
+    body.append(el("div", {}, el("strong", {}, status + " "), resolved.description || ""));
+    if (media && Number(status) < 400) body.append(renderSchema(media.schema, 0));
   }
   const lock = needsToken ? el("span", {class: "lock", title: "needs a token"}, "\\u{1F512}") : null;
   const details = el("details", {"data-search": (method + " " + path + " " + (op.summary || "")).toLowerCase()},
