@@ -93,6 +93,11 @@ def test_unknown_paths_and_methods_are_json_errors(served):
         assert status == 404 and body["Code"] == "NotFoundError"
     status, body, _ = call("DELETE", f"{base}/api/register/")
     assert status == 405 and body["Code"] == "MethodNotAllowedError"
+    # Methods Python's http.server has no handler for answer the same JSON 405, not a 501 page.
+    for method in ("TRACE", "QUERY", "BREW"):
+        status, body, headers = call(method, f"{base}/api/queues")
+        assert status == 405 and body["Code"] == "MethodNotAllowedError", (method, status, body)
+        assert headers["Content-Type"] == "application/json"
 
 
 def test_request_log_is_one_json_line_without_secrets(served):

@@ -220,15 +220,6 @@ def test_fuzz_every_operation_as_every_role(case, fuzz_env):
             fuzz_env.login(identity)  # logging out ends every token of the user: log in again
 
 
-@pytest.mark.xfail(strict=True, reason="devtools/local_server.py: Python's http.server answers a method the handler "
-                                       "has no do_<METHOD> for (TRACE, QUERY, CONNECT) with a 501 HTML page, "
-                                       "not a JSON 405")
-@pytest.mark.parametrize("method", ["TRACE", "QUERY"])
-def test_a_method_the_http_server_does_not_know(live_server, method):
-    response = live_server.call(method, "/queues")
-    assert response.status == 405 and response.body["Code"] == "MethodNotAllowedError"
-
-
 def test_the_fuzzer_sees_writes_and_changes(fuzz_env):
     """The two things the 4xx check relies on: writes are seen, and a change shows in the digest."""
     before = fuzz_env.digest()
