@@ -7,6 +7,7 @@ from chalice import Chalice, Cron
 
 from chalicelib import storage
 from chalicelib.api import appointments, auth, departments, docs, doctors, patients, queues, users
+from chalicelib.api.http import answer_other_methods
 from chalicelib.api.logs import log_requests
 from chalicelib.domain import queue
 
@@ -16,6 +17,7 @@ app.register_middleware(log_requests, "http")
 for blueprint in (auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, appointments.bp, queues.bp,
                   docs.bp):  # docs last: GET /openapi.json and /docs describe the routes above
     app.register_blueprint(blueprint)
+answer_other_methods(app)  # a wrong method is a JSON 405 on API Gateway too
 
 
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"), name="queue_reset")

@@ -33,3 +33,20 @@ def test_app_import_makes_no_aws_call(monkeypatch):
         monkeypatch.delitem(sys.modules, name)
     importlib.import_module("app")
     assert calls == []
+
+
+def test_every_path_answers_every_method_so_api_gateway_can_say_405():
+    """API Gateway treats a method a path lacks like an unknown path; each path defines them all."""
+    from app import app
+    from chalicelib.api.http import METHODS
+
+    for path, entries in app.routes.items():
+        assert set(METHODS) <= set(entries), path
+
+
+def test_a_wrong_method_is_a_json_405_with_allow(api):
+    r = api.call("DELETE", "/auth/login", {})
+    assert r.status == 405 and r.body == {"Code": "MethodNotAllowedError", "Message": "Unsupported method: DELETE"}
+    assert r.headers["Allow"] == "POST"
+    r = api.call("POST", "/users/5", {})
+    assert r.status == 405 and r.headers["Allow"] == "DELETE, GET, PATCH, PUT"

@@ -191,3 +191,31 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, auth
 
 def page_json(page, present: Callable[[Any], dict]) -> dict:
     return {"results": [present(item) for item in page.items], "next": page.next}
+
+
+# Methods a path answers with 405 when it lacks them (HEAD and OPTIONS are the gateway's own).
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+FALLBACK_ROUTES: set[tuple[str, str]] = set()
+
+
+def answer_other_methods(app) -> None:
+    """Give every path a handler for the methods it lacks, answering a JSON 405.
+
+    API Gateway answers a method that a path does not define as if the path did
+    not exist; with these handlers a deployed stage answers a wrong method with
+    the contract's 405 and an Allow header, as `make run` and the tests do.
+    """
+    for path, entries in list(app.routes.items()):
+        missing = [method for method in METHODS if method not in entries]
+        if not missing:
+            continue
+        allowed = ", ".join(sorted(entries))
+
+        def method_not_allowed(allowed=allowed, **_path_params):
+            message = f"Unsupported method: {app.current_request.method}"
+            return Response(body={"Code": "MethodNotAllowedError", "Message": message}, status_code=405,
+                            headers={"Allow": allowed})
+
+        app.route(path, methods=missing)(method_not_allowed)
+        FALLBACK_ROUTES.update((path, method) for method in missing)
+
