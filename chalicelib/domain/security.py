@@ -13,6 +13,7 @@ from chalicelib.settings import Settings, jwt_secret
 
 # OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane (about 17 ms here).
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+ALGORITHM = "HS256"
 
 
 @cache
@@ -22,8 +23,6 @@ def _dummy_hash() -> str:
     Made at first use, not at import: a cold start does not pay for a hash.
     """
     return _hasher.hash("not a real password, used for timing only")
-
-ALGORITHM = "HS256"
 
 
 def hash_password(password: str) -> str:
