@@ -55,8 +55,8 @@ CONFIG = SchemathesisConfig.from_dict({
     },
     "phases": {
         "examples": {"enabled": False},
-        # Boundary values, and methods a path does not have (405). TRACE and QUERY are
-        # left out here: see test_a_method_the_http_server_does_not_know below.
+        # Boundary values, and methods a path does not have (405). Methods http.server
+        # itself does not know (TRACE, QUERY) are tested in tests/test_e2e_http.py.
         "coverage": {"enabled": True, "unexpected-methods": ["get", "put", "post", "delete", "patch", "options"]},
         "fuzzing": {"enabled": True},
         "stateful": {"enabled": False},
