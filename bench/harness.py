@@ -182,9 +182,7 @@ class ClientTransport(Transport):
 class HttpTransport(Transport):
     """The local HTTP server (`make run`'s) under /api, on moto's DynamoDB server, over loopback.
 
-    A new connection per request by default, as curl makes. On a kept-alive connection the
-    local server's responses wait about 40 ms each: it writes the headers and the body in two
-    sends, and the body waits for the client's delayed ACK of the headers (Nagle's algorithm).
+    A new connection per request by default, as curl makes; keep_alive=True reuses one.
     """
     name = "local HTTP server on moto's server"
 

@@ -217,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "DynamoDB is moto (in this process for chalice.test.Client, its HTTP server otherwise), so the latencies "
         "are this machine's and moto's; DynamoDB calls per request are the application's and carry over to AWS.",
         "",
-        "Over HTTP each request opens a new connection, as curl does. On a kept-alive connection the local server "
-        "adds about 40 ms to every response: it sends the headers and the body separately, and the body waits for "
-        "the client's delayed ACK (Nagle's algorithm).",
+        "Over HTTP each request opens a new connection, as curl does.",
         "",
     ]
     text = "\n".join(header + body).rstrip() + "\n"
