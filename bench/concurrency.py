@@ -33,19 +33,9 @@ class ConcurrencyResult:
 
 def _patients(n: int) -> list[int]:
     """n patient records, written straight to storage (one transaction each, as the API writes them)."""
-    from chalicelib.storage import counters, patients
-    from chalicelib.storage.base import Transaction
-    from chalicelib.storage.patients import Patient
+    from chalicelib.storage import patients
 
-    ids = []
-    for _ in range(n):
-        patient_id = counters.next_id("patient")
-        tx = Transaction()
-        patients.stage_new_patient(tx, Patient(id=patient_id, name=f"Patient {patient_id}", email=None, phone=None,
-                                               date_of_birth=None, user_id=None, created_at="2024-01-01T00:00:00Z"))
-        tx.commit()
-        ids.append(patient_id)
-    return ids
+    return [patients.walk_in(f"Patient {i}", "2024-01-01T00:00:00Z").id for i in range(1, n + 1)]
 
 
 def measure(joins: int, join_threads: int, desks: int) -> list[ConcurrencyResult]:

@@ -195,8 +195,7 @@ def check_profile_access(actor: User, user_id: int) -> None:
 def get_user(actor: User, user_id: int) -> User:
     """A user's profile: their own, or anyone's for an admin."""
     check_profile_access(actor, user_id)
-    user = found(users.get(user_id), "user", user_id)
-    return user
+    return found(users.get(user_id), "user", user_id)
 
 
 def list_users(actor: User, limit: int, cursor: str | None) -> Page:

@@ -61,8 +61,7 @@ def _check_entry_access(actor: User, entry: QueueEntry) -> None:
 
 
 def _get(entry_id: int) -> QueueEntry:
-    entry = found(entries.get(entry_id), "queue entry", entry_id)
-    return entry
+    return found(entries.get(entry_id), "queue entry", entry_id)
 
 
 # -- joining ---------------------------------------------------------------------

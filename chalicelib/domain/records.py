@@ -57,8 +57,7 @@ def list_patients(actor: User, limit: int, cursor: str | None) -> Page:
 
 def get_patient(actor: User, patient_id: int) -> Patient:
     check_patient_access(actor, patient_id)
-    patient = found(patients.get(patient_id), "patient", patient_id)
-    return patient
+    return found(patients.get(patient_id), "patient", patient_id)
 
 
 def create_patient(actor: User, data: dict) -> Patient:
@@ -69,10 +68,8 @@ def create_patient(actor: User, data: dict) -> Patient:
         id=counters.next_id("patient"), name=data["name"], email=data.get("email"), phone=data.get("phone"),
         date_of_birth=data.get("date_of_birth"), user_id=None, created_at=iso_instant(clock.now()),
     )
-    tx = Transaction()
-    patients.stage_new_patient(tx, patient)
     try:
-        tx.commit()
+        patients.add(patient)
     except ConditionFailed as exc:
         if "patient-email" in exc.labels:
             raise ValidationFailed.field("email", PATIENT_EMAIL_TAKEN) from None
@@ -110,8 +107,7 @@ def list_departments(actor: User, limit: int, cursor: str | None) -> Page:
 
 
 def get_department(actor: User, department_id: int) -> Department:
-    department = found(departments.get(department_id), "department", department_id)
-    return department
+    return found(departments.get(department_id), "department", department_id)
 
 
 def check_may_create_department(actor: User) -> None:
@@ -141,8 +137,7 @@ def list_doctors(actor: User, limit: int, cursor: str | None, department: int | 
 
 
 def get_doctor(actor: User, doctor_id: int) -> Doctor:
-    doctor = found(doctors.get(doctor_id), "doctor", doctor_id)
-    return doctor
+    return found(doctors.get(doctor_id), "doctor", doctor_id)
 
 
 def check_may_create_doctor(actor: User) -> None:

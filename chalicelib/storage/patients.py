@@ -8,7 +8,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.storage.base import kind_id_index, Page, Transaction, bind, iso_date, parse_date, query_page, register
-from chalicelib.storage.counters import UniqueModel, claim, claim_condition, unique_key
+from chalicelib.storage.counters import next_id, UniqueModel, claim, claim_condition, unique_key
 
 KIND = "patient"
 
@@ -68,6 +68,25 @@ def stage_new_patient(tx: Transaction, patient: Patient) -> None:
     if patient.email:
         tx.put("patient-email", claim(email_key(patient.email), patient.id), claim_condition())
     tx.put("patient", to_model(patient), PatientModel.id.does_not_exist())
+
+
+def add(patient: Patient) -> None:
+    """Write a new patient record with its email claim, in one transaction.
+
+    Raises ConditionFailed(["patient-email"]) when another patient has the email.
+    """
+    bind()
+    tx = Transaction()
+    stage_new_patient(tx, patient)
+    tx.commit()
+
+
+def walk_in(name: str, created_at: str) -> Patient:
+    """A new patient record with only a name (a desk's walk-in; fixtures and benchmarks)."""
+    patient = Patient(id=next_id("patient"), name=name, email=None, phone=None, date_of_birth=None,
+                      user_id=None, created_at=created_at)
+    add(patient)
+    return patient
 
 
 def stage_link_user(tx: Transaction, patient_id: int, user_id: int) -> None:
