@@ -73,7 +73,8 @@ _PAGE = """<!doctype html>
             border-radius: 3px; padding: 0 .3rem; margin-right: .5rem; font-size: 12px; }
   .get { background: #2f7ed8; } .post { background: #3a9a4a; } .put { background: #c77d10; }
   .patch { background: #8a5fc7; } .delete { background: #c43c3c; }
-  .lock { color: #777; font-size: 12px; margin-left: .4rem; }
+  .lock { color: #555; font-size: 11px; margin-left: .4rem; border: 1px solid #bbb; border-radius: 3px;
+          padding: 0 .3rem; }
   table { border-collapse: collapse; width: 100%; margin: .3rem 0; }
   th, td { text-align: left; vertical-align: top; border-bottom: 1px solid #eee; padding: .2rem .4rem; }
   .muted { color: #777; } .req { color: #c43c3c; }
@@ -192,7 +193,7 @@ function renderOperation(path, method, op) {
     body.append(el("div", {}, el("strong", {}, status + " "), resolved.description || ""));
     if (media && Number(status) < 400) body.append(renderSchema(media.schema, 0));
   }
-  const lock = needsToken ? el("span", {class: "lock", title: "needs a token"}, "\\u{1F512}") : null;
+  const lock = needsToken ? el("span", {class: "lock", title: "send Authorization: Token <token>"}, "token") : null;
   const details = el("details", {"data-search": (method + " " + path + " " + (op.summary || "")).toLowerCase()},
     el("summary", {}, el("span", {class: "method " + method}, method.toUpperCase()),
        el("span", {class: "path"}, path), " ", el("span", {class: "muted"}, op.summary || ""), lock),
