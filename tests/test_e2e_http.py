@@ -102,13 +102,19 @@ def test_unknown_paths_and_methods_are_json_errors(served):
 
 def test_request_log_is_one_json_line_without_secrets(served):
     base, lines = served
+
+    def profile_reads() -> list[dict]:
+        records = [json.loads(line) for line in list(lines) if line.startswith("{")]
+        return [r for r in records if r["path"] == "/users/{user_id}" and r["method"] == "GET"]
+
     _, login, _ = call("POST", f"{base}/api/auth/login", {"username": "boss", "password": "boss-password-1"})
+    seen = len(profile_reads())
     call("GET", f"{base}/api/users/1", token=login["token"])
+    # The line is written after the response is sent: wait for this request's own line.
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not any('"/users/{user_id}"' in line for line in lines):
+    while time.monotonic() < deadline and len(profile_reads()) == seen:
         time.sleep(0.05)
-    records = [json.loads(line) for line in lines if line.startswith("{")]
-    profile = [r for r in records if r["path"] == "/users/{user_id}" and r["method"] == "GET"][-1]
+    profile = profile_reads()[seen]
     assert set(profile) == {"method", "path", "status", "duration_ms", "user_id", "request_id"}
     assert profile["status"] == 200 and profile["user_id"] == 1 and profile["duration_ms"] >= 0
     text = "".join(lines)
