@@ -220,3 +220,30 @@ def test_a_deployed_stage_reads_its_secret_from_parameter_store(api, people, mon
     assert r.status == 500 and r.body["Code"] == "InternalServerError" and "Traceback" not in str(r.body)
     boto3.client("ssm").put_parameter(Name="/dqs/dev/jwt-secret", Value=SECRET, Type="SecureString")
     assert api.get(f"/users/{p.id}", token=p.token).status == 200
+
+
+def test_repeated_failed_logins_lock_the_username_for_the_window(api, people, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from chalicelib.domain import accounts, clock
+
+    p = people.make("patient")
+    start = datetime(2026, 3, 1, 9, 0, 1, tzinfo=timezone.utc)
+    monkeypatch.setattr(clock, "now", lambda: start)
+    for _ in range(accounts.MAX_LOGIN_FAILURES):
+        r = api.post("/auth/login", {"username": p.username.upper(), "password": "wrong-password"})
+        assert r.status == 401 and r.body["Message"] == "Unable to log in with provided credentials."
+    r = api.post("/auth/login", {"username": p.username, "password": p.password})
+    assert r.status == 401 and r.body["Message"].startswith("Too many failed logins")
+    # Another username is not affected, nor are tokens already issued.
+    assert api.get(f"/users/{p.id}", token=p.token).status == 200
+    other = people.make("patient")
+    assert api.post("/auth/login", {"username": other.username, "password": other.password}).status == 200
+    # Unknown usernames are counted the same way, so the lock tells nothing about who exists.
+    for _ in range(accounts.MAX_LOGIN_FAILURES):
+        api.post("/auth/login", {"username": "nobody-here", "password": "wrong-password"})
+    r = api.post("/auth/login", {"username": "nobody-here", "password": "wrong-password"})
+    assert r.body["Message"].startswith("Too many failed logins")
+    # The next window opens the door again.
+    monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=accounts.LOGIN_WINDOW_SECONDS))
+    assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 from chalicelib.domain import clock
 from chalicelib.domain.permissions import ADMIN, DOCTOR, PATIENT, ROLES, is_admin, require, require_self_or
@@ -19,6 +20,8 @@ from chalicelib.storage.users import User
 USERNAME_PATTERN = r"[A-Za-z0-9@.+_-]+"
 DEFAULT_DEPARTMENT = "General Medicine"
 DEFAULT_SPECIALTY = "General Practice"
+MAX_LOGIN_FAILURES = 10
+LOGIN_WINDOW_SECONDS = 15 * 60
 
 _TAKEN = {
     "username": ("username", "A user with that username already exists."),
@@ -53,14 +56,33 @@ def authenticate(token: str) -> User:
     return user
 
 
+def _failures_counter(username: str, now: datetime) -> tuple[str, datetime]:
+    """The counter of failed logins for a username in the current window, and when it may go."""
+    window = int(now.timestamp()) // LOGIN_WINDOW_SECONDS
+    window_end = datetime.fromtimestamp((window + 1) * LOGIN_WINDOW_SECONDS, tz=timezone.utc)
+    return f"login-failures#{username.lower()}#{window}", window_end + timedelta(days=1)
+
+
 def login(username: str, password: str) -> dict:
-    """Check credentials and issue a token."""
+    """Check credentials and issue a token.
+
+    Failed logins are counted per username (known or not, so the answer tells
+    nothing about which exist) in windows of LOGIN_WINDOW_SECONDS; past
+    MAX_LOGIN_FAILURES in one window, that username cannot log in until the
+    next, which makes guessing a password by trying them impractical.
+    """
+    now = clock.now()
+    counter, forget_after = _failures_counter(username, now)
+    if counters.current_value(counter) >= MAX_LOGIN_FAILURES:
+        minutes = LOGIN_WINDOW_SECONDS // 60
+        raise Unauthenticated(f"Too many failed logins for this username: try again in up to {minutes} minutes.")
     user = users.get_by_username(username) if re.fullmatch(USERNAME_PATTERN, username) else None
     if not verify_password(user.password_hash if user else None, password) or user is None:
+        counters.next_value(counter, expires_at=forget_after)
         raise Unauthenticated("Unable to log in with provided credentials.")
     if not user.is_active:
         raise Unauthenticated("This account is inactive.")
-    token, expires = issue_token(user.id, user.token_version, clock.now(), get_settings())
+    token, expires = issue_token(user.id, user.token_version, now, get_settings())
     return {"token": token, "user": {"id": user.id, "username": user.username, "role": user.role},
             "expires_at": iso_instant(expires)}
 

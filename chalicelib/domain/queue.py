@@ -18,7 +18,8 @@ from chalicelib.storage.base import ConditionFailed, Page, iso_instant, retry_on
 from chalicelib.storage.queue import CALLED, EXPIRED, NORMAL, SERVED, URGENT, WAITING, QueueEntry
 from chalicelib.storage.users import User
 
-# A patient's claim on a queue outlives its day by this much, then DynamoDB's TTL drops it.
+# A patient's claim on a queue, and the day's token counter, outlive the day by this much
+# (a day lasts at most 25 hours), then DynamoDB's TTL drops them.
 CLAIM_LIFETIME = timedelta(days=2)
 # Candidates read per Query when calling the next token; more only matter when desks collide.
 CALL_CANDIDATES = 10
@@ -96,7 +97,8 @@ def join(actor: User, data: dict) -> QueueEntry:
     # the claim written with the entry settles joins that race past it.
     _raise_if_queued(queue, day, patient_id)
     entry = QueueEntry(
-        id=counters.next_id("queue_entry"), token_number=entries.next_token_number(queue, day),
+        id=counters.next_id("queue_entry"),
+        token_number=entries.next_token_number(queue, day, expires_at=now + CLAIM_LIFETIME),
         queue_date=day, department=department_id, patient=patient_id, status=WAITING,
         priority=priority, created_at=iso_instant(now),
     )

@@ -1,6 +1,8 @@
 """Atomic counters (ids, daily token numbers) and uniqueness claims."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
@@ -9,11 +11,16 @@ from chalicelib.storage.base import bind, register
 
 @register
 class CounterModel(Model):
+    """A number that only moves by atomic ADDs. Ids live for ever; short-lived
+    counters (a day's token numbers, failed logins in a window) carry an expiry."""
+
     class Meta:
         table_suffix = "counters"
+        ttl_attribute = "expires_at"
 
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
+    expires_at = TTLAttribute(null=True)
 
 
 @register
@@ -31,12 +38,27 @@ class UniqueModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
-def next_value(name: str, step: int = 1) -> int:
-    """Atomically add to a counter and return its new value (one UpdateItem with ADD)."""
+def next_value(name: str, step: int = 1, expires_at: datetime | None = None) -> int:
+    """Atomically add to a counter and return its new value (one UpdateItem with ADD).
+
+    With expires_at, DynamoDB's TTL removes the counter some time after that instant.
+    """
     bind()
     counter = CounterModel(name)
-    counter.update(actions=[CounterModel.value.add(step)])
+    actions = [CounterModel.value.add(step)]
+    if expires_at is not None:
+        actions.append(CounterModel.expires_at.set(expires_at))
+    counter.update(actions=actions)
     return int(counter.value)
+
+
+def current_value(name: str) -> int:
+    """A counter's value now (a strongly consistent read); 0 if it was never added to."""
+    bind()
+    try:
+        return int(CounterModel.get(name, consistent_read=True).value)
+    except CounterModel.DoesNotExist:
+        return 0
 
 
 def next_id(kind: str) -> int:

@@ -177,9 +177,10 @@ def _to_model(entry: QueueEntry) -> QueueEntryModel:
     )
 
 
-def next_token_number(queue: str, day: date) -> int:
-    """The queue's next token number for the day: one atomic ADD on the day's counter item."""
-    return next_value(f"token#{queue}#{day.isoformat()}")
+def next_token_number(queue: str, day: date, expires_at: datetime | None = None) -> int:
+    """The queue's next token number for the day: one atomic ADD on the day's counter item
+    (which DynamoDB's TTL may drop after expires_at, once the day is long over)."""
+    return next_value(f"token#{queue}#{day.isoformat()}", expires_at=expires_at)
 
 
 def add(entry: QueueEntry, claim_expires_at: datetime) -> None:
