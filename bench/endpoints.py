@@ -144,8 +144,10 @@ SAMPLES: dict[tuple[str, str], Callable[[World], Sample]] = {
 def endpoints() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(endpoints with a sample request, routes of the app without one), in the app's route order."""
     from app import app
+    from chalicelib.api.http import FALLBACK_ROUTES  # a path's other methods, answering 405: no endpoints
 
-    routes = [(method, path) for path, entries in app.routes.items() for method in entries]
+    routes = [(method, path) for path, entries in app.routes.items() for method in entries
+              if (path, method) not in FALLBACK_ROUTES]
     return [r for r in routes if r in SAMPLES], [r for r in routes if r not in SAMPLES]
 
 
