@@ -242,6 +242,10 @@ def function_roles(project_dir: Path, stage: str) -> list[str]:
     return sorted(cfn_name(name) for name in roles)
 
 
+THROTTLE_RATE_PER_SECOND = 100
+THROTTLE_BURST = 200
+
+
 def resources_template(stage: str, roles: list[str]) -> dict:
     """Everything chalice does not know about: tables, data access, gateway responses."""
     env = stage_environment(stage)
@@ -250,6 +254,11 @@ def resources_template(stage: str, roles: list[str]) -> dict:
     resources = {table_logical_id(m): table_resource(m, prefix) for m in models}
     resources["DataAccessPolicy"] = data_access_policy(models, roles, env.get("DQS_JWT_SECRET_PARAM"))
     resources.update(gateway_responses())
+    # A stage-wide ceiling on requests: far above what a clinic's desks, phones and screens
+    # send, low enough that a flood is turned away with a 429 before it becomes a bill.
+    resources["RestAPI"] = {"Properties": {"MethodSettings": [{
+        "ResourcePath": "/*", "HttpMethod": "*",
+        "ThrottlingRateLimit": THROTTLE_RATE_PER_SECOND, "ThrottlingBurstLimit": THROTTLE_BURST}]}}
     if _log_retention(stage):
         # chalice 1.34 names the API handler's log group after "ApiHandler", a resource
         # that does not exist (the function is "APIHandler"): point it at the function.

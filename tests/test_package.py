@@ -267,6 +267,15 @@ def test_unknown_routes_answer_a_json_404_and_gateway_errors_keep_the_error_shap
     assert "RestAPI" in resources
 
 
+def test_the_stage_throttles_floods(resources):
+    settings = resources["RestAPI"]["Properties"]["MethodSettings"]
+    assert settings == [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 100,
+                         "ThrottlingBurstLimit": 200}]
+    # chalice's own definition of the API is still there: the settings were merged into it.
+    assert resources["RestAPI"]["Type"] == "AWS::Serverless::Api"
+    assert "/queues/call_next" in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+
+
 # -- the zip ------------------------------------------------------------------------
 
 def test_zip_is_small_and_leaves_boto_to_the_runtime(built):
