@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from chalicelib.domain import clock
-from chalicelib.domain.permissions import ADMIN, DOCTOR, PATIENT, ROLES, is_admin, require, require_self_or
+from chalicelib.domain.edits import edit
+from chalicelib.domain.permissions import ADMIN, DOCTOR, PATIENT, is_admin, require, require_self_or
 from chalicelib.domain.security import hash_password, issue_token, read_token, verify_password
 from chalicelib.errors import Forbidden, Unauthenticated, ValidationFailed, found
 from chalicelib.settings import get_settings
@@ -227,14 +228,11 @@ def list_users(actor: User, limit: int, cursor: str | None) -> Page:
 
 def update_user(actor: User, user_id: int, changes: dict) -> User:
     """Edit a profile. Role and is_active change only by an admin."""
-    def attempt() -> User:
-        before = get_user(actor, user_id)
+    def change(before: User) -> User:
         privileged = {name for name in ("role", "is_active") if name in changes
                       and changes[name] != getattr(before, name)}
         if privileged and not is_admin(actor):
             raise Forbidden("Only an admin can change %s." % " and ".join(sorted(privileged)))
-        if changes.get("role") is not None and changes["role"] not in ROLES:
-            raise ValidationFailed.field("role", "Unknown role.")
         values = {name: changes[name] for name in
                   ("username", "email", "first_name", "last_name", "date_of_birth", "role", "is_active")
                   if name in changes}
@@ -242,17 +240,14 @@ def update_user(actor: User, user_id: int, changes: dict) -> User:
         if after.role == PATIENT and after.date_of_birth is None and before.date_of_birth is not None:
             raise ValidationFailed.field("date_of_birth", "This field is required for a patient.")
         # A new role or a deactivation ends the user's sessions: they log in again as what they now are.
-        revoke = (before.role, before.is_active) != (after.role, after.is_active)
-        try:
-            users.save_changes(before, after, revoke_tokens=revoke)
-        except ConditionFailed as exc:
-            if exc.labels == ["user"]:
-                # Changed meanwhile (a demotion, a deactivation): read again and retry.
-                raise ConditionFailed(["conflict"]) from exc
-            _raise_taken(exc)
-        return replace(after, token_version=after.token_version + 1) if revoke else after
+        if (before.role, before.is_active) != (after.role, after.is_active):
+            after = replace(after, token_version=before.token_version + 1)
+        return after
 
-    return retry_on_conflict(attempt)
+    def save(before: User, after: User) -> None:
+        users.save_changes(before, after, revoke_tokens=after.token_version != before.token_version)
+
+    return edit(lambda: get_user(actor, user_id), change, save, _TAKEN)
 
 
 def delete_user(actor: User, user_id: int) -> None:

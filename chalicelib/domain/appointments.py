@@ -10,21 +10,18 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from chalicelib.domain import clock
+from chalicelib.domain.edits import edit
 from chalicelib.domain.permissions import DOCTOR, PATIENT, STAFF, require
 from chalicelib.errors import Forbidden, ValidationFailed, found
 from chalicelib.settings import get_settings
 from chalicelib.storage import appointments, counters
 from chalicelib.storage.appointments import CANCELED, COMPLETED, SCHEDULED, STATUSES, Appointment, Filters
-from chalicelib.storage.base import ConditionFailed, Page, iso_instant, retry_on_conflict
+from chalicelib.storage.base import ConditionFailed, Page, iso_instant
 from chalicelib.storage.users import User
 
 __all__ = ["STATUSES", "clinic_day_bounds", "list_appointments", "get_appointment", "check_may_book", "book", "change"]
 
 SLOT_TAKEN = "This doctor already has a scheduled appointment at that time."
-
-
-def _slot_taken() -> ValidationFailed:
-    return ValidationFailed.field("date", SLOT_TAKEN)
 
 
 def clinic_day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -142,20 +139,10 @@ def _check_may_change(actor: User, appointment: Appointment, changes: dict) -> N
 
 def change(actor: User, appointment_id: int, changes: dict) -> Appointment:
     """Change status and/or date: staff, admin, the appointment's doctor; its patient may only cancel."""
-    def attempt() -> Appointment:
-        before = get_appointment(actor, appointment_id)
+    def change(before: Appointment) -> Appointment:
         _check_may_change(actor, before, changes)
-        after = replace(before, status=changes.get("status", before.status),
-                        date=iso_instant(changes["date"]) if "date" in changes else before.date)
-        if after == before:
-            return before
-        try:
-            appointments.save_changes(before, after)
-        except ConditionFailed as exc:
-            if "doctor-slot" in exc.labels:
-                raise _slot_taken() from None
-            # Changed meanwhile: read again, check again, retry.
-            raise ConditionFailed(["conflict"]) from exc
-        return after
+        return replace(before, status=changes.get("status", before.status),
+                       date=iso_instant(changes["date"]) if "date" in changes else before.date)
 
-    return retry_on_conflict(attempt)
+    return edit(lambda: get_appointment(actor, appointment_id), change, appointments.save_changes,
+                {"doctor-slot": ("date", SLOT_TAKEN)})

@@ -4,11 +4,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from chalicelib.domain import clock
+from chalicelib.domain.edits import edit
 from chalicelib.domain.permissions import ADMIN, DOCTOR, PATIENT, STAFF, require
 from chalicelib.errors import Forbidden, ValidationFailed, found
 from chalicelib.settings import get_settings
 from chalicelib.storage import counters, departments, doctors, patients
-from chalicelib.storage.base import ConditionFailed, Page, Transaction, iso_instant, retry_on_conflict
+from chalicelib.storage.base import ConditionFailed, Page, Transaction, iso_instant
 from chalicelib.storage.departments import Department
 from chalicelib.storage.doctors import Doctor
 from chalicelib.storage.patients import Patient
@@ -82,22 +83,12 @@ def update_patient(actor: User, patient_id: int, changes: dict) -> Patient:
     check_patient_access(actor, patient_id, write=True)
     _check_birth_date(changes)
 
-    def attempt() -> Patient:
-        before = get_patient(actor, patient_id)
-        after = replace(before, **{name: changes[name] for name in ("name", "email", "phone", "date_of_birth")
-                                   if name in changes})
-        if after == before:
-            return before
-        try:
-            patients.save_changes(before, after)
-        except ConditionFailed as exc:
-            if "patient-email" in exc.labels:
-                raise ValidationFailed.field("email", PATIENT_EMAIL_TAKEN) from None
-            # Changed meanwhile (another edit of the email): read again and retry.
-            raise ConditionFailed(["conflict"]) from exc
-        return after
+    def change(before: Patient) -> Patient:
+        return replace(before, **{name: changes[name] for name in ("name", "email", "phone", "date_of_birth")
+                                  if name in changes})
 
-    return retry_on_conflict(attempt)
+    return edit(lambda: get_patient(actor, patient_id), change, patients.save_changes,
+                {"patient-email": ("email", PATIENT_EMAIL_TAKEN)})
 
 
 # -- departments ----------------------------------------------------------------

@@ -1,0 +1,38 @@
+"""Editing a stored object safely when others may edit it at the same time."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from chalicelib.errors import ValidationFailed
+from chalicelib.storage.base import ConditionFailed, retry_on_conflict
+
+T = TypeVar("T")
+
+
+def edit(read: Callable[[], T], change: Callable[[T], T], save: Callable[[T, T], None],
+         taken: Mapping[str, tuple[str, str]]) -> T:
+    """Read an object, change it, and write it with a write conditional on what was read.
+
+    If the stored object changed in between, read it again and redo the change (a
+    few times at most), so rules are always checked against what is stored. A failed
+    claim named in `taken` (label -> (field, message)) is a 400 naming that field.
+    """
+    def attempt() -> T:
+        before = read()
+        after = change(before)
+        if after == before:
+            return before
+        try:
+            save(before, after)
+        except ConditionFailed as exc:
+            fields = {taken[label][0]: taken[label][1] for label in exc.labels if label in taken}
+            if fields:
+                raise ValidationFailed(next(iter(fields.values())), fields=fields) from None
+            raise ConditionFailed(["conflict"]) from exc  # changed meanwhile: read again
+        return after
+
+    try:
+        return retry_on_conflict(attempt)
+    except ConditionFailed:
+        raise ValidationFailed("This record is being changed by someone else right now; try again.") from None
