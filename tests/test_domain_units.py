@@ -118,3 +118,34 @@ def test_settings_refuse_bad_configuration():
     with pytest.raises(ConfigurationError):
         jwt_secret(load(DQS_JWT_SECRET="too-short"))
     assert jwt_secret(load(DQS_JWT_SECRET="k" * 32)) == "k" * 32
+
+
+def test_edit_retries_on_concurrent_change_and_names_taken_fields():
+    from chalicelib.domain.edits import edit
+    from chalicelib.storage.base import ConditionFailed
+
+    reads, saves = [], []
+
+    def save_losing_twice(before, after):
+        saves.append(after)
+        if len(saves) < 3:
+            raise ConditionFailed(["record"])  # someone else changed it meanwhile
+
+    result = edit(lambda: reads.append(1) or {"v": len(reads)}, lambda b: {**b, "x": 1}, save_losing_twice, {})
+    assert result == {"v": 3, "x": 1} and len(reads) == 3  # read again after each lost write
+
+    def always_losing(before, after):
+        raise ConditionFailed(["record"])
+
+    with pytest.raises(ValidationFailed) as caught:
+        edit(lambda: {"v": 1}, lambda b: {"v": 2}, always_losing, {})
+    assert "try again" in caught.value.message
+
+    def taken(before, after):
+        raise ConditionFailed(["record", "email-claim"])
+
+    with pytest.raises(ValidationFailed) as caught:
+        edit(lambda: {"v": 1}, lambda b: {"v": 2}, taken, {"email-claim": ("email", "Taken.")})
+    assert caught.value.fields == {"email": "Taken."}
+    # No change, no write.
+    assert edit(lambda: {"v": 1}, lambda b: b, always_losing, {}) == {"v": 1}
