@@ -242,3 +242,31 @@ def test_yesterdays_entries_are_not_today_and_expire_on_reset(api, people, monke
     refused = api.post(f"/queues/{old['id']}/mark_served", token=staff.token)
     assert refused.status == 400 and "status" in refused.body["Fields"]
     assert api.get(f"/queues/{today['id']}", token=staff.token).body["status"] == "waiting"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"patient_id": "1"}, "patient_id"),
+    ({"patient_id": 0}, "patient_id"),
+    ({"patient_id": True}, "patient_id"),
+    ({"patient_id": 1, "department": "cardiology"}, "department"),
+    ({"patient_id": 1, "department": 999}, "department"),
+    ({"patient_id": 1, "priority": "vip"}, "priority"),
+    ({"patient_id": 1, "token_number": 1}, "token_number"),
+])
+def test_bad_joins_are_400_naming_the_field_and_store_nothing(api, people, staff, body, field):
+    people.make("patient")
+    r = api.post("/queues/join_queue", body, token=staff.token)
+    assert r.status == 400 and field in r.body["Fields"], r
+    assert api.get("/queues", token=staff.token).body["results"] == []
+
+
+def test_bad_desk_requests(api, staff):
+    r = api.post("/queues/call_next", {"department": "x"}, token=staff.token)
+    assert r.status == 400 and "department" in r.body["Fields"]
+    for path in ("/queues/abc/mark_served", "/queues/0/mark_served", "/queues/999/mark_served"):
+        assert api.post(path, token=staff.token).status == 404
+    for path in ("/queues/abc/position", "/queues/999", "/queues?department=abc"):
+        r = api.get(path, token=staff.token)
+        assert r.status in (400, 404) and r.body["Code"] in ("BadRequestError", "NotFoundError")
+    r = api.post("/queues/join_queue", raw=b"[1]", token=staff.token)
+    assert r.status == 400
