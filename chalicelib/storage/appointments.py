@@ -20,7 +20,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.storage import doctors, patients
-from chalicelib.storage.base import Page, Transaction, bind, decode_cursor, encode_cursor, iso_instant, register
+from chalicelib.storage.base import Page, Transaction, bind, iso_instant, query_page, register
 from chalicelib.storage.counters import UniqueModel, claim, claim_condition
 
 KIND = "appointment"
@@ -194,10 +194,5 @@ def list_page(filters: Filters, limit: int, cursor: str | None) -> Page:
     scope = "appointments:" + ":".join(str(part) for part in (
         name, filters.doctor, filters.status,
         iso_instant(filters.start) if filters.start else None, iso_instant(filters.end) if filters.end else None))
-    results = index.query(hash_key, range_key_condition=range_condition, filter_condition=filter_condition,
-                          limit=limit, page_size=limit, last_evaluated_key=decode_cursor(scope, cursor))
-    # One page of the Query and no more: iterating `results` would keep querying
-    # until `limit` items passed the filter, a cost that grows with the table.
-    raw = next(results.page_iter)
-    items = [_to_appointment(AppointmentModel.from_raw_data(item)) for item in raw.get("Items", [])]
-    return Page(items=items, next=encode_cursor(scope, results.page_iter.last_evaluated_key))
+    return query_page(index, scope, limit, cursor, _to_appointment, hash_key=hash_key,
+                      range_key_condition=range_condition, filter_condition=filter_condition)

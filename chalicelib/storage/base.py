@@ -14,7 +14,7 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
@@ -221,13 +221,17 @@ def decode_cursor(scope: str, cursor: str | None) -> dict | None:
     return json.loads(payload)
 
 
-def query_page(query: Callable[..., Iterable], scope: str, limit: int, cursor: str | None,
-               convert: Callable[[Any], Any], **kwargs) -> Page:
-    """One page of an unfiltered Query: one DynamoDB call whatever the table's size.
+def query_page(index: GlobalSecondaryIndex, scope: str, limit: int, cursor: str | None,
+               convert: Callable[[Any], Any], *, hash_key, **conditions) -> Page:
+    """One page of a Query on an index: exactly one DynamoDB call, whatever the table's size.
 
-    (With a filter, PynamoDB would keep querying until `limit` items pass it; a
-    filtered list reads one raw page itself, as storage.appointments does.)
+    A filter_condition applies to that one page only (PynamoDB's iterator would keep
+    querying until `limit` items passed it), so a filtered page may hold fewer than
+    `limit` items, even none, while `next` still leads on to the rest.
     """
-    results = query(limit=limit, page_size=limit, last_evaluated_key=decode_cursor(scope, cursor), **kwargs)
-    items = [convert(item) for item in results]
-    return Page(items=items, next=encode_cursor(scope, results.last_evaluated_key))
+    results = index.query(hash_key, limit=limit, page_size=limit,
+                          last_evaluated_key=decode_cursor(scope, cursor), **conditions)
+    raw = next(results.page_iter)
+    model = index._model  # the model PynamoDB binds the index to
+    items = [convert(model.from_raw_data(item)) for item in raw.get("Items", [])]
+    return Page(items=items, next=encode_cursor(scope, results.page_iter.last_evaluated_key))

@@ -71,4 +71,4 @@ def stage_exists_check(tx: Transaction, department_id: int, label: str = "depart
 def list_page(limit: int, cursor: str | None) -> Page:
     """A page of all departments in id order (one Query on the kind index)."""
     bind()
-    return query_page(DepartmentModel.by_kind.query, "departments", limit, cursor, to_department, hash_key=KIND)
+    return query_page(DepartmentModel.by_kind, "departments", limit, cursor, to_department, hash_key=KIND)

@@ -87,6 +87,6 @@ def list_page(limit: int, cursor: str | None, department: int | None = None) -> 
     """
     bind()
     if department is None:
-        return query_page(DoctorModel.by_kind.query, "doctors", limit, cursor, to_doctor, hash_key=KIND)
-    return query_page(DoctorModel.by_department.query, f"doctors:department:{department}", limit, cursor,
+        return query_page(DoctorModel.by_kind, "doctors", limit, cursor, to_doctor, hash_key=KIND)
+    return query_page(DoctorModel.by_department, f"doctors:department:{department}", limit, cursor,
                       to_doctor, hash_key=department)

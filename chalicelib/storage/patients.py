@@ -117,7 +117,7 @@ def stage_exists_check(tx: Transaction, patient_id: int, label: str = "patient")
 def list_page(limit: int, cursor: str | None) -> Page:
     """A page of all patients in id order (one Query on the kind index)."""
     bind()
-    return query_page(PatientModel.by_kind.query, "patients", limit, cursor, to_patient, hash_key=KIND)
+    return query_page(PatientModel.by_kind, "patients", limit, cursor, to_patient, hash_key=KIND)
 
 
 def save_changes(before: Patient, after: Patient) -> None:

@@ -298,13 +298,13 @@ def open_before(day: date) -> Iterator[QueueEntry]:
 def day_page(queue: str, day: date, limit: int, cursor: str | None) -> Page:
     """A page of a queue's entries for a day, in token order (one Query)."""
     bind()
-    return query_page(QueueEntryModel.by_day.query, f"queue-day#{day_key(queue, day)}", limit, cursor,
+    return query_page(QueueEntryModel.by_day, f"queue-day#{day_key(queue, day)}", limit, cursor,
                       _to_entry, hash_key=day_key(queue, day))
 
 
 def patient_day_page(patient_id: int, queue: str, day: date, limit: int, cursor: str | None) -> Page:
     """A page of one patient's entries in a queue's day, in token order (one Query)."""
     bind()
-    return query_page(QueueEntryModel.by_patient.query, f"queue-patient#{patient_id}#{day_key(queue, day)}",
+    return query_page(QueueEntryModel.by_patient, f"queue-patient#{patient_id}#{day_key(queue, day)}",
                       limit, cursor, _to_entry, hash_key=patient_id,
                       range_key_condition=QueueEntryModel.patient_day.startswith(_patient_day(queue, day)))

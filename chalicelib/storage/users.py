@@ -134,7 +134,7 @@ def get_by_username(username: str) -> User | None:
 def list_page(limit: int, cursor: str | None) -> Page:
     """A page of all users in id order (one Query on the kind index)."""
     bind()
-    return query_page(UserModel.by_kind.query, "users", limit, cursor, _to_user, hash_key=KIND)
+    return query_page(UserModel.by_kind, "users", limit, cursor, _to_user, hash_key=KIND)
 
 
 def save_changes(before: User, after: User, *, revoke_tokens: bool = False) -> None:
