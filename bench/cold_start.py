@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from bench.harness import ADMIN, PROJECT_DIR
+from bench.harness import ADMIN, PROJECT_DIR, SERVER_TABLE_PREFIX, STAGE_TABLE_PREFIX
 
 _EVENT = """
 def event(method, resource, path, token=None):
@@ -89,6 +89,8 @@ def measure(runs: int) -> dict[str, dict[str, float]]:
     server, endpoint = start_embedded_dynamodb()
     try:
         os.environ["DQS_DYNAMODB_ENDPOINT"] = endpoint
+        os.environ["DQS_TABLE_PREFIX"] = SERVER_TABLE_PREFIX
+        storage.bind()
         storage.create_tables()
         accounts.ensure_admin(ADMIN[0], "admin@clinic.test", ADMIN[1])
         token = accounts.login(*ADMIN)["token"]
@@ -102,4 +104,5 @@ def measure(runs: int) -> dict[str, dict[str, float]]:
                 for name, runs_ in samples.items()}
     finally:
         os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)
+        os.environ["DQS_TABLE_PREFIX"] = STAGE_TABLE_PREFIX
         server.stop()

@@ -33,13 +33,13 @@ class ConcurrencyResult:
 
 def _patients(n: int) -> list[int]:
     """n patient records, written straight to storage (one transaction each, as the API writes them)."""
-    from chalicelib.storage import patients
+    from tests.support.queue import add_patients
 
-    return [patients.walk_in(f"Patient {i}", "2024-01-01T00:00:00Z").id for i in range(1, n + 1)]
+    return add_patients(n)
 
 
 def measure(joins: int, join_threads: int, desks: int) -> list[ConcurrencyResult]:
-    from chalicelib.storage import queue as entries
+    from chalicelib.storage import queue_entries as entries
 
     t = HttpTransport()
     try:

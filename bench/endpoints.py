@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from bench.harness import ADMIN, Transport, median, p95
 

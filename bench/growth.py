@@ -31,31 +31,22 @@ class GrowthResult:
 
 
 def _patients(n: int, first_id: int) -> None:
-    """n patient records, batch-written (the storage module's own model and conversion)."""
-    from chalicelib.storage.patients import Patient, PatientModel, to_model
+    """n patient records, batch-written."""
+    from tests.support.queue import bulk_patients
 
-    with PatientModel.batch_write() as batch:
-        for patient_id in range(first_id, first_id + n):
-            batch.save(to_model(Patient(id=patient_id, name=f"Patient {patient_id}", email=None, phone=None,
-                                        date_of_birth=None, user_id=None, created_at="2024-01-01T00:00:00Z")))
+    bulk_patients(range(first_id, first_id + n))
 
 
 def _waiting_entries(n: int) -> list[int]:
     """n waiting entries in today's general queue, batch-written, with the day's token
     counter and the id counter moved past them as joins would have."""
-    from chalicelib.domain import queue
+    from chalicelib.domain import clock
+    from chalicelib.domain.entities import queue_name
     from chalicelib.storage import counters
-    from chalicelib.storage import queue as entries
-    from chalicelib.storage.queue import QueueEntry
+    from tests.support.queue import waiting_entries
 
-    day = queue.today()
-    first_id = counters.next_value("id#queue_entry", n) - n + 1
-    counters.next_value(f"token#{entries.queue_name(None)}#{day.isoformat()}", n)
-    made = [QueueEntry(id=first_id + i, token_number=1 + i, queue_date=day, department=None,
-                       patient=900_000 + i, status=queue.WAITING, priority=queue.NORMAL,
-                       created_at="2024-01-01T00:00:00Z") for i in range(n)]
-    entries.bulk_put(made)
-    return [entry.id for entry in made]
+    counters.next_value(f"token#{queue_name(None)}#{clock.today().isoformat()}", n)
+    return [entry.id for entry in waiting_entries(n)]
 
 
 def _record(results, t, name, size, runs, make_request, expect):

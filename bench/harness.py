@@ -20,17 +20,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from devtools.stage import stage_env
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ADMIN = ("admin", "admin-password-1")
+
+
+# Tables on moto's server get their own prefix: PynamoDB keeps a table's connection
+# (and so its endpoint) for as long as the table's name stays the same.
+SERVER_TABLE_PREFIX = "dqs-server-"
+STAGE_TABLE_PREFIX = stage_env("dev")["DQS_TABLE_PREFIX"]
 
 
 def prepare_environment() -> None:
     """Dev stage settings, a JWT secret for this run, fake credentials; no AWS account is touched."""
     if str(PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(PROJECT_DIR))
-    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
-    os.environ.update(config.get("environment_variables", {}))
-    os.environ.update(config["stages"]["dev"].get("environment_variables", {}))
+    os.environ.update(stage_env("dev"))
     os.environ.update({
         "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -59,26 +65,26 @@ def ms(seconds: float) -> str:
 # -- counting DynamoDB calls ------------------------------------------------------
 
 class CallCounter:
-    """Counts the DynamoDB calls the app makes, with a hook on the one shared botocore client."""
+    """Counts the DynamoDB calls the app makes (every call PynamoDB dispatches)."""
 
     def __init__(self):
         self.calls: list[str] = []
-        self._client = None
+        self._listening = None
 
     def attach(self) -> None:
-        from chalicelib import storage
+        from tests.support.dynamodb import listening
 
         self.detach()
-        self._client = storage.client()
-        self._client.meta.events.register("before-call.dynamodb", self._record, unique_id="bench-count")
+        self._listening = listening(self._record)
+        self._listening.__enter__()
 
     def detach(self) -> None:
-        if self._client is not None:
-            self._client.meta.events.unregister("before-call.dynamodb", unique_id="bench-count")
-            self._client = None
+        if self._listening is not None:
+            self._listening.__exit__(None, None, None)
+            self._listening = None
 
-    def _record(self, model, **_):
-        self.calls.append(model.name)
+    def _record(self, name, _kwargs):
+        self.calls.append(name)
 
     @contextlib.contextmanager
     def counting(self):
@@ -126,6 +132,7 @@ class Transport:
         from chalicelib import storage
         from chalicelib.domain import accounts
 
+        storage.bind()
         storage.create_tables()
         accounts.ensure_admin(ADMIN[0], "admin@clinic.test", ADMIN[1])
         self.counter.attach()
@@ -196,6 +203,8 @@ class HttpTransport(Transport):
         self.endpoint = endpoint
         self.keep_alive = keep_alive
         os.environ["DQS_DYNAMODB_ENDPOINT"] = endpoint
+        # One table name serves one endpoint per process; the moto-mocked transport uses the stage's.
+        os.environ["DQS_TABLE_PREFIX"] = SERVER_TABLE_PREFIX
         self.bootstrap()
         self._server = make_server("127.0.0.1", 0)
         self.host, self.port = self._server.server.server_address[:2]
@@ -230,3 +239,4 @@ class HttpTransport(Transport):
         if self._moto is not None:
             self._moto.stop()
         os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)
+        os.environ["DQS_TABLE_PREFIX"] = STAGE_TABLE_PREFIX

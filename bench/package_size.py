@@ -8,7 +8,7 @@ naive: chalice's default (pynamodb from requirements.txt, botocore bundled)
 Each zip is unpacked and `import app` is timed in a fresh interpreter without
 site-packages, with this machine's boto3/botocore (and their dependencies) on
 the path after the code, as the Lambda runtime provides them. "first client"
-adds creating the shared DynamoDB client (storage.client(); no request is made).
+adds creating the DynamoDB client transactions use (no request is made).
 """
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ t0 = time.perf_counter()
 import app  # noqa
 t1 = time.perf_counter()
 from chalicelib import storage
-storage.client()
+storage.bind()
+storage.binding.connection().client
 t2 = time.perf_counter()
 import botocore
 print(json.dumps({"import": t1 - t0, "client": t2 - t1, "botocore": botocore.__file__}))

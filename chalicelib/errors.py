@@ -2,7 +2,8 @@
 maps each to an HTTP status in one place (chalicelib.api.http)."""
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Mapping
+from typing import NoReturn, TypeVar
 
 T = TypeVar("T")
 
@@ -21,7 +22,7 @@ class ValidationFailed(DomainError):
     """The request's data is not acceptable (400)."""
 
     @classmethod
-    def field(cls, name: str, message: str, **extra) -> "ValidationFailed":
+    def field(cls, name: str, message: str, **extra) -> ValidationFailed:
         return cls(message, fields={name: message}, extra=extra)
 
 
@@ -42,6 +43,37 @@ def found(obj: T | None, what: str, object_id: int) -> T:
     if obj is None:
         raise NotFound(f"No {what} with id {object_id}.")
     return obj
+
+
+class ConditionFailed(Exception):
+    """A conditional write lost; `labels` name the conditions that failed.
+
+    Raised by storage, turned into an answer by the domain. The label CONFLICT
+    means another writer held the same items: read again and retry.
+    """
+
+    CONFLICT = "conflict"
+
+    def __init__(self, labels: list[str]):
+        super().__init__(", ".join(labels) or "transaction cancelled")
+        self.labels = labels
+
+    @property
+    def conflicted(self) -> bool:
+        return self.labels == [self.CONFLICT]
+
+
+def raise_taken(exc: ConditionFailed, taken: Mapping[str, tuple[str, str]]) -> NoReturn:
+    """A failed claim or check named in `taken` (label -> (field, message)) as a 400 naming
+    each field; any other failure is raised again as it is."""
+    fields: dict[str, str] = {}
+    for label in exc.labels:
+        if label in taken:
+            name, message = taken[label]
+            fields.setdefault(name, message)
+    if not fields:
+        raise exc
+    raise ValidationFailed(next(iter(fields.values())), fields=fields) from None
 
 
 class ConfigurationError(Exception):

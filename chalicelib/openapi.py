@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of the API, generated from the route registry.
 
 Every route registered through `chalicelib.api.http.route()` records its path,
-method, body and response Schema, query fields, auth flag and status. The
+method, body and response Schema, query fields, roles and status. The
 description is built from those records and from the same Schema definitions
 that validate requests, so it follows the code without being edited by hand.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Any, Iterable
+from typing import Any
 
-from chalicelib.schema import Field, List, Obj, Schema
+from chalicelib.schema import Field, Obj, Schema
 
 TITLE = "Digital Queue System API"
 VERSION = "1.0.0"
@@ -40,6 +40,8 @@ departments, appointments, and a daily token queue.
 * Dates are `YYYY-MM-DD`; instants are ISO 8601 with a zone, returned in UTC with `Z`.
 * Lists return `{"results": [...], "next": <cursor or null>}`; pass `?cursor=<next>` for the next page.
 * Errors are `{"Code", "Message", "Fields"?}`; a method a path does not have answers 405.
+* Each operation's `x-roles` lists the roles that may call it (`anonymous`: anyone); a role not
+  listed gets 403 before anything about the body is checked.
 """
 
 
@@ -52,15 +54,8 @@ def _components_for(schema: Schema, found: dict[str, Schema]) -> None:
         raise ValueError(f"Two different schemas are named {schema.name!r}; give one another name.")
     found[schema.name] = schema
     for field in schema.fields.values():
-        for nested in _nested_schemas(field):
-            _components_for(nested, found)
-
-
-def _nested_schemas(field: Field) -> Iterable[Schema]:
-    if isinstance(field, Obj):
-        yield field.schema
-    elif isinstance(field, List):
-        yield from _nested_schemas(field.item)
+        if isinstance(field, Obj):
+            _components_for(field.schema, found)
 
 
 def _ref(name: str) -> dict:
@@ -138,6 +133,8 @@ def _operation(spec, schemas: dict[str, dict]) -> dict:
         "operationId": _operation_id(spec.method, spec.path),
         "summary": spec.summary,
         "tags": [spec.tag],
+        # Who may call it at all; rules about owning an object (a patient's own record) come on top.
+        "x-roles": list(spec.roles),
     }
     parameters = [_path_parameter(name) for name in _PATH_PARAM.findall(spec.path)]
     parameters += [_query_parameter(name, field) for name, field in spec.query.items()]
@@ -148,7 +145,7 @@ def _operation(spec, schemas: dict[str, dict]) -> dict:
         if spec.partial:
             name = f"{name}Partial"
             schemas[name] = spec.body.json_schema(partial=True)
-        required = not spec.partial and any(f.required and not f.read_only for f in spec.body.fields.values())
+        required = not spec.partial and any(f.required for f in spec.body.fields.values())
         operation["requestBody"] = {"required": required, "content": _json_content(_ref(name))}
     if spec.auth:
         operation["security"] = [{SECURITY_SCHEME: []}]

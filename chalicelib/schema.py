@@ -7,7 +7,7 @@ generated from the same definitions that check requests.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from chalicelib.errors import ValidationFailed
@@ -30,12 +30,10 @@ class FieldError(Exception):
 class Field:
     json_type: str = "string"
 
-    def __init__(self, *, required: bool = False, nullable: bool = False, description: str = "",
-                 read_only: bool = False):
+    def __init__(self, *, required: bool = False, nullable: bool = False, description: str = ""):
         self.required = required
         self.nullable = nullable
         self.description = description
-        self.read_only = read_only
 
     def clean(self, value: Any) -> Any:
         if value is None:
@@ -55,8 +53,6 @@ class Field:
         schema.update(self.extra_schema())
         if self.description:
             schema["description"] = self.description
-        if self.read_only:
-            schema["readOnly"] = True
         return schema
 
 
@@ -164,7 +160,7 @@ class Instant(Field):
             raise FieldError(message) from None
         if parsed.year < 1900 or parsed.year > 9998:
             raise FieldError(message)
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
 
     def extra_schema(self) -> dict:
         return {"format": "date-time"}
@@ -221,35 +217,21 @@ class Obj(Field):
     """A nested object, for response descriptions."""
     json_type = "object"
 
-    def __init__(self, schema: "Schema", **kw):
+    def __init__(self, schema: Schema, **kw):
         super().__init__(**kw)
         self.schema = schema
 
     def json_schema(self) -> dict:
-        ref = {"$ref": f"#/components/schemas/{self.schema.name}"}
-        return {"oneOf": [ref, {"type": "null"}]} if self.nullable else ref
-
-
-class List(Field):
-    json_type = "array"
-
-    def __init__(self, item: Field, **kw):
-        super().__init__(**kw)
-        self.item = item
-
-    def extra_schema(self) -> dict:
-        return {"items": self.item.json_schema()}
+        return {"$ref": f"#/components/schemas/{self.schema.name}"}
 
 
 class Schema:
     """A named JSON object shape: validates request bodies, describes responses."""
 
-    def __init__(self, name: str, fields: dict[str, Field], *, description: str = "",
-                 additional: bool = False):
+    def __init__(self, name: str, fields: dict[str, Field], *, description: str = ""):
         self.name = name
         self.fields = fields
         self.description = description
-        self.additional = additional
 
     def validate(self, data: Any, *, partial: bool = False) -> dict:
         """Clean a decoded body; raise ValidationFailed naming every bad field.
@@ -261,8 +243,6 @@ class Schema:
         errors: dict[str, str] = {}
         cleaned: dict[str, Any] = {}
         for name, spec in self.fields.items():
-            if spec.read_only:
-                continue
             value = data.get(name, MISSING)
             if value is MISSING:
                 if spec.required and not partial:
@@ -272,10 +252,9 @@ class Schema:
                 cleaned[name] = spec.clean(value)
             except FieldError as exc:
                 errors[name] = str(exc)
-        if not self.additional:
-            for key in data:
-                if key not in self.fields or self.fields[key].read_only:
-                    errors[str(key)[:100]] = "Unknown field."
+        for key in data:
+            if key not in self.fields:
+                errors[str(key)[:100]] = "Unknown field."
         if errors:
             first = next(iter(errors))
             raise ValidationFailed(f"{first}: {errors[first]}", fields=errors)
@@ -285,7 +264,7 @@ class Schema:
         schema: dict[str, Any] = {
             "type": "object",
             "properties": {name: spec.json_schema() for name, spec in self.fields.items()},
-            "additionalProperties": self.additional,
+            "additionalProperties": False,
         }
         required = [name for name, spec in self.fields.items() if spec.required and not partial]
         if required:

@@ -9,15 +9,24 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
 
 from chalicelib.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
 MIN_SECRET_BYTES = 32
 DEFAULT_TOKEN_TTL_SECONDS = 12 * 3600
+LOCAL_TABLE_PREFIX = "dqs-dev-"
+LOCAL_REGION = "us-east-1"
+# Every DynamoDB call gives up well inside the API function's 15 s timeout:
+# (1 s to connect + 3 s to answer) x (1 try + 2 retries) = 12 s at the very worst.
+DYNAMODB_CONNECT_TIMEOUT = 1.0
+DYNAMODB_READ_TIMEOUT = 3.0
+DYNAMODB_RETRIES = 2
 
 _ENV_KEYS = (
-    "DQS_STAGE",
     "DQS_TABLE_PREFIX",
     "DQS_DYNAMODB_ENDPOINT",
     "DQS_CLINIC_TIMEZONE",
@@ -32,15 +41,16 @@ _ENV_KEYS = (
 
 @dataclass(frozen=True)
 class Settings:
-    stage: str
     region: str
     table_prefix: str
     dynamodb_endpoint: str | None
     clinic_timezone: ZoneInfo
-    token_ttl_seconds: int
-    jwt_secret: str | None
-    jwt_secret_param: str | None
-    on_lambda: bool
+    token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS
+    jwt_secret: str | None = None
+    jwt_secret_param: str | None = None
+    dynamodb_connect_timeout: float = DYNAMODB_CONNECT_TIMEOUT
+    dynamodb_read_timeout: float = DYNAMODB_READ_TIMEOUT
+    dynamodb_retries: int = DYNAMODB_RETRIES
 
     def table_name(self, suffix: str) -> str:
         return f"{self.table_prefix}{suffix}"
@@ -53,7 +63,15 @@ def get_settings() -> Settings:
 
 @lru_cache(maxsize=8)
 def _load(values: tuple[str | None, ...]) -> Settings:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # first use, not import: a cold start skips it
+
     env = dict(zip(_ENV_KEYS, values, strict=True))
+    if env["AWS_LAMBDA_FUNCTION_NAME"]:
+        # A deployed function never guesses which tables it serves.
+        if env["DQS_TABLE_PREFIX"] is None:
+            raise ConfigurationError("DQS_TABLE_PREFIX is not set for this function.")
+        if not (env["AWS_REGION"] or env["AWS_DEFAULT_REGION"]):
+            raise ConfigurationError("AWS_REGION is not set for this function.")
     tz_name = env["DQS_CLINIC_TIMEZONE"] or "UTC"
     try:
         clinic_tz = ZoneInfo(tz_name)
@@ -67,15 +85,13 @@ def _load(values: tuple[str | None, ...]) -> Settings:
     if not 60 <= ttl <= 30 * 24 * 3600:
         raise ConfigurationError("DQS_TOKEN_TTL_SECONDS must be between 60 seconds and 30 days.")
     return Settings(
-        stage=env["DQS_STAGE"] or "dev",
-        region=env["AWS_REGION"] or env["AWS_DEFAULT_REGION"] or "us-east-1",
-        table_prefix=env["DQS_TABLE_PREFIX"] if env["DQS_TABLE_PREFIX"] is not None else "dqs-dev-",
+        region=env["AWS_REGION"] or env["AWS_DEFAULT_REGION"] or LOCAL_REGION,
+        table_prefix=env["DQS_TABLE_PREFIX"] if env["DQS_TABLE_PREFIX"] is not None else LOCAL_TABLE_PREFIX,
         dynamodb_endpoint=env["DQS_DYNAMODB_ENDPOINT"] or None,
         clinic_timezone=clinic_tz,
         token_ttl_seconds=ttl,
         jwt_secret=env["DQS_JWT_SECRET"] or None,
         jwt_secret_param=env["DQS_JWT_SECRET_PARAM"] or None,
-        on_lambda=bool(env["AWS_LAMBDA_FUNCTION_NAME"]),
     )
 
 
@@ -101,7 +117,6 @@ def jwt_secret(settings: Settings | None = None) -> str:
 
 def _read_parameter(settings: Settings) -> str:
     import boto3  # only deployed stages pay for this import
-
     from botocore.exceptions import BotoCoreError, ClientError
 
     client = boto3.client("ssm", region_name=settings.region)

@@ -191,6 +191,7 @@ def main() -> int:
 
     from chalicelib import storage
 
+    storage.bind()
     storage.create_tables()
     notes += bootstrap_admin()
     start_hourly_queue_reset()

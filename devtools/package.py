@@ -40,7 +40,7 @@ VENDORED = ("pynamodb",)
 # no action of their own: each part is checked as its PutItem/UpdateItem/DeleteItem
 # or ConditionCheckItem. Patterns are searched in chalicelib/.
 ACTION_PATTERNS = {
-    "GetItem": r"\b[A-Z]\w*\.get\(|\.refresh\(|\.batch_get\(|TransactGet",
+    "GetItem": r"\b([A-Z]\w*|model)\.get\(|\.refresh\(|\.batch_get\(|TransactGet",
     "PutItem": r"\.save\(|\.put\(",
     "UpdateItem": r"\.update\(",
     "DeleteItem": r"\.delete\(",

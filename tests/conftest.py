@@ -4,13 +4,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from pathlib import Path
 
 # The dev stage's variables, as chalice.test.Client applies them during each
 # request; then fake credentials and loopback only, before any AWS client exists.
-_config = json.loads((Path(__file__).resolve().parent.parent / ".chalice" / "config.json").read_text())
-os.environ.update(_config.get("environment_variables", {}))
-os.environ.update(_config["stages"]["dev"].get("environment_variables", {}))
+from devtools.stage import stage_env  # noqa: E402 (reads a file; no AWS client)
+
+os.environ.update(stage_env("dev"))
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -27,11 +26,16 @@ from moto import mock_aws  # noqa: E402
 
 from chalicelib import storage  # noqa: E402
 
+# Tables on moto's server get their own prefix: PynamoDB keeps a table's connection
+# (and so its endpoint) for as long as the table's name stays the same.
+SERVER_TABLE_PREFIX = "dqs-server-"
+
 
 @pytest.fixture
 def aws():
     """A fresh, empty set of tables in moto for each test."""
     with mock_aws():
+        storage.bind()
         storage.create_tables()
         yield
 
@@ -171,6 +175,8 @@ def dynamodb_server(moto_endpoint, monkeypatch):
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
     monkeypatch.setenv("DQS_DYNAMODB_ENDPOINT", moto_endpoint)
+    monkeypatch.setenv("DQS_TABLE_PREFIX", SERVER_TABLE_PREFIX)
+    storage.bind()
     storage.create_tables()
     yield moto_endpoint
 

@@ -5,8 +5,10 @@ from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import appointments
+from chalicelib.domain.entities import APPOINTMENT_STATUSES as STATUSES
+from chalicelib.domain.entities import Appointment
+from chalicelib.domain.permissions import ANY_ROLE, DOCTOR, PATIENT, STAFF
 from chalicelib.schema import Choice, Date, Instant, Int, Schema, Str
-from chalicelib.storage.appointments import STATUSES, Appointment
 
 bp = Blueprint(__name__)
 
@@ -44,7 +46,8 @@ def appointment_json(appointment: Appointment) -> dict:
             "date": appointment.date, "status": appointment.status, "created_at": appointment.created_at}
 
 
-@route(bp, "/appointments", "GET", tag="appointments", many=True, response=APPOINTMENT, query=APPOINTMENT_QUERY,
+@route(bp, "/appointments", "GET", tag="appointments", roles=ANY_ROLE, many=True, response=APPOINTMENT,
+       query=APPOINTMENT_QUERY,
        summary="List appointments in date order (staff: all; doctors and patients: their own). "
                "A filtered page may hold fewer than `limit` items; follow `next` until it is null.")
 def list_appointments(ctx):
@@ -53,22 +56,19 @@ def list_appointments(ctx):
 
 
 @route(bp, "/appointments", "POST", summary="Book an appointment (staff for anyone, a patient for themself)",
-       tag="appointments", status=201, body=APPOINTMENT_CREATE, response=APPOINTMENT)
+       tag="appointments", roles=(PATIENT, STAFF), status=201, body=APPOINTMENT_CREATE, response=APPOINTMENT)
 def book(ctx):
-    appointments.check_may_book(ctx.user)  # 403 before looking at the body
     return appointment_json(appointments.book(ctx.user, ctx.body()))
 
 
 @route(bp, "/appointments/{appointment_id}", "GET", summary="An appointment (staff, its doctor, its patient)",
-       tag="appointments", response=APPOINTMENT)
+       tag="appointments", roles=ANY_ROLE, response=APPOINTMENT)
 def get_appointment(ctx, appointment_id):
     return appointment_json(appointments.get_appointment(ctx.user, parse_id(appointment_id, "appointment")))
 
 
-@route(bp, "/appointments/{appointment_id}", "PATCH", tag="appointments", body=APPOINTMENT_UPDATE,
-       response=APPOINTMENT,
+@route(bp, "/appointments/{appointment_id}", "PATCH", tag="appointments", roles=(PATIENT, DOCTOR, STAFF),
+       body=APPOINTMENT_UPDATE, response=APPOINTMENT,
        summary="Change an appointment's status or date (staff, its doctor); its patient may cancel it")
 def change(ctx, appointment_id):
-    aid = parse_id(appointment_id, "appointment")
-    appointments.get_appointment(ctx.user, aid)  # 404 / 403 before looking at the body
-    return appointment_json(appointments.change(ctx.user, aid, ctx.body()))
+    return appointment_json(appointments.change(ctx.user, parse_id(appointment_id, "appointment"), ctx.body))

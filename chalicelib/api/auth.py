@@ -5,7 +5,7 @@ from chalice import Blueprint
 
 from chalicelib.api.http import route
 from chalicelib.domain import accounts
-from chalicelib.domain.permissions import ROLES
+from chalicelib.domain.permissions import ANONYMOUS, ANY_ROLE, ROLES
 from chalicelib.schema import Choice, Int, Obj, Password, Schema, Str
 
 bp = Blueprint(__name__)
@@ -26,7 +26,7 @@ LOGIN_RESPONSE = Schema("LoginResponse", {
 MESSAGE = Schema("Message", {"message": Str(max_length=200)})
 
 
-@route(bp, "/auth/login", "POST", summary="Log in and get a token", tag="auth", auth=False,
+@route(bp, "/auth/login", "POST", summary="Log in and get a token", tag="auth", roles=(ANONYMOUS,),
        body=LOGIN, response=LOGIN_RESPONSE)
 def login(ctx):
     data = ctx.body()
@@ -34,7 +34,7 @@ def login(ctx):
 
 
 @route(bp, "/auth/logout", "POST", summary="Log out: every token of the caller stops working", tag="auth",
-       response=MESSAGE)
+       roles=ANY_ROLE, response=MESSAGE)
 def logout(ctx):
     accounts.logout(ctx.user)
     return {"message": "Logged out."}

@@ -4,9 +4,10 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
-from chalicelib.domain import records
+from chalicelib.domain import departments
+from chalicelib.domain.entities import Department
+from chalicelib.domain.permissions import ADMIN, ANY_ROLE
 from chalicelib.schema import Int, Schema, Str
-from chalicelib.storage.departments import Department
 
 bp = Blueprint(__name__)
 
@@ -26,20 +27,20 @@ def department_json(department: Department) -> dict:
     return {"id": department.id, "name": department.name, "description": department.description}
 
 
-@route(bp, "/departments", "GET", summary="List departments", tag="departments", many=True, response=DEPARTMENT)
+@route(bp, "/departments", "GET", summary="List departments", tag="departments", roles=ANY_ROLE,
+       many=True, response=DEPARTMENT)
 def list_departments(ctx):
     limit, cursor, _ = ctx.page()
-    return page_json(records.list_departments(ctx.user, limit, cursor), department_json)
+    return page_json(departments.list_departments(limit, cursor), department_json)
 
 
-@route(bp, "/departments", "POST", summary="Create a department (admin)", tag="departments", status=201,
-       body=DEPARTMENT_CREATE, response=DEPARTMENT)
+@route(bp, "/departments", "POST", summary="Create a department (admin)", tag="departments",
+       roles=(ADMIN,), status=201, body=DEPARTMENT_CREATE, response=DEPARTMENT)
 def create_department(ctx):
-    records.check_may_create_department(ctx.user)  # 403 before looking at the body
-    return department_json(records.create_department(ctx.user, ctx.body()))
+    return department_json(departments.create_department(ctx.user, ctx.body()))
 
 
 @route(bp, "/departments/{department_id}", "GET", summary="A department", tag="departments",
-       response=DEPARTMENT)
+       roles=ANY_ROLE, response=DEPARTMENT)
 def get_department(ctx, department_id):
-    return department_json(records.get_department(ctx.user, parse_id(department_id, "department")))
+    return department_json(departments.get_department(parse_id(department_id, "department")))

@@ -4,9 +4,10 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
-from chalicelib.domain import records
+from chalicelib.domain import doctors
+from chalicelib.domain.entities import Doctor
+from chalicelib.domain.permissions import ADMIN, ANY_ROLE
 from chalicelib.schema import Int, Schema, Str
-from chalicelib.storage.doctors import Doctor
 
 bp = Blueprint(__name__)
 
@@ -32,20 +33,20 @@ def doctor_json(doctor: Doctor) -> dict:
             "department": doctor.department, "user_id": doctor.user_id}
 
 
-@route(bp, "/doctors", "GET", summary="List doctors, optionally of one department", tag="doctors", many=True,
-       response=DOCTOR, query=DOCTOR_QUERY)
+@route(bp, "/doctors", "GET", summary="List doctors, optionally of one department", tag="doctors",
+       roles=ANY_ROLE, many=True, response=DOCTOR, query=DOCTOR_QUERY)
 def list_doctors(ctx):
     limit, cursor, filters = ctx.page()
-    return page_json(records.list_doctors(ctx.user, limit, cursor, filters.get("department")), doctor_json)
+    return page_json(doctors.list_doctors(limit, cursor, filters.get("department")), doctor_json)
 
 
-@route(bp, "/doctors", "POST", summary="Create a doctor record (admin)", tag="doctors", status=201,
-       body=DOCTOR_CREATE, response=DOCTOR)
+@route(bp, "/doctors", "POST", summary="Create a doctor record (admin)", tag="doctors", roles=(ADMIN,),
+       status=201, body=DOCTOR_CREATE, response=DOCTOR)
 def create_doctor(ctx):
-    records.check_may_create_doctor(ctx.user)  # 403 before looking at the body
-    return doctor_json(records.create_doctor(ctx.user, ctx.body()))
+    return doctor_json(doctors.create_doctor(ctx.user, ctx.body()))
 
 
-@route(bp, "/doctors/{doctor_id}", "GET", summary="A doctor record", tag="doctors", response=DOCTOR)
+@route(bp, "/doctors/{doctor_id}", "GET", summary="A doctor record", tag="doctors", roles=ANY_ROLE,
+       response=DOCTOR)
 def get_doctor(ctx, doctor_id):
-    return doctor_json(records.get_doctor(ctx.user, parse_id(doctor_id, "doctor")))
+    return doctor_json(doctors.get_doctor(parse_id(doctor_id, "doctor")))

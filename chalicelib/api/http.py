@@ -1,22 +1,29 @@
-"""The HTTP edge: one route decorator that parses input, resolves the caller,
-maps domain errors to responses (the only place that does), and records each
-route's shapes for the OpenAPI description."""
+"""The HTTP edge: one route decorator that binds storage, resolves the caller,
+checks the roles the route declares, parses input, maps domain errors to
+responses (the only place that does), and records each route's shapes and
+roles for the OpenAPI description.
+
+This is the one module of the API layer that names the storage package: it
+binds the tables where a request enters.
+"""
 from __future__ import annotations
 
 import functools
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import storage
 from chalicelib.domain import accounts
+from chalicelib.domain.entities import User
+from chalicelib.domain.permissions import ANONYMOUS, allowed_roles, check_role
 from chalicelib.errors import ConfigurationError, DomainError, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from chalicelib.schema import Field, Int, Schema, Str, query_params
-from chalicelib.storage.users import User
 
 log = logging.getLogger("dqs")
 
@@ -44,7 +51,7 @@ class RouteSpec:
     method: str
     summary: str
     tag: str
-    auth: bool
+    roles: tuple[str, ...]
     status: int
     body: Schema | None = None
     response: Schema | None = None
@@ -52,6 +59,11 @@ class RouteSpec:
     query: dict[str, Field] = field(default_factory=dict)
     partial: bool = False
     errors: tuple[int, ...] = ()
+
+    @property
+    def auth(self) -> bool:
+        """Whether the route needs a logged-in caller."""
+        return self.roles != (ANONYMOUS,)
 
 
 ROUTES: list[RouteSpec] = []
@@ -156,12 +168,18 @@ def parse_id(value: str, what: str) -> int:
     return int(value)
 
 
-def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, auth: bool = True,
+def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, roles: tuple[str, ...],
           status: int = 200, body: Schema | None = None, response: Schema | None = None,
           many: bool = False, query: dict[str, Field] | None = None, errors: tuple[int, ...] = ()):
-    """Register a handler `fn(ctx, **path_params)` returning a dict, a list page or None."""
+    """Register a handler `fn(ctx, **path_params)` returning a dict, a list page or None.
+
+    `roles` are the roles that may call it at all (admin always may), or
+    `(ANONYMOUS,)` for what anyone may call. They are checked right after the
+    caller is resolved, before anything about the body.
+    """
     query = {**PAGE_QUERY, **(query or {})} if many else dict(query or {})
-    spec = RouteSpec(path=path, method=method, summary=summary, tag=tag, auth=auth, status=status, body=body,
+    roles = roles if roles == (ANONYMOUS,) else allowed_roles(roles)
+    spec = RouteSpec(path=path, method=method, summary=summary, tag=tag, roles=roles, status=status, body=body,
                      response=response, many=many, query=query, partial=method == "PATCH", errors=errors)
     ROUTES.append(spec)
 
@@ -171,8 +189,8 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, auth
             try:
                 storage.bind()
                 ctx = Ctx(bp.current_request, spec)
-                if auth:
-                    ctx.user  # noqa: B018 (authenticate before anything else)
+                if spec.auth:
+                    check_role(ctx.user, spec.roles)  # 401, then 403, before anything else
                 result = fn(ctx, **params)
             except DomainError as exc:
                 return domain_error_response(exc)

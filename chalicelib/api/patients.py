@@ -4,10 +4,12 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
-from chalicelib.domain import records
+from chalicelib.domain import patients
+from chalicelib.domain.entities import Patient
+from chalicelib.domain.permissions import ANY_ROLE, STAFF
+from chalicelib.domain.permissions import PATIENT as PATIENT_ROLE
+from chalicelib.domain.values import iso_date
 from chalicelib.schema import Date, Email, Int, Schema, Str
-from chalicelib.storage.base import iso_date
-from chalicelib.storage.patients import Patient
 
 bp = Blueprint(__name__)
 
@@ -45,38 +47,35 @@ def patient_json(patient: Patient) -> dict:
 
 
 @route(bp, "/patients", "GET", summary="List patients (a patient sees only their own record)", tag="patients",
-       many=True, response=PATIENT)
+       roles=ANY_ROLE, many=True, response=PATIENT)
 def list_patients(ctx):
     limit, cursor, _ = ctx.page()
-    return page_json(records.list_patients(ctx.user, limit, cursor), patient_json)
+    return page_json(patients.list_patients(ctx.user, limit, cursor), patient_json)
 
 
 @route(bp, "/patients", "POST", summary="Register a patient without an account (staff)", tag="patients",
-       status=201, body=PATIENT_CREATE, response=PATIENT)
+       roles=(STAFF,), status=201, body=PATIENT_CREATE, response=PATIENT)
 def create_patient(ctx):
-    records.check_may_create_patient(ctx.user)  # 403 before looking at the body
-    return patient_json(records.create_patient(ctx.user, ctx.body()))
+    return patient_json(patients.create_patient(ctx.user, ctx.body()))
 
 
 @route(bp, "/patients/{patient_id}", "GET", summary="A patient record (own, or any for staff and doctors)",
-       tag="patients", response=PATIENT)
+       tag="patients", roles=ANY_ROLE, response=PATIENT)
 def get_patient(ctx, patient_id):
-    return patient_json(records.get_patient(ctx.user, parse_id(patient_id, "patient")))
+    return patient_json(patients.get_patient(ctx.user, parse_id(patient_id, "patient")))
 
 
 def _update(ctx, patient_id):
-    pid = parse_id(patient_id, "patient")
-    records.check_patient_access(ctx.user, pid, write=True)  # 403 before looking at the body
-    return patient_json(records.update_patient(ctx.user, pid, ctx.body()))
+    return patient_json(patients.update_patient(ctx.user, parse_id(patient_id, "patient"), ctx.body))
 
 
 @route(bp, "/patients/{patient_id}", "PUT", summary="Replace a patient's details (staff, or the patient)",
-       tag="patients", body=PATIENT_UPDATE, response=PATIENT)
+       tag="patients", roles=(PATIENT_ROLE, STAFF), body=PATIENT_UPDATE, response=PATIENT)
 def put_patient(ctx, patient_id):
     return _update(ctx, patient_id)
 
 
 @route(bp, "/patients/{patient_id}", "PATCH", summary="Change some of a patient's details (staff, or the patient)",
-       tag="patients", body=PATIENT_UPDATE, response=PATIENT)
+       tag="patients", roles=(PATIENT_ROLE, STAFF), body=PATIENT_UPDATE, response=PATIENT)
 def patch_patient(ctx, patient_id):
     return _update(ctx, patient_id)

@@ -5,14 +5,15 @@ from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import queue
+from chalicelib.domain.entities import ENTRY_STATUSES as STATUSES
+from chalicelib.domain.entities import PRIORITIES, QueueEntry
+from chalicelib.domain.permissions import ADMIN, ANY_ROLE, PATIENT, STAFF
+from chalicelib.domain.values import iso_date
 from chalicelib.schema import Choice, Date, Int, Schema, Str
-from chalicelib.storage.base import iso_date
-from chalicelib.storage.queue import PRIORITIES, QueueEntry
 
 bp = Blueprint(__name__)
 
 TAG = "queues"
-STATUSES = (queue.WAITING, queue.CALLED, queue.SERVED, queue.EXPIRED)
 
 JOIN = Schema("JoinQueueRequest", {
     "patient_id": Int(description="Required for staff; a patient may omit it (it is them)."),
@@ -68,14 +69,14 @@ def entry_json(entry: QueueEntry) -> dict:
 
 
 @route(bp, "/queues", "GET", summary="Today's entries of a queue, in token order (patients: their own)",
-       tag=TAG, many=True, query=LIST_QUERY, response=ENTRY)
+       tag=TAG, roles=ANY_ROLE, many=True, query=LIST_QUERY, response=ENTRY)
 def list_today(ctx):
     limit, cursor, filters = ctx.page()
     return page_json(queue.list_today(ctx.user, filters.get("department"), limit, cursor), entry_json)
 
 
 @route(bp, "/queues/join_queue", "POST", summary="Join a queue and get today's next token number", tag=TAG,
-       status=201, body=JOIN, response=ENTRY, errors=(404,))
+       roles=(PATIENT, STAFF), status=201, body=JOIN, response=ENTRY, errors=(404,))
 def join_queue(ctx):
     try:
         return entry_json(queue.join(ctx.user, ctx.body()))
@@ -85,33 +86,32 @@ def join_queue(ctx):
 
 
 @route(bp, "/queues/call_next", "POST", summary="Call the next token (urgent first, then lowest number)",
-       tag=TAG, body=CALL_NEXT, response=CALLED)
+       tag=TAG, roles=(STAFF,), body=CALL_NEXT, response=CALLED)
 def call_next(ctx):
-    queue.check_desk(ctx.user)  # 403 before looking at the body
     entry = queue.call_next(ctx.user, ctx.body().get("department"))
     return entry_json(entry) if entry else {"message": "The queue is empty."}
 
 
 @route(bp, "/queues/reset_queue", "POST", summary="Expire what is left of earlier days (admin)", tag=TAG,
-       response=RESET)
+       roles=(ADMIN,), response=RESET)
 def reset_queue(ctx):
-    expired = queue.reset_queue(ctx.user)
+    expired = queue.expire_past_days()
     return {"message": f"Expired {expired} entries from earlier days.", "expired": expired}
 
 
 @route(bp, "/queues/{entry_id}", "GET", summary="One queue entry (patients: their own)", tag=TAG,
-       response=ENTRY)
+       roles=ANY_ROLE, response=ENTRY)
 def get_entry(ctx, entry_id):
     return entry_json(queue.get_entry(ctx.user, parse_id(entry_id, "queue entry")))
 
 
-@route(bp, "/queues/{entry_id}/mark_served", "POST", summary="Mark a token served", tag=TAG, response=ENTRY,
-       errors=(400,))
+@route(bp, "/queues/{entry_id}/mark_served", "POST", summary="Mark a token served", tag=TAG, roles=(STAFF,),
+       response=ENTRY, errors=(400,))
 def mark_served(ctx, entry_id):
     return entry_json(queue.mark_served(ctx.user, parse_id(entry_id, "queue entry")))
 
 
 @route(bp, "/queues/{entry_id}/position", "GET", summary="How many people are ahead of an entry", tag=TAG,
-       response=POSITION)
+       roles=ANY_ROLE, response=POSITION)
 def position(ctx, entry_id):
     return queue.position(ctx.user, parse_id(entry_id, "queue entry"))

@@ -6,17 +6,18 @@ from chalice import Blueprint
 from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import accounts
 from chalicelib.domain.accounts import USERNAME_PATTERN
-from chalicelib.domain.permissions import ROLES
+from chalicelib.domain.entities import User
+from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, ROLES
+from chalicelib.domain.values import iso_date
 from chalicelib.schema import Bool, Choice, Date, Email, Int, Password, Schema, Str
-from chalicelib.storage.base import iso_date
-from chalicelib.storage.users import User
 
 bp = Blueprint(__name__)
 
 USERNAME_MESSAGE = "Enter a valid username: letters, digits and @/./+/-/_ only."
 
 
-def _username(**kw) -> Str:
+def username_field(**kw) -> Str:
+    """A username as the contract spells it: 1-150 of letters, digits and @.+-_."""
     return Str(max_length=150, pattern=USERNAME_PATTERN, pattern_message=USERNAME_MESSAGE, **kw)
 
 
@@ -25,7 +26,7 @@ def _person_name() -> Str:
 
 
 REGISTER = Schema("RegisterRequest", {
-    "username": _username(required=True),
+    "username": username_field(required=True),
     "email": Email(required=True),
     "password": Password(required=True),
     "role": Choice(ROLES, description="Defaults to patient. Other roles need an admin's token."),
@@ -37,7 +38,7 @@ REGISTER = Schema("RegisterRequest", {
 })
 
 USER_UPDATE = Schema("UserUpdate", {
-    "username": _username(required=True),
+    "username": username_field(required=True),
     "email": Email(required=True),
     "first_name": _person_name(),
     "last_name": _person_name(),
@@ -75,43 +76,41 @@ def user_json(user: User) -> dict:
 
 
 @route(bp, "/register", "POST", summary="Register a user (patients self-register; other roles need an admin)",
-       tag="auth", auth=False, status=201, body=REGISTER, response=USER)
+       tag="auth", roles=(ANONYMOUS,), status=201, body=REGISTER, response=USER)
 def register(ctx):
     actor = ctx.optional_user
     return user_json(accounts.register(actor, ctx.body()))
 
 
-@route(bp, "/users", "GET", summary="List users (admin)", tag="users", many=True, response=USER)
+@route(bp, "/users", "GET", summary="List users (admin)", tag="users", roles=(ADMIN,), many=True, response=USER)
 def list_users(ctx):
     limit, cursor, _ = ctx.page()
-    return page_json(accounts.list_users(ctx.user, limit, cursor), user_json)
+    return page_json(accounts.list_users(limit, cursor), user_json)
 
 
 @route(bp, "/users/{user_id}", "GET", summary="A user's profile (own, or any for admin)", tag="users",
-       response=USER)
+       roles=ANY_ROLE, response=USER)
 def get_user(ctx, user_id):
     return user_json(accounts.get_user(ctx.user, parse_id(user_id, "user")))
 
 
 def _update(ctx, user_id):
-    uid = parse_id(user_id, "user")
-    accounts.check_profile_access(ctx.user, uid)  # 403 before looking at the body
-    return user_json(accounts.update_user(ctx.user, uid, ctx.body()))
+    return user_json(accounts.update_user(ctx.user, parse_id(user_id, "user"), ctx.body))
 
 
-@route(bp, "/users/{user_id}", "PUT", summary="Replace a user's profile fields", tag="users",
+@route(bp, "/users/{user_id}", "PUT", summary="Replace a user's profile fields", tag="users", roles=ANY_ROLE,
        body=USER_UPDATE, response=USER)
 def put_user(ctx, user_id):
     return _update(ctx, user_id)
 
 
 @route(bp, "/users/{user_id}", "PATCH", summary="Change some of a user's profile fields", tag="users",
-       body=USER_UPDATE, response=USER)
+       roles=ANY_ROLE, body=USER_UPDATE, response=USER)
 def patch_user(ctx, user_id):
     return _update(ctx, user_id)
 
 
 @route(bp, "/users/{user_id}", "DELETE", summary="Delete a user (admin); linked records stay", tag="users",
-       status=204)
+       roles=(ADMIN,), status=204)
 def delete_user(ctx, user_id):
     accounts.delete_user(ctx.user, parse_id(user_id, "user"))

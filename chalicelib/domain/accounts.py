@@ -2,21 +2,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain import clock
-from chalicelib.domain.edits import edit
-from chalicelib.domain.permissions import ADMIN, DOCTOR, PATIENT, is_admin, require, require_self_or
+from chalicelib.domain.conflicts import edit
+from chalicelib.domain.departments import ensure_department
+from chalicelib.domain.doctors import department_missing
+from chalicelib.domain.entities import Doctor, Page, Patient, User
+from chalicelib.domain.permissions import ADMIN, DOCTOR, NOT_ALLOWED, PATIENT, is_admin
 from chalicelib.domain.security import hash_password, issue_token, read_token, verify_password
-from chalicelib.errors import Forbidden, Unauthenticated, ValidationFailed, found
+from chalicelib.domain.values import iso_instant
+from chalicelib.errors import ConditionFailed, Forbidden, Unauthenticated, ValidationFailed, found, raise_taken
 from chalicelib.settings import get_settings
-from chalicelib.storage import counters, departments, doctors, patients, users
-from chalicelib.storage.base import ConditionFailed, Page, Transaction, iso_instant, retry_on_conflict
-from chalicelib.storage.departments import Department
-from chalicelib.storage.doctors import Doctor
-from chalicelib.storage.patients import Patient
-from chalicelib.storage.users import User
+from chalicelib.storage import counters, doctors, patients, users
+from chalicelib.storage.transactions import Transaction, retry_on_conflict
 
 USERNAME_PATTERN = r"[A-Za-z0-9@.+_-]+"
 DEFAULT_DEPARTMENT = "General Medicine"
@@ -30,14 +31,6 @@ _TAKEN = {
     "patient-email": ("email", "A patient with that email already exists."),
     "last-admin": ("role", "The last active admin cannot be removed, deactivated or demoted."),
 }
-
-
-def _raise_taken(exc: ConditionFailed):
-    fields = {_TAKEN[label][0]: _TAKEN[label][1] for label in exc.labels if label in _TAKEN}
-    if not fields:
-        raise exc
-    first = next(iter(fields.values()))
-    raise ValidationFailed(first, fields=fields) from None
 
 
 def check_password_rules(password: str, username: str) -> None:
@@ -60,7 +53,7 @@ def authenticate(token: str) -> User:
 def _failures_counter(username: str, now: datetime) -> tuple[str, datetime]:
     """The counter of failed logins for a username in the current window, and when it may go."""
     window = int(now.timestamp()) // LOGIN_WINDOW_SECONDS
-    window_end = datetime.fromtimestamp((window + 1) * LOGIN_WINDOW_SECONDS, tz=timezone.utc)
+    window_end = datetime.fromtimestamp((window + 1) * LOGIN_WINDOW_SECONDS, tz=UTC)
     return f"login-failures#{username.lower()}#{window}", window_end + timedelta(days=1)
 
 
@@ -125,15 +118,14 @@ def register(actor: User | None, data: dict) -> User:
     return _commit_new_user(user)
 
 
-def _commit_new_user(user: User, stage_more=None) -> User:
-    tx = Transaction()
-    users.stage_new_user(tx, user)
-    if stage_more:
-        stage_more(tx)
+def _commit_new_user(user: User, stage_more=None, taken=_TAKEN) -> User:
     try:
-        tx.commit()
+        with Transaction() as tx:
+            users.stage_new_user(tx, user)
+            if stage_more:
+                stage_more(tx)
     except ConditionFailed as exc:
-        _raise_taken(exc)
+        raise_taken(exc, taken)
     return user
 
 
@@ -144,7 +136,7 @@ def _display_name(user: User) -> str:
 def _register_patient(user: User, now: str) -> User:
     # A walk-in patient the desk registered earlier with this email gets linked
     # to the new account instead of duplicated.
-    existing_id = counters.owner_of(patients.email_key(user.email))
+    existing_id = patients.id_by_email(user.email)
     if existing_id is not None:
         existing = patients.get(existing_id)
         if existing is not None and existing.user_id is None:
@@ -163,35 +155,15 @@ def _register_patient(user: User, now: str) -> User:
                             lambda tx: patients.stage_new_patient(tx, patient))
 
 
-def ensure_department(name: str) -> int:
-    """The id of the department with this name, creating it if missing (race-safe)."""
-    existing = departments.id_by_name(name)
-    if existing is not None:
-        return existing
-    department = Department(id=counters.next_id("department"), name=name, description="")
-    tx = Transaction()
-    departments.stage_new_department(tx, department)
-    try:
-        tx.commit()
-        return department.id
-    except ConditionFailed:
-        winner = departments.id_by_name(name)
-        if winner is None:
-            raise
-        return winner
-
-
 def _register_doctor(user: User, data: dict) -> User:
     department_id = data.get("department")
     if department_id is None:
         department_id = ensure_department(DEFAULT_DEPARTMENT)
-    elif departments.get(department_id) is None:
-        raise ValidationFailed.field("department", "No department with id %d." % department_id)
     doctor = Doctor(id=counters.next_id("doctor"), name=_display_name(user),
                     specialty=data.get("specialty") or DEFAULT_SPECIALTY,
                     department=department_id, user_id=user.id)
-    return _commit_new_user(replace(user, doctor_id=doctor.id),
-                            lambda tx: doctors.stage_new_doctor(tx, doctor))
+    return _commit_new_user(replace(user, doctor_id=doctor.id), lambda tx: doctors.stage_new_doctor(tx, doctor),
+                            {**_TAKEN, **department_missing(department_id)})
 
 
 def ensure_admin(username: str, email: str, password: str) -> tuple[User, bool]:
@@ -212,7 +184,8 @@ def ensure_admin(username: str, email: str, password: str) -> tuple[User, bool]:
 
 def check_profile_access(actor: User, user_id: int) -> None:
     """Users see and edit their own profile; an admin sees and edits all."""
-    require_self_or(actor, user_id, ADMIN)
+    if actor.id != user_id and not is_admin(actor):
+        raise Forbidden(NOT_ALLOWED)
 
 
 def get_user(actor: User, user_id: int) -> User:
@@ -221,13 +194,19 @@ def get_user(actor: User, user_id: int) -> User:
     return found(users.get(user_id), "user", user_id)
 
 
-def list_users(actor: User, limit: int, cursor: str | None) -> Page:
-    require(actor, ADMIN)
+def list_users(limit: int, cursor: str | None) -> Page:
     return users.list_page(limit, cursor)
 
 
-def update_user(actor: User, user_id: int, changes: dict) -> User:
-    """Edit a profile. Role and is_active change only by an admin."""
+def update_user(actor: User, user_id: int, read_changes: Callable[[], dict]) -> User:
+    """Edit a profile. Role and is_active change only by an admin.
+
+    `read_changes` gives the validated changes; it is called only once the caller
+    may edit this profile, so a stranger is told 403 before anything about the body.
+    """
+    check_profile_access(actor, user_id)
+    changes = read_changes()
+
     def change(before: User) -> User:
         privileged = {name for name in ("role", "is_active") if name in changes
                       and changes[name] != getattr(before, name)}
@@ -244,33 +223,27 @@ def update_user(actor: User, user_id: int, changes: dict) -> User:
             after = replace(after, token_version=before.token_version + 1)
         return after
 
-    def save(before: User, after: User) -> None:
-        users.save_changes(before, after, revoke_tokens=after.token_version != before.token_version)
-
-    return edit(lambda: get_user(actor, user_id), change, save, _TAKEN)
+    return edit(lambda: get_user(actor, user_id), change, users.save_changes, _TAKEN)
 
 
 def delete_user(actor: User, user_id: int) -> None:
-    """Remove an account and its tokens (admin only); its patient or doctor record stays, unlinked."""
-    require(actor, ADMIN)
-
+    """Remove an account and its tokens; its patient or doctor record stays, unlinked."""
     def attempt() -> None:
         user = found(users.get(user_id), "user", user_id)
         try:
             _delete_with_links(user)
         except ConditionFailed as exc:
             if exc.labels == ["user"]:
-                raise ConditionFailed(["conflict"]) from exc
-            _raise_taken(exc)
+                raise ConditionFailed([ConditionFailed.CONFLICT]) from exc
+            raise_taken(exc, _TAKEN)
 
     retry_on_conflict(attempt)
 
 
 def _delete_with_links(user: User) -> None:
-    tx = Transaction()
-    users.stage_delete(tx, user)
-    if user.patient_id is not None and patients.get(user.patient_id) is not None:
-        patients.stage_unlink_user(tx, user.patient_id)
-    if user.doctor_id is not None and doctors.get(user.doctor_id) is not None:
-        doctors.stage_unlink_user(tx, user.doctor_id)
-    tx.commit()
+    with Transaction() as tx:
+        users.stage_delete(tx, user)
+        if user.patient_id is not None and patients.get(user.patient_id) is not None:
+            patients.stage_unlink_user(tx, user.patient_id)
+        if user.doctor_id is not None and doctors.get(user.doctor_id) is not None:
+            doctors.stage_unlink_user(tx, user.doctor_id)

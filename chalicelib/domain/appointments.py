@@ -6,20 +6,19 @@ lost claim into a clear 400.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from chalicelib.domain import clock
-from chalicelib.domain.edits import edit
-from chalicelib.domain.permissions import DOCTOR, PATIENT, STAFF, require
-from chalicelib.errors import Forbidden, ValidationFailed, found
+from chalicelib.domain.conflicts import edit
+from chalicelib.domain.entities import CANCELED, COMPLETED, SCHEDULED, Appointment, Page, User
+from chalicelib.domain.permissions import DOCTOR, PATIENT, own_doctor_id, own_patient_id
+from chalicelib.domain.values import iso_instant
+from chalicelib.errors import ConditionFailed, Forbidden, ValidationFailed, found, raise_taken
 from chalicelib.settings import get_settings
 from chalicelib.storage import appointments, counters
-from chalicelib.storage.appointments import CANCELED, COMPLETED, SCHEDULED, STATUSES, Appointment, Filters
-from chalicelib.storage.base import ConditionFailed, Page, iso_instant
-from chalicelib.storage.users import User
-
-__all__ = ["STATUSES", "clinic_day_bounds", "list_appointments", "get_appointment", "check_may_book", "book", "change"]
+from chalicelib.storage.appointments import Filters
 
 SLOT_TAKEN = "This doctor already has a scheduled appointment at that time."
 
@@ -32,33 +31,19 @@ def clinic_day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _own_doctor_id(actor: User) -> int:
-    if actor.doctor_id is None:
-        raise Forbidden("This account has no doctor record.")
-    return actor.doctor_id
-
-
-def _own_patient_id(actor: User) -> int:
-    if actor.patient_id is None:
-        raise Forbidden("This account has no patient record.")
-    return actor.patient_id
-
-
 def list_appointments(actor: User, limit: int, cursor: str | None, query: dict) -> Page:
-    """Staff see all appointments; a doctor their own; a patient their own. Filters narrow further."""
+    """Staff and admins see all appointments; a doctor their own; a patient their own. Filters narrow further."""
     patient, doctor = query.get("patient"), query.get("doctor")
     if actor.role == PATIENT:
-        own = _own_patient_id(actor)
+        own = own_patient_id(actor)
         if patient is not None and patient != own:
             raise Forbidden("You can only see your own appointments.")
         patient = own
     elif actor.role == DOCTOR:
-        own = _own_doctor_id(actor)
+        own = own_doctor_id(actor)
         if doctor is not None and doctor != own:
             raise Forbidden("You can only see your own appointments.")
         doctor = own
-    else:
-        require(actor, STAFF)
     start = end = None
     if query.get("date") is not None:
         start, end = clinic_day_bounds(query["date"])
@@ -66,34 +51,24 @@ def list_appointments(actor: User, limit: int, cursor: str | None, query: dict) 
     return appointments.list_page(filters, limit, cursor)
 
 
-def _check_visible(actor: User, appointment: Appointment) -> None:
-    if actor.role == PATIENT:
-        if actor.patient_id is None or appointment.patient != actor.patient_id:
-            raise Forbidden("You can only see your own appointments.")
-    elif actor.role == DOCTOR:
-        if actor.doctor_id is None or appointment.doctor != actor.doctor_id:
-            raise Forbidden("You can only see your own appointments.")
-    else:
-        require(actor, STAFF)
+def _check_own(actor: User, appointment: Appointment, message: str) -> None:
+    """A patient or doctor reaches only their own appointments; staff and admins reach all."""
+    if actor.role == PATIENT and (actor.patient_id is None or appointment.patient != actor.patient_id):
+        raise Forbidden(message)
+    if actor.role == DOCTOR and (actor.doctor_id is None or appointment.doctor != actor.doctor_id):
+        raise Forbidden(message)
 
 
 def get_appointment(actor: User, appointment_id: int) -> Appointment:
     appointment = found(appointments.get(appointment_id), "appointment", appointment_id)
-    _check_visible(actor, appointment)
+    _check_own(actor, appointment, "You can only see your own appointments.")
     return appointment
 
 
-def check_may_book(actor: User) -> None:
-    """Staff and admin book for anyone, a patient for themself; doctors do not book."""
-    if actor.role != PATIENT:
-        require(actor, STAFF)
-
-
 def book(actor: User, data: dict) -> Appointment:
-    """Book an appointment: staff and admin for anyone, a patient for themself; doctors do not book."""
-    check_may_book(actor)
+    """Book an appointment: staff and admins for anyone, a patient for themself."""
     if actor.role == PATIENT:
-        own = _own_patient_id(actor)
+        own = own_patient_id(actor)
         if data.get("patient") is not None and data["patient"] != own:
             raise Forbidden("A patient can only book appointments for themself.")
         if data.get("status", SCHEDULED) != SCHEDULED:
@@ -109,40 +84,41 @@ def book(actor: User, data: dict) -> Appointment:
     try:
         appointments.create(appointment)
     except ConditionFailed as exc:
-        fields = {}
-        if "patient" in exc.labels:
-            fields["patient"] = "No patient with id %d." % appointment.patient
-        if "doctor" in exc.labels:
-            fields["doctor"] = "No doctor with id %d." % appointment.doctor
-        if not fields and "doctor-slot" in exc.labels:
-            fields["date"] = SLOT_TAKEN
-        if not fields:
-            raise
-        raise ValidationFailed(next(iter(fields.values())), fields=fields) from None
+        missing = {"patient": ("patient", "No patient with id %d." % appointment.patient),
+                   "doctor": ("doctor", "No doctor with id %d." % appointment.doctor)}
+        # A slot is only worth mentioning once the patient and doctor exist.
+        raise_taken(exc, missing if set(missing) & set(exc.labels) else {"doctor-slot": ("date", SLOT_TAKEN)})
     return appointment
 
 
-def _check_may_change(actor: User, appointment: Appointment, changes: dict) -> None:
-    if actor.role == PATIENT:
-        if actor.patient_id is None or appointment.patient != actor.patient_id:
-            raise Forbidden("You can only change your own appointments.")
-        if set(changes) != {"status"} or changes["status"] != CANCELED:
-            raise Forbidden("A patient can only cancel an appointment.")
-        if appointment.status == COMPLETED:
-            raise ValidationFailed.field("status", "A completed appointment cannot be canceled.")
-    elif actor.role == DOCTOR:
-        if actor.doctor_id is None or appointment.doctor != actor.doctor_id:
-            raise Forbidden("You can only change your own appointments.")
-    else:
-        require(actor, STAFF)
+def _check_patient_change(appointment: Appointment, changes: dict) -> None:
+    if set(changes) != {"status"} or changes["status"] != CANCELED:
+        raise Forbidden("A patient can only cancel an appointment.")
+    if appointment.status == COMPLETED:
+        raise ValidationFailed.field("status", "A completed appointment cannot be canceled.")
 
 
-def change(actor: User, appointment_id: int, changes: dict) -> Appointment:
-    """Change status and/or date: staff, admin, the appointment's doctor; its patient may only cancel."""
+def change(actor: User, appointment_id: int, read_changes: Callable[[], dict]) -> Appointment:
+    """Change status and/or date: staff, admins, the appointment's doctor; its patient may only cancel.
+
+    Each attempt reads the appointment once. `read_changes` gives the validated
+    changes; it is called only once the caller may change this appointment, so a
+    stranger is told 403 (or 404) before anything about the body.
+    """
+    changes: dict | None = None
+
+    def read() -> Appointment:
+        nonlocal changes
+        appointment = found(appointments.get(appointment_id), "appointment", appointment_id)
+        _check_own(actor, appointment, "You can only change your own appointments.")
+        if changes is None:
+            changes = read_changes()
+        return appointment
+
     def change(before: Appointment) -> Appointment:
-        _check_may_change(actor, before, changes)
+        if actor.role == PATIENT:
+            _check_patient_change(before, changes)
         return replace(before, status=changes.get("status", before.status),
                        date=iso_instant(changes["date"]) if "date" in changes else before.date)
 
-    return edit(lambda: get_appointment(actor, appointment_id), change, appointments.save_changes,
-                {"doctor-slot": ("date", SLOT_TAKEN)})
+    return edit(read, change, appointments.save_changes, {"doctor-slot": ("date", SLOT_TAKEN)})

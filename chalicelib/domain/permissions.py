@@ -1,6 +1,12 @@
-"""Roles, and who may do what (API-CONTRACT.md's table, one check per handler)."""
+"""Roles, and the rules about who may act that do not depend on the request's body.
+
+Which roles may call an operation at all is declared on its route (and published
+in the OpenAPI description as `x-roles`); the rules about owning an object (a
+patient's own record, a doctor's own appointments) live with each domain operation.
+"""
 from __future__ import annotations
 
+from chalicelib.domain.entities import User
 from chalicelib.errors import Forbidden
 
 ADMIN = "admin"
@@ -8,20 +14,38 @@ STAFF = "staff"
 DOCTOR = "doctor"
 PATIENT = "patient"
 ROLES = (ADMIN, STAFF, DOCTOR, PATIENT)
+# Who may call an operation that needs no login.
+ANONYMOUS = "anonymous"
+# Every logged-in role.
+ANY_ROLE = (PATIENT, DOCTOR, STAFF, ADMIN)
+
+NOT_ALLOWED = "You do not have permission to perform this action."
 
 
-def require(user, *roles: str) -> None:
-    """Allow the listed roles; admin may always act."""
+def allowed_roles(roles: tuple[str, ...]) -> tuple[str, ...]:
+    """The roles a route declares, with admin (who may do everything) always among them."""
+    return tuple(dict.fromkeys((*roles, ADMIN)))
+
+
+def check_role(user: User, roles: tuple[str, ...]) -> None:
+    """403 unless the user's role is one of `roles` (admin always is)."""
     if user.role != ADMIN and user.role not in roles:
-        raise Forbidden("You do not have permission to perform this action.")
+        raise Forbidden(NOT_ALLOWED)
 
 
-def require_self_or(user, owner_user_id: int | None, *roles: str) -> None:
-    """Allow the object's own user, the listed roles, and admin."""
-    if owner_user_id is not None and user.id == owner_user_id:
-        return
-    require(user, *roles)
-
-
-def is_admin(user) -> bool:
+def is_admin(user: User) -> bool:
     return user.role == ADMIN
+
+
+def own_patient_id(actor: User) -> int:
+    """The patient record of a patient's account; 403 for an account without one."""
+    if actor.patient_id is None:
+        raise Forbidden("Your account has no patient record.")
+    return actor.patient_id
+
+
+def own_doctor_id(actor: User) -> int:
+    """The doctor record of a doctor's account; 403 for an account without one."""
+    if actor.doctor_id is None:
+        raise Forbidden("Your account has no doctor record.")
+    return actor.doctor_id

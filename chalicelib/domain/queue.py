@@ -9,14 +9,23 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from chalicelib.domain import clock
-from chalicelib.domain.permissions import ADMIN, DOCTOR, PATIENT, STAFF, require
-from chalicelib.errors import Forbidden, ValidationFailed, found
-from chalicelib.settings import get_settings
-from chalicelib.storage import counters, departments, patients
-from chalicelib.storage import queue as entries
-from chalicelib.storage.base import ConditionFailed, Page, iso_instant, retry_on_conflict, transaction_conflicted
-from chalicelib.storage.queue import CALLED, EXPIRED, NORMAL, SERVED, URGENT, WAITING, QueueEntry
-from chalicelib.storage.users import User
+from chalicelib.domain.departments import check_exists as check_department
+from chalicelib.domain.entities import (
+    EXPIRED,
+    NORMAL,
+    SERVED,
+    URGENT,
+    WAITING,
+    Page,
+    QueueEntry,
+    User,
+    queue_name,
+)
+from chalicelib.domain.permissions import NOT_ALLOWED, PATIENT, own_patient_id
+from chalicelib.domain.values import iso_instant
+from chalicelib.errors import ConditionFailed, Forbidden, ValidationFailed, found
+from chalicelib.storage import counters, patients, queue_entries
+from chalicelib.storage.transactions import retry_on_conflict
 
 # A patient's claim on a queue, and the day's token counter, outlive the day by this much
 # (a day lasts at most 25 hours), then DynamoDB's TTL drops them.
@@ -36,33 +45,14 @@ class AlreadyQueued(ValidationFailed):
         self.entry = entry
 
 
-def today() -> date:
-    """The clinic's current day, in its own time zone."""
-    return clock.service_day(clock.now(), get_settings().clinic_timezone)
-
-
-def _check_department(department_id: int | None) -> None:
-    if department_id is not None and departments.get(department_id) is None:
-        raise ValidationFailed.field("department", "No department with id %d." % department_id)
-
-
-def _own_patient_id(actor: User) -> int:
-    if actor.patient_id is None:
-        raise Forbidden("Your account has no patient record.")
-    return actor.patient_id
-
-
 def _check_entry_access(actor: User, entry: QueueEntry) -> None:
-    """Patients see their own entries; doctors, staff and admins see all."""
-    if actor.role == PATIENT:
-        if entry.patient != actor.patient_id:
-            raise Forbidden("You do not have permission to perform this action.")
-        return
-    require(actor, DOCTOR, STAFF)
+    """Patients see their own entries; the other roles a route allows see all."""
+    if actor.role == PATIENT and entry.patient != actor.patient_id:
+        raise Forbidden(NOT_ALLOWED)
 
 
 def _get(entry_id: int) -> QueueEntry:
-    return found(entries.get(entry_id), "queue entry", entry_id)
+    return found(queue_entries.get(entry_id), "queue entry", entry_id)
 
 
 # -- joining ---------------------------------------------------------------------
@@ -73,10 +63,9 @@ def join(actor: User, data: dict) -> QueueEntry:
     Patients join for themselves; staff and admins for any patient, and only they
     may mark an entry urgent. One open place per patient, queue and day.
     """
-    require(actor, PATIENT, STAFF)
     priority = data.get("priority") or NORMAL
     if actor.role == PATIENT:
-        own = _own_patient_id(actor)
+        own = own_patient_id(actor)
         if data.get("patient_id") not in (None, own):
             raise Forbidden("A patient can only join the queue for themself.")
         if priority == URGENT:
@@ -87,27 +76,27 @@ def join(actor: User, data: dict) -> QueueEntry:
         if patient_id is None:
             raise ValidationFailed.field("patient_id", "This field is required.")
     department_id = data.get("department")
-    _check_department(department_id)
+    check_department(department_id)
     found(patients.get(patient_id), "patient", patient_id)
 
     now = clock.now()
-    day = clock.service_day(now, get_settings().clinic_timezone)
-    queue = entries.queue_name(department_id)
+    day = clock.day_of(now)
+    queue = queue_name(department_id)
     # Cheap check first, so a repeated join does not use up a token number;
     # the claim written with the entry settles joins that race past it.
     _raise_if_queued(queue, day, patient_id)
     entry = QueueEntry(
         id=counters.next_id("queue_entry"),
-        token_number=entries.next_token_number(queue, day, expires_at=now + CLAIM_LIFETIME),
+        token_number=queue_entries.next_token_number(queue, day, expires_at=now + CLAIM_LIFETIME),
         queue_date=day, department=department_id, patient=patient_id, status=WAITING,
         priority=priority, created_at=iso_instant(now),
     )
     for _ in range(JOIN_ATTEMPTS):
         try:
-            entries.add(entry, claim_expires_at=now + CLAIM_LIFETIME)
+            queue_entries.add(entry, claim_expires_at=now + CLAIM_LIFETIME)
             return entry
         except ConditionFailed as exc:
-            if not transaction_conflicted(exc) and entries.ACTIVE_CLAIM not in exc.labels:
+            if not exc.conflicted and queue_entries.ACTIVE_CLAIM not in exc.labels:
                 raise
             # Another join of this patient won, or its place was released meanwhile.
             _raise_if_queued(queue, day, patient_id)
@@ -115,20 +104,15 @@ def join(actor: User, data: dict) -> QueueEntry:
 
 
 def _raise_if_queued(queue: str, day: date, patient_id: int) -> None:
-    holder = entries.active_entry_id(queue, day, patient_id)
+    holder = queue_entries.active_entry_id(queue, day, patient_id)
     if holder is None:
         return
-    entry = entries.get(holder)
-    if entry is not None and entry.status in (WAITING, CALLED):
+    entry = queue_entries.get(holder)
+    if entry is not None and entry.is_open:
         raise AlreadyQueued(entry)
 
 
 # -- the desk ------------------------------------------------------------------------
-
-def check_desk(actor: User) -> None:
-    """Calling and serving tokens is for staff and admins."""
-    require(actor, STAFF)
-
 
 def call_next(actor: User, department_id: int | None = None) -> QueueEntry | None:
     """Call the queue's next waiting entry (urgent first, then lowest token); None if empty.
@@ -136,17 +120,16 @@ def call_next(actor: User, department_id: int | None = None) -> QueueEntry | Non
     Desks calling at the same instant each get a different entry: the move from
     waiting to called is conditional, and a desk that loses tries the next candidate.
     """
-    require(actor, STAFF)
-    _check_department(department_id)
-    queue = entries.queue_name(department_id)
-    day = today()
+    check_department(department_id)
+    queue = queue_name(department_id)
+    day = clock.today()
     called_at = iso_instant(clock.now())
     for _ in range(CALL_ROUNDS):
-        candidates = entries.waiting_head(queue, day, CALL_CANDIDATES)
+        candidates = queue_entries.waiting_head(queue, day, CALL_CANDIDATES)
         if not candidates:
             return None
         for entry_id in candidates:
-            called = entries.mark_called(entry_id, called_at)
+            called = queue_entries.mark_called(entry_id, called_at)
             if called is not None:
                 return called
     return None
@@ -154,7 +137,6 @@ def call_next(actor: User, department_id: int | None = None) -> QueueEntry | Non
 
 def mark_served(actor: User, entry_id: int) -> QueueEntry:
     """Serve an entry; serving it again changes nothing. An expired entry cannot be served."""
-    require(actor, STAFF)
 
     def attempt() -> QueueEntry:
         entry = _get(entry_id)
@@ -165,10 +147,10 @@ def mark_served(actor: User, entry_id: int) -> QueueEntry:
                 "status", "This entry expired when its day (%s) closed; it cannot be served."
                 % entry.queue_date.isoformat())
         try:
-            return entries.mark_served(entry, iso_instant(clock.now()))
+            return queue_entries.mark_served(entry, iso_instant(clock.now()))
         except ConditionFailed as exc:
             # Called, served or expired meanwhile: read it again and decide afresh.
-            raise ConditionFailed(["conflict"]) from exc
+            raise ConditionFailed([ConditionFailed.CONFLICT]) from exc
 
     return retry_on_conflict(attempt)
 
@@ -185,7 +167,7 @@ def get_entry(actor: User, entry_id: int) -> QueueEntry:
 def position(actor: User, entry_id: int) -> dict:
     """Where an entry stands: how many waiting entries will be called before it."""
     entry = get_entry(actor, entry_id)
-    ahead = entries.count_ahead(entry) if entry.status == WAITING else 0
+    ahead = queue_entries.count_ahead(entry) if entry.status == WAITING else 0
     return {"id": entry.id, "token_number": entry.token_number, "status": entry.status,
             "people_ahead": ahead, "position": ahead + 1 if entry.status == WAITING else 0}
 
@@ -193,12 +175,11 @@ def position(actor: User, entry_id: int) -> dict:
 def list_today(actor: User, department_id: int | None, limit: int, cursor: str | None) -> Page:
     """Today's entries of a queue in token order; a patient sees only their own."""
     if actor.role == PATIENT:
-        own = _own_patient_id(actor)
-        _check_department(department_id)
-        return entries.patient_day_page(own, entries.queue_name(department_id), today(), limit, cursor)
-    require(actor, DOCTOR, STAFF)
-    _check_department(department_id)
-    return entries.day_page(entries.queue_name(department_id), today(), limit, cursor)
+        own = own_patient_id(actor)
+        check_department(department_id)
+        return queue_entries.patient_day_page(own, queue_name(department_id), clock.today(), limit, cursor)
+    check_department(department_id)
+    return queue_entries.day_page(queue_name(department_id), clock.today(), limit, cursor)
 
 
 # -- closing days ------------------------------------------------------------------------
@@ -211,13 +192,8 @@ def expire_past_days() -> int:
     entries this run expired.
     """
     expired = 0
-    for entry in entries.open_before(today()):
-        if retry_on_conflict(lambda entry=entry: entries.expire(entry)):
+    for entry in queue_entries.open_before(clock.today()):
+        if retry_on_conflict(lambda entry=entry: queue_entries.expire(entry)):
             expired += 1
     return expired
 
-
-def reset_queue(actor: User) -> int:
-    """The admin's on-demand run of the nightly reset."""
-    require(actor, ADMIN)
-    return expire_past_days()

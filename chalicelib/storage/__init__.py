@@ -1,6 +1,17 @@
-"""DynamoDB storage through PynamoDB. Models stay inside this package; the
-rest of the code gets plain dataclasses from the functions of each module."""
-from chalicelib.storage import counters, departments, doctors, patients, users  # noqa: F401 (registers models)
-from chalicelib.storage import appointments  # noqa: F401 (registers models)
-from chalicelib.storage import queue  # noqa: F401 (registers models)
-from chalicelib.storage.base import MODELS, bind, client, create_tables  # noqa: F401
+"""DynamoDB storage through PynamoDB. Models stay inside this package; the rest of
+the code gets the domain's dataclasses from the functions of each module.
+
+Importing the package registers every model; `bind(settings)` points them at
+their tables where a request or event enters.
+"""
+from chalicelib.storage import (  # noqa: F401 (registers the models)
+    appointments,
+    claims,
+    counters,
+    departments,
+    doctors,
+    patients,
+    queue_entries,
+    users,
+)
+from chalicelib.storage.binding import MODELS, bind, create_tables  # noqa: F401

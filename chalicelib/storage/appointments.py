@@ -19,15 +19,15 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.domain.entities import SCHEDULED, Appointment, Page
+from chalicelib.domain.values import iso_instant
 from chalicelib.storage import doctors, patients
-from chalicelib.storage.base import Page, Transaction, bind, iso_instant, query_page, register
-from chalicelib.storage.counters import UniqueModel, claim, claim_condition
+from chalicelib.storage.binding import register
+from chalicelib.storage.claims import stage_claim, stage_move
+from chalicelib.storage.cursors import query_page
+from chalicelib.storage.transactions import Transaction, get_or_none
 
 KIND = "appointment"
-SCHEDULED = "scheduled"
-COMPLETED = "completed"
-CANCELED = "canceled"
-STATUSES = (SCHEDULED, COMPLETED, CANCELED)
 
 
 class _AppointmentsByDate(GlobalSecondaryIndex):
@@ -78,16 +78,6 @@ class AppointmentModel(Model):
     by_patient = _AppointmentsByPatient()
 
 
-@dataclass
-class Appointment:
-    id: int
-    patient: int
-    doctor: int
-    date: str
-    status: str
-    created_at: str
-
-
 def slot_key(doctor_id: int, instant: str) -> str:
     """The claim a scheduled appointment holds on its doctor's time."""
     return f"doctor-slot#{doctor_id}#{instant}"
@@ -104,27 +94,21 @@ def create(appointment: Appointment) -> None:
     Raises ConditionFailed labelled "patient" or "doctor" (no such record) or
     "doctor-slot" (the doctor already has a scheduled appointment then).
     """
-    bind()
-    tx = Transaction()
-    patients.stage_exists_check(tx, appointment.patient)
-    doctors.stage_exists_check(tx, appointment.doctor)
-    if appointment.status == SCHEDULED:
-        tx.put("doctor-slot", claim(slot_key(appointment.doctor, appointment.date), appointment.id),
-               claim_condition())
-    tx.put("appointment", AppointmentModel(
-        appointment.id, kind=KIND, patient=appointment.patient, doctor=appointment.doctor,
-        date=appointment.date, status=appointment.status, created_at=appointment.created_at,
-    ), AppointmentModel.id.does_not_exist())
-    tx.commit()
+    with Transaction() as tx:
+        patients.stage_exists_check(tx, appointment.patient)
+        doctors.stage_exists_check(tx, appointment.doctor)
+        if appointment.status == SCHEDULED:
+            stage_claim(tx, "doctor-slot", slot_key(appointment.doctor, appointment.date), appointment.id)
+        tx.put("appointment", AppointmentModel(
+            appointment.id, kind=KIND, patient=appointment.patient, doctor=appointment.doctor,
+            date=appointment.date, status=appointment.status, created_at=appointment.created_at,
+        ), AppointmentModel.id.does_not_exist())
 
 
 def get(appointment_id: int) -> Appointment | None:
     """The appointment with this id, or None."""
-    bind()
-    try:
-        return _to_appointment(AppointmentModel.get(appointment_id, consistent_read=True))
-    except AppointmentModel.DoesNotExist:
-        return None
+    item = get_or_none(AppointmentModel, appointment_id)
+    return _to_appointment(item) if item else None
 
 
 def save_changes(before: Appointment, after: Appointment) -> None:
@@ -134,20 +118,14 @@ def save_changes(before: Appointment, after: Appointment) -> None:
     Raises ConditionFailed labelled "doctor-slot" (the new time is taken) or
     "appointment" (changed meanwhile: read again and retry).
     """
-    bind()
-    tx = Transaction()
     old_slot = slot_key(before.doctor, before.date) if before.status == SCHEDULED else None
     new_slot = slot_key(after.doctor, after.date) if after.status == SCHEDULED else None
-    if old_slot != new_slot:
-        if new_slot:
-            tx.put("doctor-slot", claim(new_slot, after.id), claim_condition())
-        if old_slot:
-            tx.delete("old-slot", UniqueModel(old_slot), UniqueModel.owner == after.id)
-    condition = AppointmentModel.id.exists() & (AppointmentModel.status == before.status) & (
-        AppointmentModel.date == before.date)
-    tx.update("appointment", AppointmentModel(after.id),
-              [AppointmentModel.status.set(after.status), AppointmentModel.date.set(after.date)], condition)
-    tx.commit()
+    with Transaction() as tx:
+        stage_move(tx, "doctor-slot", old_slot, new_slot, after.id)
+        condition = AppointmentModel.id.exists() & (AppointmentModel.status == before.status) & (
+            AppointmentModel.date == before.date)
+        tx.update("appointment", AppointmentModel(after.id),
+                  [AppointmentModel.status.set(after.status), AppointmentModel.date.set(after.date)], condition)
 
 
 @dataclass(frozen=True)
@@ -169,7 +147,6 @@ def list_page(filters: Filters, limit: int, cursor: str | None) -> Page:
     after reading `limit` items, so a filtered page may hold fewer than
     `limit` items (even none) while `next` still leads on to the rest.
     """
-    bind()
     if filters.patient is not None:
         index, hash_key, name = AppointmentModel.by_patient, filters.patient, f"patient:{filters.patient}"
     elif filters.doctor is not None:
@@ -194,5 +171,5 @@ def list_page(filters: Filters, limit: int, cursor: str | None) -> Page:
     scope = "appointments:" + ":".join(str(part) for part in (
         name, filters.doctor, filters.status,
         iso_instant(filters.start) if filters.start else None, iso_instant(filters.end) if filters.end else None))
-    return query_page(index, scope, limit, cursor, _to_appointment, hash_key=hash_key,
+    return query_page(AppointmentModel, index, scope, limit, cursor, _to_appointment, hash_key=hash_key,
                       range_key_condition=range_condition, filter_condition=filter_condition)

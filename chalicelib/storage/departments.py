@@ -1,16 +1,16 @@
 """Departments. The model stays here; callers get `Department` dataclasses."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from chalicelib.storage.base import kind_id_index, Page, Transaction, bind, query_page, register
-from chalicelib.storage.counters import claim, claim_condition, owner_of, unique_key
+from chalicelib.domain.entities import Department, Page
+from chalicelib.storage.binding import kind_id_index, register
+from chalicelib.storage.claims import owner_of, stage_claim, unique_key
+from chalicelib.storage.cursors import query_page
+from chalicelib.storage.transactions import Transaction, get_or_none
 
 KIND = "department"
-
 
 
 @register
@@ -26,36 +26,30 @@ class DepartmentModel(Model):
     by_kind = kind_id_index()
 
 
-@dataclass
-class Department:
-    id: int
-    name: str
-    description: str
-
-
 def name_key(name: str) -> str:
     return unique_key("department-name", name)
 
 
-def to_department(item: DepartmentModel) -> Department:
+def _to_department(item: DepartmentModel) -> Department:
     return Department(id=int(item.id), name=item.name, description=item.description or "")
 
 
-def stage_new_department(tx: Transaction, department: Department) -> None:
-    """Add a new department, and its name claim, to a transaction."""
-    tx.put("department-name", claim(name_key(department.name), department.id), claim_condition())
-    tx.put("department", DepartmentModel(department.id, kind=KIND, name=department.name,
-                                         description=department.description),
-           DepartmentModel.id.does_not_exist())
+def add(department: Department) -> None:
+    """Write a new department with its name claim, in one transaction.
+
+    Raises ConditionFailed(["department-name"]) when the name is taken.
+    """
+    with Transaction() as tx:
+        stage_claim(tx, "department-name", name_key(department.name), department.id)
+        tx.put("department", DepartmentModel(department.id, kind=KIND, name=department.name,
+                                             description=department.description),
+               DepartmentModel.id.does_not_exist())
 
 
 def get(department_id: int) -> Department | None:
     """The department with this id, or None."""
-    bind()
-    try:
-        return to_department(DepartmentModel.get(department_id, consistent_read=True))
-    except DepartmentModel.DoesNotExist:
-        return None
+    item = get_or_none(DepartmentModel, department_id)
+    return _to_department(item) if item else None
 
 
 def id_by_name(name: str) -> int | None:
@@ -63,12 +57,12 @@ def id_by_name(name: str) -> int | None:
     return owner_of(name_key(name))
 
 
-def stage_exists_check(tx: Transaction, department_id: int, label: str = "department") -> None:
-    """Make a transaction fail (with `label`) unless the department exists."""
-    tx.check(label, DepartmentModel, department_id, DepartmentModel.id.exists())
+def stage_exists_check(tx: Transaction, department_id: int) -> None:
+    """Make a transaction fail (labelled "department") unless the department exists."""
+    tx.require_exists("department", DepartmentModel, department_id)
 
 
 def list_page(limit: int, cursor: str | None) -> Page:
     """A page of all departments in id order (one Query on the kind index)."""
-    bind()
-    return query_page(DepartmentModel.by_kind, "departments", limit, cursor, to_department, hash_key=KIND)
+    return query_page(DepartmentModel, DepartmentModel.by_kind, "departments", limit, cursor, _to_department,
+                      hash_key=KIND)

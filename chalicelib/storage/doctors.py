@@ -1,16 +1,17 @@
 """Doctor records. The model stays here; callers get `Doctor` dataclasses."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.storage.base import kind_id_index, Page, Transaction, bind, query_page, register
+from chalicelib.domain.entities import Doctor, Page
+from chalicelib.storage import departments
+from chalicelib.storage.binding import kind_id_index, register
+from chalicelib.storage.cursors import query_page
+from chalicelib.storage.transactions import Transaction, get_or_none
 
 KIND = "doctor"
-
 
 
 class _DoctorsByDepartment(GlobalSecondaryIndex):
@@ -38,26 +39,27 @@ class DoctorModel(Model):
     by_department = _DoctorsByDepartment()
 
 
-@dataclass
-class Doctor:
-    id: int
-    name: str
-    specialty: str
-    department: int
-    user_id: int | None
-
-
-def to_doctor(item: DoctorModel) -> Doctor:
+def _to_doctor(item: DoctorModel) -> Doctor:
     return Doctor(id=int(item.id), name=item.name, specialty=item.specialty,
                   department=int(item.department),
                   user_id=int(item.user_id) if item.user_id is not None else None)
 
 
 def stage_new_doctor(tx: Transaction, doctor: Doctor) -> None:
-    """Add a new doctor record to a transaction."""
+    """Add a new doctor record to a transaction, failing ("department") unless its department exists."""
+    departments.stage_exists_check(tx, doctor.department)
     tx.put("doctor", DoctorModel(doctor.id, kind=KIND, name=doctor.name, specialty=doctor.specialty,
                                  department=doctor.department, user_id=doctor.user_id),
            DoctorModel.id.does_not_exist())
+
+
+def add(doctor: Doctor) -> None:
+    """Write a new doctor record if its department exists; ConditionFailed(["department"]) if not.
+
+    The department is checked in the same transaction, so it cannot be missing when the doctor lands.
+    """
+    with Transaction() as tx:
+        stage_new_doctor(tx, doctor)
 
 
 def stage_unlink_user(tx: Transaction, doctor_id: int) -> None:
@@ -68,16 +70,13 @@ def stage_unlink_user(tx: Transaction, doctor_id: int) -> None:
 
 def get(doctor_id: int) -> Doctor | None:
     """The doctor with this id, or None."""
-    bind()
-    try:
-        return to_doctor(DoctorModel.get(doctor_id, consistent_read=True))
-    except DoctorModel.DoesNotExist:
-        return None
+    item = get_or_none(DoctorModel, doctor_id)
+    return _to_doctor(item) if item else None
 
 
-def stage_exists_check(tx: Transaction, doctor_id: int, label: str = "doctor") -> None:
-    """Make a transaction fail (with `label`) unless the doctor exists."""
-    tx.check(label, DoctorModel, doctor_id, DoctorModel.id.exists())
+def stage_exists_check(tx: Transaction, doctor_id: int) -> None:
+    """Make a transaction fail (labelled "doctor") unless the doctor exists."""
+    tx.require_exists("doctor", DoctorModel, doctor_id)
 
 
 def list_page(limit: int, cursor: str | None, department: int | None = None) -> Page:
@@ -85,8 +84,7 @@ def list_page(limit: int, cursor: str | None, department: int | None = None) -> 
 
     Either way one Query, whatever the number of doctors.
     """
-    bind()
     if department is None:
-        return query_page(DoctorModel.by_kind, "doctors", limit, cursor, to_doctor, hash_key=KIND)
-    return query_page(DoctorModel.by_department, f"doctors:department:{department}", limit, cursor,
-                      to_doctor, hash_key=department)
+        return query_page(DoctorModel, DoctorModel.by_kind, "doctors", limit, cursor, _to_doctor, hash_key=KIND)
+    return query_page(DoctorModel, DoctorModel.by_department, f"doctors:department:{department}", limit, cursor,
+                      _to_doctor, hash_key=department)

@@ -1,17 +1,17 @@
 """Patient records. The model stays here; callers get `Patient` dataclasses."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from chalicelib.storage.base import kind_id_index, Page, Transaction, bind, iso_date, parse_date, query_page, register
-from chalicelib.storage.counters import next_id, UniqueModel, claim, claim_condition, unique_key
+from chalicelib.domain.entities import Page, Patient
+from chalicelib.domain.values import iso_date, parse_date
+from chalicelib.storage.binding import kind_id_index, register
+from chalicelib.storage.claims import owner_of, stage_claim, stage_move, unique_key
+from chalicelib.storage.cursors import query_page
+from chalicelib.storage.transactions import Transaction, get_or_none
 
 KIND = "patient"
-
 
 
 @register
@@ -31,22 +31,11 @@ class PatientModel(Model):
     by_kind = kind_id_index()
 
 
-@dataclass
-class Patient:
-    id: int
-    name: str
-    email: str | None
-    phone: str | None
-    date_of_birth: date | None
-    user_id: int | None
-    created_at: str
+def email_key(email: str | None) -> str | None:
+    return unique_key("patient-email", email) if email else None
 
 
-def email_key(email: str) -> str:
-    return unique_key("patient-email", email)
-
-
-def to_patient(item: PatientModel) -> Patient:
+def _to_patient(item: PatientModel) -> Patient:
     return Patient(
         id=int(item.id), name=item.name, email=item.email, phone=item.phone,
         date_of_birth=parse_date(item.date_of_birth),
@@ -55,7 +44,7 @@ def to_patient(item: PatientModel) -> Patient:
     )
 
 
-def to_model(patient: Patient) -> PatientModel:
+def _to_model(patient: Patient) -> PatientModel:
     return PatientModel(
         patient.id, kind=KIND, name=patient.name, email=patient.email, phone=patient.phone,
         date_of_birth=iso_date(patient.date_of_birth), user_id=patient.user_id,
@@ -66,8 +55,8 @@ def to_model(patient: Patient) -> PatientModel:
 def stage_new_patient(tx: Transaction, patient: Patient) -> None:
     """Add a new patient record, and its email claim, to a transaction."""
     if patient.email:
-        tx.put("patient-email", claim(email_key(patient.email), patient.id), claim_condition())
-    tx.put("patient", to_model(patient), PatientModel.id.does_not_exist())
+        stage_claim(tx, "patient-email", email_key(patient.email), patient.id)
+    tx.put("patient", _to_model(patient), PatientModel.id.does_not_exist())
 
 
 def add(patient: Patient) -> None:
@@ -75,18 +64,8 @@ def add(patient: Patient) -> None:
 
     Raises ConditionFailed(["patient-email"]) when another patient has the email.
     """
-    bind()
-    tx = Transaction()
-    stage_new_patient(tx, patient)
-    tx.commit()
-
-
-def walk_in(name: str, created_at: str) -> Patient:
-    """A new patient record with only a name (a desk's walk-in; fixtures and benchmarks)."""
-    patient = Patient(id=next_id("patient"), name=name, email=None, phone=None, date_of_birth=None,
-                      user_id=None, created_at=created_at)
-    add(patient)
-    return patient
+    with Transaction() as tx:
+        stage_new_patient(tx, patient)
 
 
 def stage_link_user(tx: Transaction, patient_id: int, user_id: int) -> None:
@@ -102,22 +81,23 @@ def stage_unlink_user(tx: Transaction, patient_id: int) -> None:
 
 def get(patient_id: int) -> Patient | None:
     """The patient with this id, or None."""
-    bind()
-    try:
-        return to_patient(PatientModel.get(patient_id, consistent_read=True))
-    except PatientModel.DoesNotExist:
-        return None
+    item = get_or_none(PatientModel, patient_id)
+    return _to_patient(item) if item else None
 
 
-def stage_exists_check(tx: Transaction, patient_id: int, label: str = "patient") -> None:
-    """Make a transaction fail (with `label`) unless the patient exists."""
-    tx.check(label, PatientModel, patient_id, PatientModel.id.exists())
+def id_by_email(email: str) -> int | None:
+    """The id of the patient record holding this email (without regard to case), or None."""
+    return owner_of(email_key(email))
+
+
+def stage_exists_check(tx: Transaction, patient_id: int) -> None:
+    """Make a transaction fail (labelled "patient") unless the patient exists."""
+    tx.require_exists("patient", PatientModel, patient_id)
 
 
 def list_page(limit: int, cursor: str | None) -> Page:
     """A page of all patients in id order (one Query on the kind index)."""
-    bind()
-    return query_page(PatientModel.by_kind, "patients", limit, cursor, to_patient, hash_key=KIND)
+    return query_page(PatientModel, PatientModel.by_kind, "patients", limit, cursor, _to_patient, hash_key=KIND)
 
 
 def save_changes(before: Patient, after: Patient) -> None:
@@ -127,20 +107,12 @@ def save_changes(before: Patient, after: Patient) -> None:
     so two edits racing to change it cannot leave a claim behind. Raises
     ConditionFailed labelled "patient-email" (taken) or "patient" (changed meanwhile).
     """
-    bind()
-    tx = Transaction()
-    old_key = email_key(before.email) if before.email else None
-    new_key = email_key(after.email) if after.email else None
-    if old_key != new_key:
-        if new_key:
-            tx.put("patient-email", claim(new_key, after.id), claim_condition())
-        if old_key:
-            tx.delete("old-patient-email", UniqueModel(old_key), UniqueModel.owner == after.id)
-    condition = PatientModel.id.exists() & (
-        PatientModel.email == before.email if before.email else PatientModel.email.does_not_exist())
-    actions = [PatientModel.name.set(after.name)]
-    for attribute, value in ((PatientModel.email, after.email), (PatientModel.phone, after.phone),
-                             (PatientModel.date_of_birth, iso_date(after.date_of_birth))):
-        actions.append(attribute.remove() if value is None else attribute.set(value))
-    tx.update("patient", PatientModel(after.id), actions, condition)
-    tx.commit()
+    with Transaction() as tx:
+        stage_move(tx, "patient-email", email_key(before.email), email_key(after.email), after.id)
+        condition = PatientModel.id.exists() & (
+            PatientModel.email == before.email if before.email else PatientModel.email.does_not_exist())
+        actions = [PatientModel.name.set(after.name)]
+        for attribute, value in ((PatientModel.email, after.email), (PatientModel.phone, after.phone),
+                                 (PatientModel.date_of_birth, iso_date(after.date_of_birth))):
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+        tx.update("patient", PatientModel(after.id), actions, condition)

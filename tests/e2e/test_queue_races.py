@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib.domain import queue
+from chalicelib.domain import entities, queue
 from chalicelib.domain.permissions import PATIENT
 from chalicelib.errors import ValidationFailed
-from tests.test_queue_support import add_patients, caller, desk, waiting_entries
+from tests.support.queue import add_patients, caller, desk, waiting_entries
 
 
 def test_200_joins_from_16_threads_get_consecutive_token_numbers(dynamodb_server):
@@ -36,7 +36,7 @@ def test_16_desks_calling_at_once_call_each_waiting_entry_exactly_once(dynamodb_
 
     called = [entry for desk_calls in per_desk for entry in desk_calls]
     assert sorted(e.id for e in called) == sorted(e.id for e in waiting)
-    assert all(e.status == queue.CALLED and e.called_at for e in called)
+    assert all(e.status == entities.CALLED and e.called_at for e in called)
     assert queue.call_next(staff) is None
     # Each desk called in queue order.
     for desk_calls in per_desk:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from chalicelib.errors import ValidationFailed
-from chalicelib.storage.base import ConditionFailed, retry_on_conflict
+from chalicelib.errors import ConditionFailed, ValidationFailed, raise_taken
+from chalicelib.storage.transactions import retry_on_conflict
 
 T = TypeVar("T")
 
@@ -26,10 +26,9 @@ def edit(read: Callable[[], T], change: Callable[[T], T], save: Callable[[T, T],
         try:
             save(before, after)
         except ConditionFailed as exc:
-            fields = {taken[label][0]: taken[label][1] for label in exc.labels if label in taken}
-            if fields:
-                raise ValidationFailed(next(iter(fields.values())), fields=fields) from None
-            raise ConditionFailed(["conflict"]) from exc  # changed meanwhile: read again
+            if any(label in taken for label in exc.labels):
+                raise_taken(exc, taken)
+            raise ConditionFailed([ConditionFailed.CONFLICT]) from exc  # changed meanwhile: read again
         return after
 
     try:

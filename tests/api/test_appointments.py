@@ -1,11 +1,11 @@
 """Appointments through the API: booking, visibility, changes, slots, validation, filters, pages, cost."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
-from tests.test_patients import count_calls, walk
+from tests.api.test_patients import count_calls, walk
 
 SEED_APPOINTMENT = {"patient": 1, "doctor": 1, "date": "2023-12-15T10:00:00Z", "status": "scheduled"}
 
@@ -265,7 +265,7 @@ def test_a_day_is_the_clinic_s_day(api, clinic, monkeypatch):
     ids = [c.book(c.patient_a, c.doctor_a, when)["id"] for when in times]
     monkeypatch.setenv("DQS_CLINIC_TIMEZONE", "America/New_York")
     assert rules.clinic_day_bounds(date(2024, 3, 10)) == (
-        datetime(2024, 3, 10, 5, tzinfo=timezone.utc), datetime(2024, 3, 11, 3, 59, 59, tzinfo=timezone.utc))
+        datetime(2024, 3, 10, 5, tzinfo=UTC), datetime(2024, 3, 11, 3, 59, 59, tzinfo=UTC))
     staff = users.get(c.staff.id)
     page = rules.list_appointments(staff, 50, None, {"date": date(2024, 3, 10)})
     assert [a.id for a in page.items] == ids[1:3]
@@ -323,3 +323,15 @@ def test_a_page_costs_the_same_whatever_the_number_of_appointments(api, clinic):
     # The filter matched none of the 60: still one Query, an empty page, and a way on.
     r = api.get("/appointments?status=canceled", token=c.staff.token)
     assert r.body["results"] == [] and r.body["next"] is not None
+
+
+def test_a_change_reads_the_caller_and_the_appointment_once_each(api, clinic):
+    from tests.support.dynamodb import listening
+
+    c = clinic
+    booked = c.book(c.patient_a, c.doctor_a, "2030-03-01T09:00:00Z")["id"]
+    reads = []
+    with listening(lambda name, kwargs: reads.append(kwargs["TableName"]) if name == "GetItem" else None):
+        r = api.patch(f"/appointments/{booked}", {"date": "2030-03-01T10:00:00Z"}, token=c.doc_a.token)
+    assert r.status == 200, r
+    assert sorted(name.rsplit("-", 1)[-1] for name in reads) == ["appointments", "users"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_patients import count_calls, walk
+from tests.api.test_patients import count_calls, walk
 
 SEED_DEPARTMENT = {"name": "Cardiology", "description": "Heart disease treatment"}
 SEED_DOCTOR = {"name": "Dr. Smith", "specialty": "Cardiology", "department": 1}

@@ -28,7 +28,9 @@ def prod_tables(monkeypatch):
     with mock_aws():
         with monkeypatch.context() as m:
             m.setenv("DQS_TABLE_PREFIX", PROD_PREFIX)
+            storage.bind()
             storage.create_tables()
+        storage.bind()
         storage.create_tables()  # dev tables: must stay untouched
         yield boto3.client("dynamodb", region_name="us-east-1")
     storage.bind()

@@ -2,35 +2,18 @@
 DynamoDB calls whether 5 or 2,000 entries were already served that day."""
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 
-from chalicelib import storage
-from chalicelib.domain import accounts, queue
-from chalicelib.storage.queue import SERVED
-from tests.test_queue_support import seed_entries, waiting_entries
-
-
-@contextlib.contextmanager
-def dynamodb_calls():
-    """The DynamoDB operations made inside the block, by name."""
-    calls: list[str] = []
-
-    def record(model, **_):
-        calls.append(model.name)
-
-    events = storage.client().meta.events
-    events.register("before-call.dynamodb", record, unique_id="queue-cost-count")
-    try:
-        yield calls
-    finally:
-        events.unregister("before-call.dynamodb", unique_id="queue-cost-count")
+from chalicelib.domain import accounts, clock
+from chalicelib.domain.entities import SERVED
+from tests.support.dynamodb import recording as dynamodb_calls
+from tests.support.queue import seed_entries, waiting_entries
 
 
 def measure(api, staff, admin, department: int, served: int) -> dict:
     seed_entries(served, SERVED, department=department)
     waiting = waiting_entries(3, department=department, first_token=served + 1)
-    yesterday = queue.today() - timedelta(days=1)
+    yesterday = clock.today() - timedelta(days=1)
     seed_entries(served, SERVED, department=department, day=yesterday)
     waiting_entries(2, department=department, day=yesterday)
     costs = {}

@@ -7,7 +7,7 @@ import pytest
 from chalice.cli.factory import CLIFactory
 from chalice.deploy.validate import validate_configuration
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])

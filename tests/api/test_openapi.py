@@ -12,7 +12,7 @@ from app import app  # registers every route before the description is built
 from chalicelib import openapi
 from chalicelib.api.docs import DOC_ROUTES
 from chalicelib.api.http import FALLBACK_ROUTES, ROUTES, RouteSpec
-from chalicelib.schema import Int, List, Obj, Schema, Str
+from chalicelib.schema import Int, Obj, Schema, Str
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
@@ -94,25 +94,27 @@ def test_bodies_and_responses_come_from_the_validating_schemas():
 
 
 def test_generator_on_a_made_up_registry():
-    item = Schema("Thing", {"id": Int(), "name": Str(), "parts": List(Obj(Schema("Part", {"n": Int()})))})
+    item = Schema("Thing", {"id": Int(), "name": Str(), "part": Obj(Schema("Part", {"n": Int()}))})
     body = Schema("ThingIn", {"name": Str(required=True)})
     routes = [
-        RouteSpec(path="/things", method="GET", summary="List", tag="things", auth=True, status=200,
-                  response=item, many=True, query={"limit": Int(minimum=1, maximum=100)}),
-        RouteSpec(path="/things/{thing_id}", method="PATCH", summary="Edit", tag="things", auth=True, status=200,
-                  body=body, response=item, partial=True),
-        RouteSpec(path="/things/{thing_id}", method="DELETE", summary="Drop", tag="things", auth=True, status=204),
-        RouteSpec(path="/things/{thing_id}/touch", method="POST", summary="Touch", tag="things", auth=False,
-                  status=200, errors=(409,)),
+        RouteSpec(path="/things", method="GET", summary="List", tag="things", roles=("staff", "admin"),
+                  status=200, response=item, many=True, query={"limit": Int(minimum=1, maximum=100)}),
+        RouteSpec(path="/things/{thing_id}", method="PATCH", summary="Edit", tag="things", roles=("admin",),
+                  status=200, body=body, response=item, partial=True),
+        RouteSpec(path="/things/{thing_id}", method="DELETE", summary="Drop", tag="things", roles=("admin",),
+                  status=204),
+        RouteSpec(path="/things/{thing_id}/touch", method="POST", summary="Touch", tag="things",
+                  roles=("anonymous",), status=200, errors=(409,)),
     ]
     spec = openapi.describe(routes)
     assert list(OpenAPIV31SpecValidator(spec).iter_errors()) == []
     schemas = spec["components"]["schemas"]
     assert {"Thing", "ThingPage", "ThingInPartial", "Part", "Error"} <= set(schemas)
     assert "required" not in schemas["ThingInPartial"]
-    assert schemas["Thing"]["properties"]["parts"]["items"] == {"$ref": "#/components/schemas/Part"}
+    assert schemas["Thing"]["properties"]["part"] == {"$ref": "#/components/schemas/Part"}
     listing = spec["paths"]["/things"]["get"]
     assert sorted(listing["responses"]) == ["200", "400", "401", "403"]
+    assert listing["x-roles"] == ["staff", "admin"]
     assert listing["parameters"][0]["schema"] == {"type": "integer", "maximum": 100, "minimum": 1}
     item_ops = spec["paths"]["/things/{thing_id}"]
     assert item_ops["delete"]["responses"]["204"] == {"description": "Drop"}
@@ -120,13 +122,14 @@ def test_generator_on_a_made_up_registry():
     assert item_ops["patch"]["requestBody"]["required"] is False
     touch = spec["paths"]["/things/{thing_id}/touch"]["post"]
     assert touch["security"] == [] and sorted(touch["responses"]) == ["200", "404", "409"]
+    assert touch["x-roles"] == ["anonymous"]
 
 
 def test_two_different_schemas_with_one_name_are_refused():
     a = Schema("Same", {"x": Int()})
     b = Schema("Same", {"y": Int()})
-    routes = [RouteSpec(path="/a", method="GET", summary="a", tag="t", auth=True, status=200, response=a),
-              RouteSpec(path="/b", method="GET", summary="b", tag="t", auth=True, status=200, response=b)]
+    routes = [RouteSpec(path="/a", method="GET", summary="a", tag="t", roles=("admin",), status=200, response=a),
+              RouteSpec(path="/b", method="GET", summary="b", tag="t", roles=("admin",), status=200, response=b)]
     with pytest.raises(ValueError, match="Same"):
         openapi.describe(routes)
 

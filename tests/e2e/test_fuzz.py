@@ -36,8 +36,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app import app  # noqa: F401 (registers every route before the description is built)
-from chalicelib import openapi, storage
+from chalicelib import openapi
 from tests.conftest import ADMIN_CREDENTIALS
+from tests.support import dynamodb
 
 EXAMPLES = int(os.environ.get("DQS_FUZZ_EXAMPLES", "8"))
 OTHER_IDENTITIES = ("staff", "doctor", "patient", "anonymous")
@@ -78,15 +79,16 @@ class FuzzEnv:
         self.tables = sorted(self.dynamodb.list_tables()["TableNames"])
         self.writes: list[str] = []
         self._digest: str | None = None
-        # Every model shares this one client, so this sees every write the app makes.
-        storage.client().meta.events.register("before-parameter-build.dynamodb", self._count_write)
+        # Every DynamoDB call the app makes passes this listener.
+        self._listening = dynamodb.listening(self._count_write)
+        self._listening.__enter__()
 
-    def _count_write(self, model, params, **_):
-        if model.name in WRITES:
-            self.writes.append(f"{model.name} {json.dumps(params, default=str)[:400]}")
+    def _count_write(self, name, params):
+        if name in WRITES:
+            self.writes.append(f"{name} {json.dumps(params, default=str)[:400]}")
 
     def close(self):
-        storage.client().meta.events.unregister("before-parameter-build.dynamodb", self._count_write)
+        self._listening.__exit__(None, None, None)
 
     # -- identities and seed data
     def login(self, role: str) -> None:

@@ -1,7 +1,7 @@
 """Plain-Python rules, tested without I/O: schemas, tokens, passwords, permissions, the clinic's day."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -10,7 +10,7 @@ import pytest
 from chalicelib.domain import clock, permissions, security
 from chalicelib.errors import ConfigurationError, Forbidden, Unauthenticated, ValidationFailed
 from chalicelib.schema import Choice, Date, Email, FieldError, Instant, Int, Password, Schema, Str, query_params
-from chalicelib.settings import _load, get_settings, jwt_secret
+from chalicelib.settings import _ENV_KEYS, _load, get_settings, jwt_secret
 
 
 def test_schema_names_every_bad_field_and_cleans_good_ones():
@@ -31,8 +31,8 @@ def test_schema_names_every_bad_field_and_cleans_good_ones():
 def test_field_types():
     assert Email().clean("Ann@Example.COM") == "Ann@example.com"
     assert Date().clean("2024-02-29") == date(2024, 2, 29)
-    assert Instant().clean("2023-12-15T10:00:00Z") == datetime(2023, 12, 15, 10, tzinfo=timezone.utc)
-    assert Instant().clean("2023-12-15T12:00:00+02:00") == datetime(2023, 12, 15, 10, tzinfo=timezone.utc)
+    assert Instant().clean("2023-12-15T10:00:00Z") == datetime(2023, 12, 15, 10, tzinfo=UTC)
+    assert Instant().clean("2023-12-15T12:00:00+02:00") == datetime(2023, 12, 15, 10, tzinfo=UTC)
     for bad in ("2023-12-15T10:00:00", "2023-12-15", "yesterday", 5, "2023-13-01T00:00:00Z"):
         with pytest.raises(FieldError):
             Instant().clean(bad)
@@ -63,7 +63,7 @@ def test_query_params_are_validated_as_strings():
 
 def test_tokens_round_trip_and_reject_tampering():
     settings = get_settings()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     token, expires = security.issue_token(7, 3, now, settings)
     assert security.read_token(token, settings) == (7, 3)
     assert (expires - now).total_seconds() == settings.token_ttl_seconds
@@ -81,30 +81,34 @@ def test_password_hashes_are_salted_argon2id():
 
 
 def test_permissions_mirror_the_contract():
+    from chalicelib.domain.accounts import check_profile_access
+
     user = lambda role, uid=1: SimpleNamespace(role=role, id=uid)  # noqa: E731
-    permissions.require(user("admin"), "staff")
-    permissions.require(user("staff"), "staff")
+    permissions.check_role(user("admin"), ("staff",))
+    permissions.check_role(user("staff"), ("staff",))
     with pytest.raises(Forbidden):
-        permissions.require(user("patient"), "staff")
-    permissions.require_self_or(user("patient", 5), 5, "admin")
+        permissions.check_role(user("patient"), ("staff",))
+    assert permissions.allowed_roles(("staff",)) == ("staff", "admin")
+    assert permissions.allowed_roles(("admin",)) == ("admin",)
+    check_profile_access(user("patient", 5), 5)
+    check_profile_access(user("admin", 1), 5)
     with pytest.raises(Forbidden):
-        permissions.require_self_or(user("patient", 5), 6, "admin")
+        check_profile_access(user("patient", 5), 6)
 
 
 def test_the_clinic_day_is_local():
-    late_evening_auckland = datetime(2026, 11, 25, 10, 59, tzinfo=timezone.utc)  # 23:59 NZDT
+    late_evening_auckland = datetime(2026, 11, 25, 10, 59, tzinfo=UTC)  # 23:59 NZDT
     assert clock.service_day(late_evening_auckland, ZoneInfo("Pacific/Auckland")) == date(2026, 11, 25)
     assert clock.service_day(late_evening_auckland, ZoneInfo("UTC")) == date(2026, 11, 25)
-    just_after = datetime(2026, 11, 25, 11, 0, tzinfo=timezone.utc)  # 00:00 NZDT
+    just_after = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)  # 00:00 NZDT
     assert clock.service_day(just_after, ZoneInfo("Pacific/Auckland")) == date(2026, 11, 26)
 
 
 def test_settings_refuse_bad_configuration():
     def load(**env):
-        keys = ("DQS_STAGE", "DQS_TABLE_PREFIX", "DQS_DYNAMODB_ENDPOINT", "DQS_CLINIC_TIMEZONE",
-                "DQS_TOKEN_TTL_SECONDS", "DQS_JWT_SECRET", "DQS_JWT_SECRET_PARAM", "AWS_REGION",
-                "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME")
-        return _load(tuple(env.get(k) for k in keys))
+        unknown = set(env) - set(_ENV_KEYS)
+        assert not unknown, unknown
+        return _load(tuple(env.get(k) for k in _ENV_KEYS))
 
     assert load().clinic_timezone == ZoneInfo("UTC")
     with pytest.raises(ConfigurationError):
@@ -118,11 +122,19 @@ def test_settings_refuse_bad_configuration():
     with pytest.raises(ConfigurationError):
         jwt_secret(load(DQS_JWT_SECRET="too-short"))
     assert jwt_secret(load(DQS_JWT_SECRET="k" * 32)) == "k" * 32
+    # Locally the defaults serve; on Lambda nothing about the tables is guessed.
+    assert (load().table_prefix, load().region) == ("dqs-dev-", "us-east-1")
+    with pytest.raises(ConfigurationError, match="DQS_TABLE_PREFIX"):
+        load(AWS_LAMBDA_FUNCTION_NAME="api", AWS_REGION="eu-west-1")
+    with pytest.raises(ConfigurationError, match="AWS_REGION"):
+        load(AWS_LAMBDA_FUNCTION_NAME="api", DQS_TABLE_PREFIX="dqs-prod-")
+    deployed = load(AWS_LAMBDA_FUNCTION_NAME="api", DQS_TABLE_PREFIX="dqs-prod-", AWS_REGION="eu-west-1")
+    assert (deployed.table_prefix, deployed.region) == ("dqs-prod-", "eu-west-1")
 
 
 def test_edit_retries_on_concurrent_change_and_names_taken_fields():
-    from chalicelib.domain.edits import edit
-    from chalicelib.storage.base import ConditionFailed
+    from chalicelib.domain.conflicts import edit
+    from chalicelib.errors import ConditionFailed
 
     reads, saves = [], []
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC
 
 import jwt
 import pytest
@@ -223,12 +224,12 @@ def test_a_deployed_stage_reads_its_secret_from_parameter_store(api, people, mon
 
 
 def test_repeated_failed_logins_lock_the_username_for_the_window(api, people, monkeypatch):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from chalicelib.domain import accounts, clock
 
     p = people.make("patient")
-    start = datetime(2026, 3, 1, 9, 0, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, 9, 0, 1, tzinfo=UTC)
     monkeypatch.setattr(clock, "now", lambda: start)
     for _ in range(accounts.MAX_LOGIN_FAILURES):
         r = api.post("/auth/login", {"username": p.username.upper(), "password": "wrong-password"})

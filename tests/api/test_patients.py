@@ -206,19 +206,10 @@ def test_a_cursor_from_another_list_is_refused(api, as_role):
 
 def count_calls(api, path, token):
     """The DynamoDB operations one request makes."""
-    from chalicelib import storage
+    from tests.support.dynamodb import recording
 
-    calls = []
-
-    def record(event_name, **_):
-        calls.append(event_name.rsplit(".", 1)[-1])
-
-    events = storage.client().meta.events
-    events.register("before-call.dynamodb", record)
-    try:
+    with recording() as calls:
         r = api.get(path, token=token)
-    finally:
-        events.unregister("before-call.dynamodb", record)
     assert r.status == 200, r
     return calls, r
 

@@ -13,32 +13,23 @@ request path at a fixed number of calls whatever the day's volume:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime
-from typing import Iterator
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib.storage.base import ConditionFailed, Page, Transaction, bind, query_page, register
-from chalicelib.storage.counters import UniqueModel, claim, claim_condition, next_value, owner_of
+from chalicelib.domain.entities import CALLED, EXPIRED, OPEN_STATUSES, SERVED, WAITING, Page, QueueEntry
+from chalicelib.errors import ConditionFailed
+from chalicelib.storage.binding import register
+from chalicelib.storage.claims import owner_of, stage_claim, stage_release
+from chalicelib.storage.counters import next_value
+from chalicelib.storage.cursors import query_page
+from chalicelib.storage.transactions import Transaction, get_or_none, update_unless
 
-WAITING = "waiting"
-CALLED = "called"
-SERVED = "served"
-EXPIRED = "expired"
-ACTIVE_STATUSES = (WAITING, CALLED)
-
-NORMAL = "normal"
-URGENT = "urgent"
-PRIORITIES = (NORMAL, URGENT)
-
-GENERAL = "general"
 OPEN = "open"
-# Urgent entries rank by token number alone; normal ones after every urgent one.
-_NORMAL_RANK_OFFSET = 10**9
 ACTIVE_CLAIM = "queue-active"
 
 
@@ -107,37 +98,6 @@ class QueueEntryModel(Model):
     by_patient = _EntriesByPatient()
 
 
-@dataclass
-class QueueEntry:
-    id: int
-    token_number: int
-    queue_date: date
-    department: int | None
-    patient: int
-    status: str
-    priority: str
-    created_at: str
-    called_at: str | None = None
-    served_at: str | None = None
-
-    @property
-    def queue(self) -> str:
-        return queue_name(self.department)
-
-    @property
-    def rank(self) -> int:
-        return rank_of(self.priority, self.token_number)
-
-
-def queue_name(department: int | None) -> str:
-    """The general queue, or one department's."""
-    return GENERAL if department is None else f"department-{department}"
-
-
-def rank_of(priority: str, token_number: int) -> int:
-    return token_number if priority == URGENT else _NORMAL_RANK_OFFSET + token_number
-
-
 def day_key(queue: str, day: date) -> str:
     return f"{queue}#{day.isoformat()}"
 
@@ -163,7 +123,6 @@ def _to_entry(item: QueueEntryModel) -> QueueEntry:
 
 def _to_model(entry: QueueEntry) -> QueueEntryModel:
     queue = entry.queue
-    active = entry.status in ACTIVE_STATUSES
     waiting = entry.status == WAITING
     return QueueEntryModel(
         entry.id, queue=queue, department=entry.department, queue_date=entry.queue_date.isoformat(),
@@ -173,7 +132,7 @@ def _to_model(entry: QueueEntry) -> QueueEntryModel:
         patient_day=_patient_day(queue, entry.queue_date, entry.token_number),
         waiting_key=day_key(queue, entry.queue_date) if waiting else None,
         rank=entry.rank if waiting else None,
-        open_key=OPEN if active else None,
+        open_key=OPEN if entry.is_open else None,
     )
 
 
@@ -188,29 +147,16 @@ def add(entry: QueueEntry, claim_expires_at: datetime) -> None:
 
     Raises ConditionFailed(["queue-active"]) when the patient already holds a place.
     """
-    bind()
-    tx = Transaction()
-    tx.put(ACTIVE_CLAIM, claim(active_claim_key(entry.queue, entry.queue_date, entry.patient), entry.id,
-                               expires_at=claim_expires_at), claim_condition())
-    tx.put("entry", _to_model(entry), QueueEntryModel.id.does_not_exist())
-    tx.commit()
-
-
-def bulk_put(entries: list[QueueEntry]) -> None:
-    """Write many entries in batches (imports of past days, fixtures); no counters or claims."""
-    bind()
-    with QueueEntryModel.batch_write() as batch:
-        for entry in entries:
-            batch.save(_to_model(entry))
+    with Transaction() as tx:
+        stage_claim(tx, ACTIVE_CLAIM, active_claim_key(entry.queue, entry.queue_date, entry.patient), entry.id,
+                    expires_at=claim_expires_at)
+        tx.put("entry", _to_model(entry), QueueEntryModel.id.does_not_exist())
 
 
 def get(entry_id: int) -> QueueEntry | None:
     """The entry with this id, or None (strongly consistent)."""
-    bind()
-    try:
-        return _to_entry(QueueEntryModel.get(entry_id, consistent_read=True))
-    except QueueEntryModel.DoesNotExist:
-        return None
+    item = get_or_none(QueueEntryModel, entry_id)
+    return _to_entry(item) if item else None
 
 
 def active_entry_id(queue: str, day: date, patient_id: int) -> int | None:
@@ -220,7 +166,6 @@ def active_entry_id(queue: str, day: date, patient_id: int) -> int | None:
 
 def waiting_head(queue: str, day: date, limit: int) -> list[int]:
     """Ids of the first waiting entries in calling order (one Query on the sparse index)."""
-    bind()
     return [int(item.id) for item in
             QueueEntryModel.waiting.query(day_key(queue, day), limit=limit, page_size=limit)]
 
@@ -231,26 +176,19 @@ def count_ahead(entry: QueueEntry) -> int:
     A COUNT Query on the sparse waiting index: entries already called or served are
     not in it, so the cost does not grow with them.
     """
-    bind()
     return QueueEntryModel.waiting.count(day_key(entry.queue, entry.queue_date),
                                          QueueEntryModel.rank < entry.rank)
 
 
 def mark_called(entry_id: int, called_at: str) -> QueueEntry | None:
-    """Move a waiting entry to called; None if it is no longer waiting (another desk won)."""
-    bind()
+    """Move a waiting entry to called; None if it is no longer waiting (another desk won)
+    or another desk's transaction holds it right now (it is not ours to take either way)."""
     item = QueueEntryModel(entry_id)
-    try:
-        item.update(
-            actions=[QueueEntryModel.status.set(CALLED), QueueEntryModel.called_at.set(called_at),
-                     QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove()],
-            condition=QueueEntryModel.status == WAITING,
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return None
-        raise
-    return _to_entry(item)
+    called = update_unless(
+        item, [QueueEntryModel.status.set(CALLED), QueueEntryModel.called_at.set(called_at),
+               QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove()],
+        QueueEntryModel.status == WAITING)
+    return _to_entry(item) if called else None
 
 
 def _stage_close(tx: Transaction, entry: QueueEntry, actions: list, condition) -> None:
@@ -260,27 +198,23 @@ def _stage_close(tx: Transaction, entry: QueueEntry, actions: list, condition) -
                          QueueEntryModel.open_key.remove()],
               condition)
     key = active_claim_key(entry.queue, entry.queue_date, entry.patient)
-    tx.delete("claim", UniqueModel(key), (UniqueModel.owner == entry.id) | UniqueModel.key.does_not_exist())
+    stage_release(tx, "claim", key, entry.id)
 
 
 def mark_served(entry: QueueEntry, served_at: str) -> QueueEntry:
     """Serve an entry that is still as read (waiting or called); ConditionFailed otherwise."""
-    bind()
-    tx = Transaction()
-    _stage_close(tx, entry, [QueueEntryModel.status.set(SERVED), QueueEntryModel.served_at.set(served_at)],
-                 QueueEntryModel.status == entry.status)
-    tx.commit()
+    with Transaction() as tx:
+        _stage_close(tx, entry, [QueueEntryModel.status.set(SERVED), QueueEntryModel.served_at.set(served_at)],
+                     QueueEntryModel.status == entry.status)
     return replace(entry, status=SERVED, served_at=served_at)
 
 
 def expire(entry: QueueEntry) -> bool:
     """Mark an entry whose day has closed expired; False if it was no longer waiting or called."""
-    bind()
-    tx = Transaction()
-    _stage_close(tx, entry, [QueueEntryModel.status.set(EXPIRED)],
-                 QueueEntryModel.status.is_in(*ACTIVE_STATUSES))
     try:
-        tx.commit()
+        with Transaction() as tx:
+            _stage_close(tx, entry, [QueueEntryModel.status.set(EXPIRED)],
+                         QueueEntryModel.status.is_in(*OPEN_STATUSES))
     except ConditionFailed as exc:
         if "entry" in exc.labels:
             return False
@@ -290,21 +224,18 @@ def expire(entry: QueueEntry) -> bool:
 
 def open_before(day: date) -> Iterator[QueueEntry]:
     """Every waiting or called entry of a day before `day` (Query on the sparse open index)."""
-    bind()
     for item in QueueEntryModel.open_by_date.query(OPEN, QueueEntryModel.queue_date < day.isoformat()):
         yield _to_entry(item)
 
 
 def day_page(queue: str, day: date, limit: int, cursor: str | None) -> Page:
     """A page of a queue's entries for a day, in token order (one Query)."""
-    bind()
-    return query_page(QueueEntryModel.by_day, f"queue-day#{day_key(queue, day)}", limit, cursor,
+    return query_page(QueueEntryModel, QueueEntryModel.by_day, f"queue-day#{day_key(queue, day)}", limit, cursor,
                       _to_entry, hash_key=day_key(queue, day))
 
 
 def patient_day_page(patient_id: int, queue: str, day: date, limit: int, cursor: str | None) -> Page:
     """A page of one patient's entries in a queue's day, in token order (one Query)."""
-    bind()
-    return query_page(QueueEntryModel.by_patient, f"queue-patient#{patient_id}#{day_key(queue, day)}",
+    return query_page(QueueEntryModel, QueueEntryModel.by_patient, f"queue-patient#{patient_id}#{day_key(queue, day)}",
                       limit, cursor, _to_entry, hash_key=patient_id,
                       range_key_condition=QueueEntryModel.patient_day.startswith(_patient_day(queue, day)))

@@ -7,21 +7,21 @@ stage sets DQS_CLINIC_TIMEZONE, as a clinic's deployment would.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from chalice.test import Client
 
-from chalicelib.domain import clock, queue
+from chalicelib.domain import clock, entities, queue
 from tests.conftest import Api
-from tests.test_queue_support import add_patients, caller, desk, waiting_entries
+from tests.support.queue import add_patients, caller, desk, waiting_entries
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def at(instant: str) -> datetime:
-    return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(UTC)
 
 
 @pytest.fixture
@@ -147,15 +147,15 @@ def test_the_reset_in_auckland_around_the_end_of_daylight_saving(clinic, people,
 def test_expire_past_days_at_the_domain_layer(aws, monkeypatch, fixed_clock):
     monkeypatch.setenv("DQS_CLINIC_TIMEZONE", "America/Los_Angeles")
     fixed_clock("2024-11-04T07:30:00Z")  # 23:30 PST on the 3rd (the day DST ended)
-    assert queue.today() == date(2024, 11, 3)
+    assert clock.today() == date(2024, 11, 3)
     [patient_id] = add_patients(1)
     old = waiting_entries(3, day=date(2024, 11, 2))
     today = queue.join(caller("patient", patient_id=patient_id), {})
     assert today.queue_date == date(2024, 11, 3)
     assert queue.expire_past_days() == 3
     assert queue.expire_past_days() == 0
-    assert queue.get_entry(desk(), old[0].id).status == queue.EXPIRED
-    assert queue.get_entry(desk(), today.id).status == queue.WAITING
+    assert queue.get_entry(desk(), old[0].id).status == entities.EXPIRED
+    assert queue.get_entry(desk(), today.id).status == entities.WAITING
     fixed_clock("2024-11-04T08:00:00Z")  # midnight PST: the 3rd has ended
     assert queue.expire_past_days() == 1
 
@@ -163,15 +163,15 @@ def test_expire_past_days_at_the_domain_layer(aws, monkeypatch, fixed_clock):
 def test_the_local_server_runs_the_reset_on_a_thread(aws):
     import time
 
-    from chalicelib.storage import queue as entries
+    from chalicelib.storage import queue_entries as entries
     from devtools.local_server import start_hourly_queue_reset
 
-    old = waiting_entries(2, day=queue.today() - timedelta(days=1))
+    old = waiting_entries(2, day=clock.today() - timedelta(days=1))
     stop = start_hourly_queue_reset(interval_seconds=3600)
     try:
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(entries.get(e.id).status != queue.EXPIRED for e in old):
+        while time.monotonic() < deadline and any(entries.get(e.id).status != entities.EXPIRED for e in old):
             time.sleep(0.05)
     finally:
         stop.set()
-    assert [entries.get(e.id).status for e in old] == [queue.EXPIRED, queue.EXPIRED]
+    assert [entries.get(e.id).status for e in old] == [entities.EXPIRED, entities.EXPIRED]

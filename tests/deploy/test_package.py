@@ -19,7 +19,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
 from chalicelib import storage
 from devtools import package
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 STAGE = "prod"
 SENTINEL_SECRET = "sentinel-jwt-secret-never-shipped-0123456789abcdef"
 MAX_ZIP_BYTES = 2 * 1024 * 1024  # the naive package (botocore bundled) is about 18 MB
@@ -313,7 +313,7 @@ def test_unpacked_zip_imports_with_the_runtime_boto(built, tmp_path):
         source = source.parent if source.name == "__init__.py" else source
         (runtime / source.name).symlink_to(source)
     probe = ("import sys; sys.path[:0] = sys.argv[1:3]; import app, botocore, pynamodb; "
-             "from chalicelib import storage; storage.client(); "
+             "from chalicelib import storage; storage.bind(); storage.binding.connection().client; "
              "print(app.app.app_name, botocore.__file__.startswith(sys.argv[2]), pynamodb.__file__)")
     env = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"}
     result = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(tmp_path / "task"), str(runtime)],

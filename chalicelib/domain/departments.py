@@ -1,0 +1,54 @@
+"""Departments: the general queue's siblings, each with its own queue and doctors."""
+from __future__ import annotations
+
+from chalicelib.domain.entities import Department, Page, User
+from chalicelib.errors import ConditionFailed, ValidationFailed, found, raise_taken
+from chalicelib.storage import counters, departments
+
+NAME_TAKEN = "A department with that name already exists."
+
+
+def no_department(department_id: int) -> ValidationFailed:
+    """The 400 for a department id that names no department."""
+    return ValidationFailed.field("department", "No department with id %d." % department_id)
+
+
+def check_exists(department_id: int | None) -> None:
+    """400 on `department` unless it is None (the general queue) or an existing department."""
+    if department_id is not None and departments.get(department_id) is None:
+        raise no_department(department_id)
+
+
+def list_departments(limit: int, cursor: str | None) -> Page:
+    return departments.list_page(limit, cursor)
+
+
+def get_department(department_id: int) -> Department:
+    return found(departments.get(department_id), "department", department_id)
+
+
+def create_department(actor: User, data: dict) -> Department:
+    """A new department; names are unique without regard to case."""
+    department = Department(id=counters.next_id("department"), name=data["name"],
+                            description=data.get("description") or "")
+    try:
+        departments.add(department)
+    except ConditionFailed as exc:
+        raise_taken(exc, {"department-name": ("name", NAME_TAKEN)})
+    return department
+
+
+def ensure_department(name: str) -> int:
+    """The id of the department with this name, creating it if missing (race-safe)."""
+    existing = departments.id_by_name(name)
+    if existing is not None:
+        return existing
+    department = Department(id=counters.next_id("department"), name=name, description="")
+    try:
+        departments.add(department)
+        return department.id
+    except ConditionFailed:
+        winner = departments.id_by_name(name)
+        if winner is None:
+            raise
+        return winner

@@ -1,0 +1,136 @@
+"""The clinic's things as the domain sees them: plain dataclasses and their states.
+
+Storage converts its items to and from these; the HTTP layer presents them.
+Neither storage types nor HTTP types appear here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass
+class Page:
+    """One page of a list, and the cursor of the next (None on the last)."""
+    items: list
+    next: str | None
+
+
+# -- accounts -------------------------------------------------------------------
+
+@dataclass
+class User:
+    id: int
+    username: str
+    email: str
+    role: str
+    password_hash: str = field(repr=False)
+    date_of_birth: date | None
+    first_name: str
+    last_name: str
+    is_active: bool
+    date_joined: str
+    token_version: int = 0
+    patient_id: int | None = None
+    doctor_id: int | None = None
+
+
+# -- records --------------------------------------------------------------------
+
+@dataclass
+class Patient:
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    date_of_birth: date | None
+    user_id: int | None
+    created_at: str
+
+
+@dataclass
+class Department:
+    id: int
+    name: str
+    description: str
+
+
+@dataclass
+class Doctor:
+    id: int
+    name: str
+    specialty: str
+    department: int
+    user_id: int | None
+
+
+# -- appointments ---------------------------------------------------------------
+
+SCHEDULED = "scheduled"
+COMPLETED = "completed"
+CANCELED = "canceled"
+APPOINTMENT_STATUSES = (SCHEDULED, COMPLETED, CANCELED)
+
+
+@dataclass
+class Appointment:
+    id: int
+    patient: int
+    doctor: int
+    date: str
+    status: str
+    created_at: str
+
+
+# -- the queue ------------------------------------------------------------------
+
+WAITING = "waiting"
+CALLED = "called"
+SERVED = "served"
+EXPIRED = "expired"
+ENTRY_STATUSES = (WAITING, CALLED, SERVED, EXPIRED)
+OPEN_STATUSES = (WAITING, CALLED)
+
+NORMAL = "normal"
+URGENT = "urgent"
+PRIORITIES = (NORMAL, URGENT)
+
+GENERAL_QUEUE = "general"
+# Urgent entries rank by token number alone; normal ones after every urgent one.
+_NORMAL_RANK_OFFSET = 10**9
+
+
+def queue_name(department: int | None) -> str:
+    """The general queue, or one department's."""
+    return GENERAL_QUEUE if department is None else f"department-{department}"
+
+
+def rank_of(priority: str, token_number: int) -> int:
+    """Calling order within a queue's day: urgent first, then by token number."""
+    return token_number if priority == URGENT else _NORMAL_RANK_OFFSET + token_number
+
+
+@dataclass
+class QueueEntry:
+    id: int
+    token_number: int
+    queue_date: date
+    department: int | None
+    patient: int
+    status: str
+    priority: str
+    created_at: str
+    called_at: str | None = None
+    served_at: str | None = None
+
+    @property
+    def queue(self) -> str:
+        return queue_name(self.department)
+
+    @property
+    def rank(self) -> int:
+        return rank_of(self.priority, self.token_number)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES

@@ -1,0 +1,58 @@
+"""Uniqueness claims: a value (a username, an email, a doctor's time slot, a patient's
+place in today's queue) that one owner holds.
+
+A claim is written in the same transaction as its owner, with a does-not-exist
+condition, so two racing writers cannot both win.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from chalicelib.storage.binding import register
+from chalicelib.storage.transactions import Transaction, get_or_none
+
+
+@register
+class UniqueModel(Model):
+    class Meta:
+        table_suffix = "uniques"
+        ttl_attribute = "expires_at"
+
+    key = UnicodeAttribute(hash_key=True)
+    owner = NumberAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+def unique_key(namespace: str, value: str) -> str:
+    """A claim's key: the value without regard to case, within its namespace."""
+    return f"{namespace}#{value.lower()}"
+
+
+def stage_claim(tx: Transaction, label: str, key: str, owner: int, expires_at: datetime | None = None) -> None:
+    """Take a claim in a transaction; the transaction fails with `label` if someone holds it."""
+    tx.put(label, UniqueModel(key, owner=owner, expires_at=expires_at), UniqueModel.key.does_not_exist())
+
+
+def stage_release(tx: Transaction, label: str, key: str, owner: int | None = None) -> None:
+    """Give a claim up in a transaction (only if `owner` holds it, when given; gone already is fine)."""
+    condition = None if owner is None else (UniqueModel.owner == owner) | UniqueModel.key.does_not_exist()
+    tx.delete(label, UniqueModel(key), condition)
+
+
+def stage_move(tx: Transaction, label: str, old_key: str | None, new_key: str | None, owner: int) -> None:
+    """Move an owner's claim from one value to another (either may be None: take or release)."""
+    if old_key == new_key:
+        return
+    if new_key:
+        stage_claim(tx, label, new_key, owner)
+    if old_key:
+        stage_release(tx, f"old-{label}", old_key, owner)
+
+
+def owner_of(key: str) -> int | None:
+    """Who holds a claim (a strongly consistent read), or None."""
+    item = get_or_none(UniqueModel, key)
+    return int(item.owner) if item else None

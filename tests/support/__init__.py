@@ -1,0 +1,1 @@
+"""Helpers the tests share: records made straight in storage, and DynamoDB call recording."""
