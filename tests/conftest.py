@@ -25,6 +25,7 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from chalicelib import storage  # noqa: E402
+from chalicelib.domain import queue  # noqa: E402
 
 # Tables on moto's server get their own prefix: PynamoDB keeps a table's connection
 # (and so its endpoint) for as long as the table's name stays the same.
@@ -37,6 +38,7 @@ def aws():
     with mock_aws():
         storage.bind()
         storage.create_tables()
+        queue.forget_contention()
         yield
 
 
@@ -178,6 +180,7 @@ def dynamodb_server(moto_endpoint, monkeypatch):
     monkeypatch.setenv("DQS_TABLE_PREFIX", SERVER_TABLE_PREFIX)
     storage.bind()
     storage.create_tables()
+    queue.forget_contention()
     yield moto_endpoint
 
 

@@ -6,10 +6,13 @@ closes a day only once it has ended there.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+import random
+import time
+from datetime import timedelta
 
 from chalicelib.domain import clock
 from chalicelib.domain.departments import check_exists as check_department
+from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import (
     EXPIRED,
     NORMAL,
@@ -23,17 +26,19 @@ from chalicelib.domain.entities import (
 )
 from chalicelib.domain.permissions import NOT_ALLOWED, PATIENT, own_patient_id
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Forbidden, ValidationFailed, found
-from chalicelib.storage import counters, patients, queue_entries
+from chalicelib.errors import ConditionFailed, Forbidden, NotFound, ValidationFailed, found
+from chalicelib.storage import counters, queue_entries
 from chalicelib.storage.transactions import retry_on_conflict
 
 # A patient's claim on a queue, and the day's token counter, outlive the day by this much
 # (a day lasts at most 25 hours), then DynamoDB's TTL drops them.
 CLAIM_LIFETIME = timedelta(days=2)
 # Candidates read per Query when calling the next token; more only matter when desks collide.
-CALL_CANDIDATES = 10
-CALL_ROUNDS = 20
+CALL_CANDIDATES = 32
+CALL_ROUNDS = 40
+TRIES_PER_LOOK = 2
 JOIN_ATTEMPTS = 3
+_random = random.SystemRandom()
 
 
 class AlreadyQueued(ValidationFailed):
@@ -76,17 +81,20 @@ def join(actor: User, data: dict) -> QueueEntry:
         if patient_id is None:
             raise ValidationFailed.field("patient_id", "This field is required.")
     department_id = data.get("department")
-    check_department(department_id)
-    found(patients.get(patient_id), "patient", patient_id)
-
     now = clock.now()
     day = clock.day_of(now)
     queue = queue_name(department_id)
-    # Cheap check first, so a repeated join does not use up a token number;
-    # the claim written with the entry settles joins that race past it.
-    _raise_if_queued(queue, day, patient_id)
+    # Everything that can refuse the join is read first, in one call, so a refused
+    # join never uses up a token number; the claim written with the entry settles
+    # joins of one patient that race past this check.
+    check = retry_on_conflict(lambda: queue_entries.check_join(patient_id, department_id, day))
+    if not check.department_exists:
+        raise no_department(department_id)
+    if not check.patient_exists:
+        raise NotFound(f"No patient with id {patient_id}.")
+    _raise_if_queued(check.holder)
     entry = QueueEntry(
-        id=counters.next_id("queue_entry"),
+        id=counters.reserved_id("queue_entry"),
         token_number=queue_entries.next_token_number(queue, day, expires_at=now + CLAIM_LIFETIME),
         queue_date=day, department=department_id, patient=patient_id, status=WAITING,
         priority=priority, created_at=iso_instant(now),
@@ -99,12 +107,12 @@ def join(actor: User, data: dict) -> QueueEntry:
             if not exc.conflicted and queue_entries.ACTIVE_CLAIM not in exc.labels:
                 raise
             # Another join of this patient won, or its place was released meanwhile.
-            _raise_if_queued(queue, day, patient_id)
+            _raise_if_queued(queue_entries.active_entry_id(queue, day, patient_id))
     raise ValidationFailed.field("patient_id", "This patient's place is changing right now; try again.")
 
 
-def _raise_if_queued(queue: str, day: date, patient_id: int) -> None:
-    holder = queue_entries.active_entry_id(queue, day, patient_id)
+def _raise_if_queued(holder: int | None) -> None:
+    """AlreadyQueued (with the entry) if the claim's holder is still waiting or called."""
     if holder is None:
         return
     entry = queue_entries.get(holder)
@@ -118,21 +126,55 @@ def call_next(actor: User, department_id: int | None = None) -> QueueEntry | Non
     """Call the queue's next waiting entry (urgent first, then lowest token); None if empty.
 
     Desks calling at the same instant each get a different entry: the move from
-    waiting to called is conditional, and a desk that loses tries the next candidate.
+    waiting to called is conditional, and a desk that loses tries another candidate
+    (see _calling_order), looking at the head again after two tries.
     """
-    check_department(department_id)
     queue = queue_name(department_id)
     day = clock.today()
     called_at = iso_instant(clock.now())
     for _ in range(CALL_ROUNDS):
         candidates = queue_entries.waiting_head(queue, day, CALL_CANDIDATES)
         if not candidates:
+            # An empty queue, or no such department: entries exist only in departments that do.
+            check_department(department_id)
             return None
-        for entry_id in candidates:
+        # Two tries per look at the head: past that, this desk's view is too old to guess from.
+        for entry_id in _calling_order(candidates, queue, day)[:TRIES_PER_LOOK]:
             called = queue_entries.mark_called(entry_id, called_at)
             if called is not None:
                 return called
+            _contended(queue, day)
     return None
+
+
+# Until when (time.monotonic()) this process saw desks collide, per queue and day: while
+# they do, a desk's first try is spread over the head of the queue instead of every desk
+# trying the same first entry.
+_contention: dict[tuple[str, str], float] = {}
+CONTENTION_SECONDS = 1.0
+
+
+def _contended(queue: str, day) -> None:
+    _contention[(queue, day.isoformat())] = time.monotonic() + CONTENTION_SECONDS
+
+
+def forget_contention() -> None:
+    """Forget collisions seen so far (a process that starts over with new tables: tests)."""
+    _contention.clear()
+
+
+def _calling_order(candidates: list[int], queue: str, day) -> list[int]:
+    """The order to try the head candidates in.
+
+    Alone, a desk takes the head: the queue's order exactly. While desks collide in
+    this queue (this process saw one lose an entry to another in the last second),
+    the candidates are tried in a random order, so colliding desks spread over the
+    head instead of all trying its first entry: an entry can be overtaken only by
+    one at most CALL_CANDIDATES places behind it, and only while desks call at once.
+    """
+    if time.monotonic() >= _contention.get((queue, day.isoformat()), 0.0):
+        return [candidates[0], *_random.sample(candidates[1:], len(candidates) - 1)]
+    return _random.sample(candidates, len(candidates))
 
 
 def mark_served(actor: User, entry_id: int) -> QueueEntry:

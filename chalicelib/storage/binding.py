@@ -93,6 +93,9 @@ def connection() -> Connection:
 
 def create_tables() -> None:
     """Create every bound model's table if it is missing, with its TTL (local server and tests)."""
+    from chalicelib.storage.counters import forget_reserved_ids
+
+    forget_reserved_ids()  # ids reserved from tables that may be gone
     for model in MODELS:
         if not model.exists():
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)

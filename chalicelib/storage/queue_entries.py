@@ -14,20 +14,31 @@ request path at a fixed number of calls whatever the day's volume:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib.domain.entities import CALLED, EXPIRED, OPEN_STATUSES, SERVED, WAITING, Page, QueueEntry
+from chalicelib.domain.entities import (
+    CALLED,
+    EXPIRED,
+    OPEN_STATUSES,
+    SERVED,
+    WAITING,
+    Page,
+    QueueEntry,
+    queue_name,
+)
 from chalicelib.errors import ConditionFailed
 from chalicelib.storage.binding import register
-from chalicelib.storage.claims import owner_of, stage_claim, stage_release
+from chalicelib.storage.claims import UniqueModel, owner_of, stage_claim, stage_release
 from chalicelib.storage.counters import next_value
 from chalicelib.storage.cursors import query_page
-from chalicelib.storage.transactions import Transaction, get_or_none, update_unless
+from chalicelib.storage.departments import DepartmentModel
+from chalicelib.storage.patients import PatientModel
+from chalicelib.storage.transactions import Transaction, get_or_none, read_items, update_unless
 
 OPEN = "open"
 ACTIVE_CLAIM = "queue-active"
@@ -140,6 +151,26 @@ def next_token_number(queue: str, day: date, expires_at: datetime | None = None)
     """The queue's next token number for the day: one atomic ADD on the day's counter item
     (which DynamoDB's TTL may drop after expires_at, once the day is long over)."""
     return next_value(f"token#{queue}#{day.isoformat()}", expires_at=expires_at)
+
+
+@dataclass(frozen=True)
+class JoinCheck:
+    """What a join must know before it takes a token number, read in one call."""
+    patient_exists: bool
+    department_exists: bool  # True for the general queue
+    holder: int | None  # the entry id holding the patient's place in this queue today, if any
+
+
+def check_join(patient_id: int, department_id: int | None, day: date) -> JoinCheck:
+    """The patient, the department and the patient's place in the queue, in one TransactGetItems."""
+    queue = queue_name(department_id)
+    keys: list = [(PatientModel, patient_id), (UniqueModel, active_claim_key(queue, day, patient_id))]
+    if department_id is not None:
+        keys.append((DepartmentModel, department_id))
+    patient, claim, *department = read_items(keys)
+    return JoinCheck(patient_exists=patient is not None,
+                     department_exists=department_id is None or department[0] is not None,
+                     holder=int(claim.owner) if claim is not None else None)
 
 
 def add(entry: QueueEntry, claim_expires_at: datetime) -> None:

@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.exceptions import PynamoDBException, TransactGetError, TransactWriteError, UpdateError
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
+from pynamodb.transactions import TransactGet, TransactWrite
 
 from chalicelib.errors import ConditionFailed
 from chalicelib.storage.binding import connection
@@ -32,6 +32,28 @@ def get_or_none(model: type[_M], hash_key, range_key=None) -> _M | None:
         return model.get(hash_key, range_key, consistent_read=True)
     except model.DoesNotExist:
         return None
+
+
+def read_items(keys: list[tuple[type[Model], object]]) -> list[Model | None]:
+    """Several items of any tables in one strongly consistent TransactGetItems call (None where missing).
+
+    A transaction writing one of them at that instant cancels the read: that is a
+    ConditionFailed conflict, to be read again.
+    """
+    try:
+        with TransactGet(connection=connection()) as read:
+            futures = [read.get(model, key) for model, key in keys]
+    except TransactGetError as error:
+        if cause(error) == "TransactionCanceledException":
+            raise ConditionFailed([ConditionFailed.CONFLICT]) from error
+        raise
+    items: list[Model | None] = []
+    for (model, _), future in zip(keys, futures, strict=True):
+        try:
+            items.append(future.get())
+        except model.DoesNotExist:
+            items.append(None)
+    return items
 
 
 def cause(exc: PynamoDBException) -> str | None:

@@ -270,3 +270,31 @@ def test_bad_desk_requests(api, staff):
         assert r.status in (400, 404) and r.body["Code"] in ("BadRequestError", "NotFoundError")
     r = api.post("/queues/join_queue", raw=b"[1]", token=staff.token)
     assert r.status == 400
+
+
+def test_join_costs_four_dynamodb_calls_in_any_queue(api, people, staff):
+    """The caller, then one read of the patient, their place and the department, the token, the write."""
+    from chalicelib.domain import departments
+    from tests.support.dynamodb import recording
+
+    cardiology = departments.ensure_department("Cardiology")
+    patients = [people.make("patient") for _ in range(4)]
+    assert join(api, patients[0]).status == 201  # the first join of a process reserves a block of ids
+    for patient, body in ((patients[1], {}), (patients[2], {"department": cardiology}),
+                          (staff, {"patient_id": patients[3].record["patient_id"], "department": cardiology})):
+        with recording() as calls:
+            response = join(api, patient, body)
+        assert response.status == 201, response
+        assert calls == ["GetItem", "TransactGetItems", "UpdateItem", "TransactWriteItems"], calls
+
+
+def test_refused_joins_use_up_no_token_number(api, people, staff):
+    from chalicelib.domain import departments
+
+    cardiology = departments.ensure_department("Cardiology")
+    first, second = people.make("patient"), people.make("patient")
+    assert join(api, first, {"department": cardiology}).body["token_number"] == 1
+    assert join(api, first, {"department": cardiology}).status == 400  # already holds a place
+    assert join(api, staff, {"patient_id": 999999, "department": cardiology}).status == 404
+    assert join(api, second, {"department": 4242}).status == 400  # no such department
+    assert join(api, second, {"department": cardiology}).body["token_number"] == 2
