@@ -286,6 +286,7 @@ def test_zip_is_small_and_leaves_boto_to_the_runtime(built):
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__/" in n]
     assert not top & {"boto3", "botocore", "s3transfer"}
     assert {"app.py", "chalicelib", "pynamodb", "jwt", "argon2"} <= top
+    assert "chalicelib/api/docs.html" in names  # the docs page's template, read at first use
     assert path.stat().st_size < MAX_ZIP_BYTES
 
 
