@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import getpass
-import json
 import os
 import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
 
 
 class Refused(Exception):
@@ -27,20 +26,31 @@ class Refused(Exception):
 
 
 def _stage_env(stage: str) -> dict[str, str]:
-    config = json.loads(CONFIG_FILE.read_text())
-    if stage not in config["stages"]:
-        raise Refused(f"No stage {stage!r} in .chalice/config.json (stages: {', '.join(sorted(config['stages']))}).")
-    env = dict(config.get("environment_variables", {}))
-    env.update(config["stages"][stage].get("environment_variables", {}))
-    return env
+    from devtools.stage import stage_env, stages
+
+    try:
+        return stage_env(stage)
+    except KeyError:
+        raise Refused(f"No stage {stage!r} in .chalice/config.json (stages: {', '.join(stages())}).") from None
+
+
+def stage_settings(stage: str, region: str, endpoint: str | None = None):
+    """The app's settings pointed at a stage's tables in a region (endpoint: a DynamoDB other than AWS's)."""
+    from chalicelib.settings import get_settings
+
+    env = _stage_env(stage)
+    return dataclasses.replace(get_settings(), stage=env.get("DQS_STAGE", stage), region=region,
+                               table_prefix=env["DQS_TABLE_PREFIX"], dynamodb_endpoint=endpoint)
 
 
 @contextlib.contextmanager
-def _stage_environment(stage: str, region: str, endpoint: str | None):
-    """The app's settings for that stage's tables, for the duration of the command only."""
-    env = _stage_env(stage)
-    values = {"DQS_STAGE": env.get("DQS_STAGE", stage), "DQS_TABLE_PREFIX": env["DQS_TABLE_PREFIX"],
-              "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "DQS_DYNAMODB_ENDPOINT": endpoint}
+def _environment_matching(settings):
+    """Until the storage functions stop binding themselves from os.environ, the environment
+    must say what `settings` says while the command runs; it is restored afterwards.
+    Once storage.bind(settings) alone sticks, this goes (with its `with` in create_admin)."""
+    values = {"DQS_STAGE": settings.stage, "DQS_TABLE_PREFIX": settings.table_prefix,
+              "AWS_REGION": settings.region, "AWS_DEFAULT_REGION": settings.region,
+              "DQS_DYNAMODB_ENDPOINT": settings.dynamodb_endpoint}
     saved = {key: os.environ.get(key) for key in values}
     try:
         for key, value in values.items():
@@ -48,7 +58,7 @@ def _stage_environment(stage: str, region: str, endpoint: str | None):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        yield env
+        yield
     finally:
         for key, value in saved.items():
             if value is None:
@@ -103,14 +113,15 @@ def create_admin(stage: str, username: str, email: str, password: str, region: s
     from botocore.exceptions import BotoCoreError, ClientError
     from pynamodb.exceptions import PynamoDBException
 
+    from chalicelib import storage
     from chalicelib.domain import accounts
     from chalicelib.errors import ValidationFailed
-    from chalicelib.storage import bind
 
+    settings = stage_settings(stage, region, endpoint)
     data = _validated(username, email, password)
-    with _stage_environment(stage, region, endpoint) as env:
-        tables = f"{env['DQS_TABLE_PREFIX']}*"
-        bind()
+    tables = f"{settings.table_prefix}*"
+    with _environment_matching(settings):
+        storage.bind(settings)
         try:
             user, created = accounts.ensure_admin(data["username"], data["email"], data["password"])
         except ValidationFailed as exc:
@@ -143,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_DIR))
     try:
-        _stage_env(args.stage)
+        _stage_env(args.stage)  # an unknown stage is refused before any prompt
         region = _region(args.region)
         password = _read_password(args.password_stdin)
         print(create_admin(args.stage, args.username, args.email, password, region, args.endpoint_url))
