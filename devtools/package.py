@@ -8,8 +8,8 @@ For every stage in .chalice/config.json this writes build/package/<stage>/:
 The resources come from the models registered in chalicelib.storage (keys,
 attribute types, indexes, TTL), so a model change changes the deployed tables.
 The zip leaves boto3/botocore out (the Lambda runtime has them): the project is
-copied to build/package/src with pynamodb vendored without its dependencies and
-a requirements file without pynamodb.
+copied to build/package/src with pynamodb installed into vendor/ without its
+dependencies (`pip install --no-deps --target`) and a requirements file without it.
 
 No AWS account is needed: credentials are removed from chalice's environment
 and a region is set if none is.
@@ -26,9 +26,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devtools.stage import CONFIG_FILE, load_config, stage_env, stages
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_DIR / "build" / "package"
-CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
 LOGS_POLICY = PROJECT_DIR / "deploy" / "lambda-logs-policy.json"
 
 # Already in the Lambda Python runtime: never shipped in the zip.
@@ -65,22 +66,6 @@ GATEWAY_RESPONSES = {
     "DEFAULT_4XX": (None, "BadRequestError", "$context.error.messageString"),
     "DEFAULT_5XX": (None, "InternalServerError", "$context.error.messageString"),
 }
-
-
-def load_config() -> dict:
-    return json.loads(CONFIG_FILE.read_text())
-
-
-def stages() -> list[str]:
-    return sorted(load_config()["stages"])
-
-
-def stage_environment(stage: str) -> dict[str, str]:
-    """The Lambda environment chalice gives a stage (stage values over global ones)."""
-    config = load_config()
-    env = dict(config.get("environment_variables", {}))
-    env.update(config["stages"][stage].get("environment_variables", {}))
-    return env
 
 
 def _log_retention(stage: str) -> int | None:
@@ -248,7 +233,7 @@ THROTTLE_BURST = 200
 
 def resources_template(stage: str, roles: list[str]) -> dict:
     """Everything chalice does not know about: tables, data access, gateway responses."""
-    env = stage_environment(stage)
+    env = stage_env(stage)
     models = _models()
     prefix = env["DQS_TABLE_PREFIX"]
     resources = {table_logical_id(m): table_resource(m, prefix) for m in models}
@@ -277,33 +262,28 @@ def _requirement_name(line: str) -> str | None:
     return re.split(r"[<>=!~;\[ ]", line, maxsplit=1)[0].lower().replace("_", "-")
 
 
-def _pinned_version(name: str) -> str | None:
+def _requirement_line(name: str) -> str:
     for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines():
         if _requirement_name(line) == name:
-            match = re.search(r"==\s*([^\s;]+)", line)
-            return match.group(1) if match else None
-    return None
+            return line.split("#", 1)[0].strip()
+    raise SystemExit(f"{name} is not in requirements.txt.")
 
 
 def _vendor(name: str, vendor_dir: Path) -> None:
-    """Copy an installed pure-Python distribution (without its dependencies) into vendor/."""
+    """Install a requirement's pinned wheel into vendor/ without its dependencies.
+
+    Every dependency it declares must be one the Lambda runtime provides.
+    """
     from packaging.requirements import Requirement
 
-    dist = importlib.metadata.distribution(name)
-    pinned = _pinned_version(name)
-    if pinned and dist.version != pinned:
-        raise SystemExit(f"{name} {dist.version} is installed but requirements.txt pins {pinned}: run `make install`.")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "--no-deps", "--no-compile", "--only-binary=:all:", "--target", str(vendor_dir),
+                    _requirement_line(name)], check=True)
+    dist = next(importlib.metadata.distributions(name=name, path=[str(vendor_dir)]))
     for requirement in map(Requirement, dist.requires or []):
         wanted = requirement.marker is None or requirement.marker.evaluate({"extra": ""})
         if wanted and requirement.name.lower() not in RUNTIME_PROVIDED:
             raise SystemExit(f"{name} needs {requirement.name}, which the Lambda runtime lacks: do not vendor it.")
-    for file in dist.files or []:
-        top = file.parts[0]
-        if top.startswith("..") or top == "__pycache__" or file.suffix == ".pyc" or "__pycache__" in file.parts:
-            continue
-        target = vendor_dir / file
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(dist.locate_file(file), target)
 
 
 def prepare_project(dest: Path, *, slim: bool = True) -> Path:

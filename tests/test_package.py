@@ -18,6 +18,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
 
 from chalicelib import storage
 from devtools import package
+from devtools.stage import stage_env as config_stage_env
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STAGE = "prod"
@@ -46,7 +47,7 @@ def of_type(resources: dict, kind: str) -> dict:
 
 
 def stage_env() -> dict:
-    return package.stage_environment(STAGE)
+    return config_stage_env(STAGE)
 
 
 def expected_table(model) -> dict:
