@@ -141,9 +141,11 @@ def table_resource(model, prefix: str) -> dict:
     ttl = getattr(model.Meta, "ttl_attribute", None)
     if ttl:
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}
-    # Protected tables make a stack deletion fail instead of losing the clinic's data;
-    # a key change (a replacement) is refused rather than done by copying.
-    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Retain",
+    # Retained: deleting the stack (or rolling back a failed first create) leaves the
+    # tables and the clinic's data in place, instead of failing on their deletion
+    # protection (DELETE_FAILED, ROLLBACK_FAILED). A key change (a replacement) keeps
+    # the old table too. Deleting a stage's tables is a separate, deliberate step (README).
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
             "Properties": properties}
 
 
@@ -197,19 +199,22 @@ def data_access_policy(models, roles: list[str], secret_param: str | None) -> di
 
 
 def gateway_responses() -> dict:
-    resources = {}
+    """API Gateway's own answers, as the API's GatewayResponses property.
+
+    SAM writes them into the API's definition, so every deployment of the stage
+    carries them (separate GatewayResponse resources would wait for the next one).
+    """
+    responses = {}
     for kind, (status, code, message) in GATEWAY_RESPONSES.items():
-        properties = {
-            "RestApiId": {"Ref": "RestAPI"},
-            "ResponseType": kind,
+        response = {
+            "ResponseParameters": {"Headers": {"Content-Type": "'application/json'",
+                                               "X-Content-Type-Options": "'nosniff'"}},
             "ResponseTemplates": {"application/json": '{"Code":"%s","Message":%s}' % (code, message)},
-            "ResponseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
         }
         if status:
-            properties["StatusCode"] = status
-        resources[cfn_name(kind.lower()) + "GatewayResponse"] = {
-            "Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
-    return resources
+            response["StatusCode"] = status
+        responses[kind] = response
+    return responses
 
 
 def function_roles(project_dir: Path, stage: str) -> list[str]:
@@ -232,18 +237,23 @@ THROTTLE_BURST = 200
 
 
 def resources_template(stage: str, roles: list[str]) -> dict:
-    """Everything chalice does not know about: tables, data access, gateway responses."""
+    """Everything chalice does not know about: tables, data access, the API's stage settings."""
     env = stage_env(stage)
     models = _models()
     prefix = env["DQS_TABLE_PREFIX"]
     resources = {table_logical_id(m): table_resource(m, prefix) for m in models}
     resources["DataAccessPolicy"] = data_access_policy(models, roles, env.get("DQS_JWT_SECRET_PARAM"))
-    resources.update(gateway_responses())
-    # A stage-wide ceiling on requests: far above what a clinic's desks, phones and screens
-    # send, low enough that a flood is turned away with a 429 before it becomes a bill.
-    resources["RestAPI"] = {"Properties": {"MethodSettings": [{
-        "ResourcePath": "/*", "HttpMethod": "*",
-        "ThrottlingRateLimit": THROTTLE_RATE_PER_SECOND, "ThrottlingBurstLimit": THROTTLE_BURST}]}}
+    resources["RestAPI"] = {"Properties": {
+        # Any OpenApiVersion stops SAM from adding a second stage named "Stage" (its
+        # deployment's own), which would serve the whole API without the settings below.
+        # chalice's definition stays Swagger 2.0: SAM leaves a "swagger" body as it is.
+        "OpenApiVersion": "3.0.1",
+        # A stage-wide ceiling on requests: far above what a clinic's desks, phones and screens
+        # send, low enough that a flood is turned away with a 429 before it becomes a bill.
+        "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*",
+                            "ThrottlingRateLimit": THROTTLE_RATE_PER_SECOND, "ThrottlingBurstLimit": THROTTLE_BURST}],
+        "GatewayResponses": gateway_responses(),
+    }}
     if _log_retention(stage):
         # chalice 1.34 names the API handler's log group after "ApiHandler", a resource
         # that does not exist (the function is "APIHandler"): point it at the function.

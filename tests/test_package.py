@@ -2,9 +2,14 @@
 
 The template is built once per session for the prod stage (chalice package with the
 merged resources, then cfn-lint); every table is compared with the PynamoDB models.
+cfn-lint checks the template as written; what CloudFormation deploys is what the SAM
+transform makes of it, so the template is also run through the SAM translator
+(aws-sam-translator, offline) and the stage, gateway responses and policies are
+checked in that result.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -48,6 +53,29 @@ def of_type(resources: dict, kind: str) -> dict:
 
 def stage_env() -> dict:
     return config_stage_env(STAGE)
+
+
+class _NoManagedPolicies:
+    """The translator asks IAM for AWS managed policies only when a function names one."""
+
+    def load(self) -> dict:
+        return {}
+
+
+def sam_transform(template: dict) -> dict:
+    """What CloudFormation's AWS::Serverless transform makes of a template, offline.
+
+    The code is first given an S3 address, as `aws cloudformation package` does.
+    """
+    from samtranslator.translator.transform import transform
+
+    text = json.dumps(template).replace('"./deployment.zip"', '"s3://artifacts/deployment.zip"')
+    return transform(json.loads(text), {}, _NoManagedPolicies())
+
+
+@pytest.fixture(scope="session")
+def translated(built) -> dict:
+    return sam_transform(built["template"])["Resources"]
 
 
 def expected_table(model) -> dict:
@@ -129,6 +157,10 @@ def test_table_is_on_demand_recoverable_protected_encrypted(resources, model):
     assert "ProvisionedThroughput" not in props
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["DeletionProtectionEnabled"] is True
+    # Kept when the stack goes or a failed first create rolls back: deleting a protected
+    # table would fail instead (DELETE_FAILED, ROLLBACK_FAILED).
+    table = table_for(resources, model)
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
     assert props["SSESpecification"]["SSEEnabled"] is True
     ttl = getattr(model.Meta, "ttl_attribute", None)
     if ttl:
@@ -247,17 +279,20 @@ def test_actions_follow_the_pynamodb_calls_in_the_code(tmp_path):
     assert "DescribeTable" in package.dynamodb_actions(tmp_path)
 
 
-# -- API Gateway's own answers ----------------------------------------------------
+# -- API Gateway --------------------------------------------------------------------
 
 def _render(template: str) -> dict:
     return json.loads(template.replace("$context.error.messageString", '"Something \\"quoted\\""'))
 
 
 def test_unknown_routes_answer_a_json_404_and_gateway_errors_keep_the_error_shape(resources):
-    responses = {r["Properties"]["ResponseType"]: r["Properties"]
-                 for r in of_type(resources, "AWS::ApiGateway::GatewayResponse").values()}
-    for props in responses.values():
-        assert props["RestApiId"] == {"Ref": "RestAPI"}
+    # On the API itself (SAM's GatewayResponses), not as GatewayResponse resources of their own.
+    assert not of_type(resources, "AWS::ApiGateway::GatewayResponse")
+    responses = resources["RestAPI"]["Properties"]["GatewayResponses"]
+    assert set(responses) == set(package.GATEWAY_RESPONSES)
+    for response in responses.values():
+        assert response["ResponseParameters"]["Headers"] == {
+            "Content-Type": "'application/json'", "X-Content-Type-Options": "'nosniff'"}
     missing = responses["MISSING_AUTHENTICATION_TOKEN"]
     assert missing["StatusCode"] == "404"
     assert _render(missing["ResponseTemplates"]["application/json"]) == {
@@ -265,7 +300,6 @@ def test_unknown_routes_answer_a_json_404_and_gateway_errors_keep_the_error_shap
     for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
         body = _render(responses[kind]["ResponseTemplates"]["application/json"])
         assert set(body) == {"Code", "Message"} and body["Code"].endswith("Error")
-    assert "RestAPI" in resources
 
 
 def test_the_stage_throttles_floods(resources):
@@ -275,6 +309,50 @@ def test_the_stage_throttles_floods(resources):
     # chalice's own definition of the API is still there: the settings were merged into it.
     assert resources["RestAPI"]["Type"] == "AWS::Serverless::Api"
     assert "/queues/call_next" in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+
+
+def test_after_the_transform_the_api_has_one_stage_named_api_and_it_is_throttled(translated):
+    stages = of_type(translated, "AWS::ApiGateway::Stage")
+    assert [stage["Properties"]["StageName"] for stage in stages.values()] == ["api"]
+    stage = next(iter(stages.values()))["Properties"]
+    assert stage["MethodSettings"] == [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 100,
+                                        "ThrottlingBurstLimit": 200}]
+    deployments = of_type(translated, "AWS::ApiGateway::Deployment")
+    assert len(deployments) == 1
+    name, deployment = next(iter(deployments.items()))
+    # A StageName on the deployment would create a second stage ("Stage") serving the
+    # whole API without the stage's throttle.
+    assert "StageName" not in deployment["Properties"]
+    assert stage["DeploymentId"] == {"Ref": name}
+    assert not of_type(translated, "AWS::ApiGatewayV2::Stage")
+
+
+def test_after_the_transform_the_gateway_responses_are_part_of_the_deployment(built, translated):
+    assert not of_type(translated, "AWS::ApiGateway::GatewayResponse")
+    api = of_type(translated, "AWS::ApiGateway::RestApi")
+    assert list(api) == ["RestAPI"]
+    deployed = api["RestAPI"]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    assert set(deployed) == set(package.GATEWAY_RESPONSES)
+    for kind, (status, _, _) in package.GATEWAY_RESPONSES.items():
+        assert deployed[kind].get("statusCode") == status
+        assert deployed[kind]["responseParameters"] == {
+            "gatewayresponse.header.Content-Type": "'application/json'",
+            "gatewayresponse.header.X-Content-Type-Options": "'nosniff'"}
+    assert _render(deployed["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"]) == {
+        "Code": "NotFoundError", "Message": "No such route."}
+    # SAM names the deployment after the definition it deploys: a changed response is a
+    # new deployment, so it goes live with the stack update that changes it.
+    changed = copy.deepcopy(built["template"])
+    changed["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]["DEFAULT_4XX"]["StatusCode"] = "418"
+    redeployed = of_type(sam_transform(changed)["Resources"], "AWS::ApiGateway::Deployment")
+    assert len(redeployed) == 1 and set(redeployed) != set(of_type(translated, "AWS::ApiGateway::Deployment"))
+
+
+def test_after_the_transform_the_reset_runs_on_its_schedule(translated):
+    rules = of_type(translated, "AWS::Events::Rule")
+    assert [r["Properties"]["ScheduleExpression"] for r in rules.values()] == ["cron(5 * * * ? *)"]
+    targets = next(iter(rules.values()))["Properties"]["Targets"]
+    assert [t["Arn"] for t in targets] == [{"Fn::GetAtt": ["QueueReset", "Arn"]}]
 
 
 # -- the zip ------------------------------------------------------------------------
