@@ -26,6 +26,7 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from chalicelib import storage  # noqa: E402
+pytest_plugins = ["tests.dynamodb_calls"]  # records DynamoDB calls; checks the IAM policies at the end
 
 
 @pytest.fixture

@@ -218,42 +218,89 @@ def test_log_groups_belong_to_deployed_functions(resources):
 
 
 # -- least privilege ------------------------------------------------------------
+# devtools.package.FUNCTION_ACCESS is checked against the code's real calls by
+# tests/dynamodb_calls.py; here, against the policies the template gives each role.
 
-def _allowed_table_resources(resources: dict) -> set[str]:
-    allowed = set()
+def _table_arns(resources: dict) -> dict[str, tuple[str, str | None]]:
+    """Each ARN the policies may name (as JSON) -> (table suffix, index name or None)."""
+    arns = {}
     for model in storage.MODELS:
         logical = next(name for name, t in of_type(resources, "AWS::DynamoDB::Table").items()
                        if t["Properties"]["TableName"] == stage_env()["DQS_TABLE_PREFIX"] + model.Meta.table_suffix)
-        allowed.add(json.dumps({"Fn::GetAtt": [logical, "Arn"]}))
+        arns[json.dumps({"Fn::GetAtt": [logical, "Arn"]})] = (model.Meta.table_suffix, None)
         for index in model._indexes.values():
-            allowed.add(json.dumps({"Fn::Sub": "${%s.Arn}/index/%s" % (logical, index.Meta.index_name)}))
-    return allowed
+            arns[json.dumps({"Fn::Sub": "${%s.Arn}/index/%s" % (logical, index.Meta.index_name)})] = (
+                model.Meta.table_suffix, index.Meta.index_name)
+    return arns
 
 
-def test_data_policy_names_only_this_stage_tables_indexes_and_secret(resources):
-    policies = of_type(resources, "AWS::IAM::Policy")
-    assert len(policies) == 1
-    policy = next(iter(policies.values()))["Properties"]
-    assert sorted(r["Ref"] for r in policy["Roles"]) == sorted(of_type(resources, "AWS::IAM::Role"))
-    allowed = _allowed_table_resources(resources)
+def _function_roles(resources: dict) -> dict[str, str]:
+    """Each function's handler ("app.app", "app.queue_reset") -> its role's logical id."""
+    return {f["Properties"]["Handler"]: f["Properties"]["Role"]["Fn::GetAtt"][0]
+            for f in of_type(resources, "AWS::Serverless::Function").values()}
+
+
+def _role_grants(resources: dict, role: str) -> tuple[set, list]:
+    """What the policies attached to a role grant: {(action, table suffix, index)}, [other statements]."""
+    arns = _table_arns(resources)
+    dynamodb, other = set(), []
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        if {"Ref": role} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow" and "Condition" not in statement
+            actions = statement["Action"]
+            assert not any("*" in a for a in actions)
+            if not all(a.startswith("dynamodb:") for a in actions):
+                other.append(statement)
+                continue
+            for resource in statement["Resource"]:
+                assert isinstance(resource, dict), f"literal resource {resource!r}"
+                assert json.dumps(resource) in arns, resource
+                dynamodb.update((a.split(":", 1)[1], *arns[json.dumps(resource)]) for a in actions)
+    return dynamodb, other
+
+
+def _secret_statement() -> dict:
     param = stage_env()["DQS_JWT_SECRET_PARAM"].lstrip("/")
-    secret_arn = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + param}
-    granted_dynamodb: set[str] = set()
-    for statement in policy["PolicyDocument"]["Statement"]:
-        assert statement["Effect"] == "Allow"
-        actions = statement["Action"]
-        for resource in statement["Resource"]:
-            assert isinstance(resource, dict), f"literal resource {resource!r}"
-            if all(a.startswith("dynamodb:") for a in actions):
-                assert json.dumps(resource) in allowed, resource
-            else:
-                assert actions == ["ssm:GetParameter"] and resource == secret_arn
-        granted_dynamodb.update(a.split(":", 1)[1] for a in actions if a.startswith("dynamodb:"))
-        assert not any("*" in a for a in actions)
-    assert granted_dynamodb == set(package.dynamodb_actions())
-    assert {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "ConditionCheckItem"} <= granted_dynamodb
-    assert not granted_dynamodb & {"Scan", "DeleteTable", "CreateTable", "UpdateTable", "DescribeTable"} - set(
-        package.dynamodb_actions())
+    return {"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": [
+        {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + param}]}
+
+
+def test_each_function_has_its_own_role_and_data_policy(resources):
+    roles = _function_roles(resources)
+    assert set(roles) == {"app.app", "app.queue_reset"}
+    assert len(set(roles.values())) == 2
+    policies = of_type(resources, "AWS::IAM::Policy")
+    assert len(policies) == 2
+    assert sorted(r["Ref"] for p in policies.values() for r in p["Properties"]["Roles"]) == sorted(roles.values())
+
+
+def test_the_api_may_read_and_write_items_and_query_indexes_and_read_its_secret(resources):
+    granted, other = _role_grants(resources, _function_roles(resources)["app.app"])
+    assert granted == package.grants("api_handler")
+    assert {a for a, _, _ in granted} == {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem",
+                                          "Query"}
+    assert all(index is not None for action, _, index in granted if action == "Query")
+    assert other == [_secret_statement()]
+
+
+def test_the_reset_may_only_query_open_entries_update_them_and_delete_their_claims(resources):
+    granted, other = _role_grants(resources, _function_roles(resources)["app.queue_reset"])
+    assert granted == package.grants("queue_reset") == {
+        ("Query", "queue-entries", "open-date-index"),
+        ("UpdateItem", "queue-entries", None),
+        ("DeleteItem", "uniques", None),
+    }
+    assert other == []  # not even the token secret
+
+
+def test_no_function_may_scan_batch_or_manage_tables(resources):
+    for role in _function_roles(resources).values():
+        actions = {a for a, _, _ in _role_grants(resources, role)[0]}
+        assert not actions & {"Scan", "BatchWriteItem", "BatchGetItem", "DeleteTable", "CreateTable", "UpdateTable",
+                              "DescribeTable", "UpdateTimeToLive"}
+    assert not set(package.LOCAL_ONLY) & {a for f in package.FUNCTION_ACCESS for a in package.FUNCTION_ACCESS[f]}
 
 
 def test_chalice_roles_keep_only_their_logging_permissions(resources):
@@ -265,18 +312,20 @@ def test_chalice_roles_keep_only_their_logging_permissions(resources):
         assert "ManagedPolicyArns" not in role["Properties"]
 
 
-def test_actions_follow_the_pynamodb_calls_in_the_code(tmp_path):
-    (tmp_path / "a.py").write_text("Thing.get(1)\nthing.save()\n")
-    assert package.dynamodb_actions(tmp_path) == ["GetItem", "PutItem"]
-    (tmp_path / "b.py").write_text("for t in Thing.scan(): pass\nwith Thing.batch_write() as b: pass\n")
-    assert {"Scan", "BatchWriteItem"} <= set(package.dynamodb_actions(tmp_path))
-    (tmp_path / "c.py").write_text("Thing.waiting.count('k', Thing.rank < 3)\n")
-    assert "Query" in package.dynamodb_actions(tmp_path)
-    assert "DescribeTable" not in package.dynamodb_actions(tmp_path)
-    (tmp_path / "d.py").write_text("def create_tables():\n    Thing.describe_table()\n")
-    assert "DescribeTable" not in package.dynamodb_actions(tmp_path)
-    (tmp_path / "e.py").write_text("def size():\n    return Thing.count()\n")
-    assert "DescribeTable" in package.dynamodb_actions(tmp_path)
+def test_after_the_transform_each_function_runs_with_only_its_own_role(translated):
+    functions = of_type(translated, "AWS::Lambda::Function")
+    roles = {f["Properties"]["Handler"]: f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
+    assert set(roles) == {"app.app", "app.queue_reset"} and len(set(roles.values())) == 2
+    assert set(of_type(translated, "AWS::IAM::Role")) == set(roles.values())  # SAM added none
+    for handler, role in roles.items():
+        attached = [policy["Properties"]["PolicyDocument"]["Statement"]
+                    for policy in of_type(translated, "AWS::IAM::Policy").values()
+                    if {"Ref": role} in policy["Properties"]["Roles"]]
+        actions = {a for statements in attached for s in statements for a in s["Action"]}
+        function = "api_handler" if handler == "app.app" else "queue_reset"
+        expected = {f"dynamodb:{a}" for a, _, _ in package.grants(function)}
+        assert actions == expected | ({"ssm:GetParameter"} if function == "api_handler" else set())
+        assert "ManagedPolicyArns" not in translated[role]["Properties"]
 
 
 # -- API Gateway --------------------------------------------------------------------
