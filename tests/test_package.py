@@ -404,6 +404,52 @@ def test_after_the_transform_the_reset_runs_on_its_schedule(translated):
     assert [t["Arn"] for t in targets] == [{"Fn::GetAtt": ["QueueReset", "Arn"]}]
 
 
+# -- deploying ------------------------------------------------------------------------
+
+INLINE_TEMPLATE_LIMIT = 51_200  # bytes: CloudFormation takes a bigger template only from S3
+
+
+def _readme_deploy_commands() -> list[str]:
+    """The shell commands of the README's deployment section, one line each."""
+    text = (PROJECT_DIR / "README.md").read_text()
+    section = text.split("\n## Deploying to AWS", 1)[1].split("\n## ", 1)[0]
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = " ".join(line.split("#", 1)[0].split())
+            if line:
+                commands.append(line)
+    commands += [" ".join(c.split()) for c in re.findall(r"`((?:aws|sam) [^`]+)`", section)]
+    return commands
+
+
+def test_the_documented_deploy_sends_a_template_over_the_inline_limit_through_s3(built):
+    size = (built["dir"] / "sam.json").stat().st_size
+    compact = len(json.dumps(built["template"], separators=(",", ":")).encode())
+    assert compact > INLINE_TEMPLATE_LIMIT  # even without whitespace: the case below is the real one
+    commands = _readme_deploy_commands()
+    deploys = [c for c in commands if c.startswith(("aws cloudformation deploy ", "sam deploy "))]
+    assert len(deploys) >= 2, commands
+    for command in deploys:
+        if size > INLINE_TEMPLATE_LIMIT:
+            # Without a bucket, deploy stops with "Templates with a size greater than 51,200
+            # bytes must be deployed via an S3 Bucket" (DeployBucketRequiredError).
+            assert "--s3-bucket" in command or (command.startswith("sam ") and "--resolve-s3" in command), command
+        assert "--capabilities CAPABILITY_IAM" in command
+    # The code goes to S3 first: chalice's template names a local zip.
+    uploads = [c for c in commands if c.startswith("aws cloudformation package ")]
+    assert uploads and all("--s3-bucket" in c for c in uploads)
+    assert commands.index(uploads[0]) < commands.index(deploys[0])
+
+
+def test_the_documented_secret_commands_never_read_a_secret_as_an_option():
+    # token_urlsafe starts with "-" one time in 64; `--value "$SECRET"` would then fail.
+    puts = [c for c in _readme_deploy_commands() if c.startswith("aws ssm put-parameter")]
+    assert puts
+    for command in puts:
+        assert re.search(r'--value="\$\w+"', command) and " --value " not in command, command
+
+
 # -- the zip ------------------------------------------------------------------------
 
 def test_zip_is_small_and_leaves_boto_to_the_runtime(built):
