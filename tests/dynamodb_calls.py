@@ -14,7 +14,8 @@ GetItem).
 At the end of the session:
 - a call that its function's policy does not grant fails the run, whatever was selected;
 - an action a policy grants that no call needed fails the run only when the whole
-  suite ran and passed (every test module collected, nothing deselected, every test run).
+  suite ran and passed (no path narrower than the project or tests/, nothing
+  deselected, every test run).
 """
 from __future__ import annotations
 
@@ -168,9 +169,11 @@ def pytest_deselected(items):
 
 
 def _whole_suite_ran(session) -> bool:
-    test_files = {p.resolve() for p in (PROJECT_DIR / "tests").rglob("test_*.py")}
-    collected = {Path(str(item.fspath)).resolve() for item in session.items}
-    return (collected >= test_files and not _run["deselected"] and _run["finished"] == len(session.items)
+    """pytest was given the project or tests/ (or nothing), deselected nothing, and ran every test, all passing."""
+    config = session.config
+    suite = {PROJECT_DIR, PROJECT_DIR / "tests"}
+    paths = {Path(config.invocation_params.dir, arg.split("::", 1)[0]).resolve() for arg in config.args}
+    return (paths <= suite and not _run["deselected"] and _run["finished"] == len(session.items)
             and session.testsfailed == 0)
 
 
@@ -178,13 +181,18 @@ def pytest_sessionfinish(session, exitstatus):
     if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return
     problems = unauthorised(RECORDER.calls)
-    if _whole_suite_ran(session):
+    whole = _whole_suite_ran(session)
+    if whole:
         problems += unused(RECORDER.calls)
-    if not problems:
-        return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not problems:
+        if reporter is not None and RECORDER.calls:
+            checked = "granted and used, both ways" if whole else "granted (a partial run: unused grants not checked)"
+            reporter.write("\n")
+            reporter.write_line(f"IAM lists: {len(RECORDER.calls)} kinds of DynamoDB call recorded, all {checked}.")
+        return
     if reporter is not None:
-        reporter.ensure_newline()
+        reporter.write("\n")
         reporter.write_sep("=", "IAM policies and the DynamoDB calls the tests made differ", red=True)
         for line in problems:
             reporter.write_line(line)
