@@ -11,15 +11,12 @@ user of that name is left as it is. The password is never printed.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import dataclasses
 import getpass
-import json
-import os
 import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
 
 
 class Refused(Exception):
@@ -27,44 +24,31 @@ class Refused(Exception):
 
 
 def _stage_env(stage: str) -> dict[str, str]:
-    config = json.loads(CONFIG_FILE.read_text())
-    if stage not in config["stages"]:
-        raise Refused(f"No stage {stage!r} in .chalice/config.json (stages: {', '.join(sorted(config['stages']))}).")
-    env = dict(config.get("environment_variables", {}))
-    env.update(config["stages"][stage].get("environment_variables", {}))
-    return env
+    from devtools.stage import stage_env, stages
 
-
-@contextlib.contextmanager
-def _stage_environment(stage: str, region: str, endpoint: str | None):
-    """The app's settings for that stage's tables, for the duration of the command only."""
-    env = _stage_env(stage)
-    values = {"DQS_STAGE": env.get("DQS_STAGE", stage), "DQS_TABLE_PREFIX": env["DQS_TABLE_PREFIX"],
-              "AWS_REGION": region, "AWS_DEFAULT_REGION": region, "DQS_DYNAMODB_ENDPOINT": endpoint}
-    saved = {key: os.environ.get(key) for key in values}
     try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield env
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        return stage_env(stage)
+    except KeyError:
+        raise Refused(f"No stage {stage!r} in .chalice/config.json (stages: {', '.join(stages())}).") from None
+
+
+def stage_settings(stage: str, region: str, endpoint: str | None = None):
+    """The app's settings pointed at a stage's tables in a region (endpoint: a DynamoDB other than AWS's)."""
+    from chalicelib.settings import get_settings
+
+    env = _stage_env(stage)
+    return dataclasses.replace(get_settings(), region=region, table_prefix=env["DQS_TABLE_PREFIX"],
+                               dynamodb_endpoint=endpoint)
 
 
 def _validated(username: str, email: str, password: str) -> dict:
-    from chalicelib.domain.accounts import USERNAME_PATTERN, check_password_rules
+    from chalicelib.api.users import username_field
+    from chalicelib.domain.accounts import check_password_rules
     from chalicelib.errors import ValidationFailed
-    from chalicelib.schema import Email, Password, Schema, Str
+    from chalicelib.schema import Email, Password, Schema
 
     schema = Schema("Admin", {
-        "username": Str(max_length=150, pattern=USERNAME_PATTERN,
-                        pattern_message="Letters, digits and @.+-_ only.", required=True),
+        "username": username_field(required=True),
         "email": Email(required=True),
         "password": Password(required=True),
     })
@@ -103,26 +87,26 @@ def create_admin(stage: str, username: str, email: str, password: str, region: s
     from botocore.exceptions import BotoCoreError, ClientError
     from pynamodb.exceptions import PynamoDBException
 
+    from chalicelib import storage
     from chalicelib.domain import accounts
     from chalicelib.errors import ValidationFailed
-    from chalicelib.storage import bind
 
+    settings = stage_settings(stage, region, endpoint)
     data = _validated(username, email, password)
-    with _stage_environment(stage, region, endpoint) as env:
-        tables = f"{env['DQS_TABLE_PREFIX']}*"
-        bind()
-        try:
-            user, created = accounts.ensure_admin(data["username"], data["email"], data["password"])
-        except ValidationFailed as exc:
-            fields = exc.fields
-            raise Refused("; ".join(f"{k}: {v}" for k, v in fields.items()) or str(exc)) from None
-        except (PynamoDBException, ClientError, BotoCoreError) as exc:
-            cause = getattr(exc, "cause_response_code", None) or type(exc).__name__
-            if cause == "ResourceNotFoundException":
-                raise Refused(f"The tables {tables} do not exist in {region}: deploy stage {stage!r} first "
-                              "(or give the stack's --region).") from None
-            message = getattr(exc, "cause_response_message", None) or str(exc)
-            raise Refused(f"DynamoDB refused ({cause}): {message}") from None
+    tables = f"{settings.table_prefix}*"
+    storage.bind(settings)
+    try:
+        user, created = accounts.ensure_admin(data["username"], data["email"], data["password"])
+    except ValidationFailed as exc:
+        fields = exc.fields
+        raise Refused("; ".join(f"{k}: {v}" for k, v in fields.items()) or str(exc)) from None
+    except (PynamoDBException, ClientError, BotoCoreError) as exc:
+        cause = getattr(exc, "cause_response_code", None) or type(exc).__name__
+        if cause == "ResourceNotFoundException":
+            raise Refused(f"The tables {tables} do not exist in {region}: deploy stage {stage!r} first "
+                          "(or give the stack's --region).") from None
+        message = getattr(exc, "cause_response_message", None) or str(exc)
+        raise Refused(f"DynamoDB refused ({cause}): {message}") from None
     where = f"stage {stage!r} (tables {tables}, {region})"
     if created:
         return f"Created admin {user.username!r} (id {user.id}) in {where}."
@@ -143,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_DIR))
     try:
-        _stage_env(args.stage)
+        _stage_env(args.stage)  # an unknown stage is refused before any prompt
         region = _region(args.region)
         password = _read_password(args.password_stdin)
         print(create_admin(args.stage, args.username, args.email, password, region, args.endpoint_url))

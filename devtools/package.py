@@ -8,8 +8,8 @@ For every stage in .chalice/config.json this writes build/package/<stage>/:
 The resources come from the models registered in chalicelib.storage (keys,
 attribute types, indexes, TTL), so a model change changes the deployed tables.
 The zip leaves boto3/botocore out (the Lambda runtime has them): the project is
-copied to build/package/src with pynamodb vendored without its dependencies and
-a requirements file without pynamodb.
+copied to build/package/src with pynamodb installed into vendor/ without its
+dependencies (`pip install --no-deps --target`) and a requirements file without it.
 
 No AWS account is needed: credentials are removed from chalice's environment
 and a region is set if none is.
@@ -26,9 +26,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devtools.stage import CONFIG_FILE, load_config, stage_env, stages
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_DIR / "build" / "package"
-CONFIG_FILE = PROJECT_DIR / ".chalice" / "config.json"
 LOGS_POLICY = PROJECT_DIR / "deploy" / "lambda-logs-policy.json"
 
 # Already in the Lambda Python runtime: never shipped in the zip.
@@ -36,23 +37,49 @@ RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateu
 # Shipped under vendor/ without their dependencies (which must all be runtime-provided).
 VENDORED = ("pynamodb",)
 
-# The DynamoDB actions behind each PynamoDB call the code makes. Transactions need
-# no action of their own: each part is checked as its PutItem/UpdateItem/DeleteItem
-# or ConditionCheckItem. Patterns are searched in chalicelib/.
-ACTION_PATTERNS = {
-    "GetItem": r"\b([A-Z]\w*|model)\.get\(|\.refresh\(|\.batch_get\(|TransactGet",
-    "PutItem": r"\.save\(|\.put\(",
-    "UpdateItem": r"\.update\(",
-    "DeleteItem": r"\.delete\(",
-    "ConditionCheckItem": r"\.check\(|\.condition_check\(",
-    "Query": r"\.query\b|query_page\(|\.count\(\s*[^)\s]",
-    "Scan": r"\.scan\b",
-    "BatchWriteItem": r"\.batch_write\(",
-    "BatchGetItem": r"\.batch_get\(",
-    "DescribeTable": r"\.count\(\s*\)|\.describe_table\(",
+# -- what each function may do to DynamoDB ------------------------------------------
+# Written out by hand. tests/dynamodb_calls.py records every DynamoDB call the test
+# suite makes and fails the suite when the code makes a call its function's list
+# lacks, or (after a full run) when a list grants an action no call needed.
+# A transaction needs no action of its own: IAM checks each of its items as the
+# PutItem, UpdateItem, DeleteItem or ConditionCheckItem it is.
+# Where: TABLES is every table of the stage, INDEXES every index of them;
+# otherwise a list of (table suffix, index name or None for the table itself).
+TABLES, INDEXES = "tables", "indexes"
+
+# The API (every route, as the function `api_handler`).
+API_ACCESS = {
+    "GetItem": TABLES,
+    "PutItem": TABLES,
+    "UpdateItem": TABLES,
+    "DeleteItem": TABLES,
+    "ConditionCheckItem": TABLES,
+    "Query": INDEXES,
 }
-# Only local tables are created or described by these; they never run on Lambda.
-LOCAL_ONLY = ("def create_tables",)
+
+# The scheduled reset (app.queue_reset, queue.expire_past_days): one Query of the open
+# entries' index, then per entry one transaction of an Update of the entry and a
+# Delete of the patient's claim on the queue.
+RESET_ACCESS = {
+    "Query": [("queue-entries", "open-date-index")],
+    "UpdateItem": [("queue-entries", None)],
+    "DeleteItem": [("uniques", None)],
+}
+
+# Each of the app's functions (chalice's names) and its access.
+FUNCTION_ACCESS = {"api_handler": API_ACCESS, "queue_reset": RESET_ACCESS}
+# Only the API reads the token-signing secret.
+READS_SECRET = ("api_handler",)
+
+# Calls made only by devtools, the tests and the benchmark, never on Lambda, so never
+# granted: each action and the one storage function that makes it. create_tables makes
+# the local server's and the tests' tables; bulk_put writes fixtures in batches.
+LOCAL_ONLY = {
+    "CreateTable": "create_tables",
+    "DescribeTable": "create_tables",  # Model.exists(), before creating
+    "UpdateTimeToLive": "create_tables",
+    "BatchWriteItem": "bulk_put",
+}
 
 # API Gateway's own answers (no route, throttling, ...) in the app's error shape.
 GATEWAY_RESPONSES = {
@@ -65,22 +92,6 @@ GATEWAY_RESPONSES = {
     "DEFAULT_4XX": (None, "BadRequestError", "$context.error.messageString"),
     "DEFAULT_5XX": (None, "InternalServerError", "$context.error.messageString"),
 }
-
-
-def load_config() -> dict:
-    return json.loads(CONFIG_FILE.read_text())
-
-
-def stages() -> list[str]:
-    return sorted(load_config()["stages"])
-
-
-def stage_environment(stage: str) -> dict[str, str]:
-    """The Lambda environment chalice gives a stage (stage values over global ones)."""
-    config = load_config()
-    env = dict(config.get("environment_variables", {}))
-    env.update(config["stages"][stage].get("environment_variables", {}))
-    return env
 
 
 def _log_retention(stage: str) -> int | None:
@@ -156,79 +167,95 @@ def table_resource(model, prefix: str) -> dict:
     ttl = getattr(model.Meta, "ttl_attribute", None)
     if ttl:
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}
-    # Protected tables make a stack deletion fail instead of losing the clinic's data;
-    # a key change (a replacement) is refused rather than done by copying.
-    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Retain",
+    # Retained: deleting the stack (or rolling back a failed first create) leaves the
+    # tables and the clinic's data in place, instead of failing on their deletion
+    # protection (DELETE_FAILED, ROLLBACK_FAILED). A key change (a replacement) keeps
+    # the old table too. Deleting a stage's tables is a separate, deliberate step (README).
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
             "Properties": properties}
 
 
-def dynamodb_actions(source_dir: Path = PROJECT_DIR / "chalicelib") -> list[str]:
-    """The DynamoDB actions the code can call on Lambda, found from the PynamoDB calls it makes."""
-    text = "\n".join(_without_local_only(path.read_text()) for path in sorted(source_dir.rglob("*.py")))
-    return sorted(action for action, pattern in ACTION_PATTERNS.items() if re.search(pattern, text))
+def _indexes(model) -> list[str]:
+    schema = model._get_schema()
+    return sorted(i["index_name"] for i in schema["global_secondary_indexes"] + schema["local_secondary_indexes"])
 
 
-def _without_local_only(source: str) -> str:
-    for marker in LOCAL_ONLY:
-        start = source.find(marker)
-        while start != -1:
-            end = source.find("\ndef ", start + 1)
-            source = source[:start] + (source[end:] if end != -1 else "")
-            start = source.find(marker)
-    return source
+def grants(function: str) -> set[tuple[str, str, str | None]]:
+    """What a function's policy allows: (action, table suffix, index name or None for the table)."""
+    granted = set()
+    for action, where in FUNCTION_ACCESS[function].items():
+        if where == TABLES:
+            granted.update((action, m.Meta.table_suffix, None) for m in _models())
+        elif where == INDEXES:
+            granted.update((action, m.Meta.table_suffix, i) for m in _models() for i in _indexes(m))
+        else:
+            granted.update((action, suffix, index) for suffix, index in where)
+    return granted
 
 
 def _parameter_arn(name: str) -> dict:
     return {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + name.lstrip("/")}
 
 
-def data_access_policy(models, roles: list[str], secret_param: str | None) -> dict:
-    """The functions' access to this stage's tables and indexes and its secret parameter, no more."""
-    actions = dynamodb_actions()
-    item_actions = [f"dynamodb:{a}" for a in actions if a != "Query"]
-    tables = [{"Fn::GetAtt": [table_logical_id(m), "Arn"]} for m in models]
-    indexes = [
-        {"Fn::Sub": "${%s.Arn}/index/%s" % (table_logical_id(m), index["index_name"])}
-        for m in models
-        for index in m._get_schema()["global_secondary_indexes"] + m._get_schema()["local_secondary_indexes"]
-    ]
-    statements = [{"Sid": "TableItems", "Effect": "Allow", "Action": item_actions, "Resource": tables}]
-    if "Query" in actions:
-        statements.append({"Sid": "Queries", "Effect": "Allow", "Action": ["dynamodb:Query"],
-                           "Resource": tables + indexes})
-    if secret_param:
+def _arn(suffix: str, index: str | None) -> dict:
+    logical = next(table_logical_id(m) for m in _models() if m.Meta.table_suffix == suffix)
+    if index is None:
+        return {"Fn::GetAtt": [logical, "Arn"]}
+    return {"Fn::Sub": "${%s.Arn}/index/%s" % (logical, index)}
+
+
+def data_access_policy(function: str, role: str, secret_param: str | None) -> dict:
+    """One function's access to this stage's tables, indexes and secret parameter, no more."""
+    resources_by_action: dict[str, list] = {}
+    for action, suffix, index in sorted(grants(function), key=lambda g: (g[0], g[1], g[2] or "")):
+        resources_by_action.setdefault(action, []).append(_arn(suffix, index))
+    # One statement for each set of resources: the actions that share them.
+    statements: dict[str, dict] = {}
+    for action, resources in sorted(resources_by_action.items()):
+        key = json.dumps(resources, sort_keys=True)
+        statement = statements.setdefault(key, {"Effect": "Allow", "Action": [], "Resource": resources})
+        statement["Action"].append(f"dynamodb:{action}")
+    policy_statements = list(statements.values())
+    if secret_param and function in READS_SECRET:
         # A SecureString under the AWS-managed key aws/ssm: that key's own policy lets any
         # principal of the account decrypt through SSM, so no kms:Decrypt grant is needed.
-        statements.append({"Sid": "JwtSecret", "Effect": "Allow", "Action": ["ssm:GetParameter"],
-                           "Resource": [_parameter_arn(secret_param)]})
+        policy_statements.append({"Effect": "Allow", "Action": ["ssm:GetParameter"],
+                                  "Resource": [_parameter_arn(secret_param)]})
     return {
         "Type": "AWS::IAM::Policy",
         "Properties": {
-            "PolicyName": {"Fn::Sub": "${AWS::StackName}-data-access"},
-            "Roles": [{"Ref": role} for role in roles],
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+            "PolicyName": {"Fn::Sub": "${AWS::StackName}-%s-data-access" % function.replace("_", "-")},
+            "Roles": [{"Ref": role}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": policy_statements},
         },
     }
 
 
+def policy_logical_id(function: str) -> str:
+    return cfn_name(function) + "DataAccessPolicy"
+
+
 def gateway_responses() -> dict:
-    resources = {}
+    """API Gateway's own answers, as the API's GatewayResponses property.
+
+    SAM writes them into the API's definition, so every deployment of the stage
+    carries them (separate GatewayResponse resources would wait for the next one).
+    """
+    responses = {}
     for kind, (status, code, message) in GATEWAY_RESPONSES.items():
-        properties = {
-            "RestApiId": {"Ref": "RestAPI"},
-            "ResponseType": kind,
+        response = {
+            "ResponseParameters": {"Headers": {"Content-Type": "'application/json'",
+                                               "X-Content-Type-Options": "'nosniff'"}},
             "ResponseTemplates": {"application/json": '{"Code":"%s","Message":%s}' % (code, message)},
-            "ResponseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
         }
         if status:
-            properties["StatusCode"] = status
-        resources[cfn_name(kind.lower()) + "GatewayResponse"] = {
-            "Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
-    return resources
+            response["StatusCode"] = status
+        responses[kind] = response
+    return responses
 
 
-def function_roles(project_dir: Path, stage: str) -> list[str]:
-    """The logical ids of the IAM roles chalice will generate for the app's functions."""
+def function_roles(project_dir: Path, stage: str) -> dict[str, str]:
+    """Each of the app's functions (chalice's name) and the logical id of the role chalice gives it."""
     from chalice.cli.factory import CLIFactory
     from chalice.deploy import models
     from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
@@ -237,28 +264,43 @@ def function_roles(project_dir: Path, stage: str) -> list[str]:
     sys.dont_write_bytecode = True
     config = CLIFactory(str(project_dir)).create_config_obj(chalice_stage_name=stage)
     application = ApplicationGraphBuilder().build(config, stage)
-    roles = {resource.resource_name for resource in DependencyBuilder().build_dependencies(application)
-             if isinstance(resource, models.ManagedIAMRole)}
-    return sorted(cfn_name(name) for name in roles)
+    roles = {}
+    for resource in DependencyBuilder().build_dependencies(application):
+        if isinstance(resource, models.LambdaFunction):
+            if not isinstance(resource.role, models.ManagedIAMRole):
+                raise SystemExit(f"Function {resource.resource_name} has no role of its own: keep autogen_policy off.")
+            roles[resource.resource_name] = cfn_name(resource.role.resource_name)
+    if len(set(roles.values())) != len(roles):
+        raise SystemExit(f"Functions share a role ({roles}): each needs its own policy.")
+    return roles
 
 
 THROTTLE_RATE_PER_SECOND = 100
 THROTTLE_BURST = 200
 
 
-def resources_template(stage: str, roles: list[str]) -> dict:
-    """Everything chalice does not know about: tables, data access, gateway responses."""
-    env = stage_environment(stage)
+def resources_template(stage: str, roles: dict[str, str]) -> dict:
+    """Everything chalice does not know about: tables, data access, the API's stage settings."""
+    env = stage_env(stage)
     models = _models()
+    undeclared = set(roles) - set(FUNCTION_ACCESS)
+    if undeclared:
+        raise SystemExit(f"No DynamoDB access declared for {sorted(undeclared)}: add it to FUNCTION_ACCESS.")
     prefix = env["DQS_TABLE_PREFIX"]
     resources = {table_logical_id(m): table_resource(m, prefix) for m in models}
-    resources["DataAccessPolicy"] = data_access_policy(models, roles, env.get("DQS_JWT_SECRET_PARAM"))
-    resources.update(gateway_responses())
-    # A stage-wide ceiling on requests: far above what a clinic's desks, phones and screens
-    # send, low enough that a flood is turned away with a 429 before it becomes a bill.
-    resources["RestAPI"] = {"Properties": {"MethodSettings": [{
-        "ResourcePath": "/*", "HttpMethod": "*",
-        "ThrottlingRateLimit": THROTTLE_RATE_PER_SECOND, "ThrottlingBurstLimit": THROTTLE_BURST}]}}
+    for function, role in sorted(roles.items()):
+        resources[policy_logical_id(function)] = data_access_policy(function, role, env.get("DQS_JWT_SECRET_PARAM"))
+    resources["RestAPI"] = {"Properties": {
+        # Any OpenApiVersion stops SAM from adding a second stage named "Stage" (its
+        # deployment's own), which would serve the whole API without the settings below.
+        # chalice's definition stays Swagger 2.0: SAM leaves a "swagger" body as it is.
+        "OpenApiVersion": "3.0.1",
+        # A stage-wide ceiling on requests: far above what a clinic's desks, phones and screens
+        # send, low enough that a flood is turned away with a 429 before it becomes a bill.
+        "MethodSettings": [{"ResourcePath": "/*", "HttpMethod": "*",
+                            "ThrottlingRateLimit": THROTTLE_RATE_PER_SECOND, "ThrottlingBurstLimit": THROTTLE_BURST}],
+        "GatewayResponses": gateway_responses(),
+    }}
     if _log_retention(stage):
         # chalice 1.34 names the API handler's log group after "ApiHandler", a resource
         # that does not exist (the function is "APIHandler"): point it at the function.
@@ -277,33 +319,28 @@ def _requirement_name(line: str) -> str | None:
     return re.split(r"[<>=!~;\[ ]", line, maxsplit=1)[0].lower().replace("_", "-")
 
 
-def _pinned_version(name: str) -> str | None:
+def _requirement_line(name: str) -> str:
     for line in (PROJECT_DIR / "requirements.txt").read_text().splitlines():
         if _requirement_name(line) == name:
-            match = re.search(r"==\s*([^\s;]+)", line)
-            return match.group(1) if match else None
-    return None
+            return line.split("#", 1)[0].strip()
+    raise SystemExit(f"{name} is not in requirements.txt.")
 
 
 def _vendor(name: str, vendor_dir: Path) -> None:
-    """Copy an installed pure-Python distribution (without its dependencies) into vendor/."""
+    """Install a requirement's pinned wheel into vendor/ without its dependencies.
+
+    Every dependency it declares must be one the Lambda runtime provides.
+    """
     from packaging.requirements import Requirement
 
-    dist = importlib.metadata.distribution(name)
-    pinned = _pinned_version(name)
-    if pinned and dist.version != pinned:
-        raise SystemExit(f"{name} {dist.version} is installed but requirements.txt pins {pinned}: run `make install`.")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "--no-deps", "--no-compile", "--only-binary=:all:", "--target", str(vendor_dir),
+                    _requirement_line(name)], check=True)
+    dist = next(importlib.metadata.distributions(name=name, path=[str(vendor_dir)]))
     for requirement in map(Requirement, dist.requires or []):
         wanted = requirement.marker is None or requirement.marker.evaluate({"extra": ""})
         if wanted and requirement.name.lower() not in RUNTIME_PROVIDED:
             raise SystemExit(f"{name} needs {requirement.name}, which the Lambda runtime lacks: do not vendor it.")
-    for file in dist.files or []:
-        top = file.parts[0]
-        if top.startswith("..") or top == "__pycache__" or file.suffix == ".pyc" or "__pycache__" in file.parts:
-            continue
-        target = vendor_dir / file
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(dist.locate_file(file), target)
 
 
 def prepare_project(dest: Path, *, slim: bool = True) -> Path:
@@ -316,8 +353,8 @@ def prepare_project(dest: Path, *, slim: bool = True) -> Path:
     shutil.copytree(PROJECT_DIR / "chalicelib", dest / "chalicelib", ignore=ignore)
     (dest / ".chalice").mkdir()
     shutil.copy2(CONFIG_FILE, dest / ".chalice" / "config.json")
-    # autogen_policy is off: chalice gives each function a role with this policy file
-    # (logging only); data access is the template's separate DataAccessPolicy.
+    # autogen_policy is off: chalice gives each function a role of its own with this
+    # policy file (logging only); data access is each function's separate policy.
     for stage in stages():
         shutil.copy2(LOGS_POLICY, dest / ".chalice" / f"policy-{stage}.json")
     lines = (PROJECT_DIR / "requirements.txt").read_text().splitlines()

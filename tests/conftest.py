@@ -30,6 +30,7 @@ from chalicelib.domain import queue  # noqa: E402
 # Tables on moto's server get their own prefix: PynamoDB keeps a table's connection
 # (and so its endpoint) for as long as the table's name stays the same.
 SERVER_TABLE_PREFIX = "dqs-server-"
+pytest_plugins = ["tests.support.iam_calls"]  # records DynamoDB calls; checks the IAM policies at the end
 
 
 @pytest.fixture

@@ -70,7 +70,9 @@ def test_the_created_admin_can_log_in_to_the_stage(prod_tables, monkeypatch):
     assert run(monkeypatch, "--stage", "prod", "--username", "chief", "--email", "chief@clinic.example") == 0
     from chalicelib.domain import accounts
 
-    monkeypatch.setenv("DQS_TABLE_PREFIX", PROD_PREFIX)
+    # The command's explicit binding sticks: nothing re-binds to the dev tables behind it,
+    # and the process's environment was never changed for it.
+    assert os.environ["DQS_TABLE_PREFIX"] == "dqs-dev-"
     login = accounts.login("chief", PASSWORD)
     assert login["user"]["role"] == "admin"
 
@@ -121,6 +123,14 @@ def test_a_stage_without_tables_is_refused_clearly(monkeypatch, capsys):
         assert "do not exist" in err and "Traceback" not in err
         assert client.list_tables()["TableNames"] == []
     storage.bind()
+
+
+def test_the_stage_settings_name_its_tables_region_and_endpoint():
+    settings = create_admin.stage_settings("prod", "eu-west-1", "http://127.0.0.1:4566")
+    assert (settings.table_prefix, settings.region, settings.dynamodb_endpoint) == (
+        PROD_PREFIX, "eu-west-1", "http://127.0.0.1:4566")
+    assert settings.table_name("users") == "dqs-prod-users"
+    assert create_admin.stage_settings("dev", "us-east-1").table_prefix == "dqs-dev-"
 
 
 def test_unknown_stage_is_refused(monkeypatch, capsys):

@@ -2,9 +2,14 @@
 
 The template is built once per session for the prod stage (chalice package with the
 merged resources, then cfn-lint); every table is compared with the PynamoDB models.
+cfn-lint checks the template as written; what CloudFormation deploys is what the SAM
+transform makes of it, so the template is also run through the SAM translator
+(aws-sam-translator, offline) and the stage, gateway responses and policies are
+checked in that result.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -18,6 +23,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
 
 from chalicelib import storage
 from devtools import package
+from devtools.stage import stage_env as config_stage_env
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STAGE = "prod"
@@ -46,7 +52,30 @@ def of_type(resources: dict, kind: str) -> dict:
 
 
 def stage_env() -> dict:
-    return package.stage_environment(STAGE)
+    return config_stage_env(STAGE)
+
+
+class _NoManagedPolicies:
+    """The translator asks IAM for AWS managed policies only when a function names one."""
+
+    def load(self) -> dict:
+        return {}
+
+
+def sam_transform(template: dict) -> dict:
+    """What CloudFormation's AWS::Serverless transform makes of a template, offline.
+
+    The code is first given an S3 address, as `aws cloudformation package` does.
+    """
+    from samtranslator.translator.transform import transform
+
+    text = json.dumps(template).replace('"./deployment.zip"', '"s3://artifacts/deployment.zip"')
+    return transform(json.loads(text), {}, _NoManagedPolicies())
+
+
+@pytest.fixture(scope="session")
+def translated(built) -> dict:
+    return sam_transform(built["template"])["Resources"]
 
 
 def expected_table(model) -> dict:
@@ -128,6 +157,10 @@ def test_table_is_on_demand_recoverable_protected_encrypted(resources, model):
     assert "ProvisionedThroughput" not in props
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["DeletionProtectionEnabled"] is True
+    # Kept when the stack goes or a failed first create rolls back: deleting a protected
+    # table would fail instead (DELETE_FAILED, ROLLBACK_FAILED).
+    table = table_for(resources, model)
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
     assert props["SSESpecification"]["SSEEnabled"] is True
     ttl = getattr(model.Meta, "ttl_attribute", None)
     if ttl:
@@ -185,42 +218,89 @@ def test_log_groups_belong_to_deployed_functions(resources):
 
 
 # -- least privilege ------------------------------------------------------------
+# devtools.package.FUNCTION_ACCESS is checked against the code's real calls by
+# tests/dynamodb_calls.py; here, against the policies the template gives each role.
 
-def _allowed_table_resources(resources: dict) -> set[str]:
-    allowed = set()
+def _table_arns(resources: dict) -> dict[str, tuple[str, str | None]]:
+    """Each ARN the policies may name (as JSON) -> (table suffix, index name or None)."""
+    arns = {}
     for model in storage.MODELS:
         logical = next(name for name, t in of_type(resources, "AWS::DynamoDB::Table").items()
                        if t["Properties"]["TableName"] == stage_env()["DQS_TABLE_PREFIX"] + model.Meta.table_suffix)
-        allowed.add(json.dumps({"Fn::GetAtt": [logical, "Arn"]}))
+        arns[json.dumps({"Fn::GetAtt": [logical, "Arn"]})] = (model.Meta.table_suffix, None)
         for index in model._indexes.values():
-            allowed.add(json.dumps({"Fn::Sub": "${%s.Arn}/index/%s" % (logical, index.Meta.index_name)}))
-    return allowed
+            arns[json.dumps({"Fn::Sub": "${%s.Arn}/index/%s" % (logical, index.Meta.index_name)})] = (
+                model.Meta.table_suffix, index.Meta.index_name)
+    return arns
 
 
-def test_data_policy_names_only_this_stage_tables_indexes_and_secret(resources):
-    policies = of_type(resources, "AWS::IAM::Policy")
-    assert len(policies) == 1
-    policy = next(iter(policies.values()))["Properties"]
-    assert sorted(r["Ref"] for r in policy["Roles"]) == sorted(of_type(resources, "AWS::IAM::Role"))
-    allowed = _allowed_table_resources(resources)
+def _function_roles(resources: dict) -> dict[str, str]:
+    """Each function's handler ("app.app", "app.queue_reset") -> its role's logical id."""
+    return {f["Properties"]["Handler"]: f["Properties"]["Role"]["Fn::GetAtt"][0]
+            for f in of_type(resources, "AWS::Serverless::Function").values()}
+
+
+def _role_grants(resources: dict, role: str) -> tuple[set, list]:
+    """What the policies attached to a role grant: {(action, table suffix, index)}, [other statements]."""
+    arns = _table_arns(resources)
+    dynamodb, other = set(), []
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        if {"Ref": role} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow" and "Condition" not in statement
+            actions = statement["Action"]
+            assert not any("*" in a for a in actions)
+            if not all(a.startswith("dynamodb:") for a in actions):
+                other.append(statement)
+                continue
+            for resource in statement["Resource"]:
+                assert isinstance(resource, dict), f"literal resource {resource!r}"
+                assert json.dumps(resource) in arns, resource
+                dynamodb.update((a.split(":", 1)[1], *arns[json.dumps(resource)]) for a in actions)
+    return dynamodb, other
+
+
+def _secret_statement() -> dict:
     param = stage_env()["DQS_JWT_SECRET_PARAM"].lstrip("/")
-    secret_arn = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + param}
-    granted_dynamodb: set[str] = set()
-    for statement in policy["PolicyDocument"]["Statement"]:
-        assert statement["Effect"] == "Allow"
-        actions = statement["Action"]
-        for resource in statement["Resource"]:
-            assert isinstance(resource, dict), f"literal resource {resource!r}"
-            if all(a.startswith("dynamodb:") for a in actions):
-                assert json.dumps(resource) in allowed, resource
-            else:
-                assert actions == ["ssm:GetParameter"] and resource == secret_arn
-        granted_dynamodb.update(a.split(":", 1)[1] for a in actions if a.startswith("dynamodb:"))
-        assert not any("*" in a for a in actions)
-    assert granted_dynamodb == set(package.dynamodb_actions())
-    assert {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "ConditionCheckItem"} <= granted_dynamodb
-    assert not granted_dynamodb & {"Scan", "DeleteTable", "CreateTable", "UpdateTable", "DescribeTable"} - set(
-        package.dynamodb_actions())
+    return {"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": [
+        {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + param}]}
+
+
+def test_each_function_has_its_own_role_and_data_policy(resources):
+    roles = _function_roles(resources)
+    assert set(roles) == {"app.app", "app.queue_reset"}
+    assert len(set(roles.values())) == 2
+    policies = of_type(resources, "AWS::IAM::Policy")
+    assert len(policies) == 2
+    assert sorted(r["Ref"] for p in policies.values() for r in p["Properties"]["Roles"]) == sorted(roles.values())
+
+
+def test_the_api_may_read_and_write_items_and_query_indexes_and_read_its_secret(resources):
+    granted, other = _role_grants(resources, _function_roles(resources)["app.app"])
+    assert granted == package.grants("api_handler")
+    assert {a for a, _, _ in granted} == {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem",
+                                          "Query"}
+    assert all(index is not None for action, _, index in granted if action == "Query")
+    assert other == [_secret_statement()]
+
+
+def test_the_reset_may_only_query_open_entries_update_them_and_delete_their_claims(resources):
+    granted, other = _role_grants(resources, _function_roles(resources)["app.queue_reset"])
+    assert granted == package.grants("queue_reset") == {
+        ("Query", "queue-entries", "open-date-index"),
+        ("UpdateItem", "queue-entries", None),
+        ("DeleteItem", "uniques", None),
+    }
+    assert other == []  # not even the token secret
+
+
+def test_no_function_may_scan_batch_or_manage_tables(resources):
+    for role in _function_roles(resources).values():
+        actions = {a for a, _, _ in _role_grants(resources, role)[0]}
+        assert not actions & {"Scan", "BatchWriteItem", "BatchGetItem", "DeleteTable", "CreateTable", "UpdateTable",
+                              "DescribeTable", "UpdateTimeToLive"}
+    assert not set(package.LOCAL_ONLY) & {a for f in package.FUNCTION_ACCESS for a in package.FUNCTION_ACCESS[f]}
 
 
 def test_chalice_roles_keep_only_their_logging_permissions(resources):
@@ -232,31 +312,36 @@ def test_chalice_roles_keep_only_their_logging_permissions(resources):
         assert "ManagedPolicyArns" not in role["Properties"]
 
 
-def test_actions_follow_the_pynamodb_calls_in_the_code(tmp_path):
-    (tmp_path / "a.py").write_text("Thing.get(1)\nthing.save()\n")
-    assert package.dynamodb_actions(tmp_path) == ["GetItem", "PutItem"]
-    (tmp_path / "b.py").write_text("for t in Thing.scan(): pass\nwith Thing.batch_write() as b: pass\n")
-    assert {"Scan", "BatchWriteItem"} <= set(package.dynamodb_actions(tmp_path))
-    (tmp_path / "c.py").write_text("Thing.waiting.count('k', Thing.rank < 3)\n")
-    assert "Query" in package.dynamodb_actions(tmp_path)
-    assert "DescribeTable" not in package.dynamodb_actions(tmp_path)
-    (tmp_path / "d.py").write_text("def create_tables():\n    Thing.describe_table()\n")
-    assert "DescribeTable" not in package.dynamodb_actions(tmp_path)
-    (tmp_path / "e.py").write_text("def size():\n    return Thing.count()\n")
-    assert "DescribeTable" in package.dynamodb_actions(tmp_path)
+def test_after_the_transform_each_function_runs_with_only_its_own_role(translated):
+    functions = of_type(translated, "AWS::Lambda::Function")
+    roles = {f["Properties"]["Handler"]: f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
+    assert set(roles) == {"app.app", "app.queue_reset"} and len(set(roles.values())) == 2
+    assert set(of_type(translated, "AWS::IAM::Role")) == set(roles.values())  # SAM added none
+    for handler, role in roles.items():
+        attached = [policy["Properties"]["PolicyDocument"]["Statement"]
+                    for policy in of_type(translated, "AWS::IAM::Policy").values()
+                    if {"Ref": role} in policy["Properties"]["Roles"]]
+        actions = {a for statements in attached for s in statements for a in s["Action"]}
+        function = "api_handler" if handler == "app.app" else "queue_reset"
+        expected = {f"dynamodb:{a}" for a, _, _ in package.grants(function)}
+        assert actions == expected | ({"ssm:GetParameter"} if function == "api_handler" else set())
+        assert "ManagedPolicyArns" not in translated[role]["Properties"]
 
 
-# -- API Gateway's own answers ----------------------------------------------------
+# -- API Gateway --------------------------------------------------------------------
 
 def _render(template: str) -> dict:
     return json.loads(template.replace("$context.error.messageString", '"Something \\"quoted\\""'))
 
 
 def test_unknown_routes_answer_a_json_404_and_gateway_errors_keep_the_error_shape(resources):
-    responses = {r["Properties"]["ResponseType"]: r["Properties"]
-                 for r in of_type(resources, "AWS::ApiGateway::GatewayResponse").values()}
-    for props in responses.values():
-        assert props["RestApiId"] == {"Ref": "RestAPI"}
+    # On the API itself (SAM's GatewayResponses), not as GatewayResponse resources of their own.
+    assert not of_type(resources, "AWS::ApiGateway::GatewayResponse")
+    responses = resources["RestAPI"]["Properties"]["GatewayResponses"]
+    assert set(responses) == set(package.GATEWAY_RESPONSES)
+    for response in responses.values():
+        assert response["ResponseParameters"]["Headers"] == {
+            "Content-Type": "'application/json'", "X-Content-Type-Options": "'nosniff'"}
     missing = responses["MISSING_AUTHENTICATION_TOKEN"]
     assert missing["StatusCode"] == "404"
     assert _render(missing["ResponseTemplates"]["application/json"]) == {
@@ -264,7 +349,6 @@ def test_unknown_routes_answer_a_json_404_and_gateway_errors_keep_the_error_shap
     for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
         body = _render(responses[kind]["ResponseTemplates"]["application/json"])
         assert set(body) == {"Code", "Message"} and body["Code"].endswith("Error")
-    assert "RestAPI" in resources
 
 
 def test_the_stage_throttles_floods(resources):
@@ -274,6 +358,96 @@ def test_the_stage_throttles_floods(resources):
     # chalice's own definition of the API is still there: the settings were merged into it.
     assert resources["RestAPI"]["Type"] == "AWS::Serverless::Api"
     assert "/queues/call_next" in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+
+
+def test_after_the_transform_the_api_has_one_stage_named_api_and_it_is_throttled(translated):
+    stages = of_type(translated, "AWS::ApiGateway::Stage")
+    assert [stage["Properties"]["StageName"] for stage in stages.values()] == ["api"]
+    stage = next(iter(stages.values()))["Properties"]
+    assert stage["MethodSettings"] == [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 100,
+                                        "ThrottlingBurstLimit": 200}]
+    deployments = of_type(translated, "AWS::ApiGateway::Deployment")
+    assert len(deployments) == 1
+    name, deployment = next(iter(deployments.items()))
+    # A StageName on the deployment would create a second stage ("Stage") serving the
+    # whole API without the stage's throttle.
+    assert "StageName" not in deployment["Properties"]
+    assert stage["DeploymentId"] == {"Ref": name}
+    assert not of_type(translated, "AWS::ApiGatewayV2::Stage")
+
+
+def test_after_the_transform_the_gateway_responses_are_part_of_the_deployment(built, translated):
+    assert not of_type(translated, "AWS::ApiGateway::GatewayResponse")
+    api = of_type(translated, "AWS::ApiGateway::RestApi")
+    assert list(api) == ["RestAPI"]
+    deployed = api["RestAPI"]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
+    assert set(deployed) == set(package.GATEWAY_RESPONSES)
+    for kind, (status, _, _) in package.GATEWAY_RESPONSES.items():
+        assert deployed[kind].get("statusCode") == status
+        assert deployed[kind]["responseParameters"] == {
+            "gatewayresponse.header.Content-Type": "'application/json'",
+            "gatewayresponse.header.X-Content-Type-Options": "'nosniff'"}
+    assert _render(deployed["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"]) == {
+        "Code": "NotFoundError", "Message": "No such route."}
+    # SAM names the deployment after the definition it deploys: a changed response is a
+    # new deployment, so it goes live with the stack update that changes it.
+    changed = copy.deepcopy(built["template"])
+    changed["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]["DEFAULT_4XX"]["StatusCode"] = "418"
+    redeployed = of_type(sam_transform(changed)["Resources"], "AWS::ApiGateway::Deployment")
+    assert len(redeployed) == 1 and set(redeployed) != set(of_type(translated, "AWS::ApiGateway::Deployment"))
+
+
+def test_after_the_transform_the_reset_runs_on_its_schedule(translated):
+    rules = of_type(translated, "AWS::Events::Rule")
+    assert [r["Properties"]["ScheduleExpression"] for r in rules.values()] == ["cron(5 * * * ? *)"]
+    targets = next(iter(rules.values()))["Properties"]["Targets"]
+    assert [t["Arn"] for t in targets] == [{"Fn::GetAtt": ["QueueReset", "Arn"]}]
+
+
+# -- deploying ------------------------------------------------------------------------
+
+INLINE_TEMPLATE_LIMIT = 51_200  # bytes: CloudFormation takes a bigger template only from S3
+
+
+def _readme_deploy_commands() -> list[str]:
+    """The shell commands of the README's deployment section, one line each."""
+    text = (PROJECT_DIR / "README.md").read_text()
+    section = text.split("\n## Deploying to AWS", 1)[1].split("\n## ", 1)[0]
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", section, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = " ".join(line.split("#", 1)[0].split())
+            if line:
+                commands.append(line)
+    commands += [" ".join(c.split()) for c in re.findall(r"`((?:aws|sam) [^`]+)`", section)]
+    return commands
+
+
+def test_the_documented_deploy_sends_a_template_over_the_inline_limit_through_s3(built):
+    size = (built["dir"] / "sam.json").stat().st_size
+    compact = len(json.dumps(built["template"], separators=(",", ":")).encode())
+    assert compact > INLINE_TEMPLATE_LIMIT  # even without whitespace: the case below is the real one
+    commands = _readme_deploy_commands()
+    deploys = [c for c in commands if c.startswith(("aws cloudformation deploy ", "sam deploy "))]
+    assert len(deploys) >= 2, commands
+    for command in deploys:
+        if size > INLINE_TEMPLATE_LIMIT:
+            # Without a bucket, deploy stops with "Templates with a size greater than 51,200
+            # bytes must be deployed via an S3 Bucket" (DeployBucketRequiredError).
+            assert "--s3-bucket" in command or (command.startswith("sam ") and "--resolve-s3" in command), command
+        assert "--capabilities CAPABILITY_IAM" in command
+    # The code goes to S3 first: chalice's template names a local zip.
+    uploads = [c for c in commands if c.startswith("aws cloudformation package ")]
+    assert uploads and all("--s3-bucket" in c for c in uploads)
+    assert commands.index(uploads[0]) < commands.index(deploys[0])
+
+
+def test_the_documented_secret_commands_never_read_a_secret_as_an_option():
+    # token_urlsafe starts with "-" one time in 64; `--value "$SECRET"` would then fail.
+    puts = [c for c in _readme_deploy_commands() if c.startswith("aws ssm put-parameter")]
+    assert puts
+    for command in puts:
+        assert re.search(r'--value="\$\w+"', command) and " --value " not in command, command
 
 
 # -- the zip ------------------------------------------------------------------------
@@ -286,6 +460,7 @@ def test_zip_is_small_and_leaves_boto_to_the_runtime(built):
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__/" in n]
     assert not top & {"boto3", "botocore", "s3transfer"}
     assert {"app.py", "chalicelib", "pynamodb", "jwt", "argon2"} <= top
+    assert "chalicelib/api/docs.html" in names  # the docs page's template, read at first use
     assert path.stat().st_size < MAX_ZIP_BYTES
 
 

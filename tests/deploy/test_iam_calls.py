@@ -1,0 +1,74 @@
+"""The check of the IAM policies against the code's DynamoDB calls (tests/support/iam_calls.py),
+and the scheduled reset's calls against its own policy."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import boto3
+
+from chalicelib import storage
+from chalicelib.domain import clock
+from devtools import package
+from tests.support.iam_calls import Recorder, _actions, unauthorised, unused
+
+
+def test_transaction_items_are_recorded_as_the_actions_iam_checks():
+    items = [{"ConditionCheck": {"TableName": "dqs-dev-patients"}}, {"Delete": {"TableName": "dqs-dev-uniques"}},
+             {"Put": {"TableName": "dqs-dev-users"}}, {"Update": {"TableName": "dqs-dev-queue-entries"}}]
+    assert list(_actions("TransactWriteItems", {"TransactItems": items})) == [
+        ("ConditionCheckItem", "dqs-dev-patients", None), ("DeleteItem", "dqs-dev-uniques", None),
+        ("PutItem", "dqs-dev-users", None), ("UpdateItem", "dqs-dev-queue-entries", None)]
+    assert list(_actions("TransactGetItems", {"TransactItems": [{"Get": {"TableName": "t"}}]})) == [
+        ("GetItem", "t", None)]
+    assert list(_actions("BatchGetItem", {"RequestItems": {"a": {}, "b": {}}})) == [
+        ("BatchGetItem", "a", None), ("BatchGetItem", "b", None)]
+    assert list(_actions("Query", {"TableName": "t", "IndexName": "i"})) == [("Query", "t", "i")]
+
+
+def test_a_call_its_functions_policy_lacks_is_reported():
+    calls = {
+        ("queue_reset", "Query", "queue-entries", "open-date-index"): "test_a",
+        ("queue_reset", "GetItem", "users", None): "test_b",  # the reset's policy has no GetItem
+        ("api_handler", "Query", "queue-entries", None): "test_c",  # the API queries indexes only
+        ("api_handler", "GetItem", "users", None): "test_d",
+    }
+    assert unauthorised(calls) == [
+        "api_handler: dynamodb:Query on queue-entries is not granted (first made by test_c)",
+        "queue_reset: dynamodb:GetItem on users is not granted (first made by test_b)",
+    ]
+
+
+def test_an_action_granted_but_never_needed_is_reported():
+    calls = {(function, *grant): "t" for function in package.FUNCTION_ACCESS for grant in package.grants(function)}
+    assert unused(calls) == []
+    del calls[("queue_reset", "DeleteItem", "uniques", None)]
+    assert unused(calls) == ["queue_reset: dynamodb:DeleteItem is granted but no test needed it"]
+
+
+def test_local_only_calls_and_the_tests_own_calls_are_not_counted(aws):
+    recorder = Recorder()
+    recorder.install()
+    try:
+        storage.create_tables()  # DescribeTable (Model.exists), declared local-only
+        boto3.client("dynamodb", region_name="us-east-1").scan(TableName="dqs-dev-users")  # a test's own call
+    finally:
+        recorder.uninstall()
+    assert recorder.calls == {}
+
+
+def test_the_scheduled_reset_makes_exactly_the_calls_its_policy_grants(api, people, monkeypatch):
+    patient = people.make("patient")
+    monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat("2024-03-10T10:00:00+00:00"))
+    assert api.post("/queues/join_queue", {}, token=patient.token).status == 201
+    monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat("2024-03-11T10:00:00+00:00"))
+    event = api.client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={},
+        resources=["arn:aws:events:us-east-1:123456789012:rule/queue_reset"])
+    recorder = Recorder()
+    recorder.install()
+    try:
+        assert api.client.lambda_.invoke("queue_reset", event).payload == {"expired": 1}
+    finally:
+        recorder.uninstall()
+    assert {function for function, *_ in recorder.calls} == {"queue_reset"}
+    assert {(action, table, index) for _, action, table, index in recorder.calls} == package.grants("queue_reset")
