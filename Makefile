@@ -3,32 +3,40 @@ PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 8000
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# `make run` installs only what serving needs; `make test` (and the other
+# developer targets) add the test, lint and packaging tools on top.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: install run test lint bench package clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(RUN_STAMP): requirements.txt requirements-run.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $(STAMP)
+	$(PIP) --no-compile -r requirements-run.txt
+	touch $@
 
-install: $(STAMP)
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	touch $@
 
-run: $(STAMP)
+install: $(DEV_STAMP)
+
+run: $(RUN_STAMP)
 	PORT=$(PORT) $(BIN)/python -m devtools.local_server
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
 test: lint
 	$(BIN)/python -m pytest -q
 
 # The deployable artifact of every stage, offline: build/package/<stage>/{sam.json,deployment.zip}
-package: $(STAMP)
+package: $(DEV_STAMP)
 	$(BIN)/python -m devtools.package
 
 # What each request costs (not part of `make test`): prints a table and writes docs/BENCHMARKS.md
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
