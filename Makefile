@@ -9,7 +9,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install run test lint bench package clean
+.PHONY: install run reset-data test lint bench package clean
 
 $(RUN_STAMP): requirements.txt requirements-run.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 
 install: $(DEV_STAMP)
 
+# Data lives in .dqs-data/ (or $DQS_DATA_DIR) across restarts; `make reset-data` starts afresh.
 run: $(RUN_STAMP)
 	PORT=$(PORT) $(BIN)/python -m devtools.local_server
+
+reset-data:
+	$(PYTHON) -m devtools.datadir reset
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
