@@ -30,6 +30,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -156,6 +157,10 @@ class Journal:
                     report.failed += 1
                     print(f"journal: replaying {record['op']} (record {number}) answered {status}: "
                           f"{answer[:200]!r}", file=sys.stderr)
+        if report.failed:  # keep what could not be replayed, rather than compact it away
+            kept = self.path.with_name(f"{JOURNAL_FILE}.unreplayed-{time.strftime('%Y%m%d-%H%M%S')}")
+            shutil.copyfile(self.path, kept)
+            print(f"journal: the journal as it was is kept in {kept}", file=sys.stderr)
         report.tables, report.items = self.compact()
         report.seconds = time.perf_counter() - started
         return report

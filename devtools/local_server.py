@@ -295,8 +295,12 @@ def _start(notes: list[str]):
                 raise StartupError(f"Another local server is using the data in {datadir.display(data)}: stop it "
                                    "first, or give this one other data with DQS_DATA_DIR=<folder>.") from None
             notes += _local_secret(data)
-            from devtools.journal import JournalDamaged
+            from devtools.journal import JOURNAL_FILE, JournalDamaged
 
+            journal_file = data / JOURNAL_FILE
+            if journal_file.exists() and journal_file.stat().st_size > 2_000_000:  # about 5,000 items
+                print(f"Restoring the data in {datadir.display(data)}/ "
+                      f"({journal_file.stat().st_size / 1e6:.0f} MB)...", flush=True)
             try:
                 embedded, endpoint = start_embedded_dynamodb(data)
             except JournalDamaged as exc:

@@ -304,3 +304,20 @@ def test_http_timeout_setting(monkeypatch):
         with pytest.raises(StartupError):
             http_timeout()
 
+
+
+def test_a_record_that_cannot_be_replayed_is_kept_aside(tmp_path, capsys):
+    from moto.moto_api._internal import moto_api_backend
+
+    from devtools.journal import encode
+    from devtools.local_server import start_embedded_dynamodb
+
+    (tmp_path / "dynamodb.journal").write_bytes(encode("PutItem", "us-east-1", {
+        "TableName": "no-such-table", "Item": {"k": {"S": "a"}}}))
+    moto_api_backend.reset()
+    server, _ = start_embedded_dynamodb(tmp_path)
+    server.stop()
+    assert server.restored.failed == 1
+    kept = list(tmp_path.glob("dynamodb.journal.unreplayed-*"))
+    assert len(kept) == 1 and b"no-such-table" in kept[0].read_bytes()
+    assert "replaying PutItem (record 1) answered 400" in capsys.readouterr().err
