@@ -25,11 +25,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served():
+def served(tmp_path_factory):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DQS_")}
     env.update({"PORT": str(port), "DQS_ADMIN_USERNAME": "boss", "DQS_ADMIN_PASSWORD": "boss-password-1",
-                "PYTHONUNBUFFERED": "1"})
+                "PYTHONUNBUFFERED": "1", "DQS_DATA_DIR": str(tmp_path_factory.mktemp("data"))})
     proc = subprocess.Popen([sys.executable, "-m", "devtools.local_server"], cwd=PROJECT_DIR, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
@@ -121,9 +121,9 @@ def test_request_log_is_one_json_line_without_secrets(served):
     assert "boss-password-1" not in text and login["token"] not in text
 
 
-def test_generated_admin_credentials_are_printed_when_none_are_set():
+def test_generated_admin_credentials_are_printed_when_none_are_set(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DQS_")}
-    env.update({"PORT": str(_free_port()), "PYTHONUNBUFFERED": "1"})
+    env.update({"PORT": str(_free_port()), "PYTHONUNBUFFERED": "1", "DQS_DATA_DIR": str(tmp_path)})
     proc = subprocess.Popen([sys.executable, "-m", "devtools.local_server"], cwd=PROJECT_DIR, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
