@@ -8,6 +8,8 @@ agrees with what the callers were told.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -25,10 +27,32 @@ class ConcurrencyResult:
     errors: int
     duplicates: int
     missing: int
+    calls: int = 0  # DynamoDB calls the phase made
+    done: int = 0  # entries joined or called
+
+    @property
+    def calls_per_entry(self) -> float:
+        return self.calls / self.done if self.done else 0.0
 
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds
+
+
+@contextlib.contextmanager
+def _counting():
+    """Every DynamoDB call the server makes inside the block, from all its threads."""
+    from tests.support.dynamodb import listening
+
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def record(name, _kwargs):
+        with lock:
+            calls.append(name)
+
+    with listening(record):
+        yield calls
 
 
 def _patients(n: int) -> list[int]:
@@ -53,7 +77,7 @@ def measure(joins: int, join_threads: int, desks: int) -> list[ConcurrencyResult
             return t.call("POST", "/queues/join_queue", {"patient_id": patient_id}, staff)
 
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=join_threads) as pool:
+        with _counting() as join_calls, ThreadPoolExecutor(max_workers=join_threads) as pool:
             replies = list(pool.map(join, patient_ids))
         join_seconds = time.perf_counter() - started
         joined = [r.body for r in replies if r.status == 201]
@@ -61,7 +85,7 @@ def measure(joins: int, join_threads: int, desks: int) -> list[ConcurrencyResult
         results = [ConcurrencyResult(
             "join_queue", joins, join_threads, join_seconds, errors=joins - len(joined),
             duplicates=sum(n - 1 for n in tokens.values() if n > 1),
-            missing=len(set(range(1, len(joined) + 1)) - set(tokens)))]
+            missing=len(set(range(1, len(joined) + 1)) - set(tokens)), calls=len(join_calls), done=len(joined))]
 
         def desk() -> tuple[list[int], int, int]:
             """Call until the queue is empty: (entry ids called, requests, errors)."""
@@ -77,7 +101,7 @@ def measure(joins: int, join_threads: int, desks: int) -> list[ConcurrencyResult
                     mine.append(reply.body["id"])
 
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=desks) as pool:
+        with _counting() as desk_calls, ThreadPoolExecutor(max_workers=desks) as pool:
             outcomes = list(pool.map(lambda _: desk(), range(desks)))
         call_seconds = time.perf_counter() - started
         counted = Counter(entry_id for ids, _, _ in outcomes for entry_id in ids)
@@ -87,7 +111,7 @@ def measure(joins: int, join_threads: int, desks: int) -> list[ConcurrencyResult
         results.append(ConcurrencyResult(
             "call_next", sum(n for _, n, _ in outcomes), desks, call_seconds, errors=sum(e for _, _, e in outcomes),
             duplicates=sum(n - 1 for n in counted.values() if n > 1),
-            missing=len(joined_ids - set(counted)) + not_called))
+            missing=len(joined_ids - set(counted)) + not_called, calls=len(desk_calls), done=len(counted)))
         return results
     finally:
         t.close()

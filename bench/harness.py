@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import json
 import math
 import os
@@ -30,6 +31,7 @@ ADMIN = ("admin", "admin-password-1")
 # (and so its endpoint) for as long as the table's name stays the same.
 SERVER_TABLE_PREFIX = "dqs-server-"
 STAGE_TABLE_PREFIX = stage_env("dev")["DQS_TABLE_PREFIX"]
+_servers = itertools.count(1)
 
 
 def prepare_environment() -> None:
@@ -203,8 +205,9 @@ class HttpTransport(Transport):
         self.endpoint = endpoint
         self.keep_alive = keep_alive
         os.environ["DQS_DYNAMODB_ENDPOINT"] = endpoint
-        # One table name serves one endpoint per process; the moto-mocked transport uses the stage's.
-        os.environ["DQS_TABLE_PREFIX"] = SERVER_TABLE_PREFIX
+        # One table name serves one endpoint per process: each server its own prefix (the
+        # moto-mocked transport uses the stage's).
+        os.environ["DQS_TABLE_PREFIX"] = f"{SERVER_TABLE_PREFIX}{next(_servers)}-"
         self.bootstrap()
         self._server = make_server("127.0.0.1", 0)
         self.host, self.port = self._server.server.server_address[:2]

@@ -160,26 +160,30 @@ def cold_start_section(runs: int) -> list[str]:
     ]
 
 
-def concurrency_section(joins: int, threads: int, desks: int) -> list[str]:
+def concurrency_section(joins: int, threads: int, desks: tuple[int, ...]) -> list[str]:
     from bench import concurrency
 
     started = time.perf_counter()
-    results = concurrency.measure(joins, threads, desks)
+    results = [result for count in desks for result in concurrency.measure(joins, threads, count)]
     log(f"  concurrency: {time.perf_counter() - started:.1f} s")
     lines = [
         "## Concurrent joins and calls",
         "",
         f"The local HTTP server on moto's server (as `make run`). {joins} patients join today's queue from "
-        f"{threads} threads at once; then {desks} desks call the next token at once until the queue is empty. "
-        "Duplicates: token numbers given twice (joins), entries called twice (calls). Missing: token numbers "
-        "skipped, or joined entries not called (or not stored as called).",
+        f"{threads} threads at once; then {', '.join(map(str, desks))} desks call the next token at once until "
+        "the queue is empty (a fresh queue for each). Duplicates: token numbers given twice (joins), entries "
+        "called twice (calls). Missing: token numbers skipped, or joined entries not called (or not stored as "
+        "called). Calls per entry: every DynamoDB call of the phase (the callers' own lookups, collisions "
+        "between desks and each desk's last call that finds the queue empty included) over the entries joined "
+        "or called.",
         "",
-        "| phase | requests | threads | seconds | requests/s | errors | duplicates | missing |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| phase | requests | threads | seconds | requests/s | errors | duplicates | missing | DynamoDB calls "
+        "per entry |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(f"| `{r.phase}` | {r.requests} | {r.threads} | {r.seconds:.2f} | {r.per_second:.1f} | "
-                     f"{r.errors} | {r.duplicates} | {r.missing} |")
+                     f"{r.errors} | {r.duplicates} | {r.missing} | {r.calls_per_entry:.2f} |")
     lines += ["", "The embedded DynamoDB serves one request at a time (moto takes no locks), so these rates are "
               "the local setup's, not the deployed API's: there each request runs in its own Lambda instance "
               "against DynamoDB.", ""]
@@ -197,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--joins", type=int, default=200)
     parser.add_argument("--threads", type=int, default=16)
-    parser.add_argument("--desks", type=int, default=4)
+    parser.add_argument("--desks", default="1,4,16", help="desk counts to measure, comma-separated")
     parser.add_argument("--quick", action="store_true", help="small sizes and few runs, for a smoke test")
     parser.add_argument("--no-write", action="store_true", help=f"print only; do not write {OUTPUT.name}")
     args = parser.parse_args(argv)
@@ -217,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     log("cold start...")
     body += cold_start_section(args.cold_runs)
     log("concurrency...")
-    body += concurrency_section(args.joins, args.threads, args.desks)
+    body += concurrency_section(args.joins, args.threads, tuple(_sizes(args.desks)))
     elapsed = time.perf_counter() - started
 
     header = [

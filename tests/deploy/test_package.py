@@ -457,11 +457,31 @@ def test_zip_is_small_and_leaves_boto_to_the_runtime(built):
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
     top = {name.split("/", 1)[0] for name in names}
-    assert not [n for n in names if n.endswith(".pyc") or "__pycache__/" in n]
     assert not top & {"boto3", "botocore", "s3transfer"}
     assert {"app.py", "chalicelib", "pynamodb", "jwt", "argon2"} <= top
     assert "chalicelib/api/docs.html" in names  # the docs page's template, read at first use
     assert path.stat().st_size < MAX_ZIP_BYTES
+
+
+def test_zip_ships_bytecode_for_every_module_compiled_for_the_runtime(built):
+    """Lambda's task folder is read-only: without it, every cold start compiles from source."""
+    import importlib.util
+
+    template = json.loads((built["dir"] / "sam.json").read_text())
+    runtimes = {r["Properties"]["Runtime"] for r in template["Resources"].values()
+                if r.get("Type") == "AWS::Serverless::Function"}
+    assert runtimes == {f"python{sys.version_info.major}.{sys.version_info.minor}"}
+    with zipfile.ZipFile(built["dir"] / "deployment.zip") as archive:
+        names = set(archive.namelist())
+        sources = [name for name in names if name.endswith(".py")]
+        assert "app.py" in sources and len(sources) > 100
+        for source in sources:
+            compiled = importlib.util.cache_from_source(source)
+            assert compiled in names, source
+            header = archive.read(compiled)[:8]
+            assert header[:4] == importlib.util.MAGIC_NUMBER  # this Python's, the runtime's
+            assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, not checked against the source
+        assert all(f".{sys.implementation.cache_tag}." in name for name in names if name.endswith(".pyc"))
 
 
 def test_no_secret_in_the_template_or_the_zip(built):
