@@ -39,7 +39,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 # The deployable artifact of every stage, offline: build/package/<stage>/{sam.json,deployment.zip}
 package: $(DEV_STAMP)
