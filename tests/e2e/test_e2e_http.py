@@ -2,59 +2,22 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import threading
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.local_process import LocalServer, server_env
+from tests.support.local_process import request as call
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DQS_")}
-    env.update({"PORT": str(port), "DQS_ADMIN_USERNAME": "boss", "DQS_ADMIN_PASSWORD": "boss-password-1",
-                "PYTHONUNBUFFERED": "1", "DQS_DATA_DIR": str(tmp_path_factory.mktemp("data"))})
-    proc = subprocess.Popen([sys.executable, "-m", "devtools.local_server"], cwd=PROJECT_DIR, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 60
-    while not any("Serving" in line for line in lines) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    assert any(f"http://127.0.0.1:{port}/api/" in line for line in lines), "".join(lines)
-    yield f"http://127.0.0.1:{port}", lines
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def call(method, url, body=None, token=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null"), response.headers
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null"), error.headers
+    server = LocalServer(server_env(DQS_ADMIN_USERNAME="boss", DQS_ADMIN_PASSWORD="boss-password-1",
+                                    DQS_DATA_DIR=str(tmp_path_factory.mktemp("data")))).wait_serving(60)
+    assert any(f"http://127.0.0.1:{server.port}/api/" in line for line in server.lines), server.output
+    yield f"http://127.0.0.1:{server.port}", server.lines
+    server.stop()
 
 
 @pytest.mark.parametrize("slash", ["/", ""])
@@ -122,23 +85,12 @@ def test_request_log_is_one_json_line_without_secrets(served):
 
 
 def test_generated_admin_credentials_are_printed_when_none_are_set(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DQS_")}
-    env.update({"PORT": str(_free_port()), "PYTHONUNBUFFERED": "1", "DQS_DATA_DIR": str(tmp_path)})
-    proc = subprocess.Popen([sys.executable, "-m", "devtools.local_server"], cwd=PROJECT_DIR, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = LocalServer(server_env(DQS_DATA_DIR=str(tmp_path)))
     try:
-        output = ""
-        deadline = time.monotonic() + 60
-        while "Serving" not in output and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            output += line
-        match = re.search(r"username 'admin', password '([^']+)'", output)
-        assert match, output
-        base = f"http://127.0.0.1:{env['PORT']}"
-        status, login, _ = call("POST", f"{base}/api/auth/login", {"username": "admin", "password": match[1]})
+        server.wait_serving(60)
+        match = re.search(r"username 'admin', password '([^']+)'", server.output)
+        assert match, server.output
+        status, login, _ = call("POST", f"{server.base}/auth/login", {"username": "admin", "password": match[1]})
         assert status == 200 and login["user"]["role"] == "admin"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()

@@ -90,13 +90,18 @@ class LocalServer:
 
 def call(method: str, url: str, body=None, token: str | None = None, timeout: float = 30):
     """(status, JSON body) of one request."""
+    return request(method, url, body, token, timeout)[:2]
+
+
+def request(method: str, url: str, body=None, token: str | None = None, timeout: float = 30):
+    """(status, JSON body, headers) of one request."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Token {token}"
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    sent = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+        with urllib.request.urlopen(sent, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null"), response.headers
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        return error.code, json.loads(error.read() or b"null"), error.headers
