@@ -52,6 +52,18 @@ def stage_move(tx: Transaction, label: str, old_key: str | None, new_key: str | 
         stage_release(tx, f"old-{label}", old_key, owner)
 
 
+def stage_take_over(tx: Transaction, label: str, key: str, owner: int, previous: int | None) -> None:
+    """Take a claim nobody holds (`previous` None), or one `previous` held when it was read and
+    that the caller judged lapsed; the transaction fails with `label` if it changed meanwhile."""
+    condition = UniqueModel.key.does_not_exist() if previous is None else UniqueModel.owner == previous
+    tx.put(label, UniqueModel(key, owner=owner), condition)
+
+
+def holders(keys: list[str]) -> dict[str, int]:
+    """Who holds each of these claims (one strongly consistent batch read); unheld keys are left out."""
+    return {item.key: int(item.owner) for item in UniqueModel.batch_get(keys, consistent_read=True)}
+
+
 def owner_of(key: str) -> int | None:
     """Who holds a claim (a strongly consistent read), or None."""
     item = get_or_none(UniqueModel, key)
