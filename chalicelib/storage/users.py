@@ -24,8 +24,10 @@ from chalicelib.storage.transactions import (
 
 KIND = "user"
 ACTIVE_ADMINS = "active-admins"
-# An id no user has (ids start at 1): what an unknown username is looked up as.
-NO_USER = 0
+# What an unknown username is read as: the first account (normally the bootstrap admin),
+# whose item is then dropped. A login for a name nobody has thus reads a user-sized item,
+# as one for a known name does, and takes as long.
+STAND_IN_ID = 1
 
 
 @register
@@ -126,11 +128,12 @@ def get(user_id: int) -> User | None:
 def get_by_username(username: str) -> User | None:
     """Look a user up by username, without regard to case.
 
-    Two strongly consistent reads whether the username exists or not (its claim,
-    then the user, or an id no user has), so the time it takes does not tell.
+    Two strongly consistent reads whether the username exists or not (its claim, then
+    the user, or a stand-in user that is dropped), so the time it takes does not tell.
     """
     owner = owner_of(username_key(username))
-    return get(owner if owner is not None else NO_USER)
+    user = get(owner if owner is not None else STAND_IN_ID)
+    return user if owner is not None else None
 
 
 def ensure_token_key(user: User, key: str) -> str:

@@ -348,18 +348,28 @@ def test_logins_sent_at_once_cannot_get_past_the_limit(api, people, monkeypatch,
 
 
 def test_known_and_unknown_usernames_cost_the_same_calls(api, people):
-    from tests.support.dynamodb import recording
+    """The same calls on the same tables; an unknown name reads a stand-in user (the first
+    account), so both reads of the user table find an item of a user's size."""
+    from chalicelib.storage import users
+    from tests.support.dynamodb import listening
 
+    people.admin()
     p = people.make("patient")
     _fail(api, "warm-up")
     answers = {}
     for username in (p.username, "nobody-by-this-name", "not a valid name!"):
-        with recording() as calls:
+        calls = []
+
+        def record(name, kwargs, calls=calls):
+            calls.append((name, kwargs["TableName"].rsplit("-", 1)[-1]))
+
+        with listening(record):
             r = _fail(api, username)
         assert r.status == 401 and r.body["Message"] == "Unable to log in with provided credentials."
-        answers[username] = sorted(calls)
+        answers[username] = calls
     assert answers[p.username] == answers["nobody-by-this-name"] == answers["not a valid name!"], answers
-    assert answers[p.username] == ["GetItem", "GetItem", "UpdateItem"]
+    assert answers[p.username] == [("UpdateItem", "counters"), ("GetItem", "uniques"), ("GetItem", "users")]
+    assert users.get(users.STAND_IN_ID) is not None and users.get_by_username("nobody-by-this-name") is None
 
 
 # -- tokens name their account by id and by the account's own key ----------------------------
