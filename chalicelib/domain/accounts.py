@@ -140,7 +140,7 @@ def _session(user: User, now: datetime) -> dict:
             "expires_at": iso_instant(expires)}
 
 
-def login(username: str, password: str, address: str | None) -> dict:
+def login(username: str, password: str, address: str | None = None) -> dict:
     """Check credentials and issue a token.
 
     A known and an unknown username do the same work (the same reads, one password
@@ -163,7 +163,7 @@ def logout(user: User) -> None:
     users.bump_token_version(user.id)
 
 
-def change_password(actor: User, old_password: str, new_password: str, address: str | None) -> dict:
+def change_password(actor: User, old_password: str, new_password: str, address: str | None = None) -> dict:
     """The caller changes their own password: every older token stops working, and the answer
     carries a new one. A wrong old password counts as a failed login for the account."""
     check_password_rules(new_password, actor.username, "new_password")
@@ -204,6 +204,8 @@ def register(actor: User | None, data: dict, address: str | None = None) -> User
                 raise ValidationFailed.field(name, "Only a doctor has a %s." % name)
     if role != PATIENT and "link_code" in data:
         raise ValidationFailed.field("link_code", "Only a patient account is linked to a patient record.")
+    # The code is checked before anything is spent on the account (an id, a password hash).
+    link = _check_link_code(data["link_code"], address) if "link_code" in data else None
 
     now = iso_instant(clock.now())
     user = User(
@@ -212,8 +214,8 @@ def register(actor: User | None, data: dict, address: str | None = None) -> User
         first_name=data.get("first_name", ""), last_name=data.get("last_name", ""),
         is_active=True, date_joined=now, token_key=new_token_key(),
     )
-    if role == PATIENT and "link_code" in data:
-        return _register_linked(user, data["link_code"], address)
+    if link is not None:
+        return _register_linked(user, *link)
     if role == PATIENT:
         return _register_patient(user, now)
     if role == DOCTOR:
@@ -260,13 +262,11 @@ def _register_patient(user: User, now: str) -> User:
                             taken)
 
 
-def _register_linked(user: User, text: str, address: str | None) -> User:
-    """A new account linked to the record its link code was made for; the code is used up.
+def _check_link_code(text: str, address: str | None) -> tuple[Patient, str, str]:
+    """The record a link code opens, the code's hash and the instant it was checked at; 400 on
+    link_code if it is wrong, expired or used, 429 after too many wrong ones from the address.
 
-    The code is looked up by its hash, compared with the record's in constant time,
-    and the link is written only if the record is still unlinked and the code still
-    its own and unexpired, in the same transaction as the account. Wrong codes are
-    throttled per client address.
+    The code is looked up by its hash and compared with the record's in constant time.
     """
     now = clock.now()
     attempt = _take_link_code_attempt(address, now)
@@ -278,8 +278,18 @@ def _register_linked(user: User, text: str, address: str | None) -> User:
             or (record.link_code_expires_at or "") <= iso_instant(now)):
         raise ValidationFailed.field("link_code", BAD_LINK_CODE)
     attempt.give_back()
+    return record, code_hash, iso_instant(now)
+
+
+def _register_linked(user: User, record: Patient, code_hash: str, checked_at: str) -> User:
+    """A new account linked to the record its link code was made for; the code is used up.
+
+    The link is written only if the record is still unlinked and the code still its own and
+    unexpired, in the same transaction as the account: of two registrations racing for one
+    code, one wins.
+    """
     return _commit_new_user(replace(user, patient_id=record.id),
-                            lambda tx: patients.stage_link_user(tx, record.id, user.id, code_hash, iso_instant(now)))
+                            lambda tx: patients.stage_link_user(tx, record.id, user.id, code_hash, checked_at))
 
 
 def _register_doctor(user: User, data: dict) -> User:

@@ -95,9 +95,13 @@ def test_a_code_is_used_once(api, staff):
 
 @pytest.mark.parametrize("code", ["ABCDEFGH", "short", "", "0000000O", "x" * 32])
 def test_a_wrong_code_is_a_400_on_link_code_and_creates_nothing(api, staff, code):
+    from chalicelib.storage import counters
+
     walk_in(api, staff)
+    ids = counters.current_value("id#user")
     r = api.post("/register", {**ACCOUNT, "email": "fresh@example.com", "link_code": code})
     assert r.status == 400 and set(r.body["Fields"]) == {"link_code"}, r
+    assert counters.current_value("id#user") == ids  # checked before an id or a password hash is spent
     assert api.post("/auth/login", {"username": "johndoe", "password": "securepassword123"}).status == 401
 
 
