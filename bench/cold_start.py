@@ -25,7 +25,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from bench.harness import ADMIN, SERVER_TABLE_PREFIX, STAGE_TABLE_PREFIX
+from bench.harness import ADMIN, STAGE_TABLE_PREFIX, server_table_prefix
 
 _EVENT = """
 def event(method, resource, path, token=None):
@@ -145,7 +145,7 @@ def measure(runs: int) -> dict[str, dict[str, float]]:
     server, endpoint = start_embedded_dynamodb()
     try:
         os.environ["DQS_DYNAMODB_ENDPOINT"] = endpoint
-        os.environ["DQS_TABLE_PREFIX"] = SERVER_TABLE_PREFIX
+        os.environ["DQS_TABLE_PREFIX"] = server_table_prefix()
         storage.bind()
         storage.create_tables()
         accounts.ensure_admin(ADMIN[0], "admin@clinic.test", ADMIN[1])

@@ -73,6 +73,13 @@ def _logout(w: World) -> Sample:
     return Sample("POST", "/auth/logout", token=token)
 
 
+def _change_password(w: World) -> Sample:
+    user = w.register("patient")
+    token = w.t.login(user["username"], "bench-password-1")["token"]
+    return Sample("POST", "/auth/password", {"old_password": "bench-password-1", "new_password": "bench-password-2"},
+                  token)
+
+
 def _delete_user(w: World) -> Sample:
     user = w.register("patient")
     return Sample("DELETE", f"/users/{user['id']}", token=w.admin, expect=204)
@@ -95,6 +102,7 @@ SAMPLES: dict[tuple[str, str], Callable[[World], Sample]] = {
     ("POST", "/auth/login"): lambda w: Sample("POST", "/auth/login",
                                               {"username": w.staff_user["username"], "password": "bench-password-1"}),
     ("POST", "/auth/logout"): _logout,
+    ("POST", "/auth/password"): _change_password,
     ("GET", "/users"): lambda w: Sample("GET", "/users", token=w.admin),
     ("GET", "/users/{user_id}"): lambda w: Sample("GET", f"/users/{w.staff_user['id']}", token=w.admin),
     ("PUT", "/users/{user_id}"): lambda w: Sample(
@@ -107,6 +115,8 @@ SAMPLES: dict[tuple[str, str], Callable[[World], Sample]] = {
     ("POST", "/patients"): lambda w: Sample("POST", "/patients", {"name": "Walk In", "email": f"walkin{w.n()}@x.test"},
                                             w.staff, expect=201),
     ("GET", "/patients/{patient_id}"): lambda w: Sample("GET", f"/patients/{w.patient}", token=w.staff),
+    ("POST", "/patients/{patient_id}/link_code"): lambda w: Sample("POST", f"/patients/{w.new_patient()}/link_code",
+                                                                   token=w.staff, expect=201),
     ("PUT", "/patients/{patient_id}"): lambda w: Sample("PUT", f"/patients/{w.patient}",
                                                         {"name": f"Renamed {w.n()}"}, w.staff),
     ("PATCH", "/patients/{patient_id}"): lambda w: Sample("PATCH", f"/patients/{w.patient}",

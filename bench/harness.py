@@ -31,7 +31,14 @@ ADMIN = ("admin", "admin-password-1")
 # (and so its endpoint) for as long as the table's name stays the same.
 SERVER_TABLE_PREFIX = "dqs-server-"
 STAGE_TABLE_PREFIX = stage_env("dev")["DQS_TABLE_PREFIX"]
-_servers = itertools.count(1)
+_servers_started = itertools.count()
+
+
+def server_table_prefix() -> str:
+    """The table prefix for the next moto server this process starts: each server its own, as
+    one table name serves one endpoint per process (the first keeps SERVER_TABLE_PREFIX)."""
+    n = next(_servers_started)
+    return SERVER_TABLE_PREFIX if n == 0 else f"{SERVER_TABLE_PREFIX}{n}-"
 
 
 def prepare_environment() -> None:
@@ -205,9 +212,8 @@ class HttpTransport(Transport):
         self.endpoint = endpoint
         self.keep_alive = keep_alive
         os.environ["DQS_DYNAMODB_ENDPOINT"] = endpoint
-        # One table name serves one endpoint per process: each server its own prefix (the
-        # moto-mocked transport uses the stage's).
-        os.environ["DQS_TABLE_PREFIX"] = f"{SERVER_TABLE_PREFIX}{next(_servers)}-"
+        # One table name serves one endpoint per process; the moto-mocked transport uses the stage's.
+        os.environ["DQS_TABLE_PREFIX"] = server_table_prefix()
         self.bootstrap()
         self._server = make_server("127.0.0.1", 0)
         self.host, self.port = self._server.server.server_address[:2]

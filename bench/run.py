@@ -8,7 +8,8 @@
    100,000 patients (bench/growth.py);
 3. cold start against a bare Chalice app with the same libraries (bench/cold_start.py);
 4. concurrent joins and calls over HTTP, and whether the queue stayed correct
-   (bench/concurrency.py).
+   (bench/concurrency.py);
+5. whether a failed login takes longer for a username that exists (bench/login_timing.py).
 """
 from __future__ import annotations
 
@@ -192,6 +193,12 @@ def concurrency_section(joins: int, threads: int, desks: tuple[int, ...]) -> lis
     return lines
 
 
+def login_timing_section(tries: int) -> list[str]:
+    from bench import login_timing
+
+    return login_timing.section(login_timing.run(tries, log=log))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="timed requests per endpoint (default 20)")
@@ -202,11 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--joins", type=int, default=200)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--desks", default="1,4,16", help="desk counts to measure, comma-separated")
+    parser.add_argument("--timing-tries", type=int, default=150, help="usernames of each kind for login timing")
     parser.add_argument("--quick", action="store_true", help="small sizes and few runs, for a smoke test")
     parser.add_argument("--no-write", action="store_true", help=f"print only; do not write {OUTPUT.name}")
     args = parser.parse_args(argv)
     if args.quick:
-        args.runs, args.growth_runs, args.cold_runs, args.joins = 3, 3, 2, 30
+        args.runs, args.growth_runs, args.cold_runs, args.joins, args.timing_tries = 3, 3, 2, 30, 20
         args.queue_sizes, args.list_sizes = "10,200", "100,1000"
 
     prepare_environment()
@@ -222,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     body += cold_start_section(args.cold_runs)
     log("concurrency...")
     body += concurrency_section(args.joins, args.threads, tuple(_sizes(args.desks)))
+    log("login timing...")
+    body += login_timing_section(args.timing_tries)
     elapsed = time.perf_counter() - started
 
     header = [

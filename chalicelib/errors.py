@@ -38,6 +38,14 @@ class NotFound(DomainError):
     """No such object (404)."""
 
 
+class TooManyRequests(DomainError):
+    """Too many failed attempts; try again after `retry_after` seconds (429)."""
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 def found(obj: T | None, what: str, object_id: int) -> T:
     """The object looked up, or NotFound naming what is missing."""
     if obj is None:

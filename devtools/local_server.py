@@ -192,6 +192,8 @@ def make_server(host: str, port: int, *, timeout: float | None = None):
                 self._parse_payload()  # drain the body so keep-alive stays in step
                 return not_found(self)
             self.path = (path[len("/api"):] or "/") + sep + query
+            # requestContext.identity.sourceIp is the socket's peer, as API Gateway's is the client's.
+            self.local_gateway.event_converter.LOCAL_SOURCE_IP = self.client_address[0]
             return super()._generic_handle()
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle

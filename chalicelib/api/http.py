@@ -22,7 +22,15 @@ from chalicelib import storage
 from chalicelib.domain import accounts
 from chalicelib.domain.entities import User
 from chalicelib.domain.permissions import ANONYMOUS, allowed_roles, check_role
-from chalicelib.errors import ConfigurationError, DomainError, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from chalicelib.errors import (
+    ConfigurationError,
+    DomainError,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+    ValidationFailed,
+)
 from chalicelib.schema import Field, Int, Schema, Str, query_params
 
 log = logging.getLogger("dqs")
@@ -36,6 +44,7 @@ _STATUS = [
     (Unauthenticated, 401, "UnauthorizedError"),
     (Forbidden, 403, "ForbiddenError"),
     (NotFound, 404, "NotFoundError"),
+    (TooManyRequests, 429, "TooManyRequestsError"),
 ]
 
 PAGE_QUERY: dict[str, Field] = {
@@ -94,7 +103,10 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
 def domain_error_response(exc: DomainError) -> Response:
     for cls, status, code in _STATUS:
         if isinstance(exc, cls):
-            return error_response(status, code, exc.message, exc.fields, exc.extra)
+            response = error_response(status, code, exc.message, exc.fields, exc.extra)
+            if isinstance(exc, TooManyRequests):
+                response.headers["Retry-After"] = str(exc.retry_after)
+            return response
     raise exc
 
 

@@ -5,7 +5,7 @@ from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import patients
-from chalicelib.domain.entities import Patient
+from chalicelib.domain.entities import LinkCode, Patient
 from chalicelib.domain.permissions import ANY_ROLE, STAFF
 from chalicelib.domain.permissions import PATIENT as PATIENT_ROLE
 from chalicelib.domain.values import iso_date
@@ -41,6 +41,21 @@ PATIENT = Schema("Patient", {
 })
 
 
+LINK_CODE_DESCRIPTION = ("Shown once: the patient gives it as `link_code` to `POST /register/` to link their new "
+                         "account to this record. 8 characters, valid 7 days, single use.")
+
+NEW_PATIENT = Schema("NewPatient", {
+    **PATIENT.fields,
+    "link_code": Str(max_length=8, min_length=8, description=LINK_CODE_DESCRIPTION),
+    "link_code_expires_at": Str(max_length=40, description="When the link code stops working."),
+})
+
+LINK_CODE = Schema("LinkCode", {
+    "link_code": Str(max_length=8, min_length=8, description=LINK_CODE_DESCRIPTION),
+    "expires_at": Str(max_length=40, description="When it stops working (7 days from now)."),
+})
+
+
 def patient_json(patient: Patient) -> dict:
     return {"id": patient.id, "name": patient.name, "email": patient.email, "phone": patient.phone,
             "date_of_birth": iso_date(patient.date_of_birth), "user_id": patient.user_id}
@@ -53,10 +68,22 @@ def list_patients(ctx):
     return page_json(patients.list_patients(ctx.user, limit, cursor), patient_json)
 
 
-@route(bp, "/patients", "POST", summary="Register a patient without an account (staff)", tag="patients",
-       roles=(STAFF,), status=201, body=PATIENT_CREATE, response=PATIENT)
+@route(bp, "/patients", "POST", summary="Register a patient without an account (staff); the answer shows its link code",
+       tag="patients", roles=(STAFF,), status=201, body=PATIENT_CREATE, response=NEW_PATIENT)
 def create_patient(ctx):
-    return patient_json(patients.create_patient(ctx.user, ctx.body()))
+    patient, link = patients.create_patient(ctx.user, ctx.body())
+    return {**patient_json(patient), "link_code": link.code, "link_code_expires_at": link.expires_at}
+
+
+def link_code_json(link: LinkCode) -> dict:
+    return {"link_code": link.code, "expires_at": link.expires_at}
+
+
+@route(bp, "/patients/{patient_id}/link_code", "POST",
+       summary="A new link code for a record without an account (staff); the old code stops working",
+       tag="patients", roles=(STAFF,), status=201, response=LINK_CODE, errors=(400,))
+def issue_link_code(ctx, patient_id):
+    return link_code_json(patients.issue_link_code(ctx.user, parse_id(patient_id, "patient")))
 
 
 @route(bp, "/patients/{patient_id}", "GET", summary="A patient record (own, or any for staff and doctors)",

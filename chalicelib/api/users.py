@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.api.auth import client_address
 from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import accounts
 from chalicelib.domain.accounts import USERNAME_PATTERN
 from chalicelib.domain.entities import User
-from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, ROLES
+from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, ROLES, is_admin
 from chalicelib.domain.values import iso_date
 from chalicelib.schema import Bool, Choice, Date, Email, Int, Password, Schema, Str
 
@@ -35,17 +36,25 @@ REGISTER = Schema("RegisterRequest", {
     "last_name": _person_name(),
     "specialty": Str(max_length=200, description="Doctors only."),
     "department": Int(description="Doctors only: an existing department id."),
+    "link_code": Str(max_length=32, description="Patients only: the code the desk gave for a record made there. "
+                                                "Links the new account to that record, and is used up."),
 })
 
-USER_UPDATE = Schema("UserUpdate", {
+_PROFILE_FIELDS = {
     "username": username_field(required=True),
     "email": Email(required=True),
     "first_name": _person_name(),
     "last_name": _person_name(),
-    "date_of_birth": Date(nullable=True),
+    "date_of_birth": Date(nullable=True, description="Not in the future, not before 1900-01-01."),
     "role": Choice(ROLES, description="Admin only."),
     "is_active": Bool(description="Admin only."),
+}
+# What an admin may send; anyone else sending `password` gets 400 "Unknown field.".
+USER_UPDATE = Schema("UserUpdate", {
+    **_PROFILE_FIELDS,
+    "password": Password(description="Admin only: sets the user's password; every token they hold stops working."),
 })
+_OWN_PROFILE_UPDATE = Schema("OwnProfileUpdate", _PROFILE_FIELDS)
 
 USER = Schema("User", {
     "id": Int(),
@@ -76,10 +85,10 @@ def user_json(user: User) -> dict:
 
 
 @route(bp, "/register", "POST", summary="Register a user (patients self-register; other roles need an admin)",
-       tag="auth", roles=(ANONYMOUS,), status=201, body=REGISTER, response=USER)
+       tag="auth", roles=(ANONYMOUS,), status=201, body=REGISTER, response=USER, errors=(429,))
 def register(ctx):
     actor = ctx.optional_user
-    return user_json(accounts.register(actor, ctx.body()))
+    return user_json(accounts.register(actor, ctx.body(), client_address(ctx)))
 
 
 @route(bp, "/users", "GET", summary="List users (admin)", tag="users", roles=(ADMIN,), many=True, response=USER)
@@ -95,7 +104,11 @@ def get_user(ctx, user_id):
 
 
 def _update(ctx, user_id):
-    return user_json(accounts.update_user(ctx.user, parse_id(user_id, "user"), ctx.body))
+    def changes() -> dict:
+        schema = USER_UPDATE if is_admin(ctx.user) else _OWN_PROFILE_UPDATE
+        return schema.validate(ctx.json(), partial=ctx.spec.partial)
+
+    return user_json(accounts.update_user(ctx.user, parse_id(user_id, "user"), changes))
 
 
 @route(bp, "/users/{user_id}", "PUT", summary="Replace a user's profile fields", tag="users", roles=ANY_ROLE,

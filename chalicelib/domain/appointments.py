@@ -3,9 +3,16 @@
 A doctor never has two scheduled appointments at the same instant; the
 storage layer enforces that with a slot claim, so this module only turns a
 lost claim into a clear 400.
+
+A scheduled appointment is always in the future. A patient booking for themself
+holds at most MAX_OWN_BOOKINGS scheduled future appointments: each such booking
+takes one of the patient's booking places, which frees again when the
+appointment is canceled or completed, or its time has passed (see storage).
+Appointments staff book for a patient take no place.
 """
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
@@ -19,8 +26,14 @@ from chalicelib.errors import ConditionFailed, Forbidden, ValidationFailed, foun
 from chalicelib.settings import get_settings
 from chalicelib.storage import appointments, counters
 from chalicelib.storage.appointments import Filters
+from chalicelib.storage.transactions import retry_on_conflict
 
 SLOT_TAKEN = "This doctor already has a scheduled appointment at that time."
+NOT_IN_FUTURE = "A scheduled appointment must be in the future."
+MAX_OWN_BOOKINGS = 5
+TOO_MANY_BOOKINGS = (f"You already hold {MAX_OWN_BOOKINGS} upcoming appointments: cancel one before booking "
+                     "another, or ask the desk.")
+BUSY = "This record is being changed by someone else right now; try again."
 
 
 def clinic_day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -65,9 +78,31 @@ def get_appointment(actor: User, appointment_id: int) -> Appointment:
     return appointment
 
 
+def _check_future(status: str, date: str, now: datetime) -> None:
+    if status == SCHEDULED and date <= iso_instant(now):
+        raise ValidationFailed.field("date", NOT_IN_FUTURE)
+
+
+def _free_booking_place(patient_id: int, now: datetime) -> tuple[int, int | None]:
+    """A booking place of the patient's to take: (number, the appointment that held it or None).
+
+    A held place is free again once its appointment is gone, no longer scheduled, or past.
+    Among free places one is picked at random, so bookings racing each other rarely collide.
+    """
+    held = appointments.booking_places(patient_id, MAX_OWN_BOOKINGS)
+    free = [(number, None) for number in range(1, MAX_OWN_BOOKINGS + 1) if number not in held]
+    free += [(number, owner) for number, (owner, appointment) in held.items()
+             if appointment is None or appointment.status != SCHEDULED or appointment.date <= iso_instant(now)]
+    if not free:
+        raise ValidationFailed.field("patient", TOO_MANY_BOOKINGS)
+    return random.choice(free)
+
+
 def book(actor: User, data: dict) -> Appointment:
-    """Book an appointment: staff and admins for anyone, a patient for themself."""
-    if actor.role == PATIENT:
+    """Book an appointment: staff and admins for anyone, a patient for themself (at most
+    MAX_OWN_BOOKINGS upcoming). A scheduled appointment is in the future."""
+    own_booking = actor.role == PATIENT
+    if own_booking:
         own = own_patient_id(actor)
         if data.get("patient") is not None and data["patient"] != own:
             raise Forbidden("A patient can only book appointments for themself.")
@@ -76,18 +111,30 @@ def book(actor: User, data: dict) -> Appointment:
         data = {**data, "patient": own}
     elif data.get("patient") is None:
         raise ValidationFailed.field("patient", "This field is required.")
+    now = clock.now()
     appointment = Appointment(
         id=counters.next_id("appointment"), patient=data["patient"], doctor=data["doctor"],
         date=iso_instant(data["date"]), status=data.get("status") or SCHEDULED,
-        created_at=iso_instant(clock.now()),
+        created_at=iso_instant(now),
     )
+    _check_future(appointment.status, appointment.date, now)
+    missing = {"patient": ("patient", "No patient with id %d." % appointment.patient),
+               "doctor": ("doctor", "No doctor with id %d." % appointment.doctor)}
+
+    def attempt() -> None:
+        place = _free_booking_place(appointment.patient, now) if own_booking else None
+        try:
+            appointments.create(appointment, place)
+        except ConditionFailed as exc:
+            if set(exc.labels) <= {"booking-place"}:
+                raise ConditionFailed([ConditionFailed.CONFLICT]) from exc  # taken meanwhile: look again
+            # A slot is only worth mentioning once the patient and doctor exist.
+            raise_taken(exc, missing if set(missing) & set(exc.labels) else {"doctor-slot": ("date", SLOT_TAKEN)})
+
     try:
-        appointments.create(appointment)
-    except ConditionFailed as exc:
-        missing = {"patient": ("patient", "No patient with id %d." % appointment.patient),
-                   "doctor": ("doctor", "No doctor with id %d." % appointment.doctor)}
-        # A slot is only worth mentioning once the patient and doctor exist.
-        raise_taken(exc, missing if set(missing) & set(exc.labels) else {"doctor-slot": ("date", SLOT_TAKEN)})
+        retry_on_conflict(attempt)
+    except ConditionFailed:
+        raise ValidationFailed(BUSY) from None
     return appointment
 
 
@@ -118,7 +165,10 @@ def change(actor: User, appointment_id: int, read_changes: Callable[[], dict]) -
     def change(before: Appointment) -> Appointment:
         if actor.role == PATIENT:
             _check_patient_change(before, changes)
-        return replace(before, status=changes.get("status", before.status),
-                       date=iso_instant(changes["date"]) if "date" in changes else before.date)
+        after = replace(before, status=changes.get("status", before.status),
+                        date=iso_instant(changes["date"]) if "date" in changes else before.date)
+        if (after.status, after.date) != (before.status, before.date):
+            _check_future(after.status, after.date, clock.now())
+        return after
 
     return edit(read, change, appointments.save_changes, {"doctor-slot": ("date", SLOT_TAKEN)})

@@ -33,6 +33,8 @@ class User:
     token_version: int = 0
     patient_id: int | None = None
     doctor_id: int | None = None
+    # Drawn at creation; every token of the account carries it ("" for an account made before keys).
+    token_key: str = field(default="", repr=False)
 
 
 # -- records --------------------------------------------------------------------
@@ -46,6 +48,16 @@ class Patient:
     date_of_birth: date | None
     user_id: int | None
     created_at: str
+    # The hash of the record's current link code and when it stops working; None once used or never made.
+    link_code_hash: str | None = field(default=None, repr=False)
+    link_code_expires_at: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkCode:
+    """A patient record's link code as shown once to the desk, and when it stops working."""
+    code: str = field(repr=False)
+    expires_at: str
 
 
 @dataclass

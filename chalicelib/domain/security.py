@@ -1,6 +1,10 @@
-"""Password hashing (argon2id) and signed, expiring, revocable tokens (JWT HS256)."""
+"""Password hashing (argon2id), signed, expiring, revocable tokens (JWT HS256), and
+the one-time codes that link an account to a patient record made at the desk."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -14,6 +18,10 @@ from chalicelib.settings import Settings, jwt_secret
 # OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane (about 17 ms here).
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 ALGORITHM = "HS256"
+TOKEN_KEY_BYTES = 16
+# Link codes: no 0/O, 1/I/L, so a code read aloud or copied from paper comes out right.
+LINK_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+LINK_CODE_LENGTH = 8
 
 
 @cache
@@ -37,28 +45,70 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def issue_token(user_id: int, token_version: int, now: datetime, settings: Settings) -> tuple[str, datetime]:
-    """A token for the user, valid until the returned instant or the next logout."""
+def new_token_key() -> str:
+    """The random value an account gets at creation; its tokens carry it (hex, 128 bits)."""
+    return secrets.token_hex(TOKEN_KEY_BYTES)
+
+
+def same_secret(expected: str | None, given: str | None) -> bool:
+    """Whether two secret values are equal, compared in constant time; a missing one never matches."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def issue_token(user_id: int, token_version: int, token_key: str, now: datetime,
+                settings: Settings) -> tuple[str, datetime]:
+    """A token for the user, valid until the returned instant or the next logout.
+
+    It names the account by id and by the account's own random key, so a token
+    never authenticates another account that later gets the same id (after a wipe).
+    """
     expires = now + timedelta(seconds=settings.token_ttl_seconds)
-    claims = {"sub": str(user_id), "ver": token_version, "iat": int(now.timestamp()),
+    claims = {"sub": str(user_id), "key": token_key, "ver": token_version, "iat": int(now.timestamp()),
               "exp": int(expires.timestamp())}
     return jwt.encode(claims, jwt_secret(settings), algorithm=ALGORITHM), expires
 
 
-def read_token(token: str, settings: Settings) -> tuple[int, int]:
-    """The (user id, token version) a token carries; 401 if forged, malformed or expired."""
+def read_token(token: str, settings: Settings) -> tuple[int, int, str]:
+    """The (user id, token version, account key) a token carries; 401 if forged, malformed or expired."""
     try:
         claims = jwt.decode(
             token, jwt_secret(settings), algorithms=[ALGORITHM],
-            options={"require": ["sub", "exp", "iat", "ver"], "verify_iat": False},
+            options={"require": ["sub", "exp", "iat", "ver", "key"], "verify_iat": False},
             leeway=0,
         )
         user_id = int(claims["sub"])
         version = claims["ver"]
-        if isinstance(version, bool) or not isinstance(version, int):
+        key = claims["key"]
+        if isinstance(version, bool) or not isinstance(version, int) or not isinstance(key, str):
             raise ValueError
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("Token has expired.") from None
     except (jwt.InvalidTokenError, ValueError, TypeError):
         raise Unauthenticated("Invalid token.") from None
-    return user_id, version
+    return user_id, version, key
+
+
+# -- link codes -------------------------------------------------------------------
+
+def new_link_code() -> str:
+    """A fresh link code: LINK_CODE_LENGTH characters of LINK_CODE_ALPHABET, from `secrets`."""
+    return "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
+
+
+def normalize_link_code(text: str) -> str | None:
+    """A code as typed (any case, with spaces or dashes) in its canonical form, or None if it cannot be one."""
+    code = "".join(text.split()).replace("-", "").upper()
+    if len(code) != LINK_CODE_LENGTH or any(c not in LINK_CODE_ALPHABET for c in code):
+        return None
+    return code
+
+
+def link_code_hash(code: str, settings: Settings) -> str:
+    """What is stored of a link code: an HMAC-SHA256 keyed with the token secret.
+
+    The code itself is never stored; without the key a copy of the tables does
+    not tell which code opens which record.
+    """
+    return hmac.new(jwt_secret(settings).encode(), b"link-code:" + code.encode(), hashlib.sha256).hexdigest()

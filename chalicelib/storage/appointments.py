@@ -23,9 +23,9 @@ from chalicelib.domain.entities import SCHEDULED, Appointment, Page
 from chalicelib.domain.values import iso_instant
 from chalicelib.storage import doctors, patients
 from chalicelib.storage.binding import register
-from chalicelib.storage.claims import stage_claim, stage_move
+from chalicelib.storage.claims import holders, stage_claim, stage_move, stage_take_over
 from chalicelib.storage.cursors import query_page
-from chalicelib.storage.transactions import Transaction, get_or_none
+from chalicelib.storage.transactions import Transaction, get_or_none, read_items
 
 KIND = "appointment"
 
@@ -83,22 +83,46 @@ def slot_key(doctor_id: int, instant: str) -> str:
     return f"doctor-slot#{doctor_id}#{instant}"
 
 
+def booking_place_key(patient_id: int, number: int) -> str:
+    """One of the places a patient's own bookings hold."""
+    return f"patient-booking#{patient_id}#{number}"
+
+
 def _to_appointment(item: AppointmentModel) -> Appointment:
     return Appointment(id=int(item.id), patient=int(item.patient), doctor=int(item.doctor), date=item.date,
                        status=item.status, created_at=item.created_at)
 
 
-def create(appointment: Appointment) -> None:
+def booking_places(patient_id: int, places: int) -> dict[int, tuple[int, Appointment | None]]:
+    """The held ones among a patient's booking places 1..`places`: number -> (id of the appointment
+    holding it, that appointment or None if it is gone). At most two strongly consistent reads (TransactGetItems)."""
+    numbers = {booking_place_key(patient_id, n): n for n in range(1, places + 1)}
+    held = holders(list(numbers))
+    if not held:
+        return {}
+    ids = sorted(set(held.values()))
+    stored = {int(item.id): _to_appointment(item)
+              for item in read_items([(AppointmentModel, appointment_id) for appointment_id in ids]) if item}
+    return {numbers[key]: (owner, stored.get(owner)) for key, owner in held.items()}
+
+
+def create(appointment: Appointment, place: tuple[int, int | None] | None = None) -> None:
     """Store a new appointment, with its slot claim when scheduled, if its patient and doctor exist.
 
-    Raises ConditionFailed labelled "patient" or "doctor" (no such record) or
-    "doctor-slot" (the doctor already has a scheduled appointment then).
+    `place` is (number, the appointment that held it when read, or None) of the patient's
+    booking place this one takes. Raises ConditionFailed labelled "patient" or "doctor"
+    (no such record), "doctor-slot" (the doctor already has a scheduled appointment
+    then) or "booking-place" (the place was taken meanwhile: read again).
     """
     with Transaction() as tx:
         patients.stage_exists_check(tx, appointment.patient)
         doctors.stage_exists_check(tx, appointment.doctor)
         if appointment.status == SCHEDULED:
             stage_claim(tx, "doctor-slot", slot_key(appointment.doctor, appointment.date), appointment.id)
+        if place is not None:
+            number, previous = place
+            stage_take_over(tx, "booking-place", booking_place_key(appointment.patient, number), appointment.id,
+                            previous)
         tx.put("appointment", AppointmentModel(
             appointment.id, kind=KIND, patient=appointment.patient, doctor=appointment.doctor,
             date=appointment.date, status=appointment.status, created_at=appointment.created_at,

@@ -12,7 +12,7 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.storage.binding import register
-from chalicelib.storage.transactions import Transaction, get_or_none
+from chalicelib.storage.transactions import Transaction, get_or_none, read_items
 
 
 @register
@@ -50,6 +50,19 @@ def stage_move(tx: Transaction, label: str, old_key: str | None, new_key: str | 
         stage_claim(tx, label, new_key, owner)
     if old_key:
         stage_release(tx, f"old-{label}", old_key, owner)
+
+
+def stage_take_over(tx: Transaction, label: str, key: str, owner: int, previous: int | None) -> None:
+    """Take a claim nobody holds (`previous` None), or one `previous` held when it was read and
+    that the caller judged lapsed; the transaction fails with `label` if it changed meanwhile."""
+    condition = UniqueModel.key.does_not_exist() if previous is None else UniqueModel.owner == previous
+    tx.put(label, UniqueModel(key, owner=owner), condition)
+
+
+def holders(keys: list[str]) -> dict[str, int]:
+    """Who holds each of these claims (one strongly consistent read of them all); unheld keys are left out."""
+    items = read_items([(UniqueModel, key) for key in keys])
+    return {key: int(item.owner) for key, item in zip(keys, items, strict=True) if item is not None}
 
 
 def owner_of(key: str) -> int | None:

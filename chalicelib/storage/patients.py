@@ -1,5 +1,13 @@
-"""Patient records. The model stays here; callers get `Patient` dataclasses."""
+"""Patient records. The model stays here; callers get `Patient` dataclasses.
+
+A record made at the desk carries the hash of its link code and the code's
+expiry; a claim `link-code#<hash>` in the uniques table points from the hash to
+the record, so a code finds its record in one read. Linking an account uses the
+code up, in the same transaction as the new account.
+"""
 from __future__ import annotations
+
+from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
@@ -7,7 +15,7 @@ from pynamodb.models import Model
 from chalicelib.domain.entities import Page, Patient
 from chalicelib.domain.values import iso_date, parse_date
 from chalicelib.storage.binding import kind_id_index, register
-from chalicelib.storage.claims import owner_of, stage_claim, stage_move, unique_key
+from chalicelib.storage.claims import owner_of, stage_claim, stage_move, stage_release, unique_key
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none
 
@@ -27,6 +35,9 @@ class PatientModel(Model):
     date_of_birth = UnicodeAttribute(null=True)
     user_id = NumberAttribute(null=True)
     created_at = UnicodeAttribute()
+    link_code_hash = UnicodeAttribute(null=True)
+    # An instant as iso_instant writes it: compares as text in time order.
+    link_code_expires_at = UnicodeAttribute(null=True)
 
     by_kind = kind_id_index()
 
@@ -35,12 +46,17 @@ def email_key(email: str | None) -> str | None:
     return unique_key("patient-email", email) if email else None
 
 
+def link_code_key(code_hash: str) -> str:
+    return unique_key("link-code", code_hash)
+
+
 def _to_patient(item: PatientModel) -> Patient:
     return Patient(
         id=int(item.id), name=item.name, email=item.email, phone=item.phone,
         date_of_birth=parse_date(item.date_of_birth),
         user_id=int(item.user_id) if item.user_id is not None else None,
-        created_at=item.created_at,
+        created_at=item.created_at, link_code_hash=item.link_code_hash,
+        link_code_expires_at=item.link_code_expires_at,
     )
 
 
@@ -48,14 +64,22 @@ def _to_model(patient: Patient) -> PatientModel:
     return PatientModel(
         patient.id, kind=KIND, name=patient.name, email=patient.email, phone=patient.phone,
         date_of_birth=iso_date(patient.date_of_birth), user_id=patient.user_id,
-        created_at=patient.created_at,
+        created_at=patient.created_at, link_code_hash=patient.link_code_hash,
+        link_code_expires_at=patient.link_code_expires_at,
     )
 
 
+def _expiry(instant: str) -> datetime:
+    return datetime.fromisoformat(instant.replace("Z", "+00:00"))
+
+
 def stage_new_patient(tx: Transaction, patient: Patient) -> None:
-    """Add a new patient record, and its email claim, to a transaction."""
+    """Add a new patient record, and its email and link code claims, to a transaction."""
     if patient.email:
         stage_claim(tx, "patient-email", email_key(patient.email), patient.id)
+    if patient.link_code_hash:
+        stage_claim(tx, "link-code", link_code_key(patient.link_code_hash), patient.id,
+                    expires_at=_expiry(patient.link_code_expires_at))
     tx.put("patient", _to_model(patient), PatientModel.id.does_not_exist())
 
 
@@ -68,10 +92,40 @@ def add(patient: Patient) -> None:
         stage_new_patient(tx, patient)
 
 
-def stage_link_user(tx: Transaction, patient_id: int, user_id: int) -> None:
-    """Link an existing, unlinked patient record to a new account."""
-    tx.update("patient-link", PatientModel(patient_id), [PatientModel.user_id.set(user_id)],
-              PatientModel.id.exists() & PatientModel.user_id.does_not_exist())
+def stage_link_user(tx: Transaction, patient_id: int, user_id: int, code_hash: str, now: str) -> None:
+    """Link an unlinked record to a new account with its current link code, and use the code up.
+
+    Fails (labelled "patient-link") unless the record is still unlinked and the code
+    is still its own and unexpired at `now`: of two accounts racing for one code, one wins.
+    """
+    tx.update("patient-link", PatientModel(patient_id),
+              [PatientModel.user_id.set(user_id), PatientModel.link_code_hash.remove(),
+               PatientModel.link_code_expires_at.remove()],
+              PatientModel.id.exists() & PatientModel.user_id.does_not_exist()
+              & (PatientModel.link_code_hash == code_hash) & (PatientModel.link_code_expires_at > now))
+    stage_release(tx, "link-code", link_code_key(code_hash), patient_id)
+
+
+def replace_link_code(before: Patient, code_hash: str, expires_at: str) -> None:
+    """Give an unlinked record a new link code; the one it had stops working in the same transaction.
+
+    Raises ConditionFailed labelled "patient" when the record was linked, removed or
+    given another code meanwhile (read it again).
+    """
+    with Transaction() as tx:
+        if before.link_code_hash:
+            stage_release(tx, "old-link-code", link_code_key(before.link_code_hash), before.id)
+        stage_claim(tx, "link-code", link_code_key(code_hash), before.id, expires_at=_expiry(expires_at))
+        same_code = (PatientModel.link_code_hash == before.link_code_hash if before.link_code_hash
+                     else PatientModel.link_code_hash.does_not_exist())
+        tx.update("patient", PatientModel(before.id),
+                  [PatientModel.link_code_hash.set(code_hash), PatientModel.link_code_expires_at.set(expires_at)],
+                  PatientModel.id.exists() & PatientModel.user_id.does_not_exist() & same_code)
+
+
+def id_by_link_code(code_hash: str) -> int | None:
+    """The id of the record a link code (by its hash) was made for, or None."""
+    return owner_of(link_code_key(code_hash))
 
 
 def stage_unlink_user(tx: Transaction, patient_id: int) -> None:

@@ -19,10 +19,15 @@ from chalicelib.storage.transactions import (
     cause,
     get_or_none,
     retry_on_conflict,
+    update_unless,
 )
 
 KIND = "user"
 ACTIVE_ADMINS = "active-admins"
+# What an unknown username is read as: the first account (normally the bootstrap admin),
+# whose item is then dropped. A login for a name nobody has thus reads a user-sized item,
+# as one for a known name does, and takes as long.
+STAND_IN_ID = 1
 
 
 @register
@@ -44,6 +49,8 @@ class UserModel(Model):
     token_version = NumberAttribute(default=0)
     patient_id = NumberAttribute(null=True)
     doctor_id = NumberAttribute(null=True)
+    # Drawn when the account is made; its tokens carry it. Absent on accounts made before it existed.
+    token_key = UnicodeAttribute(null=True)
 
     by_kind = kind_id_index()
 
@@ -68,6 +75,7 @@ def _to_user(item: UserModel) -> User:
         is_active=bool(item.is_active), date_joined=item.date_joined,
         token_version=int(item.token_version or 0),
         patient_id=_optional_int(item.patient_id), doctor_id=_optional_int(item.doctor_id),
+        token_key=item.token_key or "",
     )
 
 
@@ -77,7 +85,7 @@ def _to_model(user: User) -> UserModel:
         password_hash=user.password_hash, date_of_birth=iso_date(user.date_of_birth),
         first_name=user.first_name, last_name=user.last_name, is_active=user.is_active,
         date_joined=user.date_joined, token_version=user.token_version,
-        patient_id=user.patient_id, doctor_id=user.doctor_id,
+        patient_id=user.patient_id, doctor_id=user.doctor_id, token_key=user.token_key or None,
     )
 
 
@@ -118,9 +126,31 @@ def get(user_id: int) -> User | None:
 
 
 def get_by_username(username: str) -> User | None:
-    """Look a user up by username, without regard to case."""
+    """Look a user up by username, without regard to case.
+
+    Two strongly consistent reads whether the username exists or not (its claim, then
+    the user, or a stand-in user that is dropped), so the time it takes does not tell.
+    """
     owner = owner_of(username_key(username))
-    return get(owner) if owner is not None else None
+    user = get(owner if owner is not None else STAND_IN_ID)
+    return user if owner is not None else None
+
+
+def ensure_token_key(user: User, key: str) -> str:
+    """The account's token key: `key`, stored now if the account has none yet (made before keys
+    existed), else the one it has. Two logins racing to store one agree on the stored one."""
+    if user.token_key:
+        return user.token_key
+    condition = UserModel.id.exists() & UserModel.token_key.does_not_exist()
+    for _ in range(3):
+        if update_unless(UserModel(user.id), [UserModel.token_key.set(key)], condition):
+            return key
+        stored = get(user.id)
+        if stored is None:
+            break
+        if stored.token_key:
+            return stored.token_key
+    raise ConditionFailed([ConditionFailed.CONFLICT])
 
 
 def list_page(limit: int, cursor: str | None) -> Page:
@@ -150,11 +180,15 @@ def save_changes(before: User, after: User) -> None:
             actions.append(UserModel.date_of_birth.remove())
         else:
             actions.append(UserModel.date_of_birth.set(iso_date(after.date_of_birth)))
+        condition = _unchanged_state(before)
         if after.password_hash != before.password_hash:
+            # Never over another password set meanwhile.
             actions.append(UserModel.password_hash.set(after.password_hash))
+            condition &= UserModel.password_hash == before.password_hash
         if after.token_version != before.token_version:
             actions.append(UserModel.token_version.add(1))
-        tx.update("user", UserModel(after.id), actions, _unchanged_state(before))
+            condition &= UserModel.token_version == before.token_version
+        tx.update("user", UserModel(after.id), actions, condition)
         _stage_admin_count(tx, int(_is_active_admin(after)) - int(_is_active_admin(before)))
 
 

@@ -34,9 +34,22 @@ def clinic(api, people):
     return Clinic(api, people)
 
 
-def test_seed_payload_books_an_appointment(api, as_role):
+@pytest.fixture
+def clock_at(monkeypatch):
+    """Set the clinic's clock to an instant (ISO 8601 with Z)."""
+    from chalicelib.domain import clock
+
+    def set_to(instant: str) -> None:
+        at = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+        monkeypatch.setattr(clock, "now", lambda: at)
+
+    return set_to
+
+
+def test_seed_payload_books_an_appointment(api, as_role, clock_at):
     admin = as_role("admin").token
     staff = as_role("staff").token
+    clock_at("2023-12-01T08:30:12Z")  # the seed's appointment is in the future then
     api.post("/departments", {"name": "Cardiology"}, token=admin)
     assert api.post("/doctors", {"name": "Dr. Smith", "specialty": "Cardiology", "department": 1},
                     token=admin).body["id"] == 1
@@ -252,12 +265,13 @@ def test_filters_alone_and_combined(api, clinic):
         assert r.status == 400 and field in r.body["Fields"], (query, r)
 
 
-def test_a_day_is_the_clinic_s_day(api, clinic, monkeypatch):
+def test_a_day_is_the_clinic_s_day(api, clinic, monkeypatch, clock_at):
     """?date= means the clinic's local date (here New York, across a DST change)."""
     from chalicelib.domain import appointments as rules
     from chalicelib.storage import users
 
     c = clinic
+    clock_at("2024-03-01T00:00:00Z")
     times = ["2024-03-10T04:59:59Z",  # 9 March, 23:59:59 EST
              "2024-03-10T05:00:00Z",  # 10 March, 00:00 EST
              "2024-03-11T03:59:59Z",  # 10 March, 23:59:59 EDT (the day has 23 hours)
@@ -335,3 +349,121 @@ def test_a_change_reads_the_caller_and_the_appointment_once_each(api, clinic):
         r = api.patch(f"/appointments/{booked}", {"date": "2030-03-01T10:00:00Z"}, token=c.doc_a.token)
     assert r.status == 200, r
     assert sorted(name.rsplit("-", 1)[-1] for name in reads) == ["appointments", "users"]
+
+
+# -- a scheduled appointment is in the future ---------------------------------------------------
+
+@pytest.mark.parametrize("when", ["1901-01-01T09:00:00Z", "yesterday", "now"])
+@pytest.mark.parametrize("who", ["patient", "staff", "admin"])
+def test_a_scheduled_booking_in_the_past_is_a_400_on_date(api, clinic, who, when):
+    from datetime import timedelta
+
+    from chalicelib.domain.values import iso_instant
+
+    c = clinic
+    now = datetime.now(UTC)
+    when = {"yesterday": iso_instant(now - timedelta(days=1)), "now": iso_instant(now)}.get(when, when)
+    token = {"patient": c.pat_a.token, "staff": c.staff.token, "admin": c.admin.token}[who]
+    for status in ({}, {"status": "scheduled"}):
+        r = api.post("/appointments", {"patient": c.patient_a, "doctor": c.doctor_a, "date": when, **status},
+                     token=token)
+        assert r.status == 400 and r.body["Fields"] == {"date": "A scheduled appointment must be in the future."}, r
+    assert api.get("/appointments", token=c.staff.token).body["results"] == []
+
+
+def test_past_visits_may_still_be_recorded_by_the_desk(api, clinic):
+    c = clinic
+    done = c.book(c.patient_a, c.doctor_a, "2020-05-05T09:00:00Z", status="completed")
+    c.book(c.patient_a, c.doctor_a, "2020-05-05T09:00:00Z", status="canceled")
+    # It cannot be scheduled again at that time...
+    r = api.patch(f"/appointments/{done['id']}", {"status": "scheduled"}, token=c.staff.token)
+    assert r.status == 400 and set(r.body["Fields"]) == {"date"}
+    # ...but it can be, moved to the future.
+    r = api.patch(f"/appointments/{done['id']}", {"status": "scheduled", "date": "2030-05-05T09:00:00Z"},
+                  token=c.staff.token)
+    assert r.status == 200 and r.body["status"] == "scheduled"
+
+
+@pytest.mark.parametrize("who", ["doctor", "staff", "admin"])
+def test_a_scheduled_appointment_cannot_be_moved_into_the_past(api, clinic, who):
+    c = clinic
+    booked = c.book(c.patient_a, c.doctor_a, "2030-01-01T09:00:00Z")
+    token = {"doctor": c.doc_a.token, "staff": c.staff.token, "admin": c.admin.token}[who]
+    for when in ("2020-01-01T09:00:00Z", "1901-01-01T00:00:00Z"):
+        r = api.patch(f"/appointments/{booked['id']}", {"date": when}, token=token)
+        assert r.status == 400 and set(r.body["Fields"]) == {"date"}, r
+    assert api.get(f"/appointments/{booked['id']}", token=c.staff.token).body == booked
+    # A completed one may be dated in the past (when it really happened).
+    r = api.patch(f"/appointments/{booked['id']}", {"status": "completed", "date": "2020-01-01T09:00:00Z"},
+                  token=token)
+    assert r.status == 200
+
+
+def test_a_scheduled_appointment_whose_time_has_passed_can_still_be_completed(api, clinic, clock_at):
+    c = clinic
+    booked = c.book(c.patient_a, c.doctor_a, "2030-01-01T09:00:00Z")
+    clock_at("2030-01-01T09:30:00Z")
+    unchanged = api.patch(f"/appointments/{booked['id']}", {"status": "scheduled"}, token=c.staff.token)
+    assert unchanged.status == 200 and unchanged.body == booked
+    r = api.patch(f"/appointments/{booked['id']}", {"status": "completed"}, token=c.doc_a.token)
+    assert r.status == 200 and r.body["status"] == "completed"
+
+
+# -- a patient booking for themself holds at most five upcoming appointments ---------------------
+
+def _own_booking(api, c, hour, token=None, doctor=None):
+    return api.post("/appointments", {"doctor": doctor or c.doctor_a, "date": f"2030-02-01T{hour:02d}:00:00Z"},
+                    token=token or c.pat_a.token)
+
+
+def test_a_patient_books_at_most_five_upcoming_appointments_for_themself(api, clinic):
+    from chalicelib.domain.appointments import MAX_OWN_BOOKINGS
+
+    c = clinic
+    booked = [_own_booking(api, c, 8 + i) for i in range(MAX_OWN_BOOKINGS)]
+    assert [r.status for r in booked] == [201] * MAX_OWN_BOOKINGS
+    r = _own_booking(api, c, 20)
+    assert r.status == 400 and set(r.body["Fields"]) == {"patient"}, r
+    assert "5 upcoming appointments" in r.body["Fields"]["patient"]
+    r = _own_booking(api, c, 21, doctor=c.doctor_b)
+    assert r.status == 400
+    mine = api.get(f"/appointments?patient={c.patient_a}", token=c.staff.token).body["results"]
+    assert len(mine) == MAX_OWN_BOOKINGS
+    # Another patient is not affected; the desk may still book for this one.
+    assert _own_booking(api, c, 20, token=c.pat_b.token).status == 201
+    c.book(c.patient_a, c.doctor_b, "2030-02-01T20:00:00Z")
+    # Cancelling one frees a place; so does completing one.
+    first, second = booked[0].body["id"], booked[1].body["id"]
+    assert api.patch(f"/appointments/{first}", {"status": "canceled"}, token=c.pat_a.token).status == 200
+    assert _own_booking(api, c, 21).status == 201
+    assert _own_booking(api, c, 22).status == 400
+    assert api.patch(f"/appointments/{second}", {"status": "completed"}, token=c.doc_a.token).status == 200
+    assert _own_booking(api, c, 22).status == 201
+    assert _own_booking(api, c, 23).status == 400
+
+
+def test_appointments_whose_time_has_passed_free_their_places(api, clinic, clock_at):
+    from chalicelib.domain.appointments import MAX_OWN_BOOKINGS
+
+    c = clinic
+    clock_at("2030-02-01T00:00:00Z")
+    for i in range(MAX_OWN_BOOKINGS):
+        assert _own_booking(api, c, 8 + i).status == 201
+    assert _own_booking(api, c, 20).status == 400
+    clock_at("2030-02-01T09:30:00Z")  # the 08:00 and 09:00 ones have passed (still scheduled)
+    assert _own_booking(api, c, 20).status == 201
+    assert _own_booking(api, c, 21).status == 201
+    assert _own_booking(api, c, 22).status == 400
+
+
+def test_the_limit_counts_the_appointments_as_they_now_are(api, clinic):
+    """A place's appointment is read at booking time: moved by the desk, it still counts;
+    canceled by the desk, it no longer does."""
+    from chalicelib.domain.appointments import MAX_OWN_BOOKINGS
+
+    c = clinic
+    ids = [_own_booking(api, c, 8 + i).body["id"] for i in range(MAX_OWN_BOOKINGS)]
+    assert api.patch(f"/appointments/{ids[0]}", {"date": "2031-01-01T08:00:00Z"}, token=c.staff.token).status == 200
+    assert _own_booking(api, c, 20).status == 400
+    assert api.patch(f"/appointments/{ids[1]}", {"status": "canceled"}, token=c.staff.token).status == 200
+    assert _own_booking(api, c, 20).status == 201

@@ -1,11 +1,13 @@
-"""Registration, login, logout and tokens, through chalice.test.Client on moto."""
+"""Registration, login, logout, passwords and tokens, through chalice.test.Client on moto."""
 from __future__ import annotations
 
+import contextlib
 import time
-from datetime import UTC
+from datetime import UTC, date, datetime, timedelta
 
 import jwt
 import pytest
+from chalice.local import LambdaEventConverter
 
 SEED_REGISTER = {"username": "johndoe", "email": "john@example.com", "password": "securepassword123",
                  "role": "patient", "date_of_birth": "1990-01-15"}
@@ -22,7 +24,8 @@ def test_seed_flow_register_login_profile_logout(api):
     login = api.post("/auth/login/", {"username": "JohnDoe", "password": "securepassword123"})
     assert login.status == 200
     assert set(login.body) == {"token", "user", "expires_at"}
-    assert login.body["user"] == {"id": r.body["id"], "username": "johndoe", "role": "patient"}
+    assert login.body["user"] == {"id": r.body["id"], "username": "johndoe", "role": "patient",
+                                  "patient_id": r.body["patient_id"], "doctor_id": None}
     token = login.body["token"]
     me = api.get(f"/users/{r.body['id']}/", token=token)
     assert me.status == 200 and me.body == r.body
@@ -157,9 +160,12 @@ def _token(claims: dict, key: str = SECRET, algorithm: str = "HS256") -> str:
 
 
 def test_forged_expired_malformed_and_unsigned_tokens_are_401(api, people):
+    from chalicelib.storage import users
+
     p = people.make("patient")
     now = int(time.time())
-    good = {"sub": str(p.id), "ver": 0, "iat": now, "exp": now + 600}
+    good = {"sub": str(p.id), "key": users.get(p.id).token_key, "ver": 0, "iat": now, "exp": now + 600}
+    assert api.get(f"/users/{p.id}", token=_token(good)).status == 200  # each bad one below differs in one way
     unsigned = jwt.encode(good, None, algorithm="none")
     bad_tokens = [
         _token(good, key="another-secret-that-is-also-32-bytes-long"),  # forged
@@ -167,6 +173,9 @@ def test_forged_expired_malformed_and_unsigned_tokens_are_401(api, people):
         _token({**good, "sub": "abc"}),  # malformed subject
         _token({**good, "ver": "0"}),  # malformed version
         _token({k: v for k, v in good.items() if k != "exp"}),  # no expiry
+        _token({k: v for k, v in good.items() if k != "key"}),  # no account key
+        _token({**good, "key": "0" * 32}),  # another account's key
+        _token({**good, "key": 5}),  # malformed key
         _token({**good, "sub": "999"}),  # no such user
         unsigned,  # alg: none
         p.token[:-2] + ("AA" if not p.token.endswith("AA") else "BB"),  # tampered signature
@@ -223,28 +232,289 @@ def test_a_deployed_stage_reads_its_secret_from_parameter_store(api, people, mon
     assert api.get(f"/users/{p.id}", token=p.token).status == 200
 
 
-def test_repeated_failed_logins_lock_the_username_for_the_window(api, people, monkeypatch):
-    from datetime import datetime, timedelta
 
-    from chalicelib.domain import accounts, clock
+# -- failed logins: throttled per username and client address --------------------------
+
+@contextlib.contextmanager
+def from_address(monkeypatch, address: str):
+    """Requests in the block come from `address` (API Gateway's requestContext.identity.sourceIp)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", address)
+        yield
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch):
+    """The clock stands still, one second into the current 15-minute window (tokens it
+    issues are checked against the real time, so it stays close to it); move it with now[0]."""
+    from chalicelib.domain import clock
+
+    quarter = 15 * 60
+    start = datetime.fromtimestamp(int(time.time()) // quarter * quarter + 1, tz=UTC)
+    now = [start]
+    monkeypatch.setattr(clock, "now", lambda: now[0])
+    return now
+
+
+def _fail(api, username):
+    return api.post("/auth/login", {"username": username, "password": "wrong-password"})
+
+
+def test_ten_failures_from_one_address_shut_that_address_out_until_the_window_ends(api, people, monkeypatch,
+                                                                                     fixed_clock):
+    from chalicelib.domain import accounts
 
     p = people.make("patient")
-    start = datetime(2026, 3, 1, 9, 0, 1, tzinfo=UTC)
-    monkeypatch.setattr(clock, "now", lambda: start)
-    for _ in range(accounts.MAX_LOGIN_FAILURES):
-        r = api.post("/auth/login", {"username": p.username.upper(), "password": "wrong-password"})
-        assert r.status == 401 and r.body["Message"] == "Unable to log in with provided credentials."
-    r = api.post("/auth/login", {"username": p.username, "password": p.password})
-    assert r.status == 401 and r.body["Message"].startswith("Too many failed logins")
-    # Another username is not affected, nor are tokens already issued.
+    with from_address(monkeypatch, "203.0.113.9"):
+        for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS):
+            r = _fail(api, p.username.upper())
+            assert r.status == 401 and r.body["Message"] == "Unable to log in with provided credentials."
+        fixed_clock[0] += timedelta(minutes=5)
+        r = api.post("/auth/login", {"username": p.username, "password": p.password})
+        assert r.status == 429 and r.body["Code"] == "TooManyRequestsError", r
+        # The window (15 minutes, on the clock's quarter hours) ends 10 minutes from now.
+        assert r.headers["Retry-After"] == str(10 * 60 - 1)
+        assert "token" not in r.body
+    # The owner, from another address, is not locked out; tokens already issued keep working.
+    with from_address(monkeypatch, "198.51.100.7"):
+        assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200
     assert api.get(f"/users/{p.id}", token=p.token).status == 200
+    # Another username from the shut-out address is not affected.
+    other = people.make("patient")
+    with from_address(monkeypatch, "203.0.113.9"):
+        assert api.post("/auth/login", {"username": other.username, "password": other.password}).status == 200
+        # Unknown usernames are counted alike, so a 429 tells nothing about which exist.
+        for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS):
+            assert _fail(api, "nobody-here").status == 401
+        assert _fail(api, "nobody-here").status == 429
+        # The next window opens the door again.
+        fixed_clock[0] += timedelta(minutes=10)
+        assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200
+
+
+def test_successful_logins_are_not_counted_as_failures(api, people, monkeypatch, fixed_clock):
+    from chalicelib.domain import accounts
+
+    p = people.make("staff")
+    for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS + 2):
+        assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200
+    for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS - 1):
+        assert _fail(api, p.username).status == 401
+    assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200
+
+
+def test_more_than_a_hundred_failures_from_all_addresses_lock_the_username_everywhere(api, people, monkeypatch,
+                                                                                        fixed_clock):
+    from chalicelib.domain import accounts
+
+    p = people.make("patient")
+    per_address = accounts.LOGIN_FAILURES_PER_ADDRESS
+    addresses = [f"192.0.2.{n}" for n in range(1, accounts.LOGIN_FAILURES_PER_USERNAME // per_address + 1)]
+    for address in addresses:
+        with from_address(monkeypatch, address):
+            for _ in range(per_address):
+                assert _fail(api, p.username).status == 401
+            assert _fail(api, p.username).status == 429  # shut out; not counted again
+    # 100 failures so far: not more than 100, so a new address still gets its answer...
+    with from_address(monkeypatch, "198.51.100.1"):
+        assert _fail(api, p.username).status == 401
+    # ...and with 101 the username is locked from every address, the owner's too.
+    for address in ("198.51.100.1", "198.51.100.2"):
+        with from_address(monkeypatch, address):
+            r = api.post("/auth/login", {"username": p.username, "password": p.password})
+            assert r.status == 429 and int(r.headers["Retry-After"]) == 15 * 60 - 1
+    # Only that username.
     other = people.make("patient")
     assert api.post("/auth/login", {"username": other.username, "password": other.password}).status == 200
-    # Unknown usernames are counted the same way, so the lock tells nothing about who exists.
-    for _ in range(accounts.MAX_LOGIN_FAILURES):
-        api.post("/auth/login", {"username": "nobody-here", "password": "wrong-password"})
-    r = api.post("/auth/login", {"username": "nobody-here", "password": "wrong-password"})
-    assert r.body["Message"].startswith("Too many failed logins")
-    # The next window opens the door again.
-    monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=accounts.LOGIN_WINDOW_SECONDS))
+    fixed_clock[0] += timedelta(minutes=15)
     assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200
+
+
+def test_logins_sent_at_once_cannot_get_past_the_limit(api, people, monkeypatch, fixed_clock):
+    """The attempt is counted before the password is checked, in one conditional write."""
+    from chalicelib.domain import accounts
+    from chalicelib.storage import counters
+
+    p = people.make("patient")
+    # Nine failures already; the tenth and anything after it must not get an answer about the password.
+    for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS - 1):
+        _fail(api, p.username)
+    name = f"login-failures#{p.username}#{int(fixed_clock[0].timestamp()) // accounts.LOGIN_WINDOW_SECONDS}"
+    # A request in flight holds its attempt: another sent meanwhile is refused.
+    assert counters.take_attempt(name, 101, fixed_clock[0] + timedelta(days=1), part="from#127.0.0.1", part_limit=10)
+    assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 429
+    counters.return_attempt(name, "from#127.0.0.1")
+    assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200
+
+
+def test_known_and_unknown_usernames_cost_the_same_calls(api, people):
+    """The same calls on the same tables; an unknown name reads a stand-in user (the first
+    account), so both reads of the user table find an item of a user's size."""
+    from chalicelib.storage import users
+    from tests.support.dynamodb import listening
+
+    people.admin()
+    p = people.make("patient")
+    _fail(api, "warm-up")
+    answers = {}
+    for username in (p.username, "nobody-by-this-name", "not a valid name!"):
+        calls = []
+
+        def record(name, kwargs, calls=calls):
+            calls.append((name, kwargs["TableName"].rsplit("-", 1)[-1]))
+
+        with listening(record):
+            r = _fail(api, username)
+        assert r.status == 401 and r.body["Message"] == "Unable to log in with provided credentials."
+        answers[username] = calls
+    assert answers[p.username] == answers["nobody-by-this-name"] == answers["not a valid name!"], answers
+    assert answers[p.username] == [("UpdateItem", "counters"), ("GetItem", "uniques"), ("GetItem", "users")]
+    assert users.get(users.STAND_IN_ID) is not None and users.get_by_username("nobody-by-this-name") is None
+
+
+# -- tokens name their account by id and by the account's own key ----------------------------
+
+def _wipe_tables():
+    from chalicelib import storage
+    from chalicelib.storage.binding import MODELS
+
+    for model in MODELS:
+        model.delete_table()
+    storage.create_tables()
+
+
+def test_a_token_from_before_a_wipe_never_authenticates_the_account_that_gets_its_id(api, people):
+    from chalicelib.domain import accounts
+
+    people.admin()
+    old_patient = people.make("patient")
+    assert old_patient.id == 2  # the admin is 1
+    _wipe_tables()
+    accounts.ensure_admin("root", "root@clinic.test", "root-password-1")
+    r = api.post("/register", {"username": "newadmin", "email": "new@clinic.test", "password": "new-password-1",
+                               "role": "admin"}, token=people.login("root", "root-password-1").token)
+    assert r.status == 201 and r.body["id"] == old_patient.id
+    # Same signing key, same id, same token version: still not that account.
+    for path in ("/users", f"/users/{old_patient.id}"):
+        assert api.get(path, token=old_patient.token).status == 401
+    assert api.get("/users", token=people.login("newadmin", "new-password-1").token).status == 200
+
+
+def test_an_account_made_before_keys_logs_in_once_more_and_gets_one(api, people):
+    """Accounts stored before account keys existed: their old tokens (which carry no key) stop
+    working, and the next login draws the key (once, even when two logins race)."""
+    from chalicelib.domain import security
+    from chalicelib.settings import get_settings
+    from chalicelib.storage import users
+    from chalicelib.storage.users import UserModel
+
+    p = people.make("staff")
+    UserModel(p.id).update(actions=[UserModel.token_key.remove()])
+    now = datetime.now(UTC)
+    old_style = _token({"sub": str(p.id), "ver": 0, "iat": int(now.timestamp()),
+                        "exp": int(now.timestamp()) + 600})
+    assert api.get(f"/users/{p.id}", token=old_style).status == 401
+    assert api.get(f"/users/{p.id}", token=p.token).status == 401  # its key is no longer the account's
+    first = people.login(p.username, p.password)
+    key = users.get(p.id).token_key
+    assert len(key) == 32
+    second = people.login(p.username, p.password)
+    assert users.get(p.id).token_key == key
+    for person in (first, second):
+        assert api.get(f"/users/{p.id}", token=person.token).status == 200
+    # A login that read the account before another stored its key agrees on the stored one.
+    stale = users.get(p.id)
+    stale.token_key = ""
+    assert users.ensure_token_key(stale, security.new_token_key()) == key
+    assert security.read_token(first.token, get_settings())[2] == key
+
+
+# -- the login answer names the linked records --------------------------------------------
+
+@pytest.mark.parametrize("role", ["patient", "doctor", "staff", "admin"])
+def test_the_login_answer_names_the_linked_record(api, people, role):
+    person = people.admin() if role == "admin" else people.make(role)
+    r = api.post("/auth/login", {"username": person.username, "password": person.password})
+    assert r.status == 200
+    expected = {"id": person.id, "username": person.username, "role": role, "patient_id": None, "doctor_id": None}
+    if role == "patient":
+        expected["patient_id"] = person.record["patient_id"]
+    if role == "doctor":
+        expected["doctor_id"] = person.record["doctor_id"]
+    assert r.body["user"] == expected
+
+
+# -- changing one's own password ----------------------------------------------------------
+
+IDENTITIES = ("anonymous", "patient", "doctor", "staff", "admin")
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_changing_ones_own_password(api, as_role, people, identity):
+    person = as_role(identity)
+    body = {"old_password": person.password if person else "whatever", "new_password": "a-brand-new-secret"}
+    r = api.post("/auth/password/", body, token=person.token if person else None)
+    if person is None:
+        assert r.status == 401
+        return
+    assert r.status == 200, r
+    assert set(r.body) == {"token", "user", "expires_at"} and r.body["user"]["id"] == person.id
+    assert r.body["user"]["role"] == identity
+    # Every older token stops working; the new one works, and so does the new password.
+    second = people.login(person.username, "a-brand-new-secret")
+    assert api.get(f"/users/{person.id}", token=person.token).status == 401
+    assert api.get(f"/users/{person.id}", token=r.body["token"]).status == 200
+    assert api.get(f"/users/{person.id}", token=second.token).status == 200
+    assert api.post("/auth/login", {"username": person.username, "password": person.password}).status == 401
+
+
+def test_a_wrong_old_password_is_a_400_and_counts_as_a_failed_login(api, people, monkeypatch, fixed_clock):
+    from chalicelib.domain import accounts
+
+    p = people.make("patient")
+    r = api.post("/auth/password", {"old_password": "not-my-password", "new_password": "a-brand-new-secret"},
+                 token=p.token)
+    assert r.status == 400 and r.body["Fields"] == {"old_password": "The old password is not correct."}
+    assert api.get(f"/users/{p.id}", token=p.token).status == 200  # nothing changed: the token still works
+    for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS - 1):
+        api.post("/auth/password", {"old_password": "guess", "new_password": "a-brand-new-secret"}, token=p.token)
+    r = api.post("/auth/password", {"old_password": p.password, "new_password": "a-brand-new-secret"}, token=p.token)
+    assert r.status == 429 and "Retry-After" in r.headers
+    assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 429
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"old_password": "x"}, "new_password"),
+    ({"new_password": "a-brand-new-secret"}, "old_password"),
+    ({"old_password": "x", "new_password": "short"}, "new_password"),
+    ({"old_password": "x", "new_password": "123456789"}, "new_password"),
+    ({"old_password": "x", "new_password": "a-brand-new-secret", "username": "x"}, "username"),
+])
+def test_bad_password_changes_are_400_naming_the_field(api, people, body, field):
+    p = people.make("patient")
+    r = api.post("/auth/password", body, token=p.token)
+    assert r.status == 400 and field in r.body["Fields"], r
+
+
+def test_the_new_password_may_not_be_the_username(api, people):
+    p = people.make("patient")
+    r = api.post("/auth/password", {"old_password": p.password, "new_password": p.username.upper()}, token=p.token)
+    assert r.status == 400 and set(r.body["Fields"]) == {"new_password"}
+    assert api.get(f"/users/{p.id}", token=p.token).status == 200
+
+
+# -- dates of birth ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("born, status", [("2999-01-01", 400), ("1899-12-31", 400), ("1900-01-01", 201),
+                                          ("tomorrow", 400), ("today", 201)])
+def test_a_date_of_birth_is_never_in_the_future_nor_before_1900(api, born, status):
+    from chalicelib.domain import clock
+
+    today = clock.today()
+    born = {"tomorrow": (today + timedelta(days=1)).isoformat(), "today": today.isoformat()}.get(born, born)
+    r = api.post("/register", {**SEED_REGISTER, "date_of_birth": born})
+    assert r.status == status, r
+    if status == 400:
+        assert set(r.body["Fields"]) == {"date_of_birth"}
+    else:
+        assert date.fromisoformat(r.body["date_of_birth"]) == date.fromisoformat(born)

@@ -30,10 +30,11 @@ def test_seed_payload_creates_a_walk_in_patient(api, as_role):
     staff = as_role("staff")
     r = api.post("/patients/", SEED_PATIENT, token=staff.token)
     assert r.status == 201, r
+    link = {name: r.body.pop(name) for name in ("link_code", "link_code_expires_at")}
     assert r.body == {"id": r.body["id"], **SEED_PATIENT, "user_id": None}
-    assert isinstance(r.body["id"], int)
+    assert isinstance(r.body["id"], int) and len(link["link_code"]) == 8
     again = api.get(f"/patients/{r.body['id']}/", token=staff.token)
-    assert again.status == 200 and again.body == r.body
+    assert again.status == 200 and again.body == r.body  # the code is shown once, in the 201
 
 
 @pytest.mark.parametrize("role,status", [("anonymous", 401), ("patient", 403), ("doctor", 403),
@@ -44,7 +45,8 @@ def test_who_may_register_a_walk_in_patient(api, as_role, role, status):
     assert r.status == status, r
     if status == 201:
         assert r.body == {"id": r.body["id"], "name": "Walk In", "email": None, "phone": None,
-                          "date_of_birth": None, "user_id": None}
+                          "date_of_birth": None, "user_id": None, "link_code": r.body["link_code"],
+                          "link_code_expires_at": r.body["link_code_expires_at"]}
 
 
 def test_forbidden_caller_gets_403_before_the_body_is_read(api, as_role):
@@ -131,22 +133,13 @@ def test_changing_an_email_moves_its_claim(api, as_role):
     assert api.post("/patients", {"name": "E", "email": "bee@example.com"}, token=staff).status == 201
 
 
-def test_registering_links_the_walk_in_record_with_that_email(api, as_role):
-    walk_in = api.post("/patients", SEED_PATIENT, token=as_role("staff").token).body
-    r = api.post("/register", {"username": "johndoe", "email": "john@example.com", "password": "securepassword123",
-                               "role": "patient", "date_of_birth": "1990-01-15"})
-    assert r.status == 201 and r.body["patient_id"] == walk_in["id"]
-    login = api.post("/auth/login", {"username": "johndoe", "password": "securepassword123"}).body
-    own = api.get("/patients", token=login["token"]).body["results"]
-    assert [p["id"] for p in own] == [walk_in["id"]] and own[0]["user_id"] == r.body["id"]
-
-
 @pytest.mark.parametrize("body,field", [
     ({"name": "X", "email": "not-an-email"}, "email"),
     ({"name": "X", "email": 5}, "email"),
     ({"name": "X", "date_of_birth": "15/01/1990"}, "date_of_birth"),
     ({"name": "X", "date_of_birth": "1990-02-30"}, "date_of_birth"),
     ({"name": "X", "date_of_birth": "2999-01-01"}, "date_of_birth"),
+    ({"name": "X", "date_of_birth": "1899-12-31"}, "date_of_birth"),
     ({"name": "X", "phone": "call me maybe"}, "phone"),
     ({"name": "X", "phone": "1" * 33}, "phone"),
     ({"name": "X", "phone": "--"}, "phone"),
@@ -174,7 +167,8 @@ def test_patch_validates_too(api, as_role, people):
     me = people.make("patient")
     pid = me.record["patient_id"]
     for body, field in (({"email": "nope"}, "email"), ({"phone": "abc"}, "phone"), ({"name": ""}, "name"),
-                        ({"date_of_birth": "yesterday"}, "date_of_birth"), ({"user_id": 9}, "user_id")):
+                        ({"date_of_birth": "yesterday"}, "date_of_birth"), ({"user_id": 9}, "user_id"),
+                        ({"date_of_birth": "2999-01-01"}, "date_of_birth"), ({"link_code": "X"}, "link_code")):
         r = api.patch(f"/patients/{pid}", body, token=me.token)
         assert r.status == 400 and field in r.body["Fields"], (body, r)
 

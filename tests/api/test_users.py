@@ -138,9 +138,15 @@ def test_admin_deletes_a_user_and_the_patient_record_stays_unlinked(api, people)
     assert api.delete(f"/users/{p.id}", token=admin.token).status == 404
     record = patients.get(patient_id)
     assert record is not None and record.user_id is None
-    # The username and email are free again; registering with the record's email links the record.
-    r = api.post("/register", {"username": p.username, "email": f"{p.username}@clinic.test",
-                               "password": "another-pass-1", "date_of_birth": "2000-01-01"})
+    # The username and email are free again, but the record's email alone links nobody to it...
+    body = {"username": p.username, "email": f"{p.username}@clinic.test", "password": "another-pass-1",
+            "date_of_birth": "2000-01-01"}
+    r = api.post("/register", body)
+    assert r.status == 400 and set(r.body["Fields"]) == {"email"} and "link code" in r.body["Fields"]["email"]
+    assert patients.get(patient_id).user_id is None
+    # ...only a fresh link code from the desk does.
+    code = api.post(f"/patients/{patient_id}/link_code", token=admin.token).body["link_code"]
+    r = api.post("/register", {**body, "link_code": code})
     assert r.status == 201 and r.body["patient_id"] == patient_id
     assert patients.get(patient_id).user_id == r.body["id"]
 
@@ -167,3 +173,63 @@ def test_bad_updates_are_400_and_change_nothing(api, people, body, field):
 def test_wrong_method_is_405(api, people):
     r = api.call("POST", "/users", {}, token=people.admin().token)
     assert r.status == 405 and r.body["Code"] == "MethodNotAllowedError"
+
+
+# -- passwords set by an admin -----------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_an_admin_sets_a_users_password_and_their_tokens_die(api, people, method):
+    admin, p = people.admin(), people.make("staff")
+    second = people.login(p.username, p.password)
+    body = {"password": "set-by-the-admin-1"}
+    if method == "PUT":
+        body.update(username=p.username, email=f"{p.username}@clinic.test")
+    r = api.call(method, f"/users/{p.id}", body, token=admin.token)
+    assert r.status == 200 and "password" not in r.body and "argon2" not in str(r.body)
+    for token in (p.token, second.token):
+        assert api.get(f"/users/{p.id}", token=token).status == 401
+    assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 401
+    fresh = people.login(p.username, "set-by-the-admin-1")
+    assert api.get(f"/users/{p.id}", token=fresh.token).status == 200
+    # The admin's own session goes on.
+    assert api.get("/users", token=admin.token).status == 200
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_nobody_else_may_send_a_password_to_the_users_resource(api, people, role):
+    me = people.make(role)
+    for password in ("a-good-new-password", "short", 5):
+        r = api.patch(f"/users/{me.id}", {"password": password}, token=me.token)
+        assert r.status == 400 and r.body["Fields"] == {"password": "Unknown field."}, r
+    assert api.get(f"/users/{me.id}", token=me.token).status == 200
+    assert api.post("/auth/login", {"username": me.username, "password": me.password}).status == 200
+
+
+@pytest.mark.parametrize("password", ["short", "1234567890", None])
+def test_an_admin_set_password_follows_the_rules(api, people, password):
+    admin, p = people.admin(), people.make("patient")
+    r = api.patch(f"/users/{p.id}", {"password": password}, token=admin.token)
+    assert r.status == 400 and set(r.body["Fields"]) == {"password"}
+    r = api.patch(f"/users/{p.id}", {"password": p.username.upper()}, token=admin.token)
+    assert r.status == 400 and set(r.body["Fields"]) == {"password"}
+    assert api.get(f"/users/{p.id}", token=p.token).status == 200
+
+
+def test_anonymous_cannot_set_passwords(api, people):
+    p = people.make("patient")
+    assert api.patch(f"/users/{p.id}", {"password": "a-good-new-password"}).status == 401
+
+
+@pytest.mark.parametrize("born", ["2999-01-01", "tomorrow", "1899-12-31"])
+def test_a_profile_date_of_birth_is_never_in_the_future_nor_before_1900(api, people, born):
+    from datetime import timedelta
+
+    from chalicelib.domain import clock
+
+    if born == "tomorrow":
+        born = (clock.today() + timedelta(days=1)).isoformat()
+    p = people.make("patient")
+    for token in (p.token, people.admin().token):
+        r = api.patch(f"/users/{p.id}", {"date_of_birth": born}, token=token)
+        assert r.status == 400 and set(r.body["Fields"]) == {"date_of_birth"}, r
+    assert api.get(f"/users/{p.id}", token=p.token).body["date_of_birth"] == "1990-01-15"

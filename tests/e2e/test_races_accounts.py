@@ -61,3 +61,39 @@ def _active_admin(live_server):
         if r.status == 200 and r.body["user"]["role"] == "admin":
             return credentials
     raise AssertionError("no admin can log in")
+
+
+def test_registrations_racing_for_one_link_code_link_one_account(live_server):
+    from tests.e2e.test_races_records import all_at_once
+
+    admin = live_server.login("admin", "admin-password-1")
+    record = live_server.call("POST", "/patients", {"name": "Walk In", "email": "walkin@clinic.test"}, token=admin)
+    assert record.status == 201
+    responses = all_at_once(live_server, [("POST", "/register", {
+        "username": f"claimant{i}", "email": f"claimant{i}@clinic.test", "password": "a-good-password",
+        "date_of_birth": "1990-01-15", "link_code": record.body["link_code"]}, None) for i in range(10)])
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [201] + [400] * 9, statuses
+    assert all(set(r.body["Fields"]) == {"link_code"} for r in responses if r.status == 400)
+    winner = next(r.body for r in responses if r.status == 201)
+    assert winner["patient_id"] == record.body["id"]
+    stored = live_server.call("GET", f"/patients/{record.body['id']}", token=admin).body
+    assert stored["user_id"] == winner["id"]
+    # The losers have no account.
+    users = live_server.call("GET", "/users?limit=100", token=admin).body["results"]
+    assert [u["username"] for u in users if u["username"].startswith("claimant")] == [winner["username"]]
+
+
+def test_wrong_logins_sent_at_once_get_no_more_answers_than_the_limit(live_server):
+    from chalicelib.domain import accounts
+    from tests.e2e.test_races_records import all_at_once
+
+    r = live_server.call("POST", "/register", {"username": "target", "email": "target@clinic.test",
+                                               "password": "the-real-password", "date_of_birth": "1990-01-15"})
+    assert r.status == 201
+    responses = all_at_once(live_server, [("POST", "/auth/login", {"username": "target", "password": f"guess-{i}"},
+                                           None) for i in range(20)])
+    statuses = sorted(r.status for r in responses)
+    limit = accounts.LOGIN_FAILURES_PER_ADDRESS
+    assert statuses == [401] * limit + [429] * (20 - limit), statuses
+    assert all(int(r.headers["Retry-After"]) > 0 for r in responses if r.status == 429)

@@ -13,7 +13,8 @@ SLOT_TAKEN = {"date": "This doctor already has a scheduled appointment at that t
 
 
 def all_at_once(live_server, requests):
-    """Send (method, path, body, token) requests on threads released together; return the Responses.
+    """Send (method, path, body, token) requests on threads released together (token None: anonymous);
+    return the Responses.
 
     Each thread's connection is opened beforehand, one by one, so the race is
     between the requests themselves, not against the local server's accept queue.
@@ -28,7 +29,9 @@ def all_at_once(live_server, requests):
 
     def send(i):
         method, path, body, token = requests[i]
-        headers = {"Content-Type": "application/json", "Authorization": f"Token {token}"}
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Token {token}"
         start.wait()
         connections[i].request(method, url.path + path, body=json.dumps(body), headers=headers)
         response = connections[i].getresponse()
@@ -81,12 +84,12 @@ def test_twenty_simultaneous_bookings_of_one_doctor_at_one_instant_make_one(live
     # The same instant, written in two zones.
     responses = all_at_once(live_server, [("POST", "/appointments/", {
         "patient": patients[i], "doctor": doctor, "status": "scheduled",
-        "date": "2023-12-15T10:00:00Z" if i % 2 else "2023-12-15T11:00:00+01:00"}, admin) for i in range(20)])
+        "date": "2030-12-15T10:00:00Z" if i % 2 else "2030-12-15T11:00:00+01:00"}, admin) for i in range(20)])
     statuses = sorted(r.status for r in responses)
     assert statuses == [201] + [400] * 19, statuses
     assert all(r.body["Fields"] == SLOT_TAKEN for r in responses if r.status == 400)
     booked = walk(live_server, f"/appointments?doctor={doctor}&limit=100", admin)
-    assert len(booked) == 1 and booked[0]["date"] == "2023-12-15T10:00:00Z"
+    assert len(booked) == 1 and booked[0]["date"] == "2030-12-15T10:00:00Z"
 
 
 def test_simultaneous_moves_into_one_slot_leave_one_there(live_server):
@@ -108,3 +111,22 @@ def test_simultaneous_moves_into_one_slot_leave_one_there(live_server):
     old = live_server.call("GET", f"/appointments/{loser}", token=admin).body
     assert live_server.call("POST", "/appointments", {"patient": patient, "doctor": doctor, "date": old["date"]},
                             token=admin).status == 400
+
+
+def test_simultaneous_own_bookings_of_one_patient_stop_at_the_limit(live_server):
+    from chalicelib.domain.appointments import MAX_OWN_BOOKINGS
+
+    admin = live_server.login(*ADMIN_CREDENTIALS)
+    doctor = setup_doctor(live_server, admin)
+    r = live_server.call("POST", "/register", {"username": "eager", "email": "eager@clinic.test",
+                                               "password": "eager-password-1", "date_of_birth": "1990-01-15"})
+    assert r.status == 201
+    patient = live_server.login("eager", "eager-password-1")
+
+    responses = all_at_once(live_server, [("POST", "/appointments", {
+        "doctor": doctor, "date": f"2030-03-01T{8 + i:02d}:00:00Z"}, patient) for i in range(12)])
+    statuses = sorted(r.status for r in responses)
+    booked = statuses.count(201)
+    assert 1 <= booked <= MAX_OWN_BOOKINGS and set(statuses) <= {201, 400}, statuses
+    stored = walk(live_server, f"/appointments?patient={r.body['patient_id']}&limit=100", admin)
+    assert len(stored) == booked

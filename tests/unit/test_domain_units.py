@@ -64,11 +64,40 @@ def test_query_params_are_validated_as_strings():
 def test_tokens_round_trip_and_reject_tampering():
     settings = get_settings()
     now = datetime.now(UTC)
-    token, expires = security.issue_token(7, 3, now, settings)
-    assert security.read_token(token, settings) == (7, 3)
+    key = security.new_token_key()
+    token, expires = security.issue_token(7, 3, key, now, settings)
+    assert security.read_token(token, settings) == (7, 3, key)
     assert (expires - now).total_seconds() == settings.token_ttl_seconds
     with pytest.raises(Unauthenticated):
         security.read_token(token + "x", settings)
+
+
+def test_account_keys_are_random_and_compared_in_full():
+    keys = {security.new_token_key() for _ in range(50)}
+    assert len(keys) == 50 and all(len(key) == 32 and int(key, 16) >= 0 for key in keys)
+    key = next(iter(keys))
+    assert security.same_secret(key, key)
+    assert not security.same_secret(key, key[:-1] + ("0" if key[-1] != "0" else "1"))
+    for missing in ("", None):
+        assert not security.same_secret(missing, key) and not security.same_secret(key, missing)
+        assert not security.same_secret(missing, missing)
+
+
+def test_link_codes_are_unambiguous_and_stored_only_as_keyed_hashes():
+    settings = get_settings()
+    codes = {security.new_link_code() for _ in range(200)}
+    assert len(codes) == 200
+    for code in codes:
+        assert len(code) == 8 and set(code) <= set(security.LINK_CODE_ALPHABET)
+    assert not set("01ILO") & set(security.LINK_CODE_ALPHABET)
+    code = next(iter(codes))
+    assert security.normalize_link_code(f" {code[:4].lower()}-{code[4:]} ") == code
+    for bad in ("", "ABC", "ABCDEFGH1", "ABCDEFG0", "ABCDEFGHJ"):
+        assert security.normalize_link_code(bad) is None
+    digest = security.link_code_hash(code, settings)
+    assert len(digest) == 64 and code not in digest
+    assert digest == security.link_code_hash(code, settings)
+    assert digest != security.link_code_hash(security.new_link_code(), settings)
 
 
 def test_password_hashes_are_salted_argon2id():
