@@ -8,15 +8,11 @@ import secrets
 from datetime import datetime, timedelta
 from functools import cache
 
-import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from chalicelib.errors import Unauthenticated
 from chalicelib.settings import Settings, jwt_secret
 
-# OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane (about 17 ms here).
-_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# argon2 (cffi) and PyJWT (with cryptography) are loaded at their first use, not at import:
+# a cold start pays for them only on the request that needs them.
 ALGORITHM = "HS256"
 TOKEN_KEY_BYTES = 16
 # Link codes: no 0/O, 1/I/L, so a code read aloud or copied from paper comes out right.
@@ -25,22 +21,32 @@ LINK_CODE_LENGTH = 8
 
 
 @cache
+def _hasher():
+    """OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane (about 17 ms here)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+@cache
 def _dummy_hash() -> str:
     """Verified against when the username is unknown, so both paths take as long.
 
     Made at first use, not at import: a cold start does not pay for a hash.
     """
-    return _hasher.hash("not a real password, used for timing only")
+    return _hasher().hash("not a real password, used for timing only")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether the password matches; always does the full work of one check."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
-        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        return _hasher().verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -64,6 +70,8 @@ def issue_token(user_id: int, token_version: int, token_key: str, now: datetime,
     It names the account by id and by the account's own random key, so a token
     never authenticates another account that later gets the same id (after a wipe).
     """
+    import jwt
+
     expires = now + timedelta(seconds=settings.token_ttl_seconds)
     claims = {"sub": str(user_id), "key": token_key, "ver": token_version, "iat": int(now.timestamp()),
               "exp": int(expires.timestamp())}
@@ -72,6 +80,8 @@ def issue_token(user_id: int, token_version: int, token_key: str, now: datetime,
 
 def read_token(token: str, settings: Settings) -> tuple[int, int, str]:
     """The (user id, token version, account key) a token carries; 401 if forged, malformed or expired."""
+    import jwt
+
     try:
         claims = jwt.decode(
             token, jwt_secret(settings), algorithms=[ALGORITHM],
