@@ -28,6 +28,8 @@ _ERROR_DESCRIPTIONS = {
     403: "Logged in, but not allowed to do this.",
     404: "No such object.",
     405: "The path exists, but not with this method (the `Allow` header lists the methods it has).",
+    409: "Conflict: the request is well formed, but conflicts with what is stored (a name already taken, "
+         "the last active admin, a record changed by someone else meanwhile). `Fields` names the field.",
 }
 
 _INFO_DESCRIPTION = """\

@@ -35,7 +35,7 @@ def list_departments(ctx):
 
 
 @route(bp, "/departments", "POST", summary="Create a department (admin)", tag="departments",
-       roles=(ADMIN,), status=201, body=DEPARTMENT_CREATE, response=DEPARTMENT)
+       roles=(ADMIN,), status=201, body=DEPARTMENT_CREATE, response=DEPARTMENT, errors=(409,))
 def create_department(ctx):
     return department_json(departments.create_department(ctx.user, ctx.body()))
 

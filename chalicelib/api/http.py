@@ -22,7 +22,15 @@ from chalicelib import storage
 from chalicelib.domain import accounts
 from chalicelib.domain.entities import User
 from chalicelib.domain.permissions import ANONYMOUS, allowed_roles, check_role
-from chalicelib.errors import ConfigurationError, DomainError, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from chalicelib.errors import (
+    ConfigurationError,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
 from chalicelib.schema import Field, Int, Schema, Str, query_params
 
 log = logging.getLogger("dqs")
@@ -36,6 +44,7 @@ _STATUS = [
     (Unauthenticated, 401, "UnauthorizedError"),
     (Forbidden, 403, "ForbiddenError"),
     (NotFound, 404, "NotFoundError"),
+    (Conflict, 409, "ConflictError"),
 ]
 
 PAGE_QUERY: dict[str, Field] = {

@@ -54,7 +54,7 @@ def list_patients(ctx):
 
 
 @route(bp, "/patients", "POST", summary="Register a patient without an account (staff)", tag="patients",
-       roles=(STAFF,), status=201, body=PATIENT_CREATE, response=PATIENT)
+       roles=(STAFF,), status=201, body=PATIENT_CREATE, response=PATIENT, errors=(409,))
 def create_patient(ctx):
     return patient_json(patients.create_patient(ctx.user, ctx.body()))
 
@@ -70,12 +70,12 @@ def _update(ctx, patient_id):
 
 
 @route(bp, "/patients/{patient_id}", "PUT", summary="Replace a patient's details (staff, or the patient)",
-       tag="patients", roles=(PATIENT_ROLE, STAFF), body=PATIENT_UPDATE, response=PATIENT)
+       tag="patients", roles=(PATIENT_ROLE, STAFF), body=PATIENT_UPDATE, response=PATIENT, errors=(409,))
 def put_patient(ctx, patient_id):
     return _update(ctx, patient_id)
 
 
 @route(bp, "/patients/{patient_id}", "PATCH", summary="Change some of a patient's details (staff, or the patient)",
-       tag="patients", roles=(PATIENT_ROLE, STAFF), body=PATIENT_UPDATE, response=PATIENT)
+       tag="patients", roles=(PATIENT_ROLE, STAFF), body=PATIENT_UPDATE, response=PATIENT, errors=(409,))
 def patch_patient(ctx, patient_id):
     return _update(ctx, patient_id)

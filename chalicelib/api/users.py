@@ -76,7 +76,7 @@ def user_json(user: User) -> dict:
 
 
 @route(bp, "/register", "POST", summary="Register a user (patients self-register; other roles need an admin)",
-       tag="auth", roles=(ANONYMOUS,), status=201, body=REGISTER, response=USER)
+       tag="auth", roles=(ANONYMOUS,), status=201, body=REGISTER, response=USER, errors=(409,))
 def register(ctx):
     actor = ctx.optional_user
     return user_json(accounts.register(actor, ctx.body()))
@@ -99,18 +99,18 @@ def _update(ctx, user_id):
 
 
 @route(bp, "/users/{user_id}", "PUT", summary="Replace a user's profile fields", tag="users", roles=ANY_ROLE,
-       body=USER_UPDATE, response=USER)
+       body=USER_UPDATE, response=USER, errors=(409,))
 def put_user(ctx, user_id):
     return _update(ctx, user_id)
 
 
 @route(bp, "/users/{user_id}", "PATCH", summary="Change some of a user's profile fields", tag="users",
-       roles=ANY_ROLE, body=USER_UPDATE, response=USER)
+       roles=ANY_ROLE, body=USER_UPDATE, response=USER, errors=(409,))
 def patch_user(ctx, user_id):
     return _update(ctx, user_id)
 
 
 @route(bp, "/users/{user_id}", "DELETE", summary="Delete a user (admin); linked records stay", tag="users",
-       roles=(ADMIN,), status=204)
+       roles=(ADMIN,), status=204, errors=(409,))
 def delete_user(ctx, user_id):
     accounts.delete_user(ctx.user, parse_id(user_id, "user"))

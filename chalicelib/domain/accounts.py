@@ -14,7 +14,15 @@ from chalicelib.domain.entities import Doctor, Page, Patient, User
 from chalicelib.domain.permissions import ADMIN, DOCTOR, NOT_ALLOWED, PATIENT, is_admin
 from chalicelib.domain.security import hash_password, issue_token, read_token, verify_password
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Forbidden, Unauthenticated, ValidationFailed, found, raise_taken
+from chalicelib.errors import (
+    ConditionFailed,
+    Conflict,
+    Forbidden,
+    Unauthenticated,
+    ValidationFailed,
+    found,
+    raise_taken,
+)
 from chalicelib.settings import get_settings
 from chalicelib.storage import counters, doctors, patients, users
 from chalicelib.storage.transactions import Transaction, retry_on_conflict
@@ -146,7 +154,7 @@ def _register_patient(user: User, now: str) -> User:
             except ConditionFailed as exc:
                 if "patient-link" not in exc.labels:
                     raise
-        raise ValidationFailed.field("email", "A patient with that email already exists.")
+        raise Conflict.field("email", "A patient with that email already exists.")
     patient = Patient(
         id=counters.next_id("patient"), name=_display_name(user), email=user.email, phone=None,
         date_of_birth=user.date_of_birth, user_id=user.id, created_at=now,

@@ -2,7 +2,7 @@
 
 A doctor never has two scheduled appointments at the same instant; the
 storage layer enforces that with a slot claim, so this module only turns a
-lost claim into a clear 400.
+lost claim into a clear 409.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from chalicelib.domain.conflicts import edit
 from chalicelib.domain.entities import CANCELED, COMPLETED, SCHEDULED, Appointment, Page, User
 from chalicelib.domain.permissions import DOCTOR, PATIENT, own_doctor_id, own_patient_id
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Forbidden, ValidationFailed, found, raise_taken
+from chalicelib.errors import ConditionFailed, Conflict, Forbidden, Missing, ValidationFailed, found, raise_taken
 from chalicelib.settings import get_settings
 from chalicelib.storage import appointments, counters
 from chalicelib.storage.appointments import Filters
@@ -84,8 +84,8 @@ def book(actor: User, data: dict) -> Appointment:
     try:
         appointments.create(appointment)
     except ConditionFailed as exc:
-        missing = {"patient": ("patient", "No patient with id %d." % appointment.patient),
-                   "doctor": ("doctor", "No doctor with id %d." % appointment.doctor)}
+        missing = {"patient": Missing("patient", "No patient with id %d." % appointment.patient),
+                   "doctor": Missing("doctor", "No doctor with id %d." % appointment.doctor)}
         # A slot is only worth mentioning once the patient and doctor exist.
         raise_taken(exc, missing if set(missing) & set(exc.labels) else {"doctor-slot": ("date", SLOT_TAKEN)})
     return appointment
@@ -95,7 +95,7 @@ def _check_patient_change(appointment: Appointment, changes: dict) -> None:
     if set(changes) != {"status"} or changes["status"] != CANCELED:
         raise Forbidden("A patient can only cancel an appointment.")
     if appointment.status == COMPLETED:
-        raise ValidationFailed.field("status", "A completed appointment cannot be canceled.")
+        raise Conflict.field("status", "A completed appointment cannot be canceled.")
 
 
 def change(actor: User, appointment_id: int, read_changes: Callable[[], dict]) -> Appointment:

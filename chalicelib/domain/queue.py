@@ -23,7 +23,7 @@ from chalicelib.domain.entities import (
 )
 from chalicelib.domain.permissions import NOT_ALLOWED, PATIENT, own_patient_id
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Forbidden, ValidationFailed, found
+from chalicelib.errors import ConditionFailed, Conflict, Forbidden, ValidationFailed, found
 from chalicelib.storage import counters, patients, queue_entries
 from chalicelib.storage.transactions import retry_on_conflict
 
@@ -36,8 +36,8 @@ CALL_ROUNDS = 20
 JOIN_ATTEMPTS = 3
 
 
-class AlreadyQueued(ValidationFailed):
-    """The patient already holds a waiting or called place in this queue today (400)."""
+class AlreadyQueued(Conflict):
+    """The patient already holds a waiting or called place in this queue today (409)."""
 
     def __init__(self, entry: QueueEntry):
         message = "This patient already has a place in this queue today."
