@@ -13,13 +13,13 @@ bp = Blueprint(__name__)
 
 DEPARTMENT_CREATE = Schema("DepartmentCreate", {
     "name": Str(max_length=100, required=True, description="Unique without regard to case."),
-    "description": Str(max_length=1000, min_length=0),
+    "description": Str(max_length=1000, min_length=0, multiline=True),
 })
 
 DEPARTMENT = Schema("Department", {
     "id": Int(),
     "name": Str(max_length=100),
-    "description": Str(max_length=1000, min_length=0),
+    "description": Str(max_length=1000, min_length=0, multiline=True),
 })
 
 

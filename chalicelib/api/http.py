@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from chalicelib.schema import Field, Int, Schema, Str, query_params
 log = logging.getLogger("dqs")
 
 MAX_BODY_BYTES = 64 * 1024
+# No request of this API nests deeper than 2; 32 leaves room and keeps every parser far from its recursion limit.
+MAX_BODY_DEPTH = 32
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
 
@@ -49,8 +52,14 @@ _STATUS = [
 
 PAGE_QUERY: dict[str, Field] = {
     "limit": Int(minimum=1, maximum=MAX_PAGE, description=f"Page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})."),
-    "cursor": Str(max_length=2000, description="The `next` value of the previous page."),
+    # A cursor is base64url JSON, a dot, and a signature (storage.cursors); only one the server issued is valid.
+    "cursor": Str(max_length=2000, pattern=r"[A-Za-z0-9_-]+\.[0-9a-f]{32}",
+                  pattern_message="Invalid or expired cursor.",
+                  description="The `next` value of the previous page, as it was given."),
 }
+
+# A JSON string, or one of the brackets that open and close arrays and objects.
+_JSON_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 @dataclass
@@ -152,8 +161,9 @@ class Ctx:
             raise ValidationFailed(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
         if not raw.strip():
             return {}
+        _check_depth(raw)
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_not_json)
         except (ValueError, UnicodeDecodeError):
             raise ValidationFailed("The request body is not valid JSON.") from None
 
@@ -170,9 +180,26 @@ class Ctx:
         return params.pop("limit", DEFAULT_PAGE), params.pop("cursor", None), params
 
 
+def _check_depth(raw: bytes) -> None:
+    """400 for a body nested deeper than MAX_BODY_DEPTH, before a parser recurses into it."""
+    depth = 0
+    for token in _JSON_NESTING.finditer(raw):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_BODY_DEPTH:
+                raise ValidationFailed(f"The request body is nested deeper than {MAX_BODY_DEPTH} levels.")
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")  # NaN and Infinity, which Python's json reads
+
+
 def parse_id(value: str, what: str) -> int:
-    """A path id; anything that is not a positive integer names no object (404)."""
-    if not value.isdigit() or len(value) > 15 or int(value) < 1:
+    """A path id; anything that is not a positive integer in ASCII digits names no object (404)."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 15 or int(value) < 1:
         raise NotFound(f"No {what} with id {value[:40]!r}.")
     return int(value)
 

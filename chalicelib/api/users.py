@@ -7,9 +7,9 @@ from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import accounts
 from chalicelib.domain.accounts import USERNAME_PATTERN
 from chalicelib.domain.entities import User
-from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, ROLES
+from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, DOCTOR, PATIENT, ROLES, STAFF
 from chalicelib.domain.values import iso_date
-from chalicelib.schema import Bool, Choice, Date, Email, Int, Password, Schema, Str
+from chalicelib.schema import Bool, Choice, Date, Email, Int, OnlyWhen, Password, RequiredUnless, Schema, Str
 
 bp = Blueprint(__name__)
 
@@ -35,7 +35,10 @@ REGISTER = Schema("RegisterRequest", {
     "last_name": _person_name(),
     "specialty": Str(max_length=200, description="Doctors only."),
     "department": Int(description="Doctors only: an existing department id."),
-})
+}, rules=(
+    RequiredUnless("date_of_birth", "role", (ADMIN, STAFF, DOCTOR), PATIENT, "This field is required for a patient."),
+    OnlyWhen(("specialty", "department"), "role", DOCTOR, "Only a doctor has a %s."),
+), description="A patient (the default role) needs `date_of_birth`; only a doctor has `specialty` and `department`.")
 
 USER_UPDATE = Schema("UserUpdate", {
     "username": username_field(required=True),

@@ -23,8 +23,14 @@ from chalicelib.storage.appointments import Filters
 SLOT_TAKEN = "This doctor already has a scheduled appointment at that time."
 
 
+# Days whose bounds are instants in every time zone: datetime ends at years 1 and 9999.
+FIRST_DAY, LAST_DAY = date(1, 1, 2), date(9999, 12, 30)
+
+
 def clinic_day_bounds(day: date) -> tuple[datetime, datetime]:
     """The first and last whole second of a clinic day, as UTC instants (DST-aware)."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationFailed.field("date", f"Enter a date between {FIRST_DAY} and {LAST_DAY}.")
     tz = get_settings().clinic_timezone
     start = datetime.combine(day, time(0), tzinfo=tz)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz) - timedelta(seconds=1)
