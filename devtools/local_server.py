@@ -130,7 +130,8 @@ def make_server(host: str, port: int):
 
     def not_found(handler):
         body = json.dumps({"Code": "NotFoundError", "Message": "No such route."}).encode()
-        handler._send_http_response(404, {"Content-Type": "application/json"}, body)
+        handler._send_http_response(404, {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff"},
+                                    body)
 
     class ApiPrefixHandler(ChaliceRequestHandler):
         def _generic_handle(self):
@@ -149,13 +150,14 @@ def make_server(host: str, port: int):
 
         def send_error(self, code, message=None, explain=None):
             """http.server's own errors (a method with no do_X, a malformed request line) as JSON."""
-            if code == 501:  # a method http.server has no handler for (TRACE, QUERY, ...)
-                code, error, message = 405, "MethodNotAllowedError", f"Unsupported method: {self.command}"
+            if code == 501:  # a method http.server has no handler for (TRACE, QUERY, ...): the app's 405, with Allow
+                return self._generic_handle()
             else:
                 error = "BadRequestError" if 400 <= code < 500 else "InternalServerError"
             body = json.dumps({"Code": error, "Message": message or "Bad request."}).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
+            self.send_header("X-Content-Type-Options", "nosniff")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Connection", "close")
             self.end_headers()

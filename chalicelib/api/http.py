@@ -247,29 +247,35 @@ def page_json(page, present: Callable[[Any], dict]) -> dict:
     return {"results": [present(item) for item in page.items], "next": page.next}
 
 
-# Methods a path answers with 405 when it lacks them (HEAD and OPTIONS are the gateway's own).
+# Methods a path answers with 405 when it lacks them (HEAD is the gateway's own). OPTIONS
+# every path answers itself: the methods it has, and a CORS preflight (api.headers).
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 FALLBACK_ROUTES: set[tuple[str, str]] = set()
+# Each path's own methods, as its Allow header lists them.
+PATH_METHODS: dict[str, str] = {}
 
 
 def answer_other_methods(app) -> None:
-    """Give every path a handler for the methods it lacks, answering a JSON 405.
+    """Give every path a handler for the methods it lacks, answering a JSON 405, and for OPTIONS.
 
     API Gateway answers a method that a path does not define as if the path did
     not exist; with these handlers a deployed stage answers a wrong method with
     the contract's 405 and an Allow header, as `make run` and the tests do.
     """
     for path, entries in list(app.routes.items()):
-        missing = [method for method in METHODS if method not in entries]
+        own = [method for method in entries if (path, method) not in FALLBACK_ROUTES]
+        allowed = PATH_METHODS[path] = ", ".join(sorted(own))
+        missing = [method for method in (*METHODS, "OPTIONS") if method not in entries]
         if not missing:
             continue
-        allowed = ", ".join(sorted(entries))
 
-        def method_not_allowed(allowed=allowed, **_path_params):
+        def other_method(allowed=allowed, **_path_params):
+            if app.current_request.method == "OPTIONS":
+                return Response(body="", status_code=204, headers={"Allow": allowed})
             message = f"Unsupported method: {app.current_request.method}"
             return Response(body={"Code": "MethodNotAllowedError", "Message": message}, status_code=405,
                             headers={"Allow": allowed})
 
-        app.route(path, methods=missing)(method_not_allowed)
+        app.route(path, methods=missing)(other_method)
         FALLBACK_ROUTES.update((path, method) for method in missing)
 
