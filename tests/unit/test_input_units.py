@@ -46,3 +46,13 @@ def test_nesting_is_counted_outside_strings_only():
     for deep in (b"[" * (MAX_BODY_DEPTH + 1), b'{"a":' * 966 + b"1" + b"}" * 966, b"[" * 100_000):
         with pytest.raises(ValidationFailed):
             _check_depth(deep)
+
+
+@pytest.mark.parametrize("cursor", ["eyJ9.é", "eyJ9.\ud800", "eyJ9.", ".abc", "é.abc", "eyJ9" * 600 + ".x"])
+def test_a_cursor_that_is_none_of_ours_is_a_400_naming_it(cursor):
+    """The signature is compared only once it is ASCII: hmac.compare_digest raises TypeError otherwise."""
+    from chalicelib.storage.cursors import decode_cursor
+
+    with pytest.raises(ValidationFailed) as caught:
+        decode_cursor("patients", cursor)
+    assert caught.value.fields == {"cursor": "Invalid or expired cursor."}
