@@ -125,14 +125,17 @@ class Str(Field):
     def json_pattern(self) -> str:
         """The checks above as one JSON Schema pattern (which matches anywhere in the text
         unless anchored): no refused character, then, around optional white space, the text."""
+        # The lookahead says it; the rest repeats it where it helps a generator, which also reads
+        # `$` as the end (Python's `$` also matches before a final newline: refused or stripped).
         start = _refusing(self.controls)
+        allowed, visible, space = f"[^{self.controls}]", rf"[^\s{self.controls}]", rf"[^\S{self.controls}]"
         if self.pattern:
-            return start + rf"\s*(?:{self.pattern.pattern})\s*" + _END
+            return rf"{start}{space}*(?:{self.pattern.pattern}){space}*$"
         if self.min_length == 0:
-            return start
+            return rf"{start}{allowed}*$"
         if self.min_length == 1:
-            return start + r"[\s\S]*\S"
-        return start + rf"\s*\S[\s\S]{{{self.min_length - 2},}}\S"
+            return rf"{start}{allowed}*{visible}{allowed}*$"
+        return rf"{start}{space}*{visible}{allowed}{{{self.min_length - 2},}}{visible}{space}*$"
 
     def extra_schema(self) -> dict:
         schema: dict[str, Any] = {"maxLength": self.max_length}

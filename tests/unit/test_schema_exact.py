@@ -158,3 +158,13 @@ def test_dates_are_bounded_so_that_every_day_has_instants():
         with pytest.raises(FieldError, match="from 1900-01-01 to 9998-12-31"):
             Date().clean(value)
     assert str(Date().clean("9998-12-31")) == "9998-12-31"
+
+
+@pytest.mark.parametrize("field", [Str(min_length=0), Str(min_length=3), Str(multiline=True),
+                                   Str(min_length=2, multiline=True), Str(pattern="[a-z]+", multiline=True),
+                                   Password(), Password(new=False), Date(nullable=True), Instant()],
+                         ids=repr)
+def test_every_kind_of_text_takes_exactly_what_its_description_allows(field):
+    described = _described(field)
+    values = STRINGS + ["ab", " ab ", "abc", " a b ", "a\nb", " a\n ", "abc\n", "\nabc"]
+    assert [v for v in values if not _surrogate(v) and described.is_valid(v) != _accepted(field, v)] == []
