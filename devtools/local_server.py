@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -139,7 +140,8 @@ def make_server(host: str, port: int):
             if path != "/api" and not path.startswith("/api/"):
                 self._parse_payload()  # drain the body so keep-alive stays in step
                 return not_found(self)
-            self.path = (path[len("/api"):] or "/") + sep + query
+            # Path parameters reach the app decoded, as API Gateway passes them (/patients/%C2%B2 is '²').
+            self.path = (unquote(path[len("/api"):]).replace("?", "%3F").replace("#", "%23") or "/") + sep + query
             return super()._generic_handle()
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle

@@ -56,3 +56,11 @@ def test_the_base_url_and_the_docs_page(live_server):
     assert live_server.call("GET", "").body == index.body  # /api as well as /api/
     docs = _raw(live_server, "GET", "/docs")
     assert docs.status == 200 and "'sha256-" in docs.getheader("Content-Security-Policy")
+
+
+def test_path_ids_arrive_decoded_as_api_gateway_passes_them(live_server):
+    token = live_server.login("admin", "admin-password-1")
+    assert live_server.call("GET", "/users/%31", token=token).status == 200  # '1'
+    for encoded in ("%C2%B2", "%EF%BC%91", "1%3Fx=1", "1%23top", "%ED%A0%80"):  # '²', '１', '1?x=1', '1#top', bad UTF-8
+        response = live_server.call("GET", f"/users/{encoded}", token=token)
+        assert response.status == 404 and response.body["Code"] == "NotFoundError", (encoded, response)
