@@ -120,6 +120,13 @@ def bootstrap_admin() -> list[str]:
     return [f"Admin account {username!r} created from DQS_ADMIN_USERNAME / DQS_ADMIN_PASSWORD."]
 
 
+def _decoded(path: str) -> str:
+    """The path as API Gateway passes its parameters: each segment decoded (/patients/%C2%B2 is
+    '²'), where a / ? or # stays encoded, part of its segment."""
+    special = str.maketrans({"/": "%2F", "?": "%3F", "#": "%23"})
+    return "/".join(unquote(part).translate(special) for part in path.split("/"))
+
+
 def make_server(host: str, port: int):
     """A threaded HTTP server for the app under /api, answering unknown paths with a JSON 404."""
     from chalice.config import Config
@@ -140,8 +147,7 @@ def make_server(host: str, port: int):
             if path != "/api" and not path.startswith("/api/"):
                 self._parse_payload()  # drain the body so keep-alive stays in step
                 return not_found(self)
-            # Path parameters reach the app decoded, as API Gateway passes them (/patients/%C2%B2 is '²').
-            self.path = (unquote(path[len("/api"):]).replace("?", "%3F").replace("#", "%23") or "/") + sep + query
+            self.path = (_decoded(path[len("/api"):]) or "/") + sep + query
             return super()._generic_handle()
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
