@@ -6,15 +6,17 @@ scheduled functions; everything else lives in chalicelib.
 from chalice import Chalice, Cron
 
 from chalicelib import storage
-from chalicelib.api import appointments, auth, departments, docs, doctors, patients, queues, users
+from chalicelib.api import appointments, auth, departments, docs, doctors, index, patients, queues, users
+from chalicelib.api.headers import browser_headers
 from chalicelib.api.http import answer_other_methods
 from chalicelib.api.logs import log_requests
 from chalicelib.domain import queue
 
 app = Chalice(app_name="digital-queue-system")
 app.register_middleware(log_requests, "http")
+app.register_middleware(browser_headers, "http")
 
-for blueprint in (auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, appointments.bp, queues.bp,
+for blueprint in (index.bp, auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, appointments.bp, queues.bp,
                   docs.bp):  # docs last: GET /openapi.json and /docs describe the routes above
     app.register_blueprint(blueprint)
 answer_other_methods(app)  # a wrong method is a JSON 405 on API Gateway too

@@ -3,7 +3,7 @@ maps each to an HTTP status in one place (chalicelib.api.http)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NoReturn, TypeVar
+from typing import NamedTuple, NoReturn, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -17,13 +17,19 @@ class DomainError(Exception):
         self.fields = fields or {}
         self.extra = extra or {}
 
+    @classmethod
+    def field(cls, name: str, message: str, **extra) -> Self:
+        """The error, naming one field."""
+        return cls(message, fields={name: message}, extra=extra)
+
 
 class ValidationFailed(DomainError):
     """The request's data is not acceptable (400)."""
 
-    @classmethod
-    def field(cls, name: str, message: str, **extra) -> ValidationFailed:
-        return cls(message, fields={name: message}, extra=extra)
+
+class Conflict(DomainError):
+    """The request is well formed, but conflicts with what is stored (409): a name already
+    taken, a patient already holding a place, the last active admin."""
 
 
 class Unauthenticated(DomainError):
@@ -71,17 +77,29 @@ class ConditionFailed(Exception):
         return self.labels == [self.CONFLICT]
 
 
+class Missing(NamedTuple):
+    """An entry of a `taken` map for a check that a referenced record exists: a 400, not a conflict."""
+    field: str
+    message: str
+
+
 def raise_taken(exc: ConditionFailed, taken: Mapping[str, tuple[str, str]]) -> NoReturn:
-    """A failed claim or check named in `taken` (label -> (field, message)) as a 400 naming
-    each field; any other failure is raised again as it is."""
+    """A failed claim or check named in `taken` (label -> (field, message)) as a 409 naming
+    each field, or a 400 if one of them is a `Missing` record (bad data comes first); any
+    other failure is raised again as it is."""
     fields: dict[str, str] = {}
+    missing: dict[str, str] = {}
     for label in exc.labels:
         if label in taken:
             name, message = taken[label]
             fields.setdefault(name, message)
+            if isinstance(taken[label], Missing):
+                missing.setdefault(name, message)
     if not fields:
         raise exc
-    raise ValidationFailed(next(iter(fields.values())), fields=fields) from None
+    if missing:
+        raise ValidationFailed(next(iter(missing.values())), fields=missing) from None
+    raise Conflict(next(iter(fields.values())), fields=fields) from None
 
 
 class ConfigurationError(Exception):

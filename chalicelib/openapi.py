@@ -28,6 +28,8 @@ _ERROR_DESCRIPTIONS = {
     403: "Logged in, but not allowed to do this.",
     404: "No such object.",
     405: "The path exists, but not with this method (the `Allow` header lists the methods it has).",
+    409: "Conflict: the request is well formed, but conflicts with what is stored (a name already taken, "
+         "the last active admin, a record changed by someone else meanwhile). `Fields` names the field.",
 }
 
 _INFO_DESCRIPTION = """\
@@ -37,9 +39,14 @@ departments, appointments, and a daily token queue.
 * Send `Authorization: Token <token>` with the token from `POST /auth/login` (`Bearer <token>` works too).
 * Every path also answers with a trailing slash (`/register/`).
 * Requests and responses are JSON; an empty body counts as `{}`.
-* Dates are `YYYY-MM-DD`; instants are ISO 8601 with a zone, returned in UTC with `Z`.
+* Dates are `YYYY-MM-DD`; instants are ISO 8601 with seconds and a zone, returned in UTC with `Z`;
+  both in the years 1900 to 9998.
+* Text is stripped of surrounding white space, and holds no control characters (multi-line text
+  keeps tab and line breaks) and no unpaired UTF-16 surrogates (`\\ud800`-`\\udfff`), which have
+  no UTF-8 form. A body nests at most 32 levels deep.
 * Lists return `{"results": [...], "next": <cursor or null>}`; pass `?cursor=<next>` for the next page.
-* Errors are `{"Code", "Message", "Fields"?}`; a method a path does not have answers 405.
+* Errors are `{"Code", "Message", "Fields"?}`; a method a path does not have answers 405, with
+  `Allow`. A request that conflicts with what is stored (a name already taken) answers 409.
 * Each operation's `x-roles` lists the roles that may call it (`anonymous`: anyone); a role not
   listed gets 403 before anything about the body is checked.
 """

@@ -2,7 +2,9 @@
 
 Each Schema validates a decoded JSON body (every bad field named, with a clear
 message) and describes itself as JSON Schema, so the OpenAPI description is
-generated from the same definitions that check requests.
+generated from the same definitions that check requests. A field accepts exactly
+what its JSON Schema allows (patterns are read as Python's `re` reads them), so a
+client, or a fuzzer, can rely on the description.
 """
 from __future__ import annotations
 
@@ -15,12 +17,44 @@ from chalicelib.errors import ValidationFailed
 MISSING = object()
 
 # Django's pragmatic email check: a local part, an @, a dotted domain.
-_EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
-)
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_INSTANT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+_EMAIL = (r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+          r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+
+# Dates and instants: years 1900 to 9998, so that every day's bounds and every instant
+# stay inside what datetime can represent in any time zone.
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(9998, 12, 31)
+_YEAR = r"(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+_DATE = _YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INSTANT = (_DATE + r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+            r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])")
+_INSTANT_RE = re.compile(_INSTANT)
+# The end of the text in a pattern (Python's `$` also matches before a final newline).
+_END = r"(?![\s\S])"
+
+# Code points no text takes: unpaired UTF-16 surrogates, which have no UTF-8 form (argon2
+# and DynamoDB cannot take them), and control characters: C0 and DEL, though multi-line
+# text keeps tab, newline and carriage return. Passwords refuse only the surrogates.
+# Patterns state the control characters; surrogates are no Unicode characters at all, so
+# no pattern can name them (a regex engine on Unicode scalar values, as JSON Schema
+# validators in Rust, refuses to compile one that does): the description says it in words.
+_SURROGATES = r"\ud800-\udfff"
+_CONTROLS = r"\x00-\x1f\x7f"
+_MULTILINE_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+
+
+def _refusing(chars: str) -> str:
+    """The start of a pattern that refuses any of `chars` anywhere in the text: a lookahead over
+    all of it, so that `$`, which Python also matches before a final newline, lets none through."""
+    return rf"^(?![\s\S]*[{chars}])"
+
+
+def _bad_character(char: str) -> str:
+    if "\ud800" <= char <= "\udfff":
+        return "Unpaired surrogate code points (U+D800 to U+DFFF) are not allowed."
+    if char == "\x00":
+        return "Null characters are not allowed."
+    return "Control characters are not allowed."
 
 
 class FieldError(Exception):
@@ -57,43 +91,66 @@ class Field:
 
 
 class Str(Field):
+    """Text, stripped of surrounding white space. `max_length` counts the text as sent;
+    `min_length` and `pattern` apply to it once stripped. Single-line unless `multiline`."""
+
     def __init__(self, *, max_length: int = 200, min_length: int = 1, pattern: str | None = None,
-                 pattern_message: str = "Enter a valid value.", **kw):
+                 pattern_message: str = "Enter a valid value.", multiline: bool = False, **kw):
         super().__init__(**kw)
+        if pattern and min_length > 1:
+            raise ValueError("A pattern states its own minimum length.")
         self.max_length = max_length
         self.min_length = min_length
         self.pattern = re.compile(pattern) if pattern else None
         self.pattern_message = pattern_message
+        self.controls = _MULTILINE_CONTROLS if multiline else _CONTROLS
+        self._refused = re.compile(f"[{self.controls}{_SURROGATES}]")
 
     def convert(self, value: Any) -> Any:
         if not isinstance(value, str):
             raise FieldError("Must be a string.")
+        if len(value) > self.max_length:
+            raise FieldError(f"Ensure this field has no more than {self.max_length} characters.")
+        bad = self._refused.search(value)
+        if bad:
+            raise FieldError(_bad_character(bad.group()))
         value = value.strip()
         if len(value) < self.min_length:
             raise FieldError("This field may not be blank." if self.min_length == 1
                              else f"Ensure this field has at least {self.min_length} characters.")
-        if len(value) > self.max_length:
-            raise FieldError(f"Ensure this field has no more than {self.max_length} characters.")
-        if "\x00" in value:
-            raise FieldError("Null characters are not allowed.")
         if self.pattern and not self.pattern.fullmatch(value):
             raise FieldError(self.pattern_message)
         return value
 
+    def json_pattern(self) -> str:
+        """The checks above as one JSON Schema pattern (which matches anywhere in the text
+        unless anchored): no refused character, then, around optional white space, the text."""
+        # The lookahead says it; the rest repeats it where it helps a generator, which also reads
+        # `$` as the end (Python's `$` also matches before a final newline: refused or stripped).
+        start = _refusing(self.controls)
+        allowed, visible, space = f"[^{self.controls}]", rf"[^\s{self.controls}]", rf"[^\S{self.controls}]"
+        if self.pattern:
+            return rf"{start}{space}*(?:{self.pattern.pattern}){space}*$"
+        if self.min_length == 0:
+            return rf"{start}{allowed}*$"
+        if self.min_length == 1:
+            return rf"{start}{allowed}*{visible}{allowed}*$"
+        return rf"{start}{space}*{visible}{allowed}{{{self.min_length - 2},}}{visible}{space}*$"
+
     def extra_schema(self) -> dict:
-        # minLength/maxLength count the text after surrounding spaces are stripped.
         schema: dict[str, Any] = {"maxLength": self.max_length}
         if self.min_length:
             schema["minLength"] = self.min_length
-        if self.pattern:
-            # JSON Schema patterns match anywhere in the text; the check above matches all of it.
-            schema["pattern"] = f"^(?:{self.pattern.pattern})$"
+        schema["pattern"] = self.json_pattern()
         return schema
 
 
 class Password(Str):
-    """A password, kept exactly as typed. New passwords follow the rules;
-    a password given at login is only bounded."""
+    """A password, kept exactly as typed. New passwords follow the rules (at least 8
+    characters, not all digits); a password given at login is only bounded. Either may hold
+    any character that has a UTF-8 form."""
+
+    _ALL_DIGITS = re.compile(r"[0-9]+")
 
     def __init__(self, *, new: bool = True, **kw):
         super().__init__(max_length=128, min_length=8 if new else 1, **kw)
@@ -106,64 +163,69 @@ class Password(Str):
             raise FieldError("This field may not be blank.")
         if len(value) > self.max_length:
             raise FieldError(f"Ensure this field has no more than {self.max_length} characters.")
+        bad = re.search(f"[{_SURROGATES}]", value)
+        if bad:
+            raise FieldError(_bad_character(bad.group()))
         if self.new and len(value) < self.min_length:
             raise FieldError("This password is too short. It must contain at least 8 characters.")
-        if self.new and value.isdigit():
+        if self.new and self._ALL_DIGITS.fullmatch(value):
             raise FieldError("This password is entirely numeric.")
         return value
 
     def extra_schema(self) -> dict:
-        return {"minLength": self.min_length, "maxLength": self.max_length, "writeOnly": True}
+        schema = {"minLength": self.min_length, "maxLength": self.max_length, "writeOnly": True}
+        if self.new:
+            schema["pattern"] = "[^0-9]"  # some character is not a digit
+        return schema
 
 
 class Email(Str):
     def __init__(self, **kw):
-        super().__init__(max_length=254, **kw)
+        super().__init__(max_length=254, pattern=_EMAIL, pattern_message="Enter a valid email address.", **kw)
 
     def convert(self, value: Any) -> Any:
         value = super().convert(value)
-        if not _EMAIL_RE.match(value):
-            raise FieldError("Enter a valid email address.")
         local, _, domain = value.rpartition("@")
         return f"{local}@{domain.lower()}"
 
-    def extra_schema(self) -> dict:
-        return {"format": "email", "maxLength": self.max_length}
+    # No `format: email`: validators read that format differently (surrounding spaces, a local part
+    # over 64 characters), while the pattern says exactly what is taken.
 
 
 class Date(Field):
+    """A calendar date, YYYY-MM-DD, from MIN_DATE to MAX_DATE."""
+
     def convert(self, value: Any) -> Any:
-        if not isinstance(value, str) or not _DATE_RE.match(value):
-            raise FieldError("Enter a valid date in YYYY-MM-DD format.")
+        message = "Enter a valid date in YYYY-MM-DD format."
+        if not isinstance(value, str) or not _DATE_SHAPE.fullmatch(value):
+            raise FieldError(message)
         try:
             parsed = date.fromisoformat(value)
         except ValueError:
-            raise FieldError("Enter a valid date in YYYY-MM-DD format.") from None
-        if parsed.year < 1900:
-            raise FieldError("Enter a date after 1900-01-01.")
+            raise FieldError(message) from None
+        if not MIN_DATE <= parsed <= MAX_DATE:
+            raise FieldError(f"Enter a date from {MIN_DATE} to {MAX_DATE}.")
         return parsed
 
     def extra_schema(self) -> dict:
-        return {"format": "date"}
+        return {"format": "date", "pattern": f"^{_DATE}{_END}"}
 
 
 class Instant(Field):
-    """An ISO 8601 instant with a zone; stored and returned in UTC."""
+    """An ISO 8601 instant with seconds and a zone, in years 1900 to 9998; stored and returned in UTC."""
 
     def convert(self, value: Any) -> Any:
         message = "Enter a valid date/time in ISO 8601 format with a time zone, e.g. 2023-12-15T10:00:00Z."
-        if not isinstance(value, str) or not _INSTANT_RE.match(value):
+        if not isinstance(value, str) or not _INSTANT_RE.fullmatch(value):
             raise FieldError(message)
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise FieldError(message) from None
-        if parsed.year < 1900 or parsed.year > 9998:
-            raise FieldError(message)
         return parsed.astimezone(UTC)
 
     def extra_schema(self) -> dict:
-        return {"format": "date-time"}
+        return {"format": "date-time", "pattern": f"^{_INSTANT}{_END}"}
 
 
 class Int(Field):
@@ -175,6 +237,9 @@ class Int(Field):
         self.maximum = maximum
 
     def convert(self, value: Any) -> Any:
+        # JSON Schema counts 5.0 as an integer, and so does this API.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise FieldError("A valid integer is required.")
         if self.minimum is not None and value < self.minimum:
@@ -225,13 +290,55 @@ class Obj(Field):
         return {"$ref": f"#/components/schemas/{self.schema.name}"}
 
 
-class Schema:
-    """A named JSON object shape: validates request bodies, describes responses."""
+class RequiredUnless:
+    """A rule across fields: `field` is required, and not null, unless `other` is one of `values`
+    (a field left out counts as its `default`)."""
 
-    def __init__(self, name: str, fields: dict[str, Field], *, description: str = ""):
+    def __init__(self, field: str, other: str, values: tuple[str, ...], default: str, message: str):
+        self.field, self.other, self.values, self.default, self.message = field, other, values, default, message
+
+    def broken_by(self, data: dict) -> dict[str, str]:
+        if data.get(self.other, self.default) in self.values or data.get(self.field) is not None:
+            return {}
+        return {self.field: self.message}
+
+    def json_schema(self) -> dict:
+        condition: dict[str, Any] = {"properties": {self.other: {"enum": list(self.values)}}}
+        if self.default not in self.values:
+            condition["required"] = [self.other]
+        return {"if": condition,
+                "else": {"required": [self.field], "properties": {self.field: {"not": {"type": "null"}}}}}
+
+
+class OnlyWhen:
+    """A rule across fields: `fields` may be given only when `other` is `value`."""
+
+    def __init__(self, fields: tuple[str, ...], other: str, value: str, message: str):
+        self.fields, self.other, self.value, self.message = fields, other, value, message
+
+    def broken_by(self, data: dict) -> dict[str, str]:
+        if data.get(self.other) == self.value:
+            return {}
+        return {name: self.message % name for name in self.fields if name in data}
+
+    def json_schema(self) -> dict:
+        return {"if": {"properties": {self.other: {"const": self.value}}, "required": [self.other]},
+                "else": {"properties": {name: False for name in self.fields}}}
+
+
+class Schema:
+    """A named JSON object shape: validates request bodies, describes responses.
+
+    `rules` relate fields to one another; they are checked once every field is valid,
+    and described as JSON Schema conditions (`allOf` of `if`/`then`).
+    """
+
+    def __init__(self, name: str, fields: dict[str, Field], *, description: str = "",
+                 rules: tuple[RequiredUnless | OnlyWhen, ...] = ()):
         self.name = name
         self.fields = fields
         self.description = description
+        self.rules = rules
 
     def validate(self, data: Any, *, partial: bool = False) -> dict:
         """Clean a decoded body; raise ValidationFailed naming every bad field.
@@ -255,6 +362,10 @@ class Schema:
         for key in data:
             if key not in self.fields:
                 errors[str(key)[:100]] = "Unknown field."
+        if not errors and not partial:
+            for rule in self.rules:
+                for name, message in rule.broken_by(cleaned).items():
+                    errors.setdefault(name, message)
         if errors:
             first = next(iter(errors))
             raise ValidationFailed(f"{first}: {errors[first]}", fields=errors)
@@ -269,6 +380,8 @@ class Schema:
         required = [name for name, spec in self.fields.items() if spec.required and not partial]
         if required:
             schema["required"] = required
+        if self.rules and not partial:
+            schema["allOf"] = [rule.json_schema() for rule in self.rules]
         if self.description:
             schema["description"] = self.description
         return schema
@@ -288,7 +401,7 @@ def query_params(params: dict | None, spec: dict[str, Field]) -> dict:
         raw = params[name]
         try:
             if isinstance(field, Int):
-                if not re.fullmatch(r"-?\d{1,16}", raw):
+                if not re.fullmatch(r"-?[0-9]{1,16}", raw):
                     raise FieldError("A valid integer is required.")
                 raw = int(raw)
             cleaned[name] = field.clean(raw)

@@ -36,6 +36,7 @@ _ENV_KEYS = (
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_LAMBDA_FUNCTION_NAME",
+    "DQS_CORS_ORIGINS",
 )
 
 
@@ -51,6 +52,8 @@ class Settings:
     dynamodb_connect_timeout: float = DYNAMODB_CONNECT_TIMEOUT
     dynamodb_read_timeout: float = DYNAMODB_READ_TIMEOUT
     dynamodb_retries: int = DYNAMODB_RETRIES
+    # Origins of browser clients allowed to call the API (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
 
     def table_name(self, suffix: str) -> str:
         return f"{self.table_prefix}{suffix}"
@@ -84,6 +87,7 @@ def _load(values: tuple[str | None, ...]) -> Settings:
         raise ConfigurationError("DQS_TOKEN_TTL_SECONDS must be a whole number of seconds.") from exc
     if not 60 <= ttl <= 30 * 24 * 3600:
         raise ConfigurationError("DQS_TOKEN_TTL_SECONDS must be between 60 seconds and 30 days.")
+    cors_origins = tuple(_origin(value) for value in (env["DQS_CORS_ORIGINS"] or "").split(",") if value.strip())
     return Settings(
         region=env["AWS_REGION"] or env["AWS_DEFAULT_REGION"] or LOCAL_REGION,
         table_prefix=env["DQS_TABLE_PREFIX"] if env["DQS_TABLE_PREFIX"] is not None else LOCAL_TABLE_PREFIX,
@@ -92,7 +96,18 @@ def _load(values: tuple[str | None, ...]) -> Settings:
         token_ttl_seconds=ttl,
         jwt_secret=env["DQS_JWT_SECRET"] or None,
         jwt_secret_param=env["DQS_JWT_SECRET_PARAM"] or None,
+        cors_origins=cors_origins,
     )
+
+
+def _origin(value: str) -> str:
+    """An origin as browsers send it (scheme://host[:port], no path), from one DQS_CORS_ORIGINS item."""
+    import re
+
+    origin = value.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+        raise ConfigurationError(f"DQS_CORS_ORIGINS: {value.strip()!r} is not an origin such as https://desk.example.org.")
+    return origin.lower()
 
 
 _secret_cache: dict[str, str] = {}

@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 from devtools import datadir
 from devtools.stage import stage_env
@@ -155,6 +156,13 @@ def bootstrap_admin() -> list[str]:
     return [f"Admin account {username!r} created from DQS_ADMIN_USERNAME / DQS_ADMIN_PASSWORD."]
 
 
+def _decoded(path: str) -> str:
+    """The path as API Gateway passes its parameters: each segment decoded (/patients/%C2%B2 is
+    '²'), where a / ? or # stays encoded, part of its segment."""
+    special = str.maketrans({"/": "%2F", "?": "%3F", "#": "%23"})
+    return "/".join(unquote(part).translate(special) for part in path.split("/"))
+
+
 def http_timeout() -> float:
     """DQS_HTTP_TIMEOUT: seconds an idle or half-sent connection is kept (default 30)."""
     value = os.environ.get("DQS_HTTP_TIMEOUT") or ""
@@ -183,7 +191,8 @@ def make_server(host: str, port: int, *, timeout: float | None = None):
 
     def not_found(handler):
         body = json.dumps({"Code": "NotFoundError", "Message": "No such route."}).encode()
-        handler._send_http_response(404, {"Content-Type": "application/json"}, body)
+        handler._send_http_response(404, {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff"},
+                                    body)
 
     class ApiPrefixHandler(ChaliceRequestHandler):
         def _generic_handle(self):
@@ -191,7 +200,7 @@ def make_server(host: str, port: int, *, timeout: float | None = None):
             if path != "/api" and not path.startswith("/api/"):
                 self._parse_payload()  # drain the body so keep-alive stays in step
                 return not_found(self)
-            self.path = (path[len("/api"):] or "/") + sep + query
+            self.path = (_decoded(path[len("/api"):]) or "/") + sep + query
             # requestContext.identity.sourceIp is the socket's peer, as API Gateway's is the client's.
             self.local_gateway.event_converter.LOCAL_SOURCE_IP = self.client_address[0]
             return super()._generic_handle()
@@ -225,13 +234,14 @@ def make_server(host: str, port: int, *, timeout: float | None = None):
 
         def send_error(self, code, message=None, explain=None):
             """http.server's own errors (a method with no do_X, a malformed request line) as JSON."""
-            if code == 501:  # a method http.server has no handler for (TRACE, QUERY, ...)
-                code, error, message = 405, "MethodNotAllowedError", f"Unsupported method: {self.command}"
+            if code == 501:  # a method http.server has no handler for (TRACE, QUERY, ...): the app's 405, with Allow
+                return self._generic_handle()
             else:
                 error = "BadRequestError" if 400 <= code < 500 else "InternalServerError"
             body = json.dumps({"Code": error, "Message": message or "Bad request."}).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
+            self.send_header("X-Content-Type-Options", "nosniff")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Connection", "close")
             self.end_headers()

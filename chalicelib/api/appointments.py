@@ -56,7 +56,8 @@ def list_appointments(ctx):
 
 
 @route(bp, "/appointments", "POST", summary="Book an appointment (staff for anyone, a patient for themself)",
-       tag="appointments", roles=(PATIENT, STAFF), status=201, body=APPOINTMENT_CREATE, response=APPOINTMENT)
+       tag="appointments", roles=(PATIENT, STAFF), status=201, body=APPOINTMENT_CREATE, response=APPOINTMENT,
+       errors=(409,))
 def book(ctx):
     return appointment_json(appointments.book(ctx.user, ctx.body()))
 
@@ -68,7 +69,7 @@ def get_appointment(ctx, appointment_id):
 
 
 @route(bp, "/appointments/{appointment_id}", "PATCH", tag="appointments", roles=(PATIENT, DOCTOR, STAFF),
-       body=APPOINTMENT_UPDATE, response=APPOINTMENT,
+       body=APPOINTMENT_UPDATE, response=APPOINTMENT, errors=(409,),
        summary="Change an appointment's status or date (staff, its doctor); its patient may cancel it")
 def change(ctx, appointment_id):
     return appointment_json(appointments.change(ctx.user, parse_id(appointment_id, "appointment"), ctx.body))

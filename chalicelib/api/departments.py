@@ -13,13 +13,13 @@ bp = Blueprint(__name__)
 
 DEPARTMENT_CREATE = Schema("DepartmentCreate", {
     "name": Str(max_length=100, required=True, description="Unique without regard to case."),
-    "description": Str(max_length=1000, min_length=0),
+    "description": Str(max_length=1000, min_length=0, multiline=True),
 })
 
 DEPARTMENT = Schema("Department", {
     "id": Int(),
     "name": Str(max_length=100),
-    "description": Str(max_length=1000, min_length=0),
+    "description": Str(max_length=1000, min_length=0, multiline=True),
 })
 
 
@@ -35,7 +35,7 @@ def list_departments(ctx):
 
 
 @route(bp, "/departments", "POST", summary="Create a department (admin)", tag="departments",
-       roles=(ADMIN,), status=201, body=DEPARTMENT_CREATE, response=DEPARTMENT)
+       roles=(ADMIN,), status=201, body=DEPARTMENT_CREATE, response=DEPARTMENT, errors=(409,))
 def create_department(ctx):
     return department_json(departments.create_department(ctx.user, ctx.body()))
 

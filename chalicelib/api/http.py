@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from chalicelib.domain.entities import User
 from chalicelib.domain.permissions import ANONYMOUS, allowed_roles, check_role
 from chalicelib.errors import (
     ConfigurationError,
+    Conflict,
     DomainError,
     Forbidden,
     NotFound,
@@ -36,6 +38,8 @@ from chalicelib.schema import Field, Int, Schema, Str, query_params
 log = logging.getLogger("dqs")
 
 MAX_BODY_BYTES = 64 * 1024
+# No request of this API nests deeper than 2; 32 leaves room and keeps every parser far from its recursion limit.
+MAX_BODY_DEPTH = 32
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
 
@@ -44,13 +48,20 @@ _STATUS = [
     (Unauthenticated, 401, "UnauthorizedError"),
     (Forbidden, 403, "ForbiddenError"),
     (NotFound, 404, "NotFoundError"),
+    (Conflict, 409, "ConflictError"),
     (TooManyRequests, 429, "TooManyRequestsError"),
 ]
 
 PAGE_QUERY: dict[str, Field] = {
     "limit": Int(minimum=1, maximum=MAX_PAGE, description=f"Page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})."),
-    "cursor": Str(max_length=2000, description="The `next` value of the previous page."),
+    # A cursor is base64url JSON, a dot, and a signature (storage.cursors); only one the server issued is valid.
+    "cursor": Str(max_length=2000, pattern=r"[A-Za-z0-9_-]+\.[0-9a-f]{32}",
+                  pattern_message="Invalid or expired cursor.",
+                  description="The `next` value of the previous page, as it was given."),
 }
+
+# A JSON string, or one of the brackets that open and close arrays and objects.
+_JSON_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 @dataclass
@@ -155,8 +166,9 @@ class Ctx:
             raise ValidationFailed(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
         if not raw.strip():
             return {}
+        _check_depth(raw)
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_not_json)
         except (ValueError, UnicodeDecodeError):
             raise ValidationFailed("The request body is not valid JSON.") from None
 
@@ -173,9 +185,26 @@ class Ctx:
         return params.pop("limit", DEFAULT_PAGE), params.pop("cursor", None), params
 
 
+def _check_depth(raw: bytes) -> None:
+    """400 for a body nested deeper than MAX_BODY_DEPTH, before a parser recurses into it."""
+    depth = 0
+    for token in _JSON_NESTING.finditer(raw):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_BODY_DEPTH:
+                raise ValidationFailed(f"The request body is nested deeper than {MAX_BODY_DEPTH} levels.")
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")  # NaN and Infinity, which Python's json reads
+
+
 def parse_id(value: str, what: str) -> int:
-    """A path id; anything that is not a positive integer names no object (404)."""
-    if not value.isdigit() or len(value) > 15 or int(value) < 1:
+    """A path id; anything that is not a positive integer in ASCII digits names no object (404)."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 15 or int(value) < 1:
         raise NotFound(f"No {what} with id {value[:40]!r}.")
     return int(value)
 
@@ -223,29 +252,35 @@ def page_json(page, present: Callable[[Any], dict]) -> dict:
     return {"results": [present(item) for item in page.items], "next": page.next}
 
 
-# Methods a path answers with 405 when it lacks them (HEAD and OPTIONS are the gateway's own).
+# Methods a path answers with 405 when it lacks them (HEAD is the gateway's own). OPTIONS
+# every path answers itself: the methods it has, and a CORS preflight (api.headers).
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 FALLBACK_ROUTES: set[tuple[str, str]] = set()
+# Each path's own methods, as its Allow header lists them.
+PATH_METHODS: dict[str, str] = {}
 
 
 def answer_other_methods(app) -> None:
-    """Give every path a handler for the methods it lacks, answering a JSON 405.
+    """Give every path a handler for the methods it lacks, answering a JSON 405, and for OPTIONS.
 
     API Gateway answers a method that a path does not define as if the path did
     not exist; with these handlers a deployed stage answers a wrong method with
     the contract's 405 and an Allow header, as `make run` and the tests do.
     """
     for path, entries in list(app.routes.items()):
-        missing = [method for method in METHODS if method not in entries]
+        own = [method for method in entries if (path, method) not in FALLBACK_ROUTES]
+        allowed = PATH_METHODS[path] = ", ".join(sorted(own))
+        missing = [method for method in (*METHODS, "OPTIONS") if method not in entries]
         if not missing:
             continue
-        allowed = ", ".join(sorted(entries))
 
-        def method_not_allowed(allowed=allowed, **_path_params):
+        def other_method(allowed=allowed, **_path_params):
+            if app.current_request.method == "OPTIONS":
+                return Response(body="", status_code=204, headers={"Allow": allowed})
             message = f"Unsupported method: {app.current_request.method}"
             return Response(body={"Code": "MethodNotAllowedError", "Message": message}, status_code=405,
                             headers={"Allow": allowed})
 
-        app.route(path, methods=missing)(method_not_allowed)
+        app.route(path, methods=missing)(other_method)
         FALLBACK_ROUTES.update((path, method) for method in missing)
 

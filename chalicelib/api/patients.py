@@ -69,7 +69,7 @@ def list_patients(ctx):
 
 
 @route(bp, "/patients", "POST", summary="Register a patient without an account (staff); the answer shows its link code",
-       tag="patients", roles=(STAFF,), status=201, body=PATIENT_CREATE, response=NEW_PATIENT)
+       tag="patients", roles=(STAFF,), status=201, body=PATIENT_CREATE, response=NEW_PATIENT, errors=(409,))
 def create_patient(ctx):
     patient, link = patients.create_patient(ctx.user, ctx.body())
     return {**patient_json(patient), "link_code": link.code, "link_code_expires_at": link.expires_at}
@@ -97,12 +97,12 @@ def _update(ctx, patient_id):
 
 
 @route(bp, "/patients/{patient_id}", "PUT", summary="Replace a patient's details (staff, or the patient)",
-       tag="patients", roles=(PATIENT_ROLE, STAFF), body=PATIENT_UPDATE, response=PATIENT)
+       tag="patients", roles=(PATIENT_ROLE, STAFF), body=PATIENT_UPDATE, response=PATIENT, errors=(409,))
 def put_patient(ctx, patient_id):
     return _update(ctx, patient_id)
 
 
 @route(bp, "/patients/{patient_id}", "PATCH", summary="Change some of a patient's details (staff, or the patient)",
-       tag="patients", roles=(PATIENT_ROLE, STAFF), body=PATIENT_UPDATE, response=PATIENT)
+       tag="patients", roles=(PATIENT_ROLE, STAFF), body=PATIENT_UPDATE, response=PATIENT, errors=(409,))
 def patch_patient(ctx, patient_id):
     return _update(ctx, patient_id)

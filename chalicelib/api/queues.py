@@ -76,7 +76,7 @@ def list_today(ctx):
 
 
 @route(bp, "/queues/join_queue", "POST", summary="Join a queue and get today's next token number", tag=TAG,
-       roles=(PATIENT, STAFF), status=201, body=JOIN, response=ENTRY, errors=(404,))
+       roles=(PATIENT, STAFF), status=201, body=JOIN, response=ENTRY, errors=(404, 409))
 def join_queue(ctx):
     try:
         return entry_json(queue.join(ctx.user, ctx.body()))

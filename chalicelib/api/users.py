@@ -8,9 +8,9 @@ from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import accounts
 from chalicelib.domain.accounts import USERNAME_PATTERN
 from chalicelib.domain.entities import User
-from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, ROLES, is_admin
+from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, DOCTOR, PATIENT, ROLES, STAFF, is_admin
 from chalicelib.domain.values import iso_date
-from chalicelib.schema import Bool, Choice, Date, Email, Int, Password, Schema, Str
+from chalicelib.schema import Bool, Choice, Date, Email, Int, OnlyWhen, Password, RequiredUnless, Schema, Str
 
 bp = Blueprint(__name__)
 
@@ -38,7 +38,10 @@ REGISTER = Schema("RegisterRequest", {
     "department": Int(description="Doctors only: an existing department id."),
     "link_code": Str(max_length=32, description="Patients only: the code the desk gave for a record made there. "
                                                 "Links the new account to that record, and is used up."),
-})
+}, rules=(
+    RequiredUnless("date_of_birth", "role", (ADMIN, STAFF, DOCTOR), PATIENT, "This field is required for a patient."),
+    OnlyWhen(("specialty", "department"), "role", DOCTOR, "Only a doctor has a %s."),
+), description="A patient (the default role) needs `date_of_birth`; only a doctor has `specialty` and `department`.")
 
 _PROFILE_FIELDS = {
     "username": username_field(required=True),
@@ -85,7 +88,7 @@ def user_json(user: User) -> dict:
 
 
 @route(bp, "/register", "POST", summary="Register a user (patients self-register; other roles need an admin)",
-       tag="auth", roles=(ANONYMOUS,), status=201, body=REGISTER, response=USER, errors=(429,))
+       tag="auth", roles=(ANONYMOUS,), status=201, body=REGISTER, response=USER, errors=(409, 429))
 def register(ctx):
     actor = ctx.optional_user
     return user_json(accounts.register(actor, ctx.body(), client_address(ctx)))
@@ -112,18 +115,18 @@ def _update(ctx, user_id):
 
 
 @route(bp, "/users/{user_id}", "PUT", summary="Replace a user's profile fields", tag="users", roles=ANY_ROLE,
-       body=USER_UPDATE, response=USER)
+       body=USER_UPDATE, response=USER, errors=(409,))
 def put_user(ctx, user_id):
     return _update(ctx, user_id)
 
 
 @route(bp, "/users/{user_id}", "PATCH", summary="Change some of a user's profile fields", tag="users",
-       roles=ANY_ROLE, body=USER_UPDATE, response=USER)
+       roles=ANY_ROLE, body=USER_UPDATE, response=USER, errors=(409,))
 def patch_user(ctx, user_id):
     return _update(ctx, user_id)
 
 
 @route(bp, "/users/{user_id}", "DELETE", summary="Delete a user (admin); linked records stay", tag="users",
-       roles=(ADMIN,), status=204)
+       roles=(ADMIN,), status=204, errors=(409,))
 def delete_user(ctx, user_id):
     accounts.delete_user(ctx.user, parse_id(user_id, "user"))

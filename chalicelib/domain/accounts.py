@@ -27,6 +27,7 @@ from chalicelib.domain.values import iso_instant
 from chalicelib.errors import (
     ConditionFailed,
     Forbidden,
+    Missing,
     TooManyRequests,
     Unauthenticated,
     ValidationFailed,
@@ -57,7 +58,7 @@ _TAKEN = {
     "username": ("username", "A user with that username already exists."),
     "email": ("email", "A user with that email already exists."),
     "patient-email": ("email", "A patient with that email already exists."),
-    "patient-link": ("link_code", BAD_LINK_CODE),
+    "patient-link": Missing("link_code", BAD_LINK_CODE),
     "last-admin": ("role", "The last active admin cannot be removed, deactivated or demoted."),
 }
 
@@ -255,7 +256,8 @@ def _register_patient(user: User, now: str) -> User:
 
     def taken(exc: ConditionFailed) -> dict:
         if "patient-email" in exc.labels and _held_by_unlinked_record(user.email):
-            return {**_TAKEN, "patient-email": ("email", ASK_THE_DESK)}
+            # Bad data rather than a conflict: this request, as sent, can never succeed.
+            return {**_TAKEN, "patient-email": Missing("email", ASK_THE_DESK)}
         return _TAKEN
 
     return _commit_new_user(replace(user, patient_id=patient.id), lambda tx: patients.stage_new_patient(tx, patient),

@@ -2,7 +2,7 @@
 
 A doctor never has two scheduled appointments at the same instant; the
 storage layer enforces that with a slot claim, so this module only turns a
-lost claim into a clear 400.
+lost claim into a clear 409.
 
 A scheduled appointment is always in the future. A patient booking for themself
 holds at most MAX_OWN_BOOKINGS scheduled future appointments: each such booking
@@ -22,7 +22,7 @@ from chalicelib.domain.conflicts import edit
 from chalicelib.domain.entities import CANCELED, COMPLETED, SCHEDULED, Appointment, Page, User
 from chalicelib.domain.permissions import DOCTOR, PATIENT, own_doctor_id, own_patient_id
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Forbidden, ValidationFailed, found, raise_taken
+from chalicelib.errors import ConditionFailed, Conflict, Forbidden, Missing, ValidationFailed, found, raise_taken
 from chalicelib.settings import get_settings
 from chalicelib.storage import appointments, counters
 from chalicelib.storage.appointments import Filters
@@ -36,8 +36,14 @@ TOO_MANY_BOOKINGS = (f"You already hold {MAX_OWN_BOOKINGS} upcoming appointments
 BUSY = "This record is being changed by someone else right now; try again."
 
 
+# Days whose bounds are instants in every time zone: datetime ends at years 1 and 9999.
+FIRST_DAY, LAST_DAY = date(1, 1, 2), date(9999, 12, 30)
+
+
 def clinic_day_bounds(day: date) -> tuple[datetime, datetime]:
     """The first and last whole second of a clinic day, as UTC instants (DST-aware)."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationFailed.field("date", f"Enter a date between {FIRST_DAY} and {LAST_DAY}.")
     tz = get_settings().clinic_timezone
     start = datetime.combine(day, time(0), tzinfo=tz)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz) - timedelta(seconds=1)
@@ -118,8 +124,8 @@ def book(actor: User, data: dict) -> Appointment:
         created_at=iso_instant(now),
     )
     _check_future(appointment.status, appointment.date, now)
-    missing = {"patient": ("patient", "No patient with id %d." % appointment.patient),
-               "doctor": ("doctor", "No doctor with id %d." % appointment.doctor)}
+    missing = {"patient": Missing("patient", "No patient with id %d." % appointment.patient),
+               "doctor": Missing("doctor", "No doctor with id %d." % appointment.doctor)}
 
     def attempt() -> None:
         place = _free_booking_place(appointment.patient, now) if own_booking else None
@@ -134,7 +140,7 @@ def book(actor: User, data: dict) -> Appointment:
     try:
         retry_on_conflict(attempt)
     except ConditionFailed:
-        raise ValidationFailed(BUSY) from None
+        raise Conflict(BUSY) from None
     return appointment
 
 
@@ -142,7 +148,7 @@ def _check_patient_change(appointment: Appointment, changes: dict) -> None:
     if set(changes) != {"status"} or changes["status"] != CANCELED:
         raise Forbidden("A patient can only cancel an appointment.")
     if appointment.status == COMPLETED:
-        raise ValidationFailed.field("status", "A completed appointment cannot be canceled.")
+        raise Conflict.field("status", "A completed appointment cannot be canceled.")
 
 
 def change(actor: User, appointment_id: int, read_changes: Callable[[], dict]) -> Appointment:

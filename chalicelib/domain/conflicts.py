@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from chalicelib.errors import ConditionFailed, ValidationFailed, raise_taken
+from chalicelib.errors import ConditionFailed, Conflict, raise_taken
 from chalicelib.storage.transactions import retry_on_conflict
 
 T = TypeVar("T")
@@ -16,7 +16,7 @@ def edit(read: Callable[[], T], change: Callable[[T], T], save: Callable[[T, T],
 
     If the stored object changed in between, read it again and redo the change (a
     few times at most), so rules are always checked against what is stored. A failed
-    claim named in `taken` (label -> (field, message)) is a 400 naming that field.
+    claim named in `taken` (label -> (field, message)) is a 409 naming that field.
     """
     def attempt() -> T:
         before = read()
@@ -34,4 +34,4 @@ def edit(read: Callable[[], T], change: Callable[[T], T], save: Callable[[T, T],
     try:
         return retry_on_conflict(attempt)
     except ConditionFailed:
-        raise ValidationFailed("This record is being changed by someone else right now; try again.") from None
+        raise Conflict("This record is being changed by someone else right now; try again.") from None

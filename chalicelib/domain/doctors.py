@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import Doctor, Page, User
-from chalicelib.errors import ConditionFailed, found, raise_taken
+from chalicelib.errors import ConditionFailed, Missing, found, raise_taken
 from chalicelib.storage import counters, doctors
 
 
@@ -17,7 +17,7 @@ def get_doctor(doctor_id: int) -> Doctor:
 
 def department_missing(department_id: int) -> dict[str, tuple[str, str]]:
     """The `taken` map that turns a failed department check into a 400 on `department`."""
-    return {"department": ("department", no_department(department_id).message)}
+    return {"department": Missing("department", no_department(department_id).message)}
 
 
 def create_doctor(actor: User, data: dict) -> Doctor:

@@ -26,7 +26,7 @@ from chalicelib.domain.entities import (
 )
 from chalicelib.domain.permissions import NOT_ALLOWED, PATIENT, own_patient_id
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Forbidden, NotFound, ValidationFailed, found
+from chalicelib.errors import ConditionFailed, Conflict, Forbidden, NotFound, ValidationFailed, found
 from chalicelib.storage import counters, queue_entries
 from chalicelib.storage.transactions import retry_on_conflict
 
@@ -41,8 +41,8 @@ JOIN_ATTEMPTS = 3
 _random = random.SystemRandom()
 
 
-class AlreadyQueued(ValidationFailed):
-    """The patient already holds a waiting or called place in this queue today (400)."""
+class AlreadyQueued(Conflict):
+    """The patient already holds a waiting or called place in this queue today (409)."""
 
     def __init__(self, entry: QueueEntry):
         message = "This patient already has a place in this queue today."

@@ -126,7 +126,7 @@ def test_a_doctor_has_one_scheduled_appointment_per_instant(api, clinic):
     # The same instant written in another zone is the same slot.
     r = api.post("/appointments", {"patient": c.patient_b, "doctor": c.doctor_a,
                                    "date": "2030-01-01T10:00:00+01:00"}, token=c.staff.token)
-    assert r.status == 400
+    assert r.status == 409
     assert r.body["Fields"] == {"date": "This doctor already has a scheduled appointment at that time."}
     # Another doctor at that instant is fine; so is a canceled record at that instant.
     c.book(c.patient_b, c.doctor_b, "2030-01-01T09:00:00Z")
@@ -136,7 +136,7 @@ def test_a_doctor_has_one_scheduled_appointment_per_instant(api, clinic):
     assert api.patch(f"/appointments/{first['id']}", {"status": "canceled"}, token=c.staff.token).status == 200
     second = c.book(c.patient_b, c.doctor_a, "2030-01-01T09:00:00Z")
     r = api.patch(f"/appointments/{first['id']}", {"status": "scheduled"}, token=c.staff.token)
-    assert r.status == 400 and "date" in r.body["Fields"]
+    assert r.status == 409 and "date" in r.body["Fields"]
 
     # Completing releases it too.
     assert api.patch(f"/appointments/{second['id']}", {"status": "completed"}, token=c.doc_a.token).status == 200
@@ -148,9 +148,9 @@ def test_a_doctor_has_one_scheduled_appointment_per_instant(api, clinic):
     c.book(c.patient_b, c.doctor_a, "2030-01-01T09:00:00Z")
     r = api.post("/appointments", {"patient": c.patient_b, "doctor": c.doctor_a, "date": "2030-01-01T15:30:00Z"},
                  token=c.staff.token)
-    assert r.status == 400 and "date" in r.body["Fields"]
+    assert r.status == 409 and "date" in r.body["Fields"]
     clash = api.patch(f"/appointments/{third['id']}", {"date": "2030-01-01T09:00:00Z"}, token=c.staff.token)
-    assert clash.status == 400 and "date" in clash.body["Fields"]
+    assert clash.status == 409 and "date" in clash.body["Fields"]
     assert api.get(f"/appointments/{third['id']}", token=c.staff.token).body["date"] == "2030-01-01T15:30:00Z"
 
 
@@ -177,7 +177,7 @@ def test_who_may_change_an_appointment(api, clinic):
     # A patient cannot cancel what already happened.
     assert api.patch(f"/appointments/{theirs}", {"status": "completed"}, token=c.staff.token).status == 200
     r = api.patch(f"/appointments/{theirs}", {"status": "canceled"}, token=c.pat_b.token)
-    assert r.status == 400 and "status" in r.body["Fields"]
+    assert r.status == 409 and "status" in r.body["Fields"]
     # PATCH is the only way to change one.
     assert api.put(f"/appointments/{mine}", {"status": "canceled"}, token=c.staff.token).status == 405
 

@@ -86,9 +86,9 @@ def test_registering_a_doctor_creates_the_doctor_record(api, people):
 def test_usernames_and_emails_are_unique_without_regard_to_case(api):
     assert api.post("/register", SEED_REGISTER).status == 201
     r = api.post("/register", {**SEED_REGISTER, "username": "JOHNDOE", "email": "other@example.com"})
-    assert r.status == 400 and r.body["Fields"] == {"username": "A user with that username already exists."}
+    assert r.status == 409 and r.body["Fields"] == {"username": "A user with that username already exists."}
     r = api.post("/register", {**SEED_REGISTER, "username": "other", "email": "John@Example.COM"})
-    assert r.status == 400 and set(r.body["Fields"]) == {"email"}
+    assert r.status == 409 and set(r.body["Fields"]) == {"email"}
 
 
 @pytest.mark.parametrize("changes, field", [

@@ -67,7 +67,7 @@ def test_department_names_are_unique_without_regard_to_case(api, as_role):
     admin = as_role("admin").token
     assert api.post("/departments", SEED_DEPARTMENT, token=admin).status == 201
     r = api.post("/departments", {"name": "CARDIOLOGY"}, token=admin)
-    assert r.status == 400 and r.body["Fields"] == {"name": "A department with that name already exists."}
+    assert r.status == 409 and r.body["Fields"] == {"name": "A department with that name already exists."}
 
 
 def test_a_doctor_needs_an_existing_department(api, as_role):

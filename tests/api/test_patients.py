@@ -108,7 +108,7 @@ def test_email_is_unique_among_patients_without_regard_to_case(api, as_role):
     staff = as_role("staff").token
     assert api.post("/patients", SEED_PATIENT, token=staff).status == 201
     r = api.post("/patients", {**SEED_PATIENT, "email": "JOHN@EXAMPLE.COM"}, token=staff)
-    assert r.status == 400 and r.body["Fields"] == {"email": "A patient with that email already exists."}
+    assert r.status == 409 and r.body["Fields"] == {"email": "A patient with that email already exists."}
 
 
 def test_changing_an_email_moves_its_claim(api, as_role):
@@ -116,13 +116,13 @@ def test_changing_an_email_moves_its_claim(api, as_role):
     a = api.post("/patients", {"name": "A", "email": "a@example.com"}, token=staff).body["id"]
     b = api.post("/patients", {"name": "B", "email": "b@example.com"}, token=staff).body["id"]
     taken = api.patch(f"/patients/{a}", {"email": "B@example.com"}, token=staff)
-    assert taken.status == 400 and taken.body["Fields"] == {"email": "A patient with that email already exists."}
+    assert taken.status == 409 and taken.body["Fields"] == {"email": "A patient with that email already exists."}
     assert api.get(f"/patients/{a}", token=staff).body["email"] == "a@example.com"
 
     moved = api.patch(f"/patients/{a}", {"email": "a.new@example.com"}, token=staff)
     assert moved.status == 200 and moved.body["email"] == "a.new@example.com"
     assert api.post("/patients", {"name": "C", "email": "A@example.com"}, token=staff).status == 201
-    assert api.post("/patients", {"name": "D", "email": "a.new@example.com"}, token=staff).status == 400
+    assert api.post("/patients", {"name": "D", "email": "a.new@example.com"}, token=staff).status == 409
 
     # Only the case changes: the claim stays, the stored text follows.
     same = api.patch(f"/patients/{b}", {"email": "Bee@example.com"}, token=staff)

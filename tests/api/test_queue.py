@@ -93,11 +93,11 @@ def test_a_patient_holds_one_open_place_per_queue_and_day(api, people, staff):
     first = join(api, patient).body
     for who, body in ((patient, {}), (staff, {"patient_id": patient.record["patient_id"]})):
         again = join(api, who, body)
-        assert again.status == 400
+        assert again.status == 409
         assert again.body["entry"] == first and "patient_id" in again.body["Fields"]
     api.post("/queues/call_next", token=staff.token)
     held = join(api, patient)
-    assert held.status == 400 and held.body["entry"]["status"] == "called"
+    assert held.status == 409 and held.body["entry"]["status"] == "called"
     api.post(f"/queues/{first['id']}/mark_served", token=staff.token)
     rejoined = join(api, patient)
     assert rejoined.status == 201 and rejoined.body["token_number"] == 2 and rejoined.body["id"] != first["id"]
@@ -130,8 +130,8 @@ def test_department_queues_are_numbered_called_and_listed_independently(api, peo
             radio_b["token_number"]) == (1, 1, 2, 1)
     assert cardio_a["department"] == cardiology and general_a["department"] is None
     assert position(api, b, cardio_b["id"])["people_ahead"] == 1
-    assert join(api, a, {"department": cardiology}).status == 400
-    assert join(api, a, {"department": None}).status == 400  # null = the general queue
+    assert join(api, a, {"department": cardiology}).status == 409
+    assert join(api, a, {"department": None}).status == 409  # null = the general queue
 
     called = api.post("/queues/call_next", {"department": radiology}, token=staff.token).body
     assert called["id"] == radio_b["id"]

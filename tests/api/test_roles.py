@@ -18,6 +18,7 @@ ADMIN = ["admin"]
 # API-CONTRACT.md's "Roles and who may do what", operation by operation: the roles that may
 # call it at all. Rules about owning an object ("own only") come on top, in the domain.
 CONTRACT = {
+    ("GET", "/"): ANYONE,
     ("POST", "/register"): ANYONE,
     ("POST", "/auth/login"): ANYONE,
     ("POST", "/auth/logout"): EVERY_ROLE,

@@ -74,7 +74,7 @@ def test_put_needs_username_and_email_patch_does_not(api, people):
 def test_changing_username_frees_the_old_one_and_takes_the_new(api, people):
     p, q = people.make("patient"), people.make("patient")
     r = api.patch(f"/users/{p.id}", {"username": q.username.upper()}, token=p.token)
-    assert r.status == 400 and "username" in r.body["Fields"]
+    assert r.status == 409 and "username" in r.body["Fields"]
     old = p.username
     assert api.patch(f"/users/{p.id}", {"username": "brandnew", "email": "brandnew@a.io"},
                      token=p.token).status == 200
@@ -115,15 +115,16 @@ def test_the_last_active_admin_cannot_be_removed(api, people):
     admin = people.admin()
     for change in ({"role": "staff"}, {"is_active": False}):
         r = api.patch(f"/users/{admin.id}", change, token=admin.token)
-        assert r.status == 400 and "role" in r.body["Fields"], r
+        assert r.status == 409 and r.body["Code"] == "ConflictError" and "role" in r.body["Fields"], r
     r = api.delete(f"/users/{admin.id}", token=admin.token)
-    assert r.status == 400
+    assert r.status == 409 and r.body["Fields"] == {
+        "role": "The last active admin cannot be removed, deactivated or demoted."}
     second = people.make("staff")
     assert api.patch(f"/users/{second.id}", {"role": "admin"}, token=admin.token).status == 200
     # Now there are two: one may step down, the other then cannot.
     assert api.patch(f"/users/{admin.id}", {"role": "staff"}, token=admin.token).status == 200
     second_token = people.login(second.username, second.password).token
-    assert api.delete(f"/users/{second.id}", token=second_token).status == 400
+    assert api.delete(f"/users/{second.id}", token=second_token).status == 409
     assert api.get(f"/users/{second.id}", token=second_token).body["role"] == "admin"
 
 

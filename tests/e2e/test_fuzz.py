@@ -7,11 +7,19 @@ not have) is sent as admin, who gets past every permission check to the
 validation and storage code, and as one more identity (staff, doctor, patient
 or anonymous) picked from the request's content, so that each of them sees a
 quarter of the requests and a replayed request goes out as the same identities.
-It must:
+Every answer passes all of schemathesis' default checks, among them:
 
-* never get a 5xx;
-* get only documented status codes, with a JSON body matching the documented schema;
-* leave stored data as it was whenever it is answered with a 4xx.
+* never a 5xx;
+* only documented status codes and headers, with a JSON body matching the documented schema;
+* invalid data refused, and valid data accepted, except where a rule the description
+  cannot state refuses it (UNSTATABLE, each with its reason);
+* a wrong method answered 405 with an `Allow` header;
+
+and it leaves stored data as it was whenever it is answered with a 4xx.
+
+A second pass (`test_hostile_values_...`) takes a valid request of every operation and
+puts each of HOSTILE_VALUES in turn into each field and parameter: no 5xx, a 4xx that
+names the field whenever the value is invalid, and no stored change on a 4xx.
 
 DQS_FUZZ_EXAMPLES sets the examples per operation in the random phase (default 8);
 the boundary-value phase adds its own deterministic cases.
@@ -25,15 +33,12 @@ import zlib
 
 import boto3
 import pytest
+import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.openapi.checks import RejectedPositiveData
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app import app  # noqa: F401 (registers every route before the description is built)
 from chalicelib import openapi
@@ -45,7 +50,55 @@ OTHER_IDENTITIES = ("staff", "doctor", "patient", "anonymous")
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 # Counters a refused request may still move: ids taken, failed logins, wrong link codes.
 UNCOUNTED_COUNTERS = ("id#", "login-failures#", "link-code-failures#")
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+_EXISTS = "must name an existing record: stored data, which a description cannot state"
+# Rules the description cannot state. A request the description calls valid may be refused
+# with a 400 only if every field it names is listed here for its operation, with the reason;
+# for every other field, schemathesis' positive_data_acceptance check applies as it is.
+UNSTATABLE: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/register"): {
+        "password": "must differ from the username: one field compared with another, which JSON Schema cannot do",
+        "department": _EXISTS,
+    },
+    ("POST", "/appointments"): {
+        "patient": "required of staff and admins, not of a patient booking for themself: the caller's role; "
+                   "and " + _EXISTS,
+        "status": "a patient books only `scheduled`: the caller's role",
+        "doctor": _EXISTS,
+    },
+    ("POST", "/queues/join_queue"): {
+        "patient_id": "required of staff and admins, not of a patient joining for themself: the caller's role",
+        "department": _EXISTS,
+    },
+    ("POST", "/queues/call_next"): {"department": _EXISTS},
+    ("GET", "/queues"): {"department": _EXISTS},
+    ("POST", "/doctors"): {"department": _EXISTS},
+    ("POST", "/queues/{entry_id}/mark_served"): {"status": "an expired entry cannot be served: stored data"},
+    ("POST", "/patients"): {"date_of_birth": "not in the future: today's date, which a description cannot state"},
+    ("PUT", "/patients/{patient_id}"): {"date_of_birth": "not in the future: today's date"},
+    ("PATCH", "/patients/{patient_id}"): {"date_of_birth": "not in the future: today's date"},
+    ("PUT", "/users/{user_id}"): {"date_of_birth": "required while the stored role is patient: stored data"},
+    ("PATCH", "/users/{user_id}"): {"date_of_birth": "required while the stored role is patient: stored data"},
+}
+
+
+def excused_positive_data_acceptance(ctx, response, case):
+    """schemathesis' positive_data_acceptance, but for a 400 naming only UNSTATABLE fields."""
+    try:
+        return positive_data_acceptance(ctx, response, case)
+    except RejectedPositiveData:
+        excused = UNSTATABLE.get((case.operation.method.upper(), case.operation.path), {})
+        named = set((_json(response) or {}).get("Fields") or ()) if response.status_code == 400 else set()
+        if named and named <= set(excused):
+            return None
+        raise
+
+
+def _json(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 CONFIG = SchemathesisConfig.from_dict({
     "seed": 20240601,
@@ -80,7 +133,8 @@ class FuzzEnv:
         self.dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
         self.tables = sorted(self.dynamodb.list_tables()["TableNames"])
         self.writes: list[str] = []
-        self._digest: str | None = None
+        self.written_tables: set[str] = set()
+        self._digests: dict[str, str] = {}
         # Every DynamoDB call the app makes passes this listener.
         self._listening = dynamodb.listening(self._count_write)
         self._listening.__enter__()
@@ -88,6 +142,10 @@ class FuzzEnv:
     def _count_write(self, name, params):
         if name in WRITES:
             self.writes.append(f"{name} {json.dumps(params, default=str)[:400]}")
+            tables = {params.get("TableName")} | set(params.get("RequestItems") or ())
+            for item in params.get("TransactItems") or ():
+                tables.update(action["TableName"] for action in item.values())
+            self.written_tables.update(tables - {None})
 
     def close(self):
         self._listening.__exit__(None, None, None)
@@ -129,9 +187,9 @@ class FuzzEnv:
                                 "date_of_birth": "1970-07-07"})
 
     # -- stored data
-    def items(self) -> dict[str, list[dict]]:
+    def items(self, tables=None) -> dict[str, list[dict]]:
         found = {}
-        for table in self.tables:
+        for table in tables or self.tables:
             found[table] = [item for page in self.dynamodb.get_paginator("scan").paginate(
                 TableName=table, ConsistentRead=True) for item in page["Items"]]
         return found
@@ -142,23 +200,25 @@ class FuzzEnv:
             for start in range(0, len(table_items), 25):
                 chunk = table_items[start:start + 25]
                 self.dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": i}} for i in chunk]})
-        self.forget_digest()
+        self.forget_digest(everything=True)
 
     def digest(self) -> str:
         """A hash of every table's items. Counters of ids are left out: an id taken by a
         create that then failed is never reused, so a gap in ids is not a change. So are
-        counters of failed logins and wrong link codes: a refused attempt is meant to count."""
-        if self._digest is None:
-            h = hashlib.sha256()
-            for table, items in self.items().items():
-                kept = sorted(json.dumps(item, sort_keys=True) for item in items
-                              if not item.get("name", {}).get("S", "").startswith(UNCOUNTED_COUNTERS))
-                h.update(table.encode() + b"\0" + "\n".join(kept).encode() + b"\0")
-            self._digest = h.hexdigest()
-        return self._digest
+        counters of failed logins and wrong link codes: a refused attempt is meant to count. Each table's hash is
+        kept until a write to that table is seen."""
+        missing = [table for table in self.tables if table not in self._digests]
+        for table, items in self.items(missing).items() if missing else ():
+            kept = sorted(json.dumps(item, sort_keys=True) for item in items
+                          if not item.get("name", {}).get("S", "").startswith(UNCOUNTED_COUNTERS))
+            self._digests[table] = hashlib.sha256("\n".join(kept).encode()).hexdigest()
+        return hashlib.sha256(" ".join(self._digests[table] for table in self.tables).encode()).hexdigest()
 
-    def forget_digest(self) -> None:
-        self._digest = None
+    def forget_digest(self, everything: bool = False) -> None:
+        """Forget the hashes of the tables the app wrote since the last call (or of all)."""
+        for table in self.tables if everything else self.written_tables:
+            self._digests.pop(table, None)
+        self.written_tables.clear()
 
 
 # Seeding through the API costs about a second (password hashing); it is done for the
@@ -202,21 +262,45 @@ def _revokes_fuzzing_token(case, identity: str, env: FuzzEnv) -> bool:
     return case.method in ("PUT", "PATCH") and bool({"role", "is_active", "password"} & set(body))
 
 
+def _with_issued_cursor(case, headers, env: FuzzEnv) -> None:
+    """A valid cursor is one the server issued (it is signed), which no description can say:
+    a valid request's cursor is replaced by the one the same list gives on its first page."""
+    query = case.query or {}
+    if "cursor" not in query or case.meta is None or not case.meta.generation.mode.is_positive:
+        return
+    first = {key: value for key, value in query.items() if key not in ("cursor", "limit")}
+    response = requests.get(env.server.base_url + case.formatted_path, params={**first, "limit": 1},
+                            headers=headers, timeout=30)
+    issued = response.json().get("next") if response.status_code == 200 else None
+    if issued:
+        query["cursor"] = issued
+    else:
+        del query["cursor"]
+
+
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_fuzz_every_operation_as_every_role(case, fuzz_env):
+    generated_query = dict(case.query) if case.query else None
     for identity in _identities(case):
         if _revokes_fuzzing_token(case, identity, fuzz_env):
             continue
         token = fuzz_env.tokens[identity]
         headers = {"Authorization": f"Token {token}"} if token else None
+        if generated_query is not None:
+            case.query = dict(generated_query)
+            _with_issued_cursor(case, headers, fuzz_env)
         before = fuzz_env.digest()
         fuzz_env.writes.clear()
         response = case.call(base_url=fuzz_env.server.base_url, headers=headers)
-        case.validate_response(response, checks=CHECKS, headers=headers)
-        if not fuzz_env.writes:
+        wrote = bool(fuzz_env.writes)
+        if wrote:
+            fuzz_env.forget_digest()
+        # Every default check, positive_data_acceptance with UNSTATABLE's excuses.
+        case.validate_response(response, headers=headers, excluded_checks=[positive_data_acceptance],
+                               additional_checks=[excused_positive_data_acceptance])
+        if not wrote:
             continue  # no write was attempted, so nothing changed
-        fuzz_env.forget_digest()
         if 400 <= response.status_code < 500:
             assert fuzz_env.digest() == before, (
                 f"{case.method} {case.formatted_path} as {identity} was answered {response.status_code} "
@@ -233,3 +317,195 @@ def test_the_fuzzer_sees_writes_and_changes(fuzz_env):
     assert any(write.startswith("TransactWriteItems") or write.startswith("PutItem") for write in fuzz_env.writes)
     fuzz_env.forget_digest()
     assert fuzz_env.digest() != before
+
+
+# -- hostile values in every field and parameter ----------------------------------------
+
+def _nested(depth: int, leaf=1):
+    return leaf if depth == 0 else [_nested(depth - 1, leaf)] if depth % 2 else {"a": _nested(depth - 1, leaf)}
+
+
+# Values that once reached a 500, and their kin. Each goes into every field of every
+# operation's body, in turn, and (as text) into every query parameter; HOSTILE_IDS into
+# every path id, HOSTILE_BODIES replace whole bodies.
+HOSTILE_VALUES = [
+    "\ud800", "a\udfff", "\udc00\ud800",                                   # unpaired surrogates
+    "\x00", "a\x00b", "\x1b[31mred", "\x7f", "tab\there",                  # C0 controls and DEL
+    "\x85", "\u2028", "\ufeff", "\uffff", "\u200f", " ",                    # other odd code points
+    "0001-01-01", "9999-12-31", "1899-12-31",                              # extreme dates
+    "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "9998-12-31T23:00:00-12:00",
+    "²", "١٢٣", "１",                                                       # Unicode digits
+    "eyJ9.é", "eyJ9.%C3%A9", "0", "x" * 2001,                              # malformed cursors
+    "x" * 70_000,                                                          # over the body limit
+    5.0, 1e308, -1, 2 ** 64, True, None, "NaN",                            # odd numbers
+    [], {}, _nested(20), _nested(20, "\ud800"),                            # wrong shapes, deep values
+]
+HOSTILE_IDS = ["²", "١", "１", "𝟙", "0", "-1", "1e3", "1.0", " 1", "0x1", "9" * 16, "é", "\ud800", "%00"]
+HOSTILE_BODIES = [
+    b'{"a":' * 966 + b"1" + b"}" * 966,                                    # the 5.8 KB body, 966 deep
+    b"[" * 100_000, b"NaN", b'{"x": Infinity}', b"\xff\xfe\x00", b'{"\\ud800": 1}', b'"\\udfff"',
+    b"[" * 33 + b"]" * 33, b'{"a": 1, "a": 2}', b"\x00",
+]
+
+# A valid value for each kind of property, where the description alone does not give one.
+_VALID_TEXT = ("Hostile Test", "hostile-user", "555-0100", "hostile@clinic.test")
+# The seed makes ids 1..3 of every kind; these fields must also hold for the rest of the body.
+_VALID_EXTRA = {
+    ("POST", "/register"): {"date_of_birth": "1990-01-15"},
+    ("POST", "/appointments"): {"patient": 1},
+    ("POST", "/queues/join_queue"): {"patient_id": 2},
+}
+
+
+def _resolve(node: dict, spec: dict) -> dict:
+    while "$ref" in node:
+        node = spec["components"]["schemas"][node["$ref"].split("/")[-1]]
+    return node
+
+
+def _valid_value(schema: dict):
+    from jsonschema import Draft202012Validator
+
+    if "enum" in schema:
+        return next(value for value in schema["enum"] if value is not None)
+    kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    candidates = {"integer": [1], "boolean": [True]}.get(kinds[0]) or [
+        {"date": "1990-01-15", "date-time": "2031-01-01T10:00:00Z"}.get(schema.get("format"), ""),
+        *_VALID_TEXT, "hostile-password-1"]
+    checker = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return next(value for value in candidates if checker.is_valid(value))
+
+
+def _operations() -> list[tuple[str, str, dict]]:
+    spec = openapi.describe()
+    return [(method.upper(), path, operation) for path, item in spec["paths"].items()
+            for method, operation in item.items()]
+
+
+class _Client:
+    """Requests over one kept-alive connection, with raw paths and bodies."""
+
+    def __init__(self, base_url: str):
+        import http.client
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(base_url)
+        self.prefix = parts.path
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+
+    def send(self, method: str, path: str, body: bytes | None, token: str) -> tuple[int, dict | None, dict]:
+        headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        self.connection.request(method, self.prefix + path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        text = response.read()
+        if response.getheader("Connection", "").lower() == "close":
+            self.connection.close()
+        try:
+            return response.status, json.loads(text) if text else None, dict(response.getheaders())
+        except ValueError:
+            return response.status, None, dict(response.getheaders())
+
+
+HOSTILE_REQUESTS: dict[str, int] = {}
+
+
+def _surrogates(value) -> bool:
+    return isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value)
+
+
+def _quote(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="", errors="surrogatepass")
+
+
+@pytest.mark.parametrize("method, path, operation", _operations(), ids=[f"{m} {p}" for m, p, _ in _operations()])
+def test_hostile_values_in_every_field_and_parameter(method, path, operation, fuzz_env):
+    from jsonschema import Draft202012Validator
+
+    spec = openapi.describe()
+    client = _Client(fuzz_env.server.base_url)
+    token = fuzz_env.tokens["admin"]
+    path_names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"]
+    query = {p["name"]: p["schema"] for p in operation.get("parameters", []) if p["in"] == "query"}
+    properties: dict[str, dict] = {}
+    body: dict | None = None
+    if "requestBody" in operation:
+        shape = _resolve(operation["requestBody"]["content"]["application/json"]["schema"], spec)
+        properties = {name: _resolve(schema, spec) for name, schema in shape["properties"].items()}
+        body = {name: _valid_value(properties[name]) for name in shape.get("required", [])}
+        body.update(_VALID_EXTRA.get((method, path), {}))
+        assert Draft202012Validator(shape, format_checker=Draft202012Validator.FORMAT_CHECKER).is_valid(body), (
+            f"{method} {path}: give a valid body in _VALID_EXTRA")
+    ids = {name: "1" for name in path_names}
+    tried = [0]
+
+    def send(where: str, url_path: str, raw: bytes | None, value, *, named: set[str] = frozenset(),
+             refused: bool = False):
+        """Send one request: never a 5xx; a 4xx is a JSON error and changes nothing; `named`
+        fields are each named in a 400; a `refused` request gets a 400 or a 404."""
+        before = fuzz_env.digest()
+        fuzz_env.writes.clear()
+        status, answer, headers = client.send(method, url_path, raw, token)
+        tried[0] += 1
+        context = f"{method} {url_path} with {where} = {value!r:.80} answered {status} {answer!r:.300}"
+        assert status < 500, context
+        assert headers.get("X-Content-Type-Options") == "nosniff", context
+        if fuzz_env.writes:
+            fuzz_env.forget_digest()
+            if 400 <= status < 500:
+                assert fuzz_env.digest() == before, f"{context}, but changed stored data"
+        if 400 <= status < 500:
+            assert answer and answer.get("Code") and answer.get("Message"), context
+        if named:
+            assert status == 400 and named <= set(answer.get("Fields") or {}), context
+        if refused:
+            assert status in (400, 404), context
+
+    def url(path_ids: dict, params: dict | None = None) -> str:
+        filled = path
+        for name, value in path_ids.items():
+            filled = filled.replace("{" + name + "}", value)
+        if params:
+            filled += "?" + "&".join(f"{_quote(k)}={_quote(v)}" for k, v in params.items())
+        return filled
+
+    # A value a field refuses stops the request in the schema layer, which checks each field on
+    # its own: every field that refuses it gets it in one request, which must name them all.
+    # A value a field takes goes on into the domain and storage: each such field gets it alone.
+    raw_body = json.dumps(body).encode() if body is not None else None
+    checkers = {name: Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+                for name, schema in properties.items()}
+    for value in HOSTILE_VALUES:
+        refusing = {name for name, checker in checkers.items() if _surrogates(value) or not checker.is_valid(value)}
+        if refusing:
+            changed = json.dumps({**body, **{name: value for name in refusing}}).encode()
+            if len(changed) > 64 * 1024:
+                send("body fields", url(ids), changed, "<over 64 KB>", refused=True)
+            else:
+                send(f"body.{','.join(sorted(refusing))}", url(ids), changed, value, named=refusing)
+        for name in set(properties) - refusing:
+            send(f"body.{name}", url(ids), json.dumps({**body, name: value}).encode(), value)
+    query_checkers = {name: Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+                      for name, schema in query.items()}
+    for value in HOSTILE_VALUES:
+        if not isinstance(value, str) or not value or len(value) > 5000:
+            continue  # a query parameter is text; an empty one is no parameter
+        number = int(value) if value.isascii() and value.lstrip("-").isdigit() else value
+        refusing = {name for name, checker in query_checkers.items()
+                    if name == "cursor"  # no cursor here is one the server issued
+                    or _surrogates(value) or not checker.is_valid(number if query[name]["type"] == "integer"
+                                                                  else value)}
+        if refusing:
+            send(f"?{','.join(sorted(refusing))}", url(ids, {name: value for name in refusing}), raw_body, value,
+                 named=refusing)
+        for name in set(query) - refusing:
+            send(f"?{name}", url(ids, {name: value}), raw_body, value)
+    for name in path_names:
+        for value in HOSTILE_IDS:
+            send(f"path.{name}", url({**ids, name: _quote(value)}), raw_body, value, refused=True)
+    if body is not None:
+        for raw in HOSTILE_BODIES:
+            send("the body", url(ids), raw, raw[:40], refused=True)
+    HOSTILE_REQUESTS[f"{method} {path}"] = tried[0]
+    assert tried[0] or not (properties or query or path_names), f"{method} {path}: nothing was tried"

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib.domain import clock, permissions, security
-from chalicelib.errors import ConfigurationError, Forbidden, Unauthenticated, ValidationFailed
+from chalicelib.errors import ConfigurationError, Conflict, Forbidden, Unauthenticated, ValidationFailed
 from chalicelib.schema import Choice, Date, Email, FieldError, Instant, Int, Password, Schema, Str, query_params
 from chalicelib.settings import _ENV_KEYS, _load, get_settings, jwt_secret
 
@@ -178,14 +178,14 @@ def test_edit_retries_on_concurrent_change_and_names_taken_fields():
     def always_losing(before, after):
         raise ConditionFailed(["record"])
 
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(Conflict) as caught:
         edit(lambda: {"v": 1}, lambda b: {"v": 2}, always_losing, {})
     assert "try again" in caught.value.message
 
     def taken(before, after):
         raise ConditionFailed(["record", "email-claim"])
 
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(Conflict) as caught:
         edit(lambda: {"v": 1}, lambda b: {"v": 2}, taken, {"email-claim": ("email", "Taken.")})
     assert caught.value.fields == {"email": "Taken."}
     # No change, no write.
