@@ -164,7 +164,7 @@ class Ctx:
         raw = self.request.raw_body or b""
         if len(raw) > MAX_BODY_BYTES:
             raise ValidationFailed(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
-        if not raw.strip():
+        if not raw:  # no body at all counts as {}; white space alone is no JSON
             return {}
         _check_depth(raw)
         try:

@@ -294,7 +294,7 @@ def test_refused_joins_use_up_no_token_number(api, people, staff):
     cardiology = departments.ensure_department("Cardiology")
     first, second = people.make("patient"), people.make("patient")
     assert join(api, first, {"department": cardiology}).body["token_number"] == 1
-    assert join(api, first, {"department": cardiology}).status == 400  # already holds a place
+    assert join(api, first, {"department": cardiology}).status == 409  # already holds a place
     assert join(api, staff, {"patient_id": 999999, "department": cardiology}).status == 404
     assert join(api, second, {"department": 4242}).status == 400  # no such department
     assert join(api, second, {"department": cardiology}).body["token_number"] == 2
