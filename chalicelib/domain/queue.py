@@ -293,12 +293,12 @@ def _wrong_status(entry: QueueEntry, verb: str) -> ValidationFailed:
     return ValidationFailed.field("status", message)
 
 
-def _moved(entry: QueueEntry, actor: User, status: str, at: str, service_point: int | None = None,
+def _moved(entry: QueueEntry, actor: User | None, status: str, at: str, point: int | None = None,
            **changes) -> QueueEntry:
     """The entry after a move to `status`, with the move appended to its history."""
     if status not in (WAITING, CALLED):
         changes.setdefault("closed_at", at)
-    event = Event(status, at, actor.id if actor else None, service_point)
+    event = Event(status, at, actor.id if actor else None, point)
     return replace(entry, status=status, history=[*entry.history, event], **changes)
 
 
