@@ -225,6 +225,18 @@ class Obj(Field):
         return {"$ref": f"#/components/schemas/{self.schema.name}"}
 
 
+class List(Field):
+    """A list of one kind of item, for response descriptions."""
+    json_type = "array"
+
+    def __init__(self, item: Field, **kw):
+        super().__init__(**kw)
+        self.item = item
+
+    def extra_schema(self) -> dict:
+        return {"items": self.item.json_schema()}
+
+
 class Schema:
     """A named JSON object shape: validates request bodies, describes responses."""
 

@@ -53,6 +53,7 @@ class Department:
     id: int
     name: str
     description: str
+    is_active: bool = True
 
 
 @dataclass
@@ -62,6 +63,22 @@ class Doctor:
     specialty: str
     department: int
     user_id: int | None
+    is_active: bool = True
+
+
+DESK = "desk"
+ROOM = "room"
+SERVICE_POINT_KINDS = (DESK, ROOM)
+
+
+@dataclass
+class ServicePoint:
+    """A desk, counter or consulting room a called patient goes to; department None = the general queue's."""
+    id: int
+    name: str
+    kind: str
+    department: int | None
+    is_active: bool = True
 
 
 # -- appointments ---------------------------------------------------------------
@@ -88,7 +105,10 @@ WAITING = "waiting"
 CALLED = "called"
 SERVED = "served"
 EXPIRED = "expired"
-ENTRY_STATUSES = (WAITING, CALLED, SERVED, EXPIRED)
+NO_SHOW = "no_show"
+TRANSFERRED = "transferred"
+# CANCELED ("canceled") is shared with appointments.
+ENTRY_STATUSES = (WAITING, CALLED, SERVED, NO_SHOW, CANCELED, TRANSFERRED, EXPIRED)
 OPEN_STATUSES = (WAITING, CALLED)
 
 NORMAL = "normal"
@@ -111,6 +131,15 @@ def rank_of(priority: str, token_number: int) -> int:
 
 
 @dataclass
+class Event:
+    """One change of an entry: the status it took, when, by whom (None: the nightly reset), where."""
+    status: str
+    at: str
+    by: int | None = None
+    service_point: int | None = None
+
+
+@dataclass
 class QueueEntry:
     id: int
     token_number: int
@@ -122,6 +151,14 @@ class QueueEntry:
     created_at: str
     called_at: str | None = None
     served_at: str | None = None
+    service_point: int | None = None
+    called_by: int | None = None
+    recalls: int = 0
+    visit: int | None = None  # the first entry of the patient's visit (its own id unless transferred)
+    transferred_from: int | None = None
+    closed_at: str | None = None
+    first_called_at: str | None = None  # when it was first called (waits are measured to it)
+    history: list[Event] = field(default_factory=list)
 
     @property
     def queue(self) -> str:

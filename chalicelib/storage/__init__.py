@@ -12,6 +12,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     doctors,
     patients,
     queue_entries,
+    service_points,
     users,
 )
 from chalicelib.storage.binding import MODELS, bind, create_tables  # noqa: F401
