@@ -6,7 +6,18 @@ scheduled functions; everything else lives in chalicelib.
 from chalice import Chalice, Cron
 
 from chalicelib import storage
-from chalicelib.api import appointments, auth, departments, docs, doctors, patients, queues, service_points, users
+from chalicelib.api import (
+    appointments,
+    auth,
+    departments,
+    docs,
+    doctors,
+    patients,
+    queues,
+    service_points,
+    users,
+    waiting_room,
+)
 from chalicelib.api.http import answer_other_methods
 from chalicelib.api.logs import log_requests
 from chalicelib.domain import queue
@@ -15,7 +26,8 @@ app = Chalice(app_name="digital-queue-system")
 app.register_middleware(log_requests, "http")
 
 for blueprint in (auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, service_points.bp, appointments.bp,
-                  queues.bp, docs.bp):  # docs last: GET /openapi.json and /docs describe the routes above
+                  queues.bp, waiting_room.bp,
+                  docs.bp):  # docs last: GET /openapi.json and /docs describe the routes above
     app.register_blueprint(blueprint)
 answer_other_methods(app)  # a wrong method is a JSON 405 on API Gateway too
 

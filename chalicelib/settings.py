@@ -36,6 +36,7 @@ _ENV_KEYS = (
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_LAMBDA_FUNCTION_NAME",
+    "DQS_WEBSOCKET_URL",
 )
 
 
@@ -51,6 +52,8 @@ class Settings:
     dynamodb_connect_timeout: float = DYNAMODB_CONNECT_TIMEOUT
     dynamodb_read_timeout: float = DYNAMODB_READ_TIMEOUT
     dynamodb_retries: int = DYNAMODB_RETRIES
+    # The waiting room's live updates (ws:// or wss://), or None: screens then poll the board.
+    websocket_url: str | None = None
 
     def table_name(self, suffix: str) -> str:
         return f"{self.table_prefix}{suffix}"
@@ -92,6 +95,7 @@ def _load(values: tuple[str | None, ...]) -> Settings:
         token_ttl_seconds=ttl,
         jwt_secret=env["DQS_JWT_SECRET"] or None,
         jwt_secret_param=env["DQS_JWT_SECRET_PARAM"] or None,
+        websocket_url=env["DQS_WEBSOCKET_URL"] or None,
     )
 
 

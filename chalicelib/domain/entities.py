@@ -171,3 +171,26 @@ class QueueEntry:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+def token_of_rank(rank: int) -> int:
+    """The token number behind a calling rank (see rank_of)."""
+    return rank - _NORMAL_RANK_OFFSET if rank > _NORMAL_RANK_OFFSET else rank
+
+
+@dataclass(frozen=True)
+class Call:
+    """A number being called now, as the waiting room sees it: no patient, only the token and where."""
+    token_number: int
+    service_point: int | None
+    called_at: str
+    recalls: int = 0
+
+
+@dataclass(frozen=True)
+class BoardRecords:
+    """What the board reads besides the entries: the day's closed flag, the queue's department and
+    the names of the service points being called to."""
+    closed: bool
+    department: Department | None
+    service_points: dict[int, ServicePoint]

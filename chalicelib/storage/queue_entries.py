@@ -13,6 +13,9 @@ request path at a fixed number of calls whatever the day's volume:
 - call-day-index: sparse, KEYS_ONLY; an entry enters it at its first call (`call_key` =
   queue#date, ranked by `first_called_at`) and never leaves, so the day's latest calls
   (the calling rate behind wait estimates) are one small Query.
+- called-index: sparse; only entries whose status is called carry `called_key` (queue#date),
+  ranked by `called_at` (a recall moves it up), so the waiting room's board reads the numbers
+  being called now without reading the day's served ones.
 
 Every change of status is one conditional write (a transaction where a claim, the day's
 counter or a second entry is involved) that also appends the change to `history`.
@@ -26,7 +29,7 @@ from datetime import date, datetime
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.domain.entities import (
@@ -104,6 +107,15 @@ class _CallsByDay(GlobalSecondaryIndex):
     first_called_at = UnicodeAttribute(range_key=True)
 
 
+class _CalledNow(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "called-index"
+        projection = IncludeProjection(["token_number", "service_point", "recalls"])
+
+    called_key = UnicodeAttribute(hash_key=True)
+    called_at = UnicodeAttribute(range_key=True)
+
+
 class _EventMap(MapAttribute):
     status = UnicodeAttribute()
     at = UnicodeAttribute()
@@ -142,12 +154,14 @@ class QueueEntryModel(Model):
     rank = NumberAttribute(null=True)
     open_key = UnicodeAttribute(null=True)
     call_key = UnicodeAttribute(null=True)
+    called_key = UnicodeAttribute(null=True)
 
     by_day = _EntriesByDay()
     waiting = _WaitingByRank()
     open_by_date = _OpenByDate()
     by_patient = _EntriesByPatient()
     calls_by_day = _CallsByDay()
+    called_now = _CalledNow()
 
 
 def day_key(queue: str, day: date) -> str:
@@ -206,6 +220,7 @@ def _to_model(entry: QueueEntry) -> QueueEntryModel:
         rank=entry.rank if waiting else None,
         open_key=OPEN if entry.is_open else None,
         call_key=day_key(queue, entry.queue_date) if entry.first_called_at else None,
+        called_key=day_key(queue, entry.queue_date) if entry.status == CALLED and entry.called_at else None,
     )
 
 
@@ -333,7 +348,7 @@ def mark_called(entry_id: int, queue: str, day: date, event: Event) -> QueueEntr
     actions = [QueueEntryModel.status.set(CALLED), QueueEntryModel.called_at.set(event.at),
                QueueEntryModel.called_by.set(event.by), QueueEntryModel.service_point.set(event.service_point),
                QueueEntryModel.first_called_at.set(QueueEntryModel.first_called_at | event.at),
-               QueueEntryModel.call_key.set(day_key(queue, day)),
+               QueueEntryModel.call_key.set(day_key(queue, day)), QueueEntryModel.called_key.set(day_key(queue, day)),
                QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove(), _append(event)]
     called = update_unless(item, actions, QueueEntryModel.status == WAITING)
     return _to_entry(item) if called else None
@@ -351,7 +366,8 @@ def _change_actions(before: QueueEntry, after: QueueEntry) -> list:
     waiting = after.status == WAITING
     actions += [QueueEntryModel.waiting_key.set(key if waiting else None),
                 QueueEntryModel.rank.set(after.rank if waiting else None),
-                QueueEntryModel.open_key.set(OPEN if after.is_open else None)]
+                QueueEntryModel.open_key.set(OPEN if after.is_open else None),
+                QueueEntryModel.called_key.set(key if after.status == CALLED else None)]
     actions += [_append(event) for event in after.history[len(before.history):]]
     return actions
 

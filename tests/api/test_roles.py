@@ -63,6 +63,7 @@ CONTRACT = {
     ("POST", "/queues/open"): STAFF,
     ("POST", "/queues/{entry_id}/cancel"): ["patient", "staff", "admin"],
     ("GET", "/queues/stats"): ["doctor", "staff", "admin"],
+    ("GET", "/queues/board"): ANYONE,
 }
 
 IDENTITIES = ("anonymous", "patient", "doctor", "staff", "admin")

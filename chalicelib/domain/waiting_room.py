@@ -1,0 +1,64 @@
+"""The waiting room: the board a screen shows (token numbers and desk names, never a patient),
+and which boards a change of entries calls for (what the live push sends).
+
+The board costs a fixed number of reads whatever the day's volume: the numbers called now
+and the head of the waiting list come from sparse indexes that hold only open entries.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from chalicelib.domain import clock
+from chalicelib.domain.departments import no_department
+from chalicelib.domain.entities import GENERAL_QUEUE, queue_name
+from chalicelib.domain.queue import RATE_CALLS, estimate_wait
+from chalicelib.domain.values import iso_date
+from chalicelib.storage import queue_entries, waiting_room
+
+NOW_CALLING = 10
+NEXT = 10
+GENERAL_QUEUE_NAME = "General queue"
+
+
+def board(department_id: int | None, day: date | None = None) -> dict:
+    """The queue's board today: what is being called now (latest first), the next numbers, how many
+    wait, whether the queue is closed and about how long a patient joining now would wait.
+
+    400 on `department` for a department that does not exist.
+    """
+    return _board(department_id, day)[0]
+
+
+def board_and_name(department_id: int | None) -> tuple[dict, str]:
+    """The board and the queue's name as a screen titles it (the department's, or "General queue")."""
+    return _board(department_id, None)
+
+
+def _board(department_id: int | None, day: date | None) -> tuple[dict, str]:
+    queue = queue_name(department_id)
+    day = day or clock.today()
+    calls = waiting_room.now_calling(queue, day, NOW_CALLING)
+    upcoming = waiting_room.next_tokens(queue, day, NEXT)
+    waiting = waiting_room.waiting_count(queue, day) if len(upcoming) >= NEXT else len(upcoming)
+    point_ids = sorted({call.service_point for call in calls if call.service_point is not None})
+    records = waiting_room.board_records(queue, day, department_id, point_ids)
+    if department_id is not None and records.department is None:
+        raise no_department(department_id)
+    estimate = None
+    if waiting:
+        estimate = estimate_wait(queue_entries.latest_calls(queue, day, RATE_CALLS), waiting)
+    now_calling = []
+    for call in calls:
+        point = records.service_points.get(call.service_point) if call.service_point is not None else None
+        now_calling.append({"token_number": call.token_number,
+                            "service_point": {"id": point.id, "name": point.name} if point else None,
+                            "called_at": call.called_at, "recalls": call.recalls})
+    name = records.department.name if records.department is not None else GENERAL_QUEUE_NAME
+    return ({"queue_date": iso_date(day), "department": department_id, "closed": records.closed,
+             "now_calling": now_calling, "next": upcoming, "waiting": waiting,
+             "estimated_wait_minutes": estimate}, name)
+
+
+def department_of_queue(queue: str) -> int | None:
+    """The department id behind a queue's name (None for the general queue)."""
+    return None if queue == GENERAL_QUEUE else int(queue.removeprefix("department-"))
