@@ -269,9 +269,10 @@ def _act(actor: User, entry_id: int, accepts: tuple[str, ...], verb: str,
         if entry.queue_date != clock.today():
             raise ValidationFailed.field("status", "This entry belongs to an earlier day (%s)."
                                          % entry.queue_date.isoformat())
-        after = make(entry, iso_instant(clock.now()))
+        now = clock.now()
+        after = make(entry, iso_instant(now))
         try:
-            queue_entries.change(entry, after)
+            queue_entries.change(entry, after, claim_expires_at=now + CLAIM_LIFETIME)
         except ConditionFailed as exc:
             if queue_entries.ACTIVE_CLAIM in exc.labels:
                 raise ValidationFailed.field(
