@@ -269,9 +269,10 @@ def _act(actor: User, entry_id: int, accepts: tuple[str, ...], verb: str,
         if entry.queue_date != clock.today():
             raise ValidationFailed.field("status", "This entry belongs to an earlier day (%s)."
                                          % entry.queue_date.isoformat())
-        after = make(entry, iso_instant(clock.now()))
+        now = clock.now()
+        after = make(entry, iso_instant(now))
         try:
-            queue_entries.change(entry, after)
+            queue_entries.change(entry, after, claim_expires_at=now + CLAIM_LIFETIME)
         except ConditionFailed as exc:
             if queue_entries.ACTIVE_CLAIM in exc.labels:
                 raise ValidationFailed.field(
@@ -363,6 +364,10 @@ def transfer(actor: User, entry_id: int, data: dict) -> QueueEntry:
             if queue_name(target) == entry.queue:
                 raise ValidationFailed.field("department", "The entry is already in this queue.")
             _check_target(target)
+            # Refused before the token is taken, as a join is; the claim in the transaction settles races.
+            holder = queue_entries.active_entry_id(queue_name(target), entry.queue_date, entry.patient)
+            if holder is not None and (held := queue_entries.get(holder)) is not None and held.is_open:
+                raise ValidationFailed.field("patient_id", "This patient already holds a place in that queue today.")
             new_id = counters.reserved_id("queue_entry")
             new = QueueEntry(
                 id=new_id, token_number=_next_token(queue_name(target), entry.queue_date, now),

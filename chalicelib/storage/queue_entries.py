@@ -380,7 +380,7 @@ def _as_read(before: QueueEntry):
     return same & (QueueEntryModel.history.does_not_exist() | (size(QueueEntryModel.history) == 0))
 
 
-def change(before: QueueEntry, after: QueueEntry, condition=None) -> None:
+def change(before: QueueEntry, after: QueueEntry, condition=None, claim_expires_at: datetime | None = None) -> None:
     """Write a change of an entry that takes or releases the patient's place in the queue as needed,
     in one write (a transaction when the claim moves). ConditionFailed(["entry"]) if the entry
     changed since it was read; ["queue-active"] if the patient meanwhile holds another open place;
@@ -398,7 +398,7 @@ def change(before: QueueEntry, after: QueueEntry, condition=None) -> None:
         if after.status == WAITING:
             _stage_open_check(tx, after.queue, after.queue_date)
         if after.is_open and not before.is_open:
-            stage_claim(tx, ACTIVE_CLAIM, key, before.id)
+            stage_claim(tx, ACTIVE_CLAIM, key, before.id, expires_at=claim_expires_at)
         elif before.is_open and not after.is_open:
             stage_release(tx, "claim", key, before.id)
 
