@@ -15,6 +15,7 @@ import secrets
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 
 from devtools import datadir
@@ -325,12 +326,53 @@ def _start(notes: list[str]):
         storage.create_tables()
         notes += bootstrap_admin()
         start_hourly_queue_reset()
+        notes += start_waiting_room(host, server.server.server_address[1])
     except BaseException:
         server.server.server_close()
         if embedded:
             embedded.stop()
         raise
     return server, embedded, held
+
+
+def start_waiting_room(host: str, http_port: int) -> list[str]:
+    """The waiting room's WebSocket (DQS_WS_PORT, default PORT+1) fed by the entries table's stream,
+    as deployed. SIGUSR1 drops every WebSocket client and stops listening, SIGUSR2 listens again
+    (screens then poll the board meanwhile: how the tests cut the WebSocket)."""
+    from chalicelib.settings import get_settings
+    from chalicelib.storage.queue_entries import QueueEntryModel
+    from devtools.stream_feed import StreamFeed, board_of, push_boards
+    from devtools.websocket import Hub, WebSocketServer
+
+    port_text = os.environ.get("DQS_WS_PORT") or str(http_port + 1)
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise StartupError(f"DQS_WS_PORT={port_text!r} is not a port number.") from None
+    hub = Hub(board_of)
+    try:
+        listener = WebSocketServer(hub, host, port).start()
+    except OSError as exc:
+        raise StartupError(f"Cannot listen for the waiting room's WebSocket on {host}:{port}: "
+                           f"{exc.strerror or exc}. Pick another with DQS_WS_PORT=<port>.") from None
+    url = f"ws://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{listener.port}/"
+    os.environ.setdefault("DQS_WEBSOCKET_URL", url)
+    settings = get_settings()
+    try:
+        StreamFeed(settings.dynamodb_endpoint, settings.region, push_boards(hub), QueueEntryModel).start()
+        fed = "fed by the entries table's stream"
+    except Exception as exc:  # a DynamoDB without streams: the screens still poll the board
+        fed = f"NOT fed (the entries table's stream cannot be read: {exc}); screens poll the board"
+
+    def toggle(signum, frame):
+        if signum == signal.SIGUSR1 and listener.running:
+            threading.Thread(target=listener.stop, daemon=True).start()
+        elif signum == signal.SIGUSR2 and not listener.running:
+            listener.start()
+
+    signal.signal(signal.SIGUSR1, toggle)
+    signal.signal(signal.SIGUSR2, toggle)
+    return [f"Waiting room WebSocket at {url} ({fed}); screen: http://{host}:{http_port}/api/display/"]
 
 
 def _interrupt(signum, frame):

@@ -10,7 +10,7 @@ from datetime import date
 
 from chalicelib.domain import clock
 from chalicelib.domain.departments import no_department
-from chalicelib.domain.entities import GENERAL_QUEUE, queue_name
+from chalicelib.domain.entities import queue_name
 from chalicelib.domain.queue import RATE_CALLS, estimate_wait
 from chalicelib.domain.values import iso_date
 from chalicelib.storage import queue_entries, waiting_room
@@ -27,11 +27,6 @@ def board(department_id: int | None, day: date | None = None) -> dict:
     400 on `department` for a department that does not exist.
     """
     return _board(department_id, day)[0]
-
-
-def board_and_name(department_id: int | None) -> tuple[dict, str]:
-    """The board and the queue's name as a screen titles it (the department's, or "General queue")."""
-    return _board(department_id, None)
 
 
 def _board(department_id: int | None, day: date | None) -> tuple[dict, str]:
@@ -59,6 +54,10 @@ def _board(department_id: int | None, day: date | None) -> tuple[dict, str]:
              "estimated_wait_minutes": estimate}, name)
 
 
-def department_of_queue(queue: str) -> int | None:
-    """The department id behind a queue's name (None for the general queue)."""
-    return None if queue == GENERAL_QUEUE else int(queue.removeprefix("department-"))
+def changed_queues(records: list[dict]) -> dict[int | None, dict]:
+    """The boards to push after a batch of the entries table's stream records: today's board of each
+    queue (by department, None for the general queue) that one of the records changed."""
+    today = clock.today()
+    touched = {entry.department for pair in waiting_room.changes(records) for entry in pair
+               if entry is not None and entry.queue_date == today}
+    return {department: board(department, today) for department in sorted(touched, key=lambda d: d or 0)}

@@ -127,6 +127,8 @@ class _EventMap(MapAttribute):
 class QueueEntryModel(Model):
     class Meta:
         table_suffix = "queue-entries"
+        # The waiting room's live boards and "your turn" messages follow the entries' changes.
+        stream_view_type = "NEW_AND_OLD_IMAGES"
 
     id = NumberAttribute(hash_key=True)
     queue = UnicodeAttribute()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from chalicelib.domain.entities import BoardRecords, Call, token_of_rank
+from chalicelib.domain.entities import BoardRecords, Call, QueueEntry, token_of_rank
 from chalicelib.storage.counters import CounterModel
 from chalicelib.storage.departments import DepartmentModel, to_department
-from chalicelib.storage.queue_entries import QueueEntryModel, counter_key, day_key
+from chalicelib.storage.queue_entries import QueueEntryModel, _to_entry, counter_key, day_key
 from chalicelib.storage.service_points import ServicePointModel, _to_point
 from chalicelib.storage.transactions import read_items
 
@@ -47,3 +47,13 @@ def board_records(queue: str, day: date, department_id: int | None, point_ids: l
     points = {int(item.id): _to_point(item) for item in rest if item is not None}
     return BoardRecords(closed=counter is not None and counter.closed is not None, department=department,
                         service_points=points)
+
+
+def changes(records: list[dict]) -> list[tuple[QueueEntry | None, QueueEntry | None]]:
+    """The (before, after) entries of the entries table's stream records (DynamoDB Streams' JSON, as
+    GetRecords and a Lambda event give them); None where the record has no such image."""
+    def entry(image: dict | None) -> QueueEntry | None:
+        return _to_entry(QueueEntryModel.from_raw_data(image)) if image else None
+
+    return [(entry(record.get("dynamodb", {}).get("OldImage")), entry(record.get("dynamodb", {}).get("NewImage")))
+            for record in records]
