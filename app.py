@@ -12,6 +12,7 @@ from chalicelib.api import (
     departments,
     docs,
     doctors,
+    live,
     patients,
     queues,
     service_points,
@@ -23,6 +24,7 @@ from chalicelib.api.logs import log_requests
 from chalicelib.domain import queue
 
 app = Chalice(app_name="digital-queue-system")
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(log_requests, "http")
 
 for blueprint in (auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, service_points.bp, appointments.bp,
@@ -41,3 +43,27 @@ def queue_reset(event):
     """
     storage.bind()
     return {"expired": queue.expire_past_days()}
+
+
+# The waiting room's live updates (chalicelib/api/live.py): a WebSocket API, fed by the entries'
+# stream. The functions' names are Chalice's for its WebSocket handlers, and the IAM lists' keys.
+@app.on_ws_connect()
+def websocket_connect(event):
+    live.connect(event)
+
+
+@app.on_ws_message()
+def websocket_message(event):
+    live.message(app.websocket_api, event)
+
+
+@app.on_ws_disconnect()
+def websocket_disconnect(event):
+    live.disconnect(event)
+
+
+@app.on_dynamodb_record(stream_arn=live.ENTRIES_STREAM, name="queue_changes", batch_size=100,
+                        starting_position="LATEST")
+def queue_changes(event):
+    """Every change of the queue's entries: push the boards it changed."""
+    return live.push(app.websocket_api, event.to_dict()["Records"])

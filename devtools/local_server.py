@@ -336,7 +336,7 @@ def _start(notes: list[str]):
 
 
 def start_waiting_room(host: str, http_port: int) -> list[str]:
-    """The waiting room's WebSocket (DQS_WS_PORT, default PORT+1) fed by the entries table's stream,
+    """The waiting room's WebSocket (DQS_WS_PORT, default PORT+1 or a free one) fed by the entries table's stream,
     as deployed. SIGUSR1 drops every WebSocket client and stops listening, SIGUSR2 listens again
     (screens then poll the board meanwhile: how the tests cut the WebSocket)."""
     from chalicelib.settings import get_settings
@@ -344,17 +344,19 @@ def start_waiting_room(host: str, http_port: int) -> list[str]:
     from devtools.stream_feed import StreamFeed, board_of, push_boards
     from devtools.websocket import Hub, WebSocketServer
 
-    port_text = os.environ.get("DQS_WS_PORT") or str(http_port + 1)
+    port_text = os.environ.get("DQS_WS_PORT")
     try:
-        port = int(port_text)
+        port = int(port_text) if port_text else http_port + 1
     except ValueError:
         raise StartupError(f"DQS_WS_PORT={port_text!r} is not a port number.") from None
     hub = Hub(board_of)
     try:
         listener = WebSocketServer(hub, host, port).start()
     except OSError as exc:
-        raise StartupError(f"Cannot listen for the waiting room's WebSocket on {host}:{port}: "
-                           f"{exc.strerror or exc}. Pick another with DQS_WS_PORT=<port>.") from None
+        if port_text:
+            raise StartupError(f"Cannot listen for the waiting room's WebSocket on {host}:{port}: "
+                               f"{exc.strerror or exc}. Pick another with DQS_WS_PORT=<port>.") from None
+        listener = WebSocketServer(hub, host, 0).start()  # PORT+1 is taken: any free port (printed)
     url = f"ws://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{listener.port}/"
     os.environ.setdefault("DQS_WEBSOCKET_URL", url)
     settings = get_settings()

@@ -70,8 +70,43 @@ RESET_ACCESS = {
     "DeleteItem": [("uniques", None)],
 }
 
+# The waiting room's board (chalicelib/domain/waiting_room.board): Queries of the called and
+# waiting indexes and of the day's calls, and one TransactGetItems of the day's counter, the
+# department and the service points.
+BOARD_ACCESS = {
+    "Query": [("queue-entries", "called-index"), ("queue-entries", "waiting-rank-index"),
+              ("queue-entries", "call-day-index")],
+    "GetItem": [("counters", None), ("departments", None), ("service-points", None)],
+}
+
+# The WebSocket API's handlers (app.websocket_*): a connection's item, written, read back, deleted;
+# a subscribe answers with the board.
+CONNECT_ACCESS = {"PutItem": [("connections", None)]}
+MESSAGE_ACCESS = {"PutItem": [("connections", None)], **BOARD_ACCESS}
+DISCONNECT_ACCESS = {"DeleteItem": [("connections", None)]}
+
+# The entries' stream handler (app.queue_changes): the boards of the queues that changed, the
+# connections following them (a Query of the queue index), and those gone deleted.
+CHANGES_ACCESS = {
+    **BOARD_ACCESS,
+    "Query": [*BOARD_ACCESS["Query"], ("connections", "queue-index")],
+    "DeleteItem": [("connections", None)],
+}
+
 # Each of the app's functions (chalice's names) and its access.
-FUNCTION_ACCESS = {"api_handler": API_ACCESS, "queue_reset": RESET_ACCESS}
+FUNCTION_ACCESS = {"api_handler": API_ACCESS, "queue_reset": RESET_ACCESS, "websocket_connect": CONNECT_ACCESS,
+                   "websocket_message": MESSAGE_ACCESS, "websocket_disconnect": DISCONNECT_ACCESS,
+                   "queue_changes": CHANGES_ACCESS}
+# Functions that send to the WebSocket API's connections (execute-api:ManageConnections).
+SENDS_TO_CONNECTIONS = ("websocket_message", "queue_changes")
+# The function that reads the entries table's stream.
+READS_ENTRIES_STREAM = "queue_changes"
+ENTRIES_TABLE = "queue-entries"
+# What Lambda's event source mapping does to read a stream, on that stream only.
+STREAM_ACTIONS = ("DescribeStream", "GetRecords", "GetShardIterator")
+WEBSOCKET_STAGE = "api"  # chalice names the WebSocket API's stage after api_gateway_stage
+WEBSOCKET_URL = {"Fn::Sub": "wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/%s"
+                 % WEBSOCKET_STAGE}
 # Only the API reads the token-signing secret.
 READS_SECRET = ("api_handler",)
 
@@ -168,6 +203,9 @@ def table_resource(model, prefix: str) -> dict:
              "Projection": _projection(index)}
             for index in sorted(schema["local_secondary_indexes"], key=lambda i: i["index_name"])
         ]
+    stream = getattr(model.Meta, "stream_view_type", None)
+    if stream:
+        properties["StreamSpecification"] = {"StreamViewType": stream}
     ttl = getattr(model.Meta, "ttl_attribute", None)
     if ttl:
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}
@@ -220,6 +258,17 @@ def data_access_policy(function: str, role: str, secret_param: str | None) -> di
         statement = statements.setdefault(key, {"Effect": "Allow", "Action": [], "Resource": resources})
         statement["Action"].append(f"dynamodb:{action}")
     policy_statements = list(statements.values())
+    if function == READS_ENTRIES_STREAM:
+        entries = next(table_logical_id(m) for m in _models() if m.Meta.table_suffix == ENTRIES_TABLE)
+        policy_statements.append({"Effect": "Allow", "Action": [f"dynamodb:{action}" for action in STREAM_ACTIONS],
+                                  "Resource": [{"Fn::GetAtt": [entries, "StreamArn"]}]})
+        # ListStreams names no resource in IAM: it lists stream ARNs only.
+        policy_statements.append({"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": ["*"]})
+    if function in SENDS_TO_CONNECTIONS:
+        # This stage's WebSocket API only: post to (and drop) its connections.
+        policy_statements.append({"Effect": "Allow", "Action": ["execute-api:ManageConnections"], "Resource": [
+            {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                        "${WebsocketAPI}/%s/*/@connections/*" % WEBSOCKET_STAGE}]})
     if secret_param and function in READS_SECRET:
         # A SecureString under the AWS-managed key aws/ssm: that key's own policy lets any
         # principal of the account decrypt through SSM, so no kms:Decrypt grant is needed.
@@ -305,6 +354,17 @@ def resources_template(stage: str, roles: dict[str, str]) -> dict:
                             "ThrottlingRateLimit": THROTTLE_RATE_PER_SECOND, "ThrottlingBurstLimit": THROTTLE_BURST}],
         "GatewayResponses": gateway_responses(),
     }}
+    # The stream handler's event source: the entries table's stream, known only once the stack
+    # exists (the app names a placeholder ARN, chalicelib/api/live.py).
+    entries = next(table_logical_id(m) for m in models if m.Meta.table_suffix == ENTRIES_TABLE)
+    changes = cfn_name(READS_ENTRIES_STREAM)
+    resources[changes] = {"Properties": {
+        "Events": {changes + "DynamodbEventSource": {"Properties": {"Stream": {"Fn::GetAtt": [entries, "StreamArn"]}}}},
+        "Environment": {"Variables": {"DQS_WEBSOCKET_URL": WEBSOCKET_URL}}}}
+    resources["WebsocketAPIStage"] = {"Properties": {"DefaultRouteSettings": {
+        "ThrottlingRateLimit": THROTTLE_RATE_PER_SECOND, "ThrottlingBurstLimit": THROTTLE_BURST}}}
+    # The display page's Content-Security-Policy names the WebSocket it connects to.
+    resources["APIHandler"] = {"Properties": {"Environment": {"Variables": {"DQS_WEBSOCKET_URL": WEBSOCKET_URL}}}}
     if _log_retention(stage):
         # chalice 1.34 names the API handler's log group after "ApiHandler", a resource
         # that does not exist (the function is "APIHandler"): point it at the function.

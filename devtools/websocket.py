@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import socket
 import socketserver
@@ -143,6 +142,12 @@ class Client:
                 parts = []
 
 
+def _board_message(board: dict) -> str:
+    from chalicelib.domain.waiting_room import board_message
+
+    return board_message(board)
+
+
 class Hub:
     """Who is subscribed to which queue; sends each queue's new board to its subscribers."""
 
@@ -164,7 +169,7 @@ class Hub:
         board = self.board_of(department)
         with self._lock:
             self._clients[client] = department
-        client.send_text(json.dumps({"type": "board", "board": board}, separators=(",", ":")))
+        client.send_text(_board_message(board))
 
     def subscribers(self, department: int | None) -> list[Client]:
         with self._lock:
@@ -172,7 +177,7 @@ class Hub:
 
     def publish(self, department: int | None, board: dict) -> int:
         """Send a queue's board to its subscribers; returns how many got it."""
-        text = json.dumps({"type": "board", "board": board}, separators=(",", ":"))
+        text = _board_message(board)
         sent = 0
         for client in self.subscribers(department):
             sent += client.send_text(text)
@@ -210,21 +215,14 @@ def _handshake(client: Client) -> bool:
 
 
 def handle_message(hub: Hub, client: Client, text: str) -> None:
-    """One message from a client: `subscribe` is the only action."""
+    """One message from a client: `subscribe` is the only action (the domain reads it)."""
+    from chalicelib.domain import waiting_room
+    from chalicelib.errors import ValidationFailed
+
     try:
-        message = json.loads(text)
-    except ValueError:
-        message = None
-    department = message.get("department") if isinstance(message, dict) else None
-    if (not isinstance(message, dict) or message.get("action") != "subscribe"
-            or not (department is None or (isinstance(department, int) and not isinstance(department, bool)))):
-        client.send_text(json.dumps({"type": "error", "message": 'Send {"action": "subscribe", "department": '
-                                                                 '<id> | null}.'}))
-        return
-    try:
-        hub.subscribe(client, department)
-    except Exception as exc:  # an unknown department: the domain's 400, as a message
-        client.send_text(json.dumps({"type": "error", "message": getattr(exc, "message", "No such queue.")}))
+        hub.subscribe(client, waiting_room.subscription(text))
+    except ValidationFailed as exc:  # not a subscribe, or an unknown department
+        client.send_text(waiting_room.error_message(exc.message))
 
 
 class WebSocketServer:

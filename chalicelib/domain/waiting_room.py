@@ -6,18 +6,23 @@ and the head of the waiting list come from sparse indexes that hold only open en
 """
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, timedelta
 
 from chalicelib.domain import clock
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import queue_name
 from chalicelib.domain.queue import RATE_CALLS, estimate_wait
 from chalicelib.domain.values import iso_date
-from chalicelib.storage import queue_entries, waiting_room
+from chalicelib.errors import ValidationFailed
+from chalicelib.storage import connections, queue_entries, waiting_room
 
 NOW_CALLING = 10
 NEXT = 10
 GENERAL_QUEUE_NAME = "General queue"
+# A connection's record outlives API Gateway's longest connection (2 hours), then TTL drops it.
+CONNECTION_LIFETIME = timedelta(hours=3)
+SUBSCRIBE_HELP = 'Send {"action": "subscribe", "department": <id> | null}.'
 
 
 def board(department_id: int | None, day: date | None = None) -> dict:
@@ -61,3 +66,52 @@ def changed_queues(records: list[dict]) -> dict[int | None, dict]:
     touched = {entry.department for pair in waiting_room.changes(records) for entry in pair
                if entry is not None and entry.queue_date == today}
     return {department: board(department, today) for department in sorted(touched, key=lambda d: d or 0)}
+
+
+# -- live updates: the WebSocket protocol ------------------------------------------------------
+
+def subscription(text: str) -> int | None:
+    """The department a client's message subscribes to (None: the general queue); 400 otherwise."""
+    try:
+        message = json.loads(text)
+    except (ValueError, TypeError):
+        message = None
+    department = message.get("department") if isinstance(message, dict) else None
+    if (not isinstance(message, dict) or message.get("action") != "subscribe"
+            or not (department is None or (isinstance(department, int) and not isinstance(department, bool)))):
+        raise ValidationFailed(SUBSCRIBE_HELP)
+    return department
+
+
+def board_message(board_json: dict) -> str:
+    """What a subscriber receives: the board, as the API writes it."""
+    return json.dumps({"type": "board", "board": board_json}, separators=(",", ":"))
+
+
+def error_message(message: str) -> str:
+    return json.dumps({"type": "error", "message": message}, separators=(",", ":"))
+
+
+def connected(connection_id: str) -> None:
+    """A screen connected (deployed: API Gateway's $connect)."""
+    connections.connected(connection_id, clock.now() + CONNECTION_LIFETIME)
+
+
+def received(connection_id: str, text: str) -> str:
+    """A screen's message: subscribe it and answer with the board at once, or with an error."""
+    try:
+        department = subscription(text)
+        current = board(department)
+    except ValidationFailed as exc:
+        return error_message(exc.message)
+    connections.subscribe(connection_id, queue_name(department), clock.now() + CONNECTION_LIFETIME)
+    return board_message(current)
+
+
+def disconnected(connection_id: str) -> None:
+    connections.disconnected(connection_id)
+
+
+def subscribers(department: int | None) -> list[str]:
+    """The connections following a queue."""
+    return connections.subscribers(queue_name(department))

@@ -7,6 +7,7 @@ their tables where a request or event enters.
 from chalicelib.storage import (  # noqa: F401 (registers the models)
     appointments,
     claims,
+    connections,
     counters,
     departments,
     doctors,
