@@ -65,5 +65,5 @@ def websocket_disconnect(event):
 @app.on_dynamodb_record(stream_arn=live.ENTRIES_STREAM, name="queue_changes", batch_size=100,
                         starting_position="LATEST")
 def queue_changes(event):
-    """Every change of the queue's entries: push the boards it changed."""
-    return live.push(app.websocket_api, event.to_dict()["Records"])
+    """Every change of the queue's entries: push the boards it changed, send the messages it made due."""
+    return live.changes(app.websocket_api, event.to_dict()["Records"])

@@ -359,6 +359,8 @@ def start_waiting_room(host: str, http_port: int) -> list[str]:
         listener = WebSocketServer(hub, host, 0).start()  # PORT+1 is taken: any free port (printed)
     url = f"ws://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{listener.port}/"
     os.environ.setdefault("DQS_WEBSOCKET_URL", url)
+    notes = [f"Waiting room WebSocket at {url}"]
+    notes += _local_messaging()
     settings = get_settings()
     try:
         StreamFeed(settings.dynamodb_endpoint, settings.region, push_boards(hub), QueueEntryModel).start()
@@ -374,7 +376,30 @@ def start_waiting_room(host: str, http_port: int) -> list[str]:
 
     signal.signal(signal.SIGUSR1, toggle)
     signal.signal(signal.SIGUSR2, toggle)
-    return [f"Waiting room WebSocket at {url} ({fed}); screen: http://{host}:{http_port}/api/display/"]
+    notes[0] += f" ({fed}); screen: http://{host}:{http_port}/api/display/"
+    return notes
+
+
+def _local_messaging() -> list[str]:
+    """"Your turn" messages go to the embedded moto's SNS and SES (moto serves them too), each logged
+    here; DQS_MESSAGING_ENDPOINT may name another endpoint."""
+    import logging
+
+    endpoint = os.environ.setdefault("DQS_MESSAGING_ENDPOINT", os.environ["DQS_DYNAMODB_ENDPOINT"])
+    sender = os.environ.setdefault("DQS_EMAIL_SENDER", "queue@clinic.local")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("Message: %(message)s"))
+    messages = logging.getLogger("dqs.messages")
+    messages.addHandler(handler)
+    messages.setLevel(logging.INFO)
+    try:
+        import boto3
+
+        boto3.client("ses", endpoint_url=endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+                     ).verify_email_identity(EmailAddress=sender)
+    except Exception as exc:  # SMS still go; email needs the sender verified
+        return [f"Could not verify the email sender {sender} at {endpoint}: {exc}"]
+    return [f"Patients' messages go to the SNS and SES of {endpoint} (sender {sender}), each logged here."]
 
 
 def _interrupt(signum, frame):

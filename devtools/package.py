@@ -86,10 +86,13 @@ MESSAGE_ACCESS = {"PutItem": [("connections", None)], **BOARD_ACCESS}
 DISCONNECT_ACCESS = {"DeleteItem": [("connections", None)]}
 
 # The entries' stream handler (app.queue_changes): the boards of the queues that changed, the
-# connections following them (a Query of the queue index), and those gone deleted.
+# connections following them (a Query of the queue index), and those gone deleted; for "your turn"
+# messages, the entries near the head and the patients' records read, and each message marked on
+# its entry (a conditional UpdateItem) before it is sent.
 CHANGES_ACCESS = {
-    **BOARD_ACCESS,
     "Query": [*BOARD_ACCESS["Query"], ("connections", "queue-index")],
+    "GetItem": [*BOARD_ACCESS["GetItem"], ("queue-entries", None), ("patients", None)],
+    "UpdateItem": [("queue-entries", None)],
     "DeleteItem": [("connections", None)],
 }
 
@@ -246,7 +249,7 @@ def _arn(suffix: str, index: str | None) -> dict:
     return {"Fn::Sub": "${%s.Arn}/index/%s" % (logical, index)}
 
 
-def data_access_policy(function: str, role: str, secret_param: str | None) -> dict:
+def data_access_policy(function: str, role: str, secret_param: str | None, email_sender: str | None = None) -> dict:
     """One function's access to this stage's tables, indexes and secret parameter, no more."""
     resources_by_action: dict[str, list] = {}
     for action, suffix, index in sorted(grants(function), key=lambda g: (g[0], g[1], g[2] or "")):
@@ -264,6 +267,8 @@ def data_access_policy(function: str, role: str, secret_param: str | None) -> di
                                   "Resource": [{"Fn::GetAtt": [entries, "StreamArn"]}]})
         # ListStreams names no resource in IAM: it lists stream ARNs only.
         policy_statements.append({"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": ["*"]})
+    if function == READS_ENTRIES_STREAM:
+        policy_statements += messaging_statements(email_sender)
     if function in SENDS_TO_CONNECTIONS:
         # This stage's WebSocket API only: post to (and drop) its connections.
         policy_statements.append({"Effect": "Allow", "Action": ["execute-api:ManageConnections"], "Resource": [
@@ -282,6 +287,16 @@ def data_access_policy(function: str, role: str, secret_param: str | None) -> di
             "PolicyDocument": {"Version": "2012-10-17", "Statement": policy_statements},
         },
     }
+
+
+def messaging_statements(sender: str | None) -> list[dict]:
+    """The stream handler's "your turn" messages: SMS through SNS (a phone number has no ARN to name),
+    email through SES from the stage's sender identity only."""
+    statements = [{"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["*"]}]
+    if sender:
+        statements.append({"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": [
+            {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/" + sender}]})
+    return statements
 
 
 def policy_logical_id(function: str) -> str:
@@ -342,7 +357,8 @@ def resources_template(stage: str, roles: dict[str, str]) -> dict:
     prefix = env["DQS_TABLE_PREFIX"]
     resources = {table_logical_id(m): table_resource(m, prefix) for m in models}
     for function, role in sorted(roles.items()):
-        resources[policy_logical_id(function)] = data_access_policy(function, role, env.get("DQS_JWT_SECRET_PARAM"))
+        resources[policy_logical_id(function)] = data_access_policy(function, role, env.get("DQS_JWT_SECRET_PARAM"),
+                                                                    env.get("DQS_EMAIL_SENDER"))
     resources["RestAPI"] = {"Properties": {
         # Any OpenApiVersion stops SAM from adding a second stage named "Stage" (its
         # deployment's own), which would serve the whole API without the settings below.

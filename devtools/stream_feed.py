@@ -110,14 +110,16 @@ class StreamFeed:
 
 
 def push_boards(hub) -> Callable[[list[dict]], None]:
-    """What the feed does with a batch: the boards the domain says changed, to their subscribers."""
+    """What the feed does with a batch, as the deployed handler does: the boards the domain says
+    changed, to their subscribers; then the "your turn" messages now due."""
     from chalicelib import storage
-    from chalicelib.domain import waiting_room
+    from chalicelib.domain import notifications, waiting_room
 
     def on_records(records: list[dict]) -> None:
         storage.bind()
         for department, board in waiting_room.changed_queues(records).items():
             hub.publish(department, board)
+        notifications.send_due(records)
     return on_records
 
 

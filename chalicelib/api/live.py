@@ -43,6 +43,14 @@ def disconnect(event) -> None:
     waiting_room.disconnected(event.connection_id)
 
 
+def changes(websocket_api, records: list[dict]) -> dict:
+    """The entries' stream handler: push the changed boards, then send the messages now due."""
+    from chalicelib.domain import notifications
+
+    pushed = push(websocket_api, records)
+    return {**pushed, "messages": len(notifications.send_due(records))}
+
+
 def push(websocket_api, records: list[dict]) -> dict:
     """Send each queue's new board to the connections following it; forget the ones that are gone."""
     from chalice import WebsocketDisconnectedError

@@ -20,6 +20,9 @@ JOIN = Schema("JoinQueueRequest", {
     "patient_id": Int(description="Required for staff; a patient may omit it (it is them)."),
     "department": Int(nullable=True, description="A department's queue; omitted or null = the general queue."),
     "priority": Choice(PRIORITIES, description="`urgent` is called first; staff and admins only."),
+    "notify": Choice(("sms", "email"), nullable=True,
+                     description="Tell the patient when their turn nears and when called, by SMS (the record's "
+                                 "phone) or email; 400 if the record has none."),
 })
 
 CALL_NEXT = Schema("CallNextRequest", {

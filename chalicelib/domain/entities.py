@@ -159,6 +159,8 @@ class QueueEntry:
     closed_at: str | None = None
     first_called_at: str | None = None  # when it was first called (waits are measured to it)
     history: list[Event] = field(default_factory=list)
+    notify: str | None = None  # "sms" or "email": the patient asked to be told when their turn nears
+    notified: frozenset[str] = frozenset()  # the messages already sent ("ahead", "called")
 
     @property
     def queue(self) -> str:

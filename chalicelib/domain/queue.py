@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from chalicelib.domain import clock
+from chalicelib.domain import clock, notifications
 from chalicelib.domain.departments import check_exists as check_department
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import (
@@ -111,12 +111,14 @@ def join(actor: User, data: dict) -> QueueEntry:
     if not check.patient_exists:
         raise NotFound(f"No patient with id {patient_id}.")
     _raise_if_queued(check.holder)
+    notifications.check_contact(patient_id, data.get("notify"))
     entry_id = counters.reserved_id("queue_entry")
     at = iso_instant(now)
     entry = QueueEntry(
         id=entry_id, token_number=_next_token(queue, day, now),
         queue_date=day, department=department_id, patient=patient_id, status=WAITING,
         priority=priority, created_at=at, visit=entry_id, history=[Event(WAITING, at, actor.id)],
+        notify=data.get("notify"),
     )
     for _ in range(JOIN_ATTEMPTS):
         try:

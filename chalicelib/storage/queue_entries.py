@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
@@ -149,6 +149,8 @@ class QueueEntryModel(Model):
     closed_at = UnicodeAttribute(null=True)
     first_called_at = UnicodeAttribute(null=True)
     history = ListAttribute(of=_EventMap, null=True)
+    notify = UnicodeAttribute(null=True)  # "sms" | "email" (the waiting room's messages)
+    notified = UnicodeSetAttribute(null=True)  # the messages sent, each marked before it is sent
     # index keys
     day_key = UnicodeAttribute()
     patient_day = UnicodeAttribute()
@@ -202,6 +204,7 @@ def _to_entry(item: QueueEntryModel) -> QueueEntry:
         visit=_int(item.visit) if item.visit is not None else int(item.id),
         transferred_from=_int(item.transferred_from), closed_at=item.closed_at,
         first_called_at=item.first_called_at, history=[_to_event(e) for e in item.history or []],
+        notify=item.notify, notified=frozenset(item.notified or ()),
     )
 
 
@@ -215,7 +218,7 @@ def _to_model(entry: QueueEntry) -> QueueEntryModel:
         served_at=entry.served_at, service_point=entry.service_point, called_by=entry.called_by,
         recalls=entry.recalls, visit=entry.visit, transferred_from=entry.transferred_from,
         closed_at=entry.closed_at, first_called_at=entry.first_called_at,
-        history=[_event_map(e) for e in entry.history],
+        history=[_event_map(e) for e in entry.history], notify=entry.notify, notified=set(entry.notified) or None,
         day_key=day_key(queue, entry.queue_date),
         patient_day=_patient_day(queue, entry.queue_date, entry.token_number),
         waiting_key=day_key(queue, entry.queue_date) if waiting else None,
@@ -457,3 +460,10 @@ def patient_day_page(patient_id: int, queue: str, day: date, limit: int, cursor:
     return query_page(QueueEntryModel, QueueEntryModel.by_patient, f"queue-patient#{patient_id}#{day_key(queue, day)}",
                       limit, cursor, _to_entry, hash_key=patient_id,
                       range_key_condition=QueueEntryModel.patient_day.startswith(_patient_day(queue, day)))
+
+
+def mark_notified(entry_id: int, message: str) -> bool:
+    """Mark a message as sent for an entry, unless it already was (one conditional UpdateItem):
+    True for the caller that marked it, the one to send it."""
+    return update_unless(QueueEntryModel(entry_id), [QueueEntryModel.notified.add({message})],
+                         ~QueueEntryModel.notified.contains(message) & QueueEntryModel.id.exists())

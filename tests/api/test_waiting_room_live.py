@@ -92,7 +92,7 @@ def test_connect_subscribe_and_push_each_change_to_the_queues_followers(sent, dy
     records = stream.records()
     assert {r["eventName"] for r in records} >= {"INSERT", "MODIFY"}
     sent.messages.clear()
-    assert handlers.queue_changes({"Records": records}, None) == {"queues": 1, "sent": 2}
+    assert handlers.queue_changes({"Records": records}, None) == {"queues": 1, "sent": 2, "messages": 0}
     [(to, pushed), _] = sent.messages
     assert pushed["board"]["now_calling"][0]["service_point"] == {"id": desk.id, "name": "Desk 1"}
     assert pushed["board"]["next"] == [2, 3] and {to for to, _ in sent.messages} == {"screen-1", "screen-2"}
@@ -103,9 +103,9 @@ def test_connect_subscribe_and_push_each_change_to_the_queues_followers(sent, dy
     handlers.websocket_disconnect(ws_event("$disconnect", "screen-1"), None)
     queue.call_next(desk_user(), cardiology)
     sent.messages.clear()
-    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 1, "sent": 0}
+    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 1, "sent": 0, "messages": 0}
     queue.call_next(desk_user(), cardiology)
-    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 1, "sent": 0}
+    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 1, "sent": 0, "messages": 0}
 
 
 def test_records_of_other_days_push_nothing(sent, dynamodb_server):
@@ -116,4 +116,4 @@ def test_records_of_other_days_push_nothing(sent, dynamodb_server):
 
     stream = Stream(dynamodb_server)
     waiting_entries(2, day=clock.today() - timedelta(days=1))
-    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 0, "sent": 0}
+    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 0, "sent": 0, "messages": 0}

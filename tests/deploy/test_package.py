@@ -339,6 +339,7 @@ def test_after_the_transform_each_function_runs_with_only_its_own_role(translate
             expected.add("execute-api:ManageConnections")
         if function == package.READS_ENTRIES_STREAM:
             expected |= {f"dynamodb:{a}" for a in (*package.STREAM_ACTIONS, "ListStreams")}
+            expected |= {"sns:Publish", "ses:SendEmail"}
         assert actions == expected, handler
         assert "ManagedPolicyArns" not in translated[role]["Properties"]
 
@@ -372,7 +373,11 @@ def test_the_stream_handler_reads_the_entries_stream_and_posts_to_this_apis_conn
     assert source["Properties"]["Stream"] == {"Fn::GetAtt": [logical, "StreamArn"]}
     granted, other = _role_grants(resources, _function_roles(resources)["app.queue_changes"])
     assert granted == package.grants("queue_changes")
-    assert not {a for a, _, _ in granted} & {"PutItem", "UpdateItem"}
+    assert {(a, t) for a, t, _ in granted if a in ("PutItem", "UpdateItem")} == {("UpdateItem", "queue-entries")}
+    sender = stage_env()["DQS_EMAIL_SENDER"]
+    assert {"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": [
+        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/" + sender}]} in other
+    assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["*"]} in other
     assert {"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
                                           "dynamodb:GetShardIterator"],
             "Resource": [{"Fn::GetAtt": [logical, "StreamArn"]}]} in other
