@@ -117,3 +117,22 @@ def test_records_of_other_days_push_nothing(sent, dynamodb_server):
     stream = Stream(dynamodb_server)
     waiting_entries(2, day=clock.today() - timedelta(days=1))
     assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 0, "sent": 0, "messages": 0}
+
+
+def test_make_run_upgrades_an_entries_table_kept_from_before_the_waiting_room(moto_endpoint):
+    """Data kept in .dqs-data/ from an older version: the stream and the newer indexes are added."""
+    from devtools.stream_feed import ensure_stream
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
+    table = "dqs-upgrade-queue-entries"
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}])
+    arn = ensure_stream(dynamodb, table, QueueEntryModel)
+    described = dynamodb.describe_table(TableName=table)["Table"]
+    assert described["LatestStreamArn"] == arn
+    assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    indexes = {index["IndexName"] for index in described["GlobalSecondaryIndexes"]}
+    assert indexes == {index.Meta.index_name for index in QueueEntryModel._indexes.values()}
+    assert ensure_stream(dynamodb, table, QueueEntryModel) == arn  # once is enough
+    dynamodb.delete_table(TableName=table)
