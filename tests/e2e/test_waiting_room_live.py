@@ -138,3 +138,27 @@ def test_the_display_page_shows_a_call_within_2_seconds_live_and_while_polling(s
         assert [e for e in console_errors(driver) if "WebSocket connection" not in e] == []
     finally:
         driver.quit()
+
+
+def test_make_run_sends_your_turn_messages_to_its_moto_and_logs_them(server):
+    dermatology = department(server, "Dermatology")
+    status, patient = server.call("POST", "/patients/", {"name": "Ada Byron", "phone": "+15550009999"}, server.token)
+    assert status == 201, patient
+    status, entry = server.call("POST", "/queues/join_queue/", {"patient_id": patient["id"], "department": dermatology,
+                                                                "notify": "sms"}, server.token)
+    assert status == 201, entry
+    near = "Message: SMS sent to +15550009999: Number 1 (Dermatology): nobody ahead of you. Please be ready."
+    called = "Message: SMS sent to +15550009999: Number 1 (Dermatology): it is your turn, please come to the desk."
+    wait_for_line(server, near)
+    assert server.call("POST", "/queues/call_next/", {"department": dermatology}, server.token)[0] == 200
+    wait_for_line(server, called)
+    time.sleep(0.5)
+    assert server.output.count("Message: SMS sent to +15550009999") == 2
+    assert "Ada" not in "".join(line for line in server.lines if line.startswith("Message:"))
+
+
+def wait_for_line(server, line: str, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and line not in server.output:
+        time.sleep(0.05)
+    assert line in server.output, server.output[-2000:]
