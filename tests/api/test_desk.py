@@ -510,3 +510,28 @@ def test_the_wait_estimate_follows_the_calling_rate(api, people, staff, monkeypa
     assert estimate() == 12
     position = api.get(f"/queues/{first}/position", token=staff.token).body
     assert position["estimated_wait_minutes"] is None  # not waiting
+
+
+@pytest.mark.parametrize("name", MOVES)
+def test_each_move_for_each_identity(api, people, tokens, name):
+    """On a called entry of the general queue: staff and admins may; a doctor not (not their
+    department's queue); a patient only cancels their own; anonymous 401."""
+    staff = people.make("staff")
+    allowed = {"cancel": ("staff",)}.get(name, ("staff",))
+    for identity in IDENTITIES:
+        department = departments.ensure_department(f"{name} {identity}")
+        entry = entry_in(api, staff, "called", department)
+        general = api.post(f"/queues/{entry['id']}/transfer", {"department": None}, token=staff.token).body
+        while api.post("/queues/call_next", {}, token=staff.token).body["id"] != general["id"]:
+            pass  # earlier rounds' requeued entries come first
+        token = tokens[identity]
+        body = {"department": department} if name == "transfer" else None
+        response = api.post(f"/queues/{general['id']}/{name}", body, token=token)
+        status = expected_status(identity, allowed)
+        after = api.get(f"/queues/{general['id']}", token=staff.token).body
+        if status is None:
+            assert response.status == (201 if name == "transfer" else 200), (name, identity, response)
+            assert after["status"] == ACCEPTS[name][1] and len(after["history"]) == 3, (name, identity, after)
+        else:
+            assert response.status == status, (name, identity, response)
+            assert after["status"] == "called", (name, identity)
