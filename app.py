@@ -6,17 +6,32 @@ scheduled functions; everything else lives in chalicelib.
 from chalice import Chalice, Cron
 
 from chalicelib import storage
-from chalicelib.api import appointments, auth, departments, docs, doctors, index, patients, queues, users
+from chalicelib.api import (
+    appointments,
+    auth,
+    departments,
+    docs,
+    doctors,
+    index,
+    live,
+    patients,
+    queues,
+    service_points,
+    users,
+    waiting_room,
+)
 from chalicelib.api.headers import browser_headers
 from chalicelib.api.http import answer_other_methods
 from chalicelib.api.logs import log_requests
 from chalicelib.domain import queue
 
 app = Chalice(app_name="digital-queue-system")
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(log_requests, "http")
 app.register_middleware(browser_headers, "http")
 
-for blueprint in (index.bp, auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, appointments.bp, queues.bp,
+for blueprint in (index.bp, auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, service_points.bp,
+                  appointments.bp, queues.bp, waiting_room.bp,
                   docs.bp):  # docs last: GET /openapi.json and /docs describe the routes above
     app.register_blueprint(blueprint)
 answer_other_methods(app)  # a wrong method is a JSON 405 on API Gateway too
@@ -31,3 +46,27 @@ def queue_reset(event):
     """
     storage.bind()
     return {"expired": queue.expire_past_days()}
+
+
+# The waiting room's live updates (chalicelib/api/live.py): a WebSocket API, fed by the entries'
+# stream. The functions' names are Chalice's for its WebSocket handlers, and the IAM lists' keys.
+@app.on_ws_connect()
+def websocket_connect(event):
+    live.connect(event)
+
+
+@app.on_ws_message()
+def websocket_message(event):
+    live.message(app.websocket_api, event)
+
+
+@app.on_ws_disconnect()
+def websocket_disconnect(event):
+    live.disconnect(event)
+
+
+@app.on_dynamodb_record(stream_arn=live.ENTRIES_STREAM, name="queue_changes", batch_size=100,
+                        starting_position="LATEST")
+def queue_changes(event):
+    """Every change of the queue's entries: push the boards it changed, send the messages it made due."""
+    return live.changes(app.websocket_api, event.to_dict()["Records"])

@@ -9,7 +9,9 @@
 3. cold start against a bare Chalice app with the same libraries (bench/cold_start.py);
 4. concurrent joins and calls over HTTP, and whether the queue stayed correct
    (bench/concurrency.py);
-5. whether a failed login takes longer for a username that exists (bench/login_timing.py).
+5. whether a failed login takes longer for a username that exists (bench/login_timing.py);
+6. a simulated clinic day at the desk: calls per operation, growth from 10 to 1,000
+   entries, the wait estimate's error (bench/desk_day.py).
 """
 from __future__ import annotations
 
@@ -199,6 +201,15 @@ def login_timing_section(tries: int) -> list[str]:
     return login_timing.section(login_timing.run(tries, log=log))
 
 
+def desk_day_section() -> list[str]:
+    from bench import desk_day
+
+    started = time.perf_counter()
+    result = desk_day.measure(log=log)
+    log(f"  desk day: {time.perf_counter() - started:.1f} s")
+    return desk_day.section(result)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="timed requests per endpoint (default 20)")
@@ -210,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--desks", default="1,4,16", help="desk counts to measure, comma-separated")
     parser.add_argument("--timing-tries", type=int, default=150, help="usernames of each kind for login timing")
+    parser.add_argument("--no-desk-day", action="store_true", help="skip the simulated clinic day (minutes on moto)")
     parser.add_argument("--quick", action="store_true", help="small sizes and few runs, for a smoke test")
     parser.add_argument("--no-write", action="store_true", help=f"print only; do not write {OUTPUT.name}")
     args = parser.parse_args(argv)
@@ -232,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     body += concurrency_section(args.joins, args.threads, tuple(_sizes(args.desks)))
     log("login timing...")
     body += login_timing_section(args.timing_tries)
+    if not args.no_desk_day:
+        log("a clinic day at the desk...")
+        body += desk_day_section()
     elapsed = time.perf_counter() - started
 
     header = [

@@ -11,7 +11,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
-from chalicelib.schema import Field, Obj, Schema
+from chalicelib.schema import Field, List, Obj, Schema
 
 TITLE = "Digital Queue System API"
 VERSION = "1.0.0"
@@ -53,7 +53,7 @@ departments, appointments, and a daily token queue.
 
 
 def _components_for(schema: Schema, found: dict[str, Schema]) -> None:
-    """Collect a schema and every schema its Obj fields reference, by name."""
+    """Collect a schema and every schema its Obj fields (or lists of them) reference, by name."""
     existing = found.get(schema.name)
     if existing is schema:
         return
@@ -61,6 +61,8 @@ def _components_for(schema: Schema, found: dict[str, Schema]) -> None:
         raise ValueError(f"Two different schemas are named {schema.name!r}; give one another name.")
     found[schema.name] = schema
     for field in schema.fields.values():
+        while isinstance(field, List):
+            field = field.item
         if isinstance(field, Obj):
             _components_for(field.schema, found)
 

@@ -290,6 +290,18 @@ class Obj(Field):
         return {"$ref": f"#/components/schemas/{self.schema.name}"}
 
 
+class List(Field):
+    """A list of one kind of item, for response descriptions."""
+    json_type = "array"
+
+    def __init__(self, item: Field, **kw):
+        super().__init__(**kw)
+        self.item = item
+
+    def extra_schema(self) -> dict:
+        return {"items": self.item.json_schema()}
+
+
 class RequiredUnless:
     """A rule across fields: `field` is required, and not null, unless `other` is one of `values`
     (a field left out counts as its `default`)."""

@@ -37,6 +37,10 @@ _ENV_KEYS = (
     "AWS_DEFAULT_REGION",
     "AWS_LAMBDA_FUNCTION_NAME",
     "DQS_CORS_ORIGINS",
+    "DQS_WEBSOCKET_URL",
+    "DQS_NOTIFY_AHEAD",
+    "DQS_EMAIL_SENDER",
+    "DQS_MESSAGING_ENDPOINT",
 )
 
 
@@ -54,6 +58,12 @@ class Settings:
     dynamodb_retries: int = DYNAMODB_RETRIES
     # Origins of browser clients allowed to call the API (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
+    # The waiting room's live updates (ws:// or wss://), or None: screens then poll the board.
+    websocket_url: str | None = None
+    # "Your turn" messages: sent when people_ahead first drops to this or below, and when called.
+    notify_ahead: int = 3
+    email_sender: str | None = None  # SES's From address; no email messages without it
+    messaging_endpoint: str | None = None  # SNS and SES elsewhere than AWS (make run: the embedded moto)
 
     def table_name(self, suffix: str) -> str:
         return f"{self.table_prefix}{suffix}"
@@ -97,7 +107,21 @@ def _load(values: tuple[str | None, ...]) -> Settings:
         jwt_secret=env["DQS_JWT_SECRET"] or None,
         jwt_secret_param=env["DQS_JWT_SECRET_PARAM"] or None,
         cors_origins=cors_origins,
+        websocket_url=env["DQS_WEBSOCKET_URL"] or None,
+        notify_ahead=_notify_ahead(env["DQS_NOTIFY_AHEAD"]),
+        email_sender=env["DQS_EMAIL_SENDER"] or None,
+        messaging_endpoint=env["DQS_MESSAGING_ENDPOINT"] or None,
     )
+
+
+def _notify_ahead(raw: str | None) -> int:
+    try:
+        value = int(raw) if raw else 3
+    except ValueError:
+        raise ConfigurationError("DQS_NOTIFY_AHEAD must be a whole number of people.") from None
+    if not 0 <= value <= 100:
+        raise ConfigurationError("DQS_NOTIFY_AHEAD must be between 0 and 100.")
+    return value
 
 
 def _origin(value: str) -> str:

@@ -15,6 +15,7 @@ import secrets
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -337,12 +338,80 @@ def _start(notes: list[str]):
         storage.create_tables()
         notes += bootstrap_admin()
         start_hourly_queue_reset()
+        notes += start_waiting_room(host, server.server.server_address[1])
     except BaseException:
         server.server.server_close()
         if embedded:
             embedded.stop()
         raise
     return server, embedded, held
+
+
+def start_waiting_room(host: str, http_port: int) -> list[str]:
+    """The waiting room's WebSocket (DQS_WS_PORT, default PORT+1 or a free one) fed by the entries table's stream,
+    as deployed. SIGUSR1 drops every WebSocket client and stops listening, SIGUSR2 listens again
+    (screens then poll the board meanwhile: how the tests cut the WebSocket)."""
+    from chalicelib.settings import get_settings
+    from chalicelib.storage.queue_entries import QueueEntryModel
+    from devtools.stream_feed import StreamFeed, board_of, push_boards
+    from devtools.websocket import Hub, WebSocketServer
+
+    port_text = os.environ.get("DQS_WS_PORT")
+    try:
+        port = int(port_text) if port_text else http_port + 1
+    except ValueError:
+        raise StartupError(f"DQS_WS_PORT={port_text!r} is not a port number.") from None
+    hub = Hub(board_of)
+    try:
+        listener = WebSocketServer(hub, host, port).start()
+    except OSError as exc:
+        if port_text:
+            raise StartupError(f"Cannot listen for the waiting room's WebSocket on {host}:{port}: "
+                               f"{exc.strerror or exc}. Pick another with DQS_WS_PORT=<port>.") from None
+        listener = WebSocketServer(hub, host, 0).start()  # PORT+1 is taken: any free port (printed)
+    url = f"ws://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{listener.port}/"
+    os.environ.setdefault("DQS_WEBSOCKET_URL", url)
+    notes = [f"Waiting room WebSocket at {url}"]
+    notes += _local_messaging()
+    settings = get_settings()
+    try:
+        StreamFeed(settings.dynamodb_endpoint, settings.region, push_boards(hub), QueueEntryModel).start()
+        fed = "fed by the entries table's stream"
+    except Exception as exc:  # a DynamoDB without streams: the screens still poll the board
+        fed = f"NOT fed (the entries table's stream cannot be read: {exc}); screens poll the board"
+
+    def toggle(signum, frame):
+        if signum == signal.SIGUSR1 and listener.running:
+            threading.Thread(target=listener.stop, daemon=True).start()
+        elif signum == signal.SIGUSR2 and not listener.running:
+            listener.start()
+
+    signal.signal(signal.SIGUSR1, toggle)
+    signal.signal(signal.SIGUSR2, toggle)
+    notes[0] += f" ({fed}); screen: http://{host}:{http_port}/api/display/"
+    return notes
+
+
+def _local_messaging() -> list[str]:
+    """"Your turn" messages go to the embedded moto's SNS and SES (moto serves them too), each logged
+    here; DQS_MESSAGING_ENDPOINT may name another endpoint."""
+    import logging
+
+    endpoint = os.environ.setdefault("DQS_MESSAGING_ENDPOINT", os.environ["DQS_DYNAMODB_ENDPOINT"])
+    sender = os.environ.setdefault("DQS_EMAIL_SENDER", "queue@clinic.local")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("Message: %(message)s"))
+    messages = logging.getLogger("dqs.messages")
+    messages.addHandler(handler)
+    messages.setLevel(logging.INFO)
+    try:
+        import boto3
+
+        boto3.client("ses", endpoint_url=endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+                     ).verify_email_identity(EmailAddress=sender)
+    except Exception as exc:  # SMS still go; email needs the sender verified
+        return [f"Could not verify the email sender {sender} at {endpoint}: {exc}"]
+    return [f"Patients' messages go to the SNS and SES of {endpoint} (sender {sender}), each logged here."]
 
 
 def _interrupt(signum, frame):

@@ -70,8 +70,46 @@ RESET_ACCESS = {
     "DeleteItem": [("uniques", None)],
 }
 
+# The waiting room's board (chalicelib/domain/waiting_room.board): Queries of the called and
+# waiting indexes and of the day's calls, and one TransactGetItems of the day's counter, the
+# department and the service points.
+BOARD_ACCESS = {
+    "Query": [("queue-entries", "called-index"), ("queue-entries", "waiting-rank-index"),
+              ("queue-entries", "call-day-index")],
+    "GetItem": [("counters", None), ("departments", None), ("service-points", None)],
+}
+
+# The WebSocket API's handlers (app.websocket_*): a connection's item, written, read back, deleted;
+# a subscribe answers with the board.
+CONNECT_ACCESS = {"PutItem": [("connections", None)]}
+MESSAGE_ACCESS = {"PutItem": [("connections", None)], **BOARD_ACCESS}
+DISCONNECT_ACCESS = {"DeleteItem": [("connections", None)]}
+
+# The entries' stream handler (app.queue_changes): the boards of the queues that changed, the
+# connections following them (a Query of the queue index), and those gone deleted; for "your turn"
+# messages, the entries near the head and the patients' records read, and each message marked on
+# its entry (a conditional UpdateItem) before it is sent.
+CHANGES_ACCESS = {
+    "Query": [*BOARD_ACCESS["Query"], ("connections", "queue-index")],
+    "GetItem": [*BOARD_ACCESS["GetItem"], ("queue-entries", None), ("patients", None)],
+    "UpdateItem": [("queue-entries", None)],
+    "DeleteItem": [("connections", None)],
+}
+
 # Each of the app's functions (chalice's names) and its access.
-FUNCTION_ACCESS = {"api_handler": API_ACCESS, "queue_reset": RESET_ACCESS}
+FUNCTION_ACCESS = {"api_handler": API_ACCESS, "queue_reset": RESET_ACCESS, "websocket_connect": CONNECT_ACCESS,
+                   "websocket_message": MESSAGE_ACCESS, "websocket_disconnect": DISCONNECT_ACCESS,
+                   "queue_changes": CHANGES_ACCESS}
+# Functions that send to the WebSocket API's connections (execute-api:ManageConnections).
+SENDS_TO_CONNECTIONS = ("websocket_message", "queue_changes")
+# The function that reads the entries table's stream.
+READS_ENTRIES_STREAM = "queue_changes"
+ENTRIES_TABLE = "queue-entries"
+# What Lambda's event source mapping does to read a stream, on that stream only.
+STREAM_ACTIONS = ("DescribeStream", "GetRecords", "GetShardIterator")
+WEBSOCKET_STAGE = "api"  # chalice names the WebSocket API's stage after api_gateway_stage
+WEBSOCKET_URL = {"Fn::Sub": "wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/%s"
+                 % WEBSOCKET_STAGE}
 # Only the API reads the token-signing secret.
 READS_SECRET = ("api_handler",)
 
@@ -168,6 +206,9 @@ def table_resource(model, prefix: str) -> dict:
              "Projection": _projection(index)}
             for index in sorted(schema["local_secondary_indexes"], key=lambda i: i["index_name"])
         ]
+    stream = getattr(model.Meta, "stream_view_type", None)
+    if stream:
+        properties["StreamSpecification"] = {"StreamViewType": stream}
     ttl = getattr(model.Meta, "ttl_attribute", None)
     if ttl:
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl, "Enabled": True}
@@ -208,7 +249,7 @@ def _arn(suffix: str, index: str | None) -> dict:
     return {"Fn::Sub": "${%s.Arn}/index/%s" % (logical, index)}
 
 
-def data_access_policy(function: str, role: str, secret_param: str | None) -> dict:
+def data_access_policy(function: str, role: str, secret_param: str | None, email_sender: str | None = None) -> dict:
     """One function's access to this stage's tables, indexes and secret parameter, no more."""
     resources_by_action: dict[str, list] = {}
     for action, suffix, index in sorted(grants(function), key=lambda g: (g[0], g[1], g[2] or "")):
@@ -220,6 +261,19 @@ def data_access_policy(function: str, role: str, secret_param: str | None) -> di
         statement = statements.setdefault(key, {"Effect": "Allow", "Action": [], "Resource": resources})
         statement["Action"].append(f"dynamodb:{action}")
     policy_statements = list(statements.values())
+    if function == READS_ENTRIES_STREAM:
+        entries = next(table_logical_id(m) for m in _models() if m.Meta.table_suffix == ENTRIES_TABLE)
+        policy_statements.append({"Effect": "Allow", "Action": [f"dynamodb:{action}" for action in STREAM_ACTIONS],
+                                  "Resource": [{"Fn::GetAtt": [entries, "StreamArn"]}]})
+        # ListStreams names no resource in IAM: it lists stream ARNs only.
+        policy_statements.append({"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": ["*"]})
+    if function == READS_ENTRIES_STREAM:
+        policy_statements += messaging_statements(email_sender)
+    if function in SENDS_TO_CONNECTIONS:
+        # This stage's WebSocket API only: post to (and drop) its connections.
+        policy_statements.append({"Effect": "Allow", "Action": ["execute-api:ManageConnections"], "Resource": [
+            {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
+                        "${WebsocketAPI}/%s/*/@connections/*" % WEBSOCKET_STAGE}]})
     if secret_param and function in READS_SECRET:
         # A SecureString under the AWS-managed key aws/ssm: that key's own policy lets any
         # principal of the account decrypt through SSM, so no kms:Decrypt grant is needed.
@@ -233,6 +287,16 @@ def data_access_policy(function: str, role: str, secret_param: str | None) -> di
             "PolicyDocument": {"Version": "2012-10-17", "Statement": policy_statements},
         },
     }
+
+
+def messaging_statements(sender: str | None) -> list[dict]:
+    """The stream handler's "your turn" messages: SMS through SNS (a phone number has no ARN to name),
+    email through SES from the stage's sender identity only."""
+    statements = [{"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["*"]}]
+    if sender:
+        statements.append({"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": [
+            {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/" + sender}]})
+    return statements
 
 
 def policy_logical_id(function: str) -> str:
@@ -293,7 +357,8 @@ def resources_template(stage: str, roles: dict[str, str]) -> dict:
     prefix = env["DQS_TABLE_PREFIX"]
     resources = {table_logical_id(m): table_resource(m, prefix) for m in models}
     for function, role in sorted(roles.items()):
-        resources[policy_logical_id(function)] = data_access_policy(function, role, env.get("DQS_JWT_SECRET_PARAM"))
+        resources[policy_logical_id(function)] = data_access_policy(function, role, env.get("DQS_JWT_SECRET_PARAM"),
+                                                                    env.get("DQS_EMAIL_SENDER"))
     resources["RestAPI"] = {"Properties": {
         # Any OpenApiVersion stops SAM from adding a second stage named "Stage" (its
         # deployment's own), which would serve the whole API without the settings below.
@@ -305,6 +370,17 @@ def resources_template(stage: str, roles: dict[str, str]) -> dict:
                             "ThrottlingRateLimit": THROTTLE_RATE_PER_SECOND, "ThrottlingBurstLimit": THROTTLE_BURST}],
         "GatewayResponses": gateway_responses(),
     }}
+    # The stream handler's event source: the entries table's stream, known only once the stack
+    # exists (the app names a placeholder ARN, chalicelib/api/live.py).
+    entries = next(table_logical_id(m) for m in models if m.Meta.table_suffix == ENTRIES_TABLE)
+    changes = cfn_name(READS_ENTRIES_STREAM)
+    resources[changes] = {"Properties": {
+        "Events": {changes + "DynamodbEventSource": {"Properties": {"Stream": {"Fn::GetAtt": [entries, "StreamArn"]}}}},
+        "Environment": {"Variables": {"DQS_WEBSOCKET_URL": WEBSOCKET_URL}}}}
+    resources["WebsocketAPIStage"] = {"Properties": {"DefaultRouteSettings": {
+        "ThrottlingRateLimit": THROTTLE_RATE_PER_SECOND, "ThrottlingBurstLimit": THROTTLE_BURST}}}
+    # The display page's Content-Security-Policy names the WebSocket it connects to.
+    resources["APIHandler"] = {"Properties": {"Environment": {"Variables": {"DQS_WEBSOCKET_URL": WEBSOCKET_URL}}}}
     if _log_retention(stage):
         # chalice 1.34 names the API handler's log group after "ApiHandler", a resource
         # that does not exist (the function is "APIHandler"): point it at the function.

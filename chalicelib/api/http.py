@@ -238,6 +238,8 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, role
             except ConfigurationError:
                 log.exception("configuration error")
                 return error_response(500, "InternalServerError", "The server is not configured correctly.")
+            if isinstance(result, Response):  # a handler that sets its own headers (the board's ETag)
+                return result
             if result is None and status == 204:
                 return Response(body="", status_code=204, headers={"Content-Type": "application/json"})
             return Response(body=result, status_code=status)

@@ -1,6 +1,9 @@
 """Doctor records."""
 from __future__ import annotations
 
+from dataclasses import replace
+
+from chalicelib.domain.conflicts import edit
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import Doctor, Page, User
 from chalicelib.errors import ConditionFailed, Missing, found, raise_taken
@@ -29,3 +32,13 @@ def create_doctor(actor: User, data: dict) -> Doctor:
     except ConditionFailed as exc:
         raise_taken(exc, department_missing(doctor.department))
     return doctor
+
+
+def update_doctor(actor: User, doctor_id: int, data: dict) -> Doctor:
+    """Change a doctor record's name, specialty, department (an existing, active one) or `is_active`."""
+    def change(doctor: Doctor) -> Doctor:
+        return replace(doctor, **{key: value for key, value in data.items()
+                                  if key in ("name", "specialty", "department", "is_active")})
+
+    taken = department_missing(data["department"]) if "department" in data else {}
+    return edit(lambda: get_doctor(doctor_id), change, doctors.save_changed, taken)

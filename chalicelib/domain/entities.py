@@ -65,6 +65,7 @@ class Department:
     id: int
     name: str
     description: str
+    is_active: bool = True
 
 
 @dataclass
@@ -74,6 +75,22 @@ class Doctor:
     specialty: str
     department: int
     user_id: int | None
+    is_active: bool = True
+
+
+DESK = "desk"
+ROOM = "room"
+SERVICE_POINT_KINDS = (DESK, ROOM)
+
+
+@dataclass
+class ServicePoint:
+    """A desk, counter or consulting room a called patient goes to; department None = the general queue's."""
+    id: int
+    name: str
+    kind: str
+    department: int | None
+    is_active: bool = True
 
 
 # -- appointments ---------------------------------------------------------------
@@ -100,7 +117,10 @@ WAITING = "waiting"
 CALLED = "called"
 SERVED = "served"
 EXPIRED = "expired"
-ENTRY_STATUSES = (WAITING, CALLED, SERVED, EXPIRED)
+NO_SHOW = "no_show"
+TRANSFERRED = "transferred"
+# CANCELED ("canceled") is shared with appointments.
+ENTRY_STATUSES = (WAITING, CALLED, SERVED, NO_SHOW, CANCELED, TRANSFERRED, EXPIRED)
 OPEN_STATUSES = (WAITING, CALLED)
 
 NORMAL = "normal"
@@ -123,6 +143,15 @@ def rank_of(priority: str, token_number: int) -> int:
 
 
 @dataclass
+class Event:
+    """One change of an entry: the status it took, when, by whom (None: the nightly reset), where."""
+    status: str
+    at: str
+    by: int | None = None
+    service_point: int | None = None
+
+
+@dataclass
 class QueueEntry:
     id: int
     token_number: int
@@ -134,6 +163,16 @@ class QueueEntry:
     created_at: str
     called_at: str | None = None
     served_at: str | None = None
+    service_point: int | None = None
+    called_by: int | None = None
+    recalls: int = 0
+    visit: int | None = None  # the first entry of the patient's visit (its own id unless transferred)
+    transferred_from: int | None = None
+    closed_at: str | None = None
+    first_called_at: str | None = None  # when it was first called (waits are measured to it)
+    history: list[Event] = field(default_factory=list)
+    notify: str | None = None  # "sms" or "email": the patient asked to be told when their turn nears
+    notified: frozenset[str] = frozenset()  # the messages already sent ("ahead", "called")
 
     @property
     def queue(self) -> str:
@@ -146,3 +185,26 @@ class QueueEntry:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+def token_of_rank(rank: int) -> int:
+    """The token number behind a calling rank (see rank_of)."""
+    return rank - _NORMAL_RANK_OFFSET if rank > _NORMAL_RANK_OFFSET else rank
+
+
+@dataclass(frozen=True)
+class Call:
+    """A number being called now, as the waiting room sees it: no patient, only the token and where."""
+    token_number: int
+    service_point: int | None
+    called_at: str
+    recalls: int = 0
+
+
+@dataclass(frozen=True)
+class BoardRecords:
+    """What the board reads besides the entries: the day's closed flag, the queue's department and
+    the names of the service points being called to."""
+    closed: bool
+    department: Department | None
+    service_points: dict[int, ServicePoint]

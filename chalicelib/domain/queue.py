@@ -1,4 +1,5 @@
-"""The token queue: joining, calling, serving, positions, and closing past days.
+"""The token queue: joining, calling, the desk's other moves, positions, statistics, closing
+a queue for the day and closing past days.
 
 The clinic's day is its local date in the configured time zone, so a patient who
 joins at 23:59 local time belongs to that day whatever UTC says, and the reset
@@ -7,27 +8,37 @@ closes a day only once it has ended there.
 from __future__ import annotations
 
 import random
+import statistics
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 
-from chalicelib.domain import clock
+from chalicelib.domain import clock, notifications
 from chalicelib.domain.departments import check_exists as check_department
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import (
+    CALLED,
+    CANCELED,
+    ENTRY_STATUSES,
     EXPIRED,
+    NO_SHOW,
     NORMAL,
     SERVED,
+    TRANSFERRED,
     URGENT,
     WAITING,
+    Event,
     Page,
     QueueEntry,
     User,
     queue_name,
 )
-from chalicelib.domain.permissions import NOT_ALLOWED, PATIENT, own_patient_id
+from chalicelib.domain.permissions import ADMIN, DOCTOR, NOT_ALLOWED, PATIENT, STAFF, own_doctor_id, own_patient_id
 from chalicelib.domain.values import iso_instant
 from chalicelib.errors import ConditionFailed, Conflict, Forbidden, NotFound, ValidationFailed, found
-from chalicelib.storage import counters, queue_entries
+from chalicelib.storage import counters, queue_entries, service_points
+from chalicelib.storage import departments as departments_store
 from chalicelib.storage.transactions import retry_on_conflict
 
 # A patient's claim on a queue, and the day's token counter, outlive the day by this much
@@ -38,6 +49,11 @@ CALL_CANDIDATES = 32
 CALL_ROUNDS = 40
 TRIES_PER_LOOK = 2
 JOIN_ATTEMPTS = 3
+# Wait estimates: the calling rate over the queue's latest first calls today, from at least
+# MIN_CALLS of them.
+RATE_CALLS = 10
+MIN_CALLS = 3
+CLOSED = "The queue is closed for today."
 _random = random.SystemRandom()
 
 
@@ -90,25 +106,48 @@ def join(actor: User, data: dict) -> QueueEntry:
     check = retry_on_conflict(lambda: queue_entries.check_join(patient_id, department_id, day))
     if not check.department_exists:
         raise no_department(department_id)
+    if not check.department_active:
+        raise inactive_department(department_id)
     if not check.patient_exists:
         raise NotFound(f"No patient with id {patient_id}.")
     _raise_if_queued(check.holder)
+    notifications.check_contact(patient_id, data.get("notify"))
+    entry_id = counters.reserved_id("queue_entry")
+    at = iso_instant(now)
     entry = QueueEntry(
-        id=counters.reserved_id("queue_entry"),
-        token_number=queue_entries.next_token_number(queue, day, expires_at=now + CLAIM_LIFETIME),
+        id=entry_id, token_number=_next_token(queue, day, now),
         queue_date=day, department=department_id, patient=patient_id, status=WAITING,
-        priority=priority, created_at=iso_instant(now),
+        priority=priority, created_at=at, visit=entry_id, history=[Event(WAITING, at, actor.id)],
+        notify=data.get("notify"),
     )
     for _ in range(JOIN_ATTEMPTS):
         try:
             queue_entries.add(entry, claim_expires_at=now + CLAIM_LIFETIME)
             return entry
         except ConditionFailed as exc:
+            if "queue-closed" in exc.labels:
+                raise queue_closed() from None
             if not exc.conflicted and queue_entries.ACTIVE_CLAIM not in exc.labels:
                 raise
             # Another join of this patient won, or its place was released meanwhile.
             _raise_if_queued(queue_entries.active_entry_id(queue, day, patient_id))
     raise ValidationFailed.field("patient_id", "This patient's place is changing right now; try again.")
+
+
+def queue_closed() -> ValidationFailed:
+    return ValidationFailed.field("department", CLOSED)
+
+
+def inactive_department(department_id: int) -> ValidationFailed:
+    return ValidationFailed.field("department", "Department %d is not active." % department_id)
+
+
+def _next_token(queue: str, day: date, now: datetime) -> int:
+    """The queue's next token number today; 400 on `department` once the queue is closed for the day."""
+    try:
+        return queue_entries.next_token_number(queue, day, expires_at=now + CLAIM_LIFETIME)
+    except queue_entries.QueueClosed:
+        raise queue_closed() from None
 
 
 def _raise_if_queued(holder: int | None) -> None:
@@ -122,16 +161,19 @@ def _raise_if_queued(holder: int | None) -> None:
 
 # -- the desk ------------------------------------------------------------------------
 
-def call_next(actor: User, department_id: int | None = None) -> QueueEntry | None:
-    """Call the queue's next waiting entry (urgent first, then lowest token); None if empty.
+def call_next(actor: User, department_id: int | None = None, service_point: int | None = None
+              ) -> QueueEntry | None:
+    """Call the queue's next waiting entry (urgent first, then lowest token) to a service point;
+    None if the queue is empty.
 
     Desks calling at the same instant each get a different entry: the move from
     waiting to called is conditional, and a desk that loses tries another candidate
     (see _calling_order), looking at the head again after two tries.
     """
+    _check_desk(actor, department_id, service_point, calling=True)
     queue = queue_name(department_id)
     day = clock.today()
-    called_at = iso_instant(clock.now())
+    event = Event(CALLED, iso_instant(clock.now()), actor.id, service_point)
     for _ in range(CALL_ROUNDS):
         candidates = queue_entries.waiting_head(queue, day, CALL_CANDIDATES)
         if not candidates:
@@ -140,11 +182,42 @@ def call_next(actor: User, department_id: int | None = None) -> QueueEntry | Non
             return None
         # Two tries per look at the head: past that, this desk's view is too old to guess from.
         for entry_id in _calling_order(candidates, queue, day)[:TRIES_PER_LOOK]:
-            called = queue_entries.mark_called(entry_id, called_at)
+            called = queue_entries.mark_called(entry_id, queue, day, event)
             if called is not None:
                 return called
             _contended(queue, day)
     return None
+
+
+def _check_desk(actor: User, department_id: int | None, service_point: int | None = None, *,
+                calling: bool = False) -> None:
+    """Who may run a desk of this queue, and where.
+
+    Staff and admins run every queue; a doctor only their own department's (403 elsewhere,
+    the general queue included). A department's queue must be active to be called, and a
+    service point must be an active one of this queue: 400 otherwise. What is needed is
+    read in one call (none for staff calling the general queue without a service point).
+    """
+    doctor_id = None
+    if actor.role == DOCTOR:
+        if department_id is None:
+            raise Forbidden("A doctor runs only their own department's queue.")
+        doctor_id = own_doctor_id(actor)
+    elif actor.role not in (STAFF, ADMIN):
+        raise Forbidden(NOT_ALLOWED)
+    wanted_department = department_id if calling else None
+    if doctor_id is None and wanted_department is None and service_point is None:
+        return
+    doctor, department, point = service_points.desk_records(doctor_id, wanted_department, service_point)
+    if doctor_id is not None and (doctor is None or doctor.department != department_id):
+        raise Forbidden("A doctor runs only their own department's queue.")
+    if wanted_department is not None:
+        if department is None:
+            raise no_department(wanted_department)
+        if not department.is_active:
+            raise inactive_department(wanted_department)
+    if service_point is not None and (point is None or not point.is_active or point.department != department_id):
+        raise ValidationFailed.field("service_point", "No active service point %d in this queue." % service_point)
 
 
 # Until when (time.monotonic()) this process saw desks collide, per queue and day: while
@@ -177,24 +250,154 @@ def _calling_order(candidates: list[int], queue: str, day) -> list[int]:
     return _random.sample(candidates, len(candidates))
 
 
-def mark_served(actor: User, entry_id: int) -> QueueEntry:
-    """Serve an entry; serving it again changes nothing. An expired entry cannot be served."""
+def _act(actor: User, entry_id: int, accepts: tuple[str, ...], verb: str,
+         make: Callable[[QueueEntry, str], QueueEntry], *, service_point: int | None = None,
+         check: Callable[[QueueEntry], None] | None = None, done: Callable[[QueueEntry], bool] | None = None
+         ) -> QueueEntry:
+    """Read an entry, check who may act on it and that its status accepts the move, and write the
+    changed entry with one conditional write; read again and decide afresh if it changed meanwhile."""
+    checked = False
 
     def attempt() -> QueueEntry:
+        nonlocal checked
         entry = _get(entry_id)
-        if entry.status == SERVED:
+        if not checked:
+            (check or (lambda e: _check_desk(actor, e.department, service_point)))(entry)
+            checked = True
+        if done is not None and done(entry):
             return entry
-        if entry.status == EXPIRED:
-            raise ValidationFailed.field(
-                "status", "This entry expired when its day (%s) closed; it cannot be served."
-                % entry.queue_date.isoformat())
+        if entry.status not in accepts:
+            raise _wrong_status(entry, verb)
+        if entry.queue_date != clock.today():
+            raise ValidationFailed.field("status", "This entry belongs to an earlier day (%s)."
+                                         % entry.queue_date.isoformat())
+        now = clock.now()
+        after = make(entry, iso_instant(now))
         try:
-            return queue_entries.mark_served(entry, iso_instant(clock.now()))
+            queue_entries.change(entry, after, claim_expires_at=now + CLAIM_LIFETIME)
         except ConditionFailed as exc:
-            # Called, served or expired meanwhile: read it again and decide afresh.
+            if queue_entries.ACTIVE_CLAIM in exc.labels:
+                raise ValidationFailed.field(
+                    "patient_id", "This patient meanwhile holds another place in this queue today.") from None
+            if "queue-closed" in exc.labels:
+                raise queue_closed() from None
             raise ConditionFailed([ConditionFailed.CONFLICT]) from exc
+        return after
 
     return retry_on_conflict(attempt)
+
+
+def _wrong_status(entry: QueueEntry, verb: str) -> ValidationFailed:
+    if entry.status == EXPIRED:
+        message = "This entry expired when its day (%s) or its queue closed; it cannot be %s." % (
+            entry.queue_date.isoformat(), verb)
+    else:
+        message = f"A {entry.status.replace('_', '-')} entry cannot be {verb}."
+    return ValidationFailed.field("status", message)
+
+
+def _moved(entry: QueueEntry, actor: User | None, status: str, at: str, point: int | None = None,
+           **changes) -> QueueEntry:
+    """The entry after a move to `status`, with the move appended to its history."""
+    if status not in (WAITING, CALLED):
+        changes.setdefault("closed_at", at)
+    event = Event(status, at, actor.id if actor else None, point)
+    return replace(entry, status=status, history=[*entry.history, event], **changes)
+
+
+def mark_served(actor: User, entry_id: int) -> QueueEntry:
+    """Serve a called or waiting entry; serving it again changes nothing."""
+    return _act(actor, entry_id, (WAITING, CALLED), "served",
+                lambda e, at: _moved(e, actor, SERVED, at, e.service_point, served_at=at),
+                done=lambda e: e.status == SERVED)
+
+
+def recall(actor: User, entry_id: int, service_point: int | None = None) -> QueueEntry:
+    """Call a called entry again (a patient who did not come), at the same or another service point."""
+    def make(entry: QueueEntry, at: str) -> QueueEntry:
+        point = service_point if service_point is not None else entry.service_point
+        return _moved(entry, actor, CALLED, at, point, called_at=at, called_by=actor.id, service_point=point,
+                      recalls=entry.recalls + 1)
+    return _act(actor, entry_id, (CALLED,), "recalled", make, service_point=service_point)
+
+
+def no_show(actor: User, entry_id: int) -> QueueEntry:
+    """A called patient who did not come: the entry closes and their place is freed."""
+    return _act(actor, entry_id, (CALLED,), "marked as a no-show",
+                lambda e, at: _moved(e, actor, NO_SHOW, at, e.service_point))
+
+
+def requeue(actor: User, entry_id: int) -> QueueEntry:
+    """Put a called or no-show entry back to waiting in its original place (token and priority)."""
+    return _act(actor, entry_id, (CALLED, NO_SHOW), "requeued",
+                lambda e, at: _moved(e, actor, WAITING, at, closed_at=None))
+
+
+def cancel(actor: User, entry_id: int) -> QueueEntry:
+    """A patient leaving: a waiting or called entry is canceled. Patients cancel their own."""
+    def check(entry: QueueEntry) -> None:
+        if actor.role == PATIENT:
+            _check_entry_access(actor, entry)
+        elif actor.role not in (STAFF, ADMIN):
+            raise Forbidden(NOT_ALLOWED)
+    return _act(actor, entry_id, (WAITING, CALLED), "canceled",
+                lambda e, at: _moved(e, actor, CANCELED, at, e.service_point), check=check)
+
+
+def transfer(actor: User, entry_id: int, data: dict) -> QueueEntry:
+    """Send a waiting or called patient on to another queue (triage to a doctor, a doctor to the
+    pharmacy): the entry becomes `transferred` and the patient's new waiting entry in the target
+    queue, with its next token, is written in the same transaction. Returns the new entry."""
+    target = data.get("department")
+    priority = data.get("priority")
+    if priority == URGENT and actor.role not in (STAFF, ADMIN):
+        raise Forbidden("Only staff can give an entry urgent priority.")
+    entry = _get(entry_id)
+    _check_desk(actor, entry.department)
+    now = clock.now()
+    at = iso_instant(now)
+    new: QueueEntry | None = None
+    for _ in range(5):
+        if entry.status not in (WAITING, CALLED):
+            raise _wrong_status(entry, "transferred")
+        if entry.queue_date != clock.today():
+            raise ValidationFailed.field("status", "This entry belongs to an earlier day.")
+        if new is None:
+            if queue_name(target) == entry.queue:
+                raise ValidationFailed.field("department", "The entry is already in this queue.")
+            _check_target(target)
+            # Refused before the token is taken, as a join is; the claim in the transaction settles races.
+            holder = queue_entries.active_entry_id(queue_name(target), entry.queue_date, entry.patient)
+            if holder is not None and (held := queue_entries.get(holder)) is not None and held.is_open:
+                raise ValidationFailed.field("patient_id", "This patient already holds a place in that queue today.")
+            new_id = counters.reserved_id("queue_entry")
+            new = QueueEntry(
+                id=new_id, token_number=_next_token(queue_name(target), entry.queue_date, now),
+                queue_date=entry.queue_date, department=target, patient=entry.patient, status=WAITING,
+                priority=priority or entry.priority, created_at=at, visit=entry.visit, transferred_from=entry.id,
+                history=[Event(WAITING, at, actor.id)])
+        after = _moved(entry, actor, TRANSFERRED, at, entry.service_point)
+        try:
+            queue_entries.transfer(entry, after, new, claim_expires_at=now + CLAIM_LIFETIME)
+            return new
+        except ConditionFailed as exc:
+            if queue_entries.ACTIVE_CLAIM in exc.labels:
+                raise ValidationFailed.field(
+                    "patient_id", "This patient already holds a place in that queue today.") from None
+            if "queue-closed" in exc.labels:
+                raise queue_closed() from None
+            entry = _get(entry_id)  # changed meanwhile: decide afresh
+    raise ValidationFailed.field("status", "This entry is changing right now; try again.")
+
+
+def _check_target(department_id: int | None) -> None:
+    if department_id is None:
+        return
+    department = departments_store.get(department_id)
+    if department is None:
+        raise no_department(department_id)
+    if not department.is_active:
+        raise inactive_department(department_id)
 
 
 # -- looking -------------------------------------------------------------------------
@@ -207,11 +410,34 @@ def get_entry(actor: User, entry_id: int) -> QueueEntry:
 
 
 def position(actor: User, entry_id: int) -> dict:
-    """Where an entry stands: how many waiting entries will be called before it."""
+    """Where an entry stands: how many waiting entries will be called before it, and about how long
+    until it is called."""
     entry = get_entry(actor, entry_id)
-    ahead = queue_entries.count_ahead(entry) if entry.status == WAITING else 0
+    waiting = entry.status == WAITING
+    ahead = queue_entries.count_ahead(entry) if waiting else 0
+    estimate = None
+    if waiting:
+        estimate = estimate_wait(queue_entries.latest_calls(entry.queue, entry.queue_date, RATE_CALLS), ahead)
     return {"id": entry.id, "token_number": entry.token_number, "status": entry.status,
-            "people_ahead": ahead, "position": ahead + 1 if entry.status == WAITING else 0}
+            "people_ahead": ahead, "position": ahead + 1 if waiting else 0, "estimated_wait_minutes": estimate}
+
+
+def estimate_wait(latest_calls: list[str], people_ahead: int) -> int | None:
+    """Whole minutes until an entry with `people_ahead` is called, at the queue's recent calling rate.
+
+    The rate is taken from the day's latest first calls (newest first): their span divided by
+    the intervals between them is the minutes per call; the entry is called after
+    people_ahead + 1 more calls. None from fewer than MIN_CALLS calls.
+    """
+    if len(latest_calls) < MIN_CALLS:
+        return None
+    newest, oldest = _instant(latest_calls[0]), _instant(latest_calls[-1])
+    per_call = (newest - oldest).total_seconds() / 60 / (len(latest_calls) - 1)
+    return round((people_ahead + 1) * per_call)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def list_today(actor: User, department_id: int | None, limit: int, cursor: str | None) -> Page:
@@ -234,8 +460,95 @@ def expire_past_days() -> int:
     entries this run expired.
     """
     expired = 0
+    at = iso_instant(clock.now())
     for entry in queue_entries.open_before(clock.today()):
-        if retry_on_conflict(lambda entry=entry: queue_entries.expire(entry)):
-            expired += 1
+        try:
+            retry_on_conflict(lambda entry=entry: queue_entries.change(
+                entry, _moved(entry, None, EXPIRED, at), condition=queue_entries.still_open()))
+        except ConditionFailed as exc:
+            if "entry" in exc.labels:
+                continue  # served or closed meanwhile
+            raise
+        expired += 1
     return expired
+
+
+# -- closing and opening today's queue ---------------------------------------------------
+
+def close_queue(actor: User, department_id: int | None) -> int:
+    """Stop today's queue taking joins and expire its waiting entries; returns how many expired.
+
+    The flag is set first: a join's token and its entry's transaction are both conditional on
+    it, so a join racing the close either lands before the flag (and its waiting entry is found
+    and expired here) or is refused. Closing again changes nothing.
+    """
+    check_department(department_id)
+    queue, now = queue_name(department_id), clock.now()
+    day, at = clock.day_of(now), iso_instant(now)
+    queue_entries.close_queue(queue, day, at, expires_at=now + CLAIM_LIFETIME)
+    expired = 0
+    for entry_id in queue_entries.waiting_ids(queue, day):
+        def expire(entry_id: int = entry_id) -> bool:
+            entry = queue_entries.get(entry_id)
+            if entry is None or entry.status != WAITING:
+                return False
+            try:
+                queue_entries.change(entry, _moved(entry, actor, EXPIRED, at))
+            except ConditionFailed as exc:
+                raise ConditionFailed([ConditionFailed.CONFLICT]) from exc
+            return True
+        expired += bool(retry_on_conflict(expire))
+    return expired
+
+
+def open_queue(actor: User, department_id: int | None) -> None:
+    """Let today's queue take joins again."""
+    check_department(department_id)
+    queue_entries.open_queue(queue_name(department_id), clock.today())
+
+
+# -- statistics ---------------------------------------------------------------------------
+
+def stats(actor: User, day: date | None, department_id: int | None) -> dict:
+    """A queue's day in numbers: entries per status, waits and service times, per service point.
+
+    Reads that day's entries of that queue only (the day index), never other days'.
+    """
+    check_department(department_id)
+    day = day or clock.today()
+    counts = dict.fromkeys(ENTRY_STATUSES, 0)
+    waits, services, points = [], [], {}
+    for entry in queue_entries.day_entries(queue_name(department_id), day):
+        counts[entry.status] += 1
+        if entry.first_called_at:
+            waits.append(_minutes(entry.created_at, entry.first_called_at))
+        service = _minutes(entry.called_at, entry.served_at) if entry.served_at and entry.called_at else None
+        if service is not None:
+            services.append(service)
+        if entry.service_point is not None and entry.first_called_at:
+            point = points.setdefault(entry.service_point, {"called": 0, "served": 0, "minutes": []})
+            point["called"] += 1
+            if entry.status == SERVED:
+                point["served"] += 1
+                if service is not None:
+                    point["minutes"].append(service)
+    return {
+        "queue_date": day, "department": department_id, "joined": sum(counts.values()), **counts,
+        "wait_minutes": _spread(waits), "service_minutes": _spread(services),
+        "by_service_point": [{"service_point": point_id, "called": p["called"], "served": p["served"],
+                              "service_minutes": _spread(p["minutes"])} for point_id, p in sorted(points.items())],
+    }
+
+
+def _minutes(start: str, end: str) -> float:
+    return (_instant(end) - _instant(start)).total_seconds() / 60
+
+
+def _spread(values: list[float]) -> dict | None:
+    """Median and 90th percentile (nearest rank), in minutes rounded to a tenth; None without data."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    p90 = ordered[max(0, -(-9 * len(ordered) // 10) - 1)]
+    return {"median": round(statistics.median(ordered), 1), "p90": round(p90, 1)}
 

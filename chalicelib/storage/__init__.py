@@ -7,11 +7,13 @@ their tables where a request or event enters.
 from chalicelib.storage import (  # noqa: F401 (registers the models)
     appointments,
     claims,
+    connections,
     counters,
     departments,
     doctors,
     patients,
     queue_entries,
+    service_points,
     users,
 )
 from chalicelib.storage.binding import MODELS, bind, create_tables  # noqa: F401

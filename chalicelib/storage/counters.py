@@ -24,18 +24,21 @@ class CounterModel(Model):
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)
+    # A day's token counter only: when its queue was closed for the day (joins refused).
+    closed = UnicodeAttribute(null=True)
 
 
-def next_value(name: str, step: int = 1, expires_at: datetime | None = None) -> int:
+def next_value(name: str, step: int = 1, expires_at: datetime | None = None, condition=None) -> int:
     """Atomically add to a counter and return its new value (one UpdateItem with ADD).
 
     With expires_at, DynamoDB's TTL removes the counter some time after that instant.
+    With a condition, a counter that does not meet it raises pynamodb's UpdateError.
     """
     counter = CounterModel(name)
     actions = [CounterModel.value.add(step)]
     if expires_at is not None:
         actions.append(CounterModel.expires_at.set(expires_at))
-    counter.update(actions=actions)
+    counter.update(actions=actions, condition=condition)
     return int(counter.value)
 
 

@@ -1,12 +1,12 @@
 """Departments. The model stays here; callers get `Department` dataclasses."""
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from chalicelib.domain.entities import Department, Page
 from chalicelib.storage.binding import kind_id_index, register
-from chalicelib.storage.claims import owner_of, stage_claim, unique_key
+from chalicelib.storage.claims import owner_of, stage_claim, stage_move, unique_key
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none
 
@@ -22,6 +22,7 @@ class DepartmentModel(Model):
     kind = UnicodeAttribute(default=KIND)
     name = UnicodeAttribute()
     description = UnicodeAttribute(default="")
+    is_active = BooleanAttribute(null=True)  # missing on items written before it existed: active
 
     by_kind = kind_id_index()
 
@@ -30,8 +31,9 @@ def name_key(name: str) -> str:
     return unique_key("department-name", name)
 
 
-def _to_department(item: DepartmentModel) -> Department:
-    return Department(id=int(item.id), name=item.name, description=item.description or "")
+def to_department(item: DepartmentModel) -> Department:
+    return Department(id=int(item.id), name=item.name, description=item.description or "",
+                      is_active=item.is_active is not False)
 
 
 def add(department: Department) -> None:
@@ -42,14 +44,27 @@ def add(department: Department) -> None:
     with Transaction() as tx:
         stage_claim(tx, "department-name", name_key(department.name), department.id)
         tx.put("department", DepartmentModel(department.id, kind=KIND, name=department.name,
-                                             description=department.description),
+                                             description=department.description, is_active=department.is_active),
                DepartmentModel.id.does_not_exist())
+
+
+def save_changed(before: Department, after: Department) -> None:
+    """Write an edited department if it is still as read, moving its name claim when the name changed.
+
+    Raises ConditionFailed(["department-name"]) when the new name is taken, ["department-edit"]
+    when the department changed meanwhile.
+    """
+    with Transaction() as tx:
+        stage_move(tx, "department-name", name_key(before.name), name_key(after.name), before.id)
+        tx.update("department-edit", DepartmentModel(before.id),
+                  [DepartmentModel.name.set(after.name), DepartmentModel.description.set(after.description),
+                   DepartmentModel.is_active.set(after.is_active)], DepartmentModel.name == before.name)
 
 
 def get(department_id: int) -> Department | None:
     """The department with this id, or None."""
     item = get_or_none(DepartmentModel, department_id)
-    return _to_department(item) if item else None
+    return to_department(item) if item else None
 
 
 def id_by_name(name: str) -> int | None:
@@ -58,11 +73,17 @@ def id_by_name(name: str) -> int | None:
 
 
 def stage_exists_check(tx: Transaction, department_id: int) -> None:
-    """Make a transaction fail (labelled "department") unless the department exists."""
-    tx.require_exists("department", DepartmentModel, department_id)
+    """Make a transaction fail (labelled "department") unless the department exists and is active."""
+    tx.check("department", DepartmentModel, department_id,
+             DepartmentModel.id.exists() & active())
+
+
+def active():
+    """The condition that a department is active (items from before `is_active` existed are)."""
+    return DepartmentModel.is_active.does_not_exist() | (DepartmentModel.is_active == True)  # noqa: E712
 
 
 def list_page(limit: int, cursor: str | None) -> Page:
     """A page of all departments in id order (one Query on the kind index)."""
-    return query_page(DepartmentModel, DepartmentModel.by_kind, "departments", limit, cursor, _to_department,
+    return query_page(DepartmentModel, DepartmentModel.by_kind, "departments", limit, cursor, to_department,
                       hash_key=KIND)

@@ -1,7 +1,7 @@
 """Doctor records. The model stays here; callers get `Doctor` dataclasses."""
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -34,23 +34,42 @@ class DoctorModel(Model):
     specialty = UnicodeAttribute()
     department = NumberAttribute()
     user_id = NumberAttribute(null=True)
+    is_active = BooleanAttribute(null=True)  # missing on items written before it existed: active
 
     by_kind = kind_id_index()
     by_department = _DoctorsByDepartment()
 
 
-def _to_doctor(item: DoctorModel) -> Doctor:
+def to_doctor(item: DoctorModel) -> Doctor:
     return Doctor(id=int(item.id), name=item.name, specialty=item.specialty,
                   department=int(item.department),
-                  user_id=int(item.user_id) if item.user_id is not None else None)
+                  user_id=int(item.user_id) if item.user_id is not None else None,
+                  is_active=item.is_active is not False)
+
+
+_to_doctor = to_doctor
 
 
 def stage_new_doctor(tx: Transaction, doctor: Doctor) -> None:
     """Add a new doctor record to a transaction, failing ("department") unless its department exists."""
     departments.stage_exists_check(tx, doctor.department)
     tx.put("doctor", DoctorModel(doctor.id, kind=KIND, name=doctor.name, specialty=doctor.specialty,
-                                 department=doctor.department, user_id=doctor.user_id),
+                                 department=doctor.department, user_id=doctor.user_id,
+                                 is_active=doctor.is_active),
            DoctorModel.id.does_not_exist())
+
+
+def save_changed(before: Doctor, after: Doctor) -> None:
+    """Write an edited doctor record if still as read; a new department must exist and be active
+    (ConditionFailed(["department"]) otherwise, ["doctor-edit"] if it changed meanwhile)."""
+    with Transaction() as tx:
+        if after.department != before.department:
+            departments.stage_exists_check(tx, after.department)
+        stored = (DoctorModel.name == before.name) & (DoctorModel.department == before.department)
+        tx.update("doctor-edit", DoctorModel(before.id),
+                  [DoctorModel.name.set(after.name), DoctorModel.specialty.set(after.specialty),
+                   DoctorModel.department.set(after.department), DoctorModel.is_active.set(after.is_active)],
+                  stored)
 
 
 def add(doctor: Doctor) -> None:

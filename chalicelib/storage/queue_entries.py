@@ -10,23 +10,33 @@ request path at a fixed number of calls whatever the day's volume:
 - open-date-index: sparse; only waiting or called entries carry `open_key`, so the
   nightly reset finds what is left of past days without a Scan.
 - patient-day-index: a patient's entries by date, queue and token (their own list).
+- call-day-index: sparse, KEYS_ONLY; an entry enters it at its first call (`call_key` =
+  queue#date, ranked by `first_called_at`) and never leaves, so the day's latest calls
+  (the calling rate behind wait estimates) are one small Query.
+- called-index: sparse; only entries whose status is called carry `called_key` (queue#date),
+  ranked by `called_at` (a recall moves it up), so the waiting room's board reads the numbers
+  being called now without reading the day's served ones.
+
+Every change of status is one conditional write (a transaction where a claim, the day's
+counter or a second entry is involved) that also appends the change to `history`.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import size
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.domain.entities import (
     CALLED,
-    EXPIRED,
     OPEN_STATUSES,
-    SERVED,
     WAITING,
+    Event,
     Page,
     QueueEntry,
     queue_name,
@@ -34,11 +44,19 @@ from chalicelib.domain.entities import (
 from chalicelib.errors import ConditionFailed
 from chalicelib.storage.binding import register
 from chalicelib.storage.claims import UniqueModel, owner_of, stage_claim, stage_release
-from chalicelib.storage.counters import next_value
+from chalicelib.storage.counters import CounterModel, next_value
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.departments import DepartmentModel
 from chalicelib.storage.patients import PatientModel
-from chalicelib.storage.transactions import Transaction, get_or_none, read_items, update_unless
+from chalicelib.storage.transactions import (
+    CONDITION_FAILED,
+    TRANSACTION_CONFLICT,
+    Transaction,
+    cause,
+    get_or_none,
+    read_items,
+    update_unless,
+)
 
 OPEN = "open"
 ACTIVE_CLAIM = "queue-active"
@@ -80,10 +98,37 @@ class _EntriesByPatient(GlobalSecondaryIndex):
     patient_day = UnicodeAttribute(range_key=True)
 
 
+class _CallsByDay(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "call-day-index"
+        projection = KeysOnlyProjection()
+
+    call_key = UnicodeAttribute(hash_key=True)
+    first_called_at = UnicodeAttribute(range_key=True)
+
+
+class _CalledNow(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "called-index"
+        projection = IncludeProjection(["token_number", "service_point", "recalls"])
+
+    called_key = UnicodeAttribute(hash_key=True)
+    called_at = UnicodeAttribute(range_key=True)
+
+
+class _EventMap(MapAttribute):
+    status = UnicodeAttribute()
+    at = UnicodeAttribute()
+    by = NumberAttribute(null=True)
+    service_point = NumberAttribute(null=True)
+
+
 @register
 class QueueEntryModel(Model):
     class Meta:
         table_suffix = "queue-entries"
+        # The waiting room's live boards and "your turn" messages follow the entries' changes.
+        stream_view_type = "NEW_AND_OLD_IMAGES"
 
     id = NumberAttribute(hash_key=True)
     queue = UnicodeAttribute()
@@ -96,17 +141,31 @@ class QueueEntryModel(Model):
     created_at = UnicodeAttribute()
     called_at = UnicodeAttribute(null=True)
     served_at = UnicodeAttribute(null=True)
+    service_point = NumberAttribute(null=True)
+    called_by = NumberAttribute(null=True)
+    recalls = NumberAttribute(null=True)
+    visit = NumberAttribute(null=True)
+    transferred_from = NumberAttribute(null=True)
+    closed_at = UnicodeAttribute(null=True)
+    first_called_at = UnicodeAttribute(null=True)
+    history = ListAttribute(of=_EventMap, null=True)
+    notify = UnicodeAttribute(null=True)  # "sms" | "email" (the waiting room's messages)
+    notified = UnicodeSetAttribute(null=True)  # the messages sent, each marked before it is sent
     # index keys
     day_key = UnicodeAttribute()
     patient_day = UnicodeAttribute()
     waiting_key = UnicodeAttribute(null=True)
     rank = NumberAttribute(null=True)
     open_key = UnicodeAttribute(null=True)
+    call_key = UnicodeAttribute(null=True)
+    called_key = UnicodeAttribute(null=True)
 
     by_day = _EntriesByDay()
     waiting = _WaitingByRank()
     open_by_date = _OpenByDate()
     by_patient = _EntriesByPatient()
+    calls_by_day = _CallsByDay()
+    called_now = _CalledNow()
 
 
 def day_key(queue: str, day: date) -> str:
@@ -123,12 +182,29 @@ def _patient_day(queue: str, day: date, token_number: int | None = None) -> str:
     return prefix if token_number is None else f"{prefix}{token_number:09d}"
 
 
+def _int(value) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _to_event(item: _EventMap) -> Event:
+    return Event(status=item.status, at=item.at, by=_int(item.by), service_point=_int(item.service_point))
+
+
+def _event_map(event: Event) -> _EventMap:
+    return _EventMap(status=event.status, at=event.at, by=event.by, service_point=event.service_point)
+
+
 def _to_entry(item: QueueEntryModel) -> QueueEntry:
     return QueueEntry(
         id=int(item.id), token_number=int(item.token_number), queue_date=date.fromisoformat(item.queue_date),
-        department=int(item.department) if item.department is not None else None, patient=int(item.patient),
+        department=_int(item.department), patient=int(item.patient),
         status=item.status, priority=item.priority, created_at=item.created_at,
-        called_at=item.called_at, served_at=item.served_at,
+        called_at=item.called_at, served_at=item.served_at, service_point=_int(item.service_point),
+        called_by=_int(item.called_by), recalls=int(item.recalls or 0),
+        visit=_int(item.visit) if item.visit is not None else int(item.id),
+        transferred_from=_int(item.transferred_from), closed_at=item.closed_at,
+        first_called_at=item.first_called_at, history=[_to_event(e) for e in item.history or []],
+        notify=item.notify, notified=frozenset(item.notified or ()),
     )
 
 
@@ -139,18 +215,72 @@ def _to_model(entry: QueueEntry) -> QueueEntryModel:
         entry.id, queue=queue, department=entry.department, queue_date=entry.queue_date.isoformat(),
         token_number=entry.token_number, patient=entry.patient, status=entry.status,
         priority=entry.priority, created_at=entry.created_at, called_at=entry.called_at,
-        served_at=entry.served_at, day_key=day_key(queue, entry.queue_date),
+        served_at=entry.served_at, service_point=entry.service_point, called_by=entry.called_by,
+        recalls=entry.recalls, visit=entry.visit, transferred_from=entry.transferred_from,
+        closed_at=entry.closed_at, first_called_at=entry.first_called_at,
+        history=[_event_map(e) for e in entry.history], notify=entry.notify, notified=set(entry.notified) or None,
+        day_key=day_key(queue, entry.queue_date),
         patient_day=_patient_day(queue, entry.queue_date, entry.token_number),
         waiting_key=day_key(queue, entry.queue_date) if waiting else None,
         rank=entry.rank if waiting else None,
         open_key=OPEN if entry.is_open else None,
+        call_key=day_key(queue, entry.queue_date) if entry.first_called_at else None,
+        called_key=day_key(queue, entry.queue_date) if entry.status == CALLED and entry.called_at else None,
     )
+
+
+def _append(event: Event):
+    """SET history = list_append(if_not_exists(history, []), [event])."""
+    return QueueEntryModel.history.set((QueueEntryModel.history | []).append([_event_map(event)]))
+
+
+class QueueClosed(Exception):
+    """The queue is closed for the day: it takes no new waiting entries."""
+
+
+def counter_key(queue: str, day: date) -> str:
+    """The day's token counter item; its `closed` attribute closes the queue for the day."""
+    return f"token#{queue}#{day.isoformat()}"
 
 
 def next_token_number(queue: str, day: date, expires_at: datetime | None = None) -> int:
     """The queue's next token number for the day: one atomic ADD on the day's counter item
-    (which DynamoDB's TTL may drop after expires_at, once the day is long over)."""
-    return next_value(f"token#{queue}#{day.isoformat()}", expires_at=expires_at)
+    (which DynamoDB's TTL may drop after expires_at, once the day is long over).
+
+    Raises QueueClosed, using up no number, once the queue is closed for the day.
+    """
+    for attempt in range(5):
+        try:
+            return next_value(counter_key(queue, day), expires_at=expires_at,
+                              condition=CounterModel.closed.does_not_exist())
+        except UpdateError as exc:
+            if cause(exc) == CONDITION_FAILED:
+                raise QueueClosed() from exc
+            # A join's transaction checking the counter at this instant: add again.
+            if cause(exc) != TRANSACTION_CONFLICT or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _stage_open_check(tx: Transaction, queue: str, day: date) -> None:
+    """Fail the transaction ("queue-closed") if the queue is closed for the day when it lands."""
+    tx.check("queue-closed", CounterModel, counter_key(queue, day), CounterModel.closed.does_not_exist())
+
+
+def close_queue(queue: str, day: date, at: str, expires_at: datetime) -> None:
+    """Mark the queue closed for the day (joins refused from now on); closing again changes nothing."""
+    CounterModel(counter_key(queue, day)).update(
+        actions=[CounterModel.closed.set(CounterModel.closed | at), CounterModel.expires_at.set(expires_at)])
+
+
+def open_queue(queue: str, day: date) -> None:
+    """Take joins again for the day."""
+    CounterModel(counter_key(queue, day)).update(actions=[CounterModel.closed.remove()])
+
+
+def is_closed(queue: str, day: date) -> bool:
+    item = get_or_none(CounterModel, counter_key(queue, day))
+    return item is not None and item.closed is not None
 
 
 @dataclass(frozen=True)
@@ -158,6 +288,7 @@ class JoinCheck:
     """What a join must know before it takes a token number, read in one call."""
     patient_exists: bool
     department_exists: bool  # True for the general queue
+    department_active: bool  # True for the general queue
     holder: int | None  # the entry id holding the patient's place in this queue today, if any
 
 
@@ -170,15 +301,19 @@ def check_join(patient_id: int, department_id: int | None, day: date) -> JoinChe
     patient, claim, *department = read_items(keys)
     return JoinCheck(patient_exists=patient is not None,
                      department_exists=department_id is None or department[0] is not None,
+                     department_active=department_id is None or (department[0] is not None
+                                                                 and department[0].is_active is not False),
                      holder=int(claim.owner) if claim is not None else None)
 
 
 def add(entry: QueueEntry, claim_expires_at: datetime) -> None:
     """Write a new waiting entry with the patient's claim on the queue for its day.
 
-    Raises ConditionFailed(["queue-active"]) when the patient already holds a place.
+    Raises ConditionFailed(["queue-active"]) when the patient already holds a place, and
+    ConditionFailed(["queue-closed"]) when the queue closed after the token was taken.
     """
     with Transaction() as tx:
+        _stage_open_check(tx, entry.queue, entry.queue_date)
         stage_claim(tx, ACTIVE_CLAIM, active_claim_key(entry.queue, entry.queue_date, entry.patient), entry.id,
                     expires_at=claim_expires_at)
         tx.put("entry", _to_model(entry), QueueEntryModel.id.does_not_exist())
@@ -211,46 +346,101 @@ def count_ahead(entry: QueueEntry) -> int:
                                          QueueEntryModel.rank < entry.rank)
 
 
-def mark_called(entry_id: int, called_at: str) -> QueueEntry | None:
-    """Move a waiting entry to called; None if it is no longer waiting (another desk won)
-    or another desk's transaction holds it right now (it is not ours to take either way)."""
+def mark_called(entry_id: int, queue: str, day: date, event: Event) -> QueueEntry | None:
+    """Move a waiting entry to called at a service point; None if it is no longer waiting (another
+    desk won) or another desk's transaction holds it right now (not ours to take either way)."""
     item = QueueEntryModel(entry_id)
-    called = update_unless(
-        item, [QueueEntryModel.status.set(CALLED), QueueEntryModel.called_at.set(called_at),
-               QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove()],
-        QueueEntryModel.status == WAITING)
+    actions = [QueueEntryModel.status.set(CALLED), QueueEntryModel.called_at.set(event.at),
+               QueueEntryModel.called_by.set(event.by), QueueEntryModel.service_point.set(event.service_point),
+               QueueEntryModel.first_called_at.set(QueueEntryModel.first_called_at | event.at),
+               QueueEntryModel.call_key.set(day_key(queue, day)), QueueEntryModel.called_key.set(day_key(queue, day)),
+               QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove(), _append(event)]
+    called = update_unless(item, actions, QueueEntryModel.status == WAITING)
     return _to_entry(item) if called else None
 
 
-def _stage_close(tx: Transaction, entry: QueueEntry, actions: list, condition) -> None:
-    """Leave the open states: drop the index keys and release the patient's claim."""
-    tx.update("entry", QueueEntryModel(entry.id),
-              actions + [QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove(),
-                         QueueEntryModel.open_key.remove()],
-              condition)
-    key = active_claim_key(entry.queue, entry.queue_date, entry.patient)
-    stage_release(tx, "claim", key, entry.id)
+_CHANGING = ("status", "called_at", "served_at", "service_point", "called_by", "recalls", "closed_at",
+             "first_called_at")
 
 
-def mark_served(entry: QueueEntry, served_at: str) -> QueueEntry:
-    """Serve an entry that is still as read (waiting or called); ConditionFailed otherwise."""
+def _change_actions(before: QueueEntry, after: QueueEntry) -> list:
+    """The UpdateItem actions that turn the stored `before` into `after`, history appended."""
+    actions = [getattr(QueueEntryModel, name).set(getattr(after, name)) for name in _CHANGING
+               if getattr(after, name) != getattr(before, name)]
+    key = day_key(after.queue, after.queue_date)
+    waiting = after.status == WAITING
+    actions += [QueueEntryModel.waiting_key.set(key if waiting else None),
+                QueueEntryModel.rank.set(after.rank if waiting else None),
+                QueueEntryModel.open_key.set(OPEN if after.is_open else None),
+                QueueEntryModel.called_key.set(key if after.status == CALLED else None)]
+    actions += [_append(event) for event in after.history[len(before.history):]]
+    return actions
+
+
+def _as_read(before: QueueEntry):
+    """The condition that the entry is still as read: same status, no change appended since."""
+    same = QueueEntryModel.status == before.status
+    if before.history:
+        return same & (size(QueueEntryModel.history) == len(before.history))
+    return same & (QueueEntryModel.history.does_not_exist() | (size(QueueEntryModel.history) == 0))
+
+
+def change(before: QueueEntry, after: QueueEntry, condition=None, claim_expires_at: datetime | None = None) -> None:
+    """Write a change of an entry that takes or releases the patient's place in the queue as needed,
+    in one write (a transaction when the claim moves). ConditionFailed(["entry"]) if the entry
+    changed since it was read; ["queue-active"] if the patient meanwhile holds another open place;
+    ["queue-closed"] when going back to waiting in a queue closed for the day. `condition`
+    replaces "still as read" (the reset: still open, whatever else changed)."""
+    actions = _change_actions(before, after)
+    condition = _as_read(before) if condition is None else condition
+    key = active_claim_key(before.queue, before.queue_date, before.patient)
+    if before.is_open == after.is_open and not (after.status == WAITING and before.status != WAITING):
+        if not update_unless(QueueEntryModel(before.id), actions, condition):
+            raise ConditionFailed(["entry"])
+        return
     with Transaction() as tx:
-        _stage_close(tx, entry, [QueueEntryModel.status.set(SERVED), QueueEntryModel.served_at.set(served_at)],
-                     QueueEntryModel.status == entry.status)
-    return replace(entry, status=SERVED, served_at=served_at)
+        tx.update("entry", QueueEntryModel(before.id), actions, condition)
+        if after.status == WAITING:
+            _stage_open_check(tx, after.queue, after.queue_date)
+        if after.is_open and not before.is_open:
+            stage_claim(tx, ACTIVE_CLAIM, key, before.id, expires_at=claim_expires_at)
+        elif before.is_open and not after.is_open:
+            stage_release(tx, "claim", key, before.id)
 
 
-def expire(entry: QueueEntry) -> bool:
-    """Mark an entry whose day has closed expired; False if it was no longer waiting or called."""
-    try:
-        with Transaction() as tx:
-            _stage_close(tx, entry, [QueueEntryModel.status.set(EXPIRED)],
-                         QueueEntryModel.status.is_in(*OPEN_STATUSES))
-    except ConditionFailed as exc:
-        if "entry" in exc.labels:
-            return False
-        raise
-    return True
+def transfer(before: QueueEntry, after: QueueEntry, new: QueueEntry, claim_expires_at: datetime) -> None:
+    """Close an entry as transferred and add the patient's new waiting entry in another queue, in one
+    transaction. ConditionFailed names "entry", "queue-active" (the new queue) or "queue-closed"."""
+    with Transaction() as tx:
+        _stage_open_check(tx, new.queue, new.queue_date)
+        tx.update("entry", QueueEntryModel(before.id), _change_actions(before, after), _as_read(before))
+        stage_release(tx, "claim", active_claim_key(before.queue, before.queue_date, before.patient), before.id)
+        stage_claim(tx, ACTIVE_CLAIM, active_claim_key(new.queue, new.queue_date, new.patient), new.id,
+                    expires_at=claim_expires_at)
+        tx.put("new-entry", _to_model(new), QueueEntryModel.id.does_not_exist())
+
+
+def still_open():
+    """The condition that an entry is waiting or called, whatever else changed."""
+    return QueueEntryModel.status.is_in(*OPEN_STATUSES)
+
+
+def waiting_ids(queue: str, day: date) -> list[int]:
+    """Ids of every waiting entry of a queue's day (Queries on the sparse waiting index)."""
+    return [int(item.id) for item in QueueEntryModel.waiting.query(day_key(queue, day))]
+
+
+def latest_calls(queue: str, day: date, limit: int) -> list[str]:
+    """When the day's most recently first-called entries were first called, newest first (one Query)."""
+    return [item.first_called_at for item in
+            QueueEntryModel.calls_by_day.query(day_key(queue, day), scan_index_forward=False,
+                                               limit=limit, page_size=limit)]
+
+
+def day_entries(queue: str, day: date) -> Iterator[QueueEntry]:
+    """Every entry of a queue's day, in token order (Queries on the day index: the day's entries only)."""
+    for item in QueueEntryModel.by_day.query(day_key(queue, day)):
+        yield _to_entry(item)
 
 
 def open_before(day: date) -> Iterator[QueueEntry]:
@@ -270,3 +460,10 @@ def patient_day_page(patient_id: int, queue: str, day: date, limit: int, cursor:
     return query_page(QueueEntryModel, QueueEntryModel.by_patient, f"queue-patient#{patient_id}#{day_key(queue, day)}",
                       limit, cursor, _to_entry, hash_key=patient_id,
                       range_key_condition=QueueEntryModel.patient_day.startswith(_patient_day(queue, day)))
+
+
+def mark_notified(entry_id: int, message: str) -> bool:
+    """Mark a message as sent for an entry, unless it already was (one conditional UpdateItem):
+    True for the caller that marked it, the one to send it."""
+    return update_unless(QueueEntryModel(entry_id), [QueueEntryModel.notified.add({message})],
+                         ~QueueEntryModel.notified.contains(message) & QueueEntryModel.id.exists())

@@ -18,10 +18,10 @@ def token_of(as_role, role):
 def test_seed_payloads_create_a_department_and_a_doctor(api, as_role):
     admin = as_role("admin").token
     department = api.post("/departments/", SEED_DEPARTMENT, token=admin)
-    assert department.status == 201 and department.body == {"id": 1, **SEED_DEPARTMENT}
+    assert department.status == 201 and department.body == {"id": 1, **SEED_DEPARTMENT, "is_active": True}
     doctor = api.post("/doctors/", SEED_DOCTOR, token=admin)
     assert doctor.status == 201, doctor
-    assert doctor.body == {"id": doctor.body["id"], **SEED_DOCTOR, "user_id": None}
+    assert doctor.body == {"id": doctor.body["id"], **SEED_DOCTOR, "user_id": None, "is_active": True}
     assert api.get(f"/doctors/{doctor.body['id']}/", token=admin).body == doctor.body
     assert api.get("/departments/1/", token=admin).body == department.body
 
@@ -44,7 +44,8 @@ def test_every_logged_in_user_reads_departments_and_doctors(api, as_role, role):
     doctor = api.post("/doctors", {**SEED_DOCTOR, "department": dept}, token=admin).body
     token = token_of(as_role, role)
     departments = api.get("/departments", token=token)
-    assert departments.status == 200 and {"id": dept, **SEED_DEPARTMENT} in departments.body["results"]
+    assert departments.status == 200
+    assert {"id": dept, **SEED_DEPARTMENT, "is_active": True} in departments.body["results"]
     doctors = api.get("/doctors", token=token)
     assert doctors.status == 200 and doctor in doctors.body["results"]
     assert api.get(f"/departments/{dept}", token=token).status == 200

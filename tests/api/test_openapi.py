@@ -12,6 +12,7 @@ from app import app  # registers every route before the description is built
 from chalicelib import openapi
 from chalicelib.api.docs import DOC_ROUTES
 from chalicelib.api.http import FALLBACK_ROUTES, ROUTES, RouteSpec
+from chalicelib.api.waiting_room import PAGE_ROUTES
 from chalicelib.schema import Int, Obj, Schema, Str
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -27,7 +28,7 @@ def _described(spec: dict) -> set[tuple[str, str]]:
 
 def test_description_lists_every_route_of_the_app_and_no_other():
     spec = openapi.describe()
-    app_routes = _app_routes() - DOC_ROUTES - FALLBACK_ROUTES  # the 405 answers are no operations
+    app_routes = _app_routes() - DOC_ROUTES - PAGE_ROUTES - FALLBACK_ROUTES  # the 405 answers are no operations
     described = _described(spec)
     assert app_routes - described == set(), "routes the description lacks"
     assert described - app_routes == set(), "described operations the app does not have"

@@ -36,7 +36,7 @@ def test_the_seed_flow_join_three_call_serve_positions_move(api, people, staff):
     before = [position(api, p, e["id"]) for p, e in zip(patients, entries, strict=True)]
     assert [(b["people_ahead"], b["position"]) for b in before] == [(0, 1), (1, 2), (2, 3)]
     assert before[2] == {"id": entries[2]["id"], "token_number": 3, "status": "waiting",
-                         "people_ahead": 2, "position": 3}
+                         "people_ahead": 2, "position": 3, "estimated_wait_minutes": None}
 
     called = api.post("/queues/call_next", token=staff.token)
     assert called.status == 200
@@ -153,12 +153,12 @@ def test_department_queues_are_numbered_called_and_listed_independently(api, peo
 def test_desk_actions_are_for_staff_and_admin(api, people, as_role, staff):
     patient = people.make("patient")
     entry = join(api, patient).body
-    doctor = as_role("doctor")
+    doctor = as_role("doctor")  # runs their own department's queue only, not the general one
     for who in (patient, doctor):
         assert api.post("/queues/call_next", token=who.token).status == 403
-        assert api.post("/queues/call_next", {"department": "bad"}, token=who.token).status == 403
         assert api.post(f"/queues/{entry['id']}/mark_served", token=who.token).status == 403
         assert api.post("/queues/reset_queue", token=who.token).status == 403
+    assert api.post("/queues/call_next", {"department": "bad"}, token=patient.token).status == 403
     assert api.post("/queues/reset_queue", token=staff.token).status == 403
     assert api.post("/queues/call_next").status == 401
     assert api.post(f"/queues/{entry['id']}/mark_served").status == 401
@@ -179,7 +179,8 @@ def test_a_waiting_entry_can_be_served_without_being_called(api, people, staff):
     served = api.post(f"/queues/{entry['id']}/mark_served", token=staff.token).body
     assert served["status"] == "served" and served["called_at"] is None
     assert position(api, patient, entry["id"]) == {"id": entry["id"], "token_number": 1, "status": "served",
-                                                    "people_ahead": 0, "position": 0}
+                                                    "people_ahead": 0, "position": 0,
+                                                    "estimated_wait_minutes": None}
     assert api.post("/queues/call_next", token=staff.token).body == {"message": "The queue is empty."}
 
 

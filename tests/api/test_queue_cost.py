@@ -47,10 +47,11 @@ def test_desk_and_patient_paths_do_not_grow_with_served_entries(api, people, as_
     assert few == many
     for operations in many.values():
         assert "Scan" not in operations
-    # After the caller's GetItem: the entry, then one COUNT Query on the waiting index;
-    # the head of the waiting index, one conditional UpdateItem; the department and one
-    # page; one Query of open past entries and one write per entry expired.
-    assert many["position"] == ["GetItem", "GetItem", "Query"]
-    assert many["call_next"] == ["GetItem", "Query", "UpdateItem"]
+    # After the caller's GetItem: the entry, one COUNT Query on the waiting index and one
+    # Query of the day's latest calls (the estimate); the department (is it active?), the
+    # head of the waiting index, one conditional UpdateItem; the department and one page;
+    # one Query of open past entries and one write per entry expired.
+    assert many["position"] == ["GetItem", "GetItem", "Query", "Query"]
+    assert many["call_next"] == ["GetItem", "TransactGetItems", "Query", "UpdateItem"]
     assert many["list"] == ["GetItem", "GetItem", "Query"]
     assert many["reset"] == ["GetItem", "Query", "TransactWriteItems", "TransactWriteItems"]

@@ -14,6 +14,7 @@ ANYONE = ["anonymous"]
 EVERY_ROLE = ["patient", "doctor", "staff", "admin"]
 STAFF = ["staff", "admin"]
 ADMIN = ["admin"]
+DESK = ["doctor", "staff", "admin"]  # a doctor: their own department's queue only (the domain checks)
 
 # API-CONTRACT.md's "Roles and who may do what", operation by operation: the roles that may
 # call it at all. Rules about owning an object ("own only") come on top, in the domain.
@@ -48,9 +49,24 @@ CONTRACT = {
     ("GET", "/queues/{entry_id}"): EVERY_ROLE,
     ("POST", "/queues/join_queue"): ["patient", "staff", "admin"],
     ("GET", "/queues/{entry_id}/position"): EVERY_ROLE,
-    ("POST", "/queues/call_next"): STAFF,
-    ("POST", "/queues/{entry_id}/mark_served"): STAFF,
+    ("POST", "/queues/call_next"): DESK,
+    ("POST", "/queues/{entry_id}/mark_served"): DESK,
     ("POST", "/queues/reset_queue"): ADMIN,
+    ("PATCH", "/departments/{department_id}"): ADMIN,
+    ("PATCH", "/doctors/{doctor_id}"): ADMIN,
+    ("GET", "/service-points"): EVERY_ROLE,
+    ("GET", "/service-points/{service_point_id}"): EVERY_ROLE,
+    ("POST", "/service-points"): ADMIN,
+    ("PATCH", "/service-points/{service_point_id}"): ADMIN,
+    ("POST", "/queues/{entry_id}/recall"): DESK,
+    ("POST", "/queues/{entry_id}/no_show"): DESK,
+    ("POST", "/queues/{entry_id}/transfer"): DESK,
+    ("POST", "/queues/{entry_id}/requeue"): STAFF,
+    ("POST", "/queues/close"): STAFF,
+    ("POST", "/queues/open"): STAFF,
+    ("POST", "/queues/{entry_id}/cancel"): ["patient", "staff", "admin"],
+    ("GET", "/queues/stats"): ["doctor", "staff", "admin"],
+    ("GET", "/queues/board"): ANYONE,
 }
 
 IDENTITIES = ("anonymous", "patient", "doctor", "staff", "admin")

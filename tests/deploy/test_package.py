@@ -181,7 +181,10 @@ def test_every_function_points_at_the_stage_tables_and_secret_parameter(resource
     assert "APIHandler" in functions
     expected = stage_env()
     for name, function in functions.items():
-        env = function["Properties"]["Environment"]["Variables"]
+        env = dict(function["Properties"]["Environment"]["Variables"])
+        # The display page (its CSP) and the stream handler (where it posts) know the WebSocket API's URL.
+        websocket = env.pop("DQS_WEBSOCKET_URL", None)
+        assert (websocket == package.WEBSOCKET_URL) == (name in ("APIHandler", "QueueChanges")), name
         assert env == expected, name
         assert "DQS_JWT_SECRET" not in env and "DQS_DYNAMODB_ENDPOINT" not in env
         assert env["DQS_JWT_SECRET_PARAM"].startswith("/dqs/")
@@ -251,7 +254,8 @@ def _role_grants(resources: dict, role: str) -> tuple[set, list]:
             assert statement["Effect"] == "Allow" and "Condition" not in statement
             actions = statement["Action"]
             assert not any("*" in a for a in actions)
-            if not all(a.startswith("dynamodb:") for a in actions):
+            stream = {f"dynamodb:{a}" for a in (*package.STREAM_ACTIONS, "ListStreams")}
+            if not all(a.startswith("dynamodb:") for a in actions) or set(actions) <= stream:
                 other.append(statement)
                 continue
             for resource in statement["Resource"]:
@@ -267,12 +271,17 @@ def _secret_statement() -> dict:
         {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + param}]}
 
 
+HANDLERS = {"app.app": "api_handler", "app.queue_reset": "queue_reset", "app.queue_changes": "queue_changes",
+            "app.websocket_connect": "websocket_connect", "app.websocket_message": "websocket_message",
+            "app.websocket_disconnect": "websocket_disconnect"}
+
+
 def test_each_function_has_its_own_role_and_data_policy(resources):
     roles = _function_roles(resources)
-    assert set(roles) == {"app.app", "app.queue_reset"}
-    assert len(set(roles.values())) == 2
+    assert set(roles) == set(HANDLERS)
+    assert len(set(roles.values())) == len(HANDLERS)
     policies = of_type(resources, "AWS::IAM::Policy")
-    assert len(policies) == 2
+    assert len(policies) == len(HANDLERS)
     assert sorted(r["Ref"] for p in policies.values() for r in p["Properties"]["Roles"]) == sorted(roles.values())
 
 
@@ -315,17 +324,74 @@ def test_chalice_roles_keep_only_their_logging_permissions(resources):
 def test_after_the_transform_each_function_runs_with_only_its_own_role(translated):
     functions = of_type(translated, "AWS::Lambda::Function")
     roles = {f["Properties"]["Handler"]: f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
-    assert set(roles) == {"app.app", "app.queue_reset"} and len(set(roles.values())) == 2
+    assert set(roles) == set(HANDLERS) and len(set(roles.values())) == len(HANDLERS)
     assert set(of_type(translated, "AWS::IAM::Role")) == set(roles.values())  # SAM added none
     for handler, role in roles.items():
         attached = [policy["Properties"]["PolicyDocument"]["Statement"]
                     for policy in of_type(translated, "AWS::IAM::Policy").values()
                     if {"Ref": role} in policy["Properties"]["Roles"]]
         actions = {a for statements in attached for s in statements for a in s["Action"]}
-        function = "api_handler" if handler == "app.app" else "queue_reset"
+        function = HANDLERS[handler]
         expected = {f"dynamodb:{a}" for a, _, _ in package.grants(function)}
-        assert actions == expected | ({"ssm:GetParameter"} if function == "api_handler" else set())
+        if function == "api_handler":
+            expected.add("ssm:GetParameter")
+        if function in package.SENDS_TO_CONNECTIONS:
+            expected.add("execute-api:ManageConnections")
+        if function == package.READS_ENTRIES_STREAM:
+            expected |= {f"dynamodb:{a}" for a in (*package.STREAM_ACTIONS, "ListStreams")}
+            expected |= {"sns:Publish", "ses:SendEmail"}
+        assert actions == expected, handler
         assert "ManagedPolicyArns" not in translated[role]["Properties"]
+
+
+def test_the_websocket_functions_touch_only_connections_and_the_board(resources):
+    roles = _function_roles(resources)
+    assert _role_grants(resources, roles["app.websocket_connect"]) == (
+        {("PutItem", "connections", None)}, [])
+    assert _role_grants(resources, roles["app.websocket_disconnect"]) == (
+        {("DeleteItem", "connections", None)}, [])
+    granted, other = _role_grants(resources, roles["app.websocket_message"])
+    assert granted == package.grants("websocket_message")
+    assert {a for a, _, _ in granted} == {"PutItem", "GetItem", "Query"}
+    assert {t for a, t, _ in granted if a == "PutItem"} == {"connections"}
+    assert other == [_manage_connections()]
+
+
+def _manage_connections() -> dict:
+    return {"Effect": "Allow", "Action": ["execute-api:ManageConnections"], "Resource": [
+        {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/api/*/"
+                    "@connections/*"}]}
+
+
+def test_the_stream_handler_reads_the_entries_stream_and_posts_to_this_apis_connections(resources):
+    entries = table_for(resources, next(m for m in storage.MODELS if m.Meta.table_suffix == "queue-entries"))
+    assert entries["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    logical = next(n for n, t in resources.items() if t is entries)
+    function = resources["QueueChanges"]["Properties"]
+    [source] = function["Events"].values()
+    assert source["Type"] == "DynamoDB"
+    assert source["Properties"]["Stream"] == {"Fn::GetAtt": [logical, "StreamArn"]}
+    granted, other = _role_grants(resources, _function_roles(resources)["app.queue_changes"])
+    assert granted == package.grants("queue_changes")
+    assert {(a, t) for a, t, _ in granted if a in ("PutItem", "UpdateItem")} == {("UpdateItem", "queue-entries")}
+    sender = stage_env()["DQS_EMAIL_SENDER"]
+    assert {"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": [
+        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/" + sender}]} in other
+    assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["*"]} in other
+    assert {"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                                          "dynamodb:GetShardIterator"],
+            "Resource": [{"Fn::GetAtt": [logical, "StreamArn"]}]} in other
+    assert _manage_connections() in other
+
+
+def test_the_websocket_api_has_its_stage_and_routes(resources, translated):
+    [api] = of_type(resources, "AWS::ApiGatewayV2::Api").values()
+    assert api["Properties"]["ProtocolType"] == "WEBSOCKET"
+    [stage] = of_type(resources, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["StageName"] == "api"
+    routes = {r["Properties"]["RouteKey"] for r in of_type(resources, "AWS::ApiGatewayV2::Route").values()}
+    assert routes == {"$connect", "$default", "$disconnect"}
+    assert of_type(translated, "AWS::Lambda::EventSourceMapping")
 
 
 # -- API Gateway --------------------------------------------------------------------
@@ -373,7 +439,11 @@ def test_after_the_transform_the_api_has_one_stage_named_api_and_it_is_throttled
     # whole API without the stage's throttle.
     assert "StageName" not in deployment["Properties"]
     assert stage["DeploymentId"] == {"Ref": name}
-    assert not of_type(translated, "AWS::ApiGatewayV2::Stage")
+    # The only other stage is the waiting room's WebSocket API's, also named api, also throttled.
+    [websocket] = of_type(translated, "AWS::ApiGatewayV2::Stage").values()
+    assert websocket["Properties"]["ApiId"] == {"Ref": "WebsocketAPI"}
+    assert websocket["Properties"]["StageName"] == "api"
+    assert websocket["Properties"]["DefaultRouteSettings"] == {"ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200}
 
 
 def test_after_the_transform_the_gateway_responses_are_part_of_the_deployment(built, translated):

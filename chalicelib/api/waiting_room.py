@@ -1,0 +1,115 @@
+"""The waiting room: GET /queues/board (public JSON for screens) and GET /display (the screen's page).
+
+The board is a `route()` like every operation; the display page is a plain Chalice route like
+/docs, since it is HTML and not part of the description.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import html
+import json
+import re
+from pathlib import Path
+
+from chalice import Blueprint, Response
+
+from chalicelib import storage
+from chalicelib.api.http import domain_error_response, route
+from chalicelib.domain import departments, waiting_room
+from chalicelib.domain.permissions import ANONYMOUS
+from chalicelib.errors import DomainError
+from chalicelib.schema import Bool, Date, Int, List, Obj, Schema, Str, query_params
+from chalicelib.settings import get_settings
+
+bp = Blueprint(__name__)
+
+TAG = "waiting room"
+
+# The routes this module serves outside the description.
+PAGE_ROUTES = {("/display", "GET")}
+
+_PAGE_FILE = Path(__file__).with_name("display.html")
+
+BOARD_QUERY = {"department": Int(description="A department's queue; omitted = the general queue.")}
+
+POINT = Schema("BoardServicePoint", {"id": Int(), "name": Str(max_length=100)})
+
+CALL = Schema("BoardCall", {
+    "token_number": Int(),
+    "service_point": Obj(POINT, nullable=True, description="The desk or room the number is called to."),
+    "called_at": Str(max_length=40, description="The latest call (a recall moves it)."),
+    "recalls": Int(minimum=0),
+})
+
+BOARD = Schema("QueueBoard", {
+    "queue_date": Date(),
+    "department": Int(nullable=True),
+    "closed": Bool(description="The queue takes no joins for the rest of the day."),
+    "now_calling": List(Obj(CALL), description="Today's called entries, latest call first, at most 10."),
+    "next": List(Int(), description="The next 10 waiting token numbers, in calling order."),
+    "waiting": Int(minimum=0),
+    "estimated_wait_minutes": Int(minimum=0, nullable=True,
+                                  description="About how long a patient joining now would wait; null with "
+                                              "fewer than 3 calls today or nobody waiting."),
+}, description="Token numbers and desk names only: never a patient's name, id or record.")
+
+
+def board_json(board: dict) -> str:
+    """The board as the API writes it: compact, keys in a fixed order (the ETag is its hash)."""
+    return json.dumps(board, separators=(",", ":"))
+
+
+def etag_of(body: str) -> str:
+    return '"%s"' % hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    return header.strip() == "*" or etag in [tag.strip().removeprefix("W/") for tag in header.split(",")]
+
+
+@route(bp, "/queues/board", "GET", summary="The waiting room's board: numbers called now and next (no login)",
+       tag=TAG, roles=(ANONYMOUS,), query=BOARD_QUERY, response=BOARD)
+def board(ctx):
+    body = board_json(waiting_room.board(ctx.query().get("department")))
+    etag = etag_of(body)
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _matches((ctx.request.headers or {}).get("if-none-match"), etag):
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=body, status_code=200, headers={**headers, "Content-Type": "application/json"})
+
+
+@functools.cache
+def _page_template() -> tuple[str, str]:
+    """The page's HTML and the hashes of its inline script and style for the CSP, read once at first use."""
+    text = _PAGE_FILE.read_text(encoding="utf-8")
+    hashes = []
+    for tag in ("script", "style"):
+        inline = re.search(rf"<{tag}>(.*?)</{tag}>", text, re.S).group(1)
+        digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+        hashes.append(f"'sha256-{digest}'")
+    script, style = hashes
+    return text, (f"default-src 'none'; script-src {script}; style-src {style}; img-src data:; "
+                  "connect-src 'self'{websocket}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+@bp.route("/display", methods=["GET"])
+def display_page():
+    """The waiting-room screen: now calling, next, the queue's name and the time; no login."""
+    storage.bind()
+    try:
+        department_id = query_params(bp.current_request.query_params, BOARD_QUERY).get("department")
+        title = departments.get_department(department_id).name if department_id is not None else None
+    except DomainError as exc:
+        return domain_error_response(exc)
+    text, policy = _page_template()
+    websocket = get_settings().websocket_url or ""
+    page = (text.replace("{{TITLE}}", html.escape(title or waiting_room.GENERAL_QUEUE_NAME))
+            .replace("{{DEPARTMENT}}", "" if department_id is None else str(department_id))
+            .replace("{{WEBSOCKET}}", html.escape(websocket)))
+    return Response(body=page, status_code=200, headers={
+        "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache",
+        "Content-Security-Policy": policy.replace("{websocket}", f" {websocket}" if websocket else "")})

@@ -1,0 +1,95 @@
+""""Your turn" messages: a patient who joined with `notify` gets one message when people_ahead first
+drops to DQS_NOTIFY_AHEAD or below, and one when called (with the desk or room). They are sent from
+the entries table's stream, never from the desk's request, and each at most once per entry: the
+entry is marked (a conditional write) before its message goes, so a record delivered twice, or two
+handlers at once, send nothing twice. A message holds the token number, the queue's name and the
+desk or room: nothing else about the patient.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from chalicelib import messaging
+from chalicelib.domain import clock
+from chalicelib.domain.entities import CALLED, WAITING, QueueEntry
+from chalicelib.errors import ValidationFailed
+from chalicelib.settings import get_settings
+from chalicelib.storage import departments, patients, queue_entries, service_points, waiting_room
+
+log = logging.getLogger("dqs.notifications")
+
+SMS, EMAIL = "sms", "email"
+CHANNELS = (SMS, EMAIL)
+AHEAD, CALLED_MESSAGE = "ahead", "called"
+GENERAL_QUEUE_NAME = "General queue"
+
+
+def check_contact(patient_id: int, notify: str | None) -> None:
+    """400 on `notify` when the patient's record has no phone (sms) or email (email)."""
+    if not notify:
+        return
+    patient = patients.get(patient_id)
+    if patient is None:
+        return  # the join answers 404 for it
+    if notify == SMS and not patient.phone:
+        raise ValidationFailed.field("notify", "This patient's record has no phone number for SMS.")
+    if notify == EMAIL and not patient.email:
+        raise ValidationFailed.field("notify", "This patient's record has no email address.")
+
+
+def send_due(records: list[dict]) -> list[tuple[int, str]]:
+    """Send what a batch of the entries' stream records makes due; returns the (entry id, message) sent."""
+    today = clock.today()
+    sent: list[tuple[int, str]] = []
+    queues: dict[str, int | None] = {}
+    for old, new in waiting_room.changes(records):
+        if new is None or new.queue_date != today:
+            continue
+        if old is not None and replace(old, notified=new.notified) == new:
+            continue  # only a message marked as sent
+        queues[new.queue] = new.department
+        if new.status == CALLED and new.notify and CALLED_MESSAGE not in new.notified:
+            if _send(new, CALLED_MESSAGE):
+                sent.append((new.id, CALLED_MESSAGE))
+    ahead = get_settings().notify_ahead
+    for queue, _department in sorted(queues.items()):
+        # The head of the waiting list, in calling order: the i-th has i people ahead.
+        for people_ahead, entry_id in enumerate(queue_entries.waiting_head(queue, today, ahead + 1)):
+            entry = queue_entries.get(entry_id)
+            if (entry is not None and entry.status == WAITING and entry.notify and AHEAD not in entry.notified
+                    and _send(entry, AHEAD, people_ahead)):
+                sent.append((entry.id, AHEAD))
+    return sent
+
+
+def message_text(entry: QueueEntry, kind: str, people_ahead: int | None = None) -> tuple[str, str]:
+    """(subject, text) of a message: the token number, the queue's name, the desk or room."""
+    department = departments.get(entry.department) if entry.department is not None else None
+    queue = department.name if department is not None else GENERAL_QUEUE_NAME
+    if kind == CALLED_MESSAGE:
+        point = service_points.get(entry.service_point) if entry.service_point is not None else None
+        where = f"please go to {point.name}" if point is not None else "please come to the desk"
+        return (f"Number {entry.token_number}: your turn",
+                f"Number {entry.token_number} ({queue}): it is your turn, {where}.")
+    people = "nobody" if not people_ahead else ("1 person" if people_ahead == 1 else f"{people_ahead} people")
+    return (f"Number {entry.token_number}: your turn is near",
+            f"Number {entry.token_number} ({queue}): {people} ahead of you. Please be ready.")
+
+
+def _send(entry: QueueEntry, kind: str, people_ahead: int | None = None) -> bool:
+    if not queue_entries.mark_notified(entry.id, kind):
+        return False  # sent already (a record delivered twice, or another handler)
+    try:
+        patient = patients.get(entry.patient)
+        subject, text = message_text(entry, kind, people_ahead)
+        if entry.notify == SMS and patient is not None and patient.phone:
+            messaging.send_sms(patient.phone, text)
+        elif entry.notify == EMAIL and patient is not None and patient.email:
+            messaging.send_email(patient.email, subject, text)
+        else:
+            return False
+    except Exception:  # one failed message must not hold back the queue's other messages or boards
+        log.exception("the %s message of entry %d was not sent", kind, entry.id)
+        return False
+    return True

@@ -1,0 +1,117 @@
+"""The waiting room: the board a screen shows (token numbers and desk names, never a patient),
+and which boards a change of entries calls for (what the live push sends).
+
+The board costs a fixed number of reads whatever the day's volume: the numbers called now
+and the head of the waiting list come from sparse indexes that hold only open entries.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+from chalicelib.domain import clock
+from chalicelib.domain.departments import no_department
+from chalicelib.domain.entities import queue_name
+from chalicelib.domain.queue import RATE_CALLS, estimate_wait
+from chalicelib.domain.values import iso_date
+from chalicelib.errors import ValidationFailed
+from chalicelib.storage import connections, queue_entries, waiting_room
+
+NOW_CALLING = 10
+NEXT = 10
+GENERAL_QUEUE_NAME = "General queue"
+# A connection's record outlives API Gateway's longest connection (2 hours), then TTL drops it.
+CONNECTION_LIFETIME = timedelta(hours=3)
+SUBSCRIBE_HELP = 'Send {"action": "subscribe", "department": <id> | null}.'
+
+
+def board(department_id: int | None, day: date | None = None) -> dict:
+    """The queue's board today: what is being called now (latest first), the next numbers, how many
+    wait, whether the queue is closed and about how long a patient joining now would wait.
+
+    400 on `department` for a department that does not exist.
+    """
+    return _board(department_id, day)[0]
+
+
+def _board(department_id: int | None, day: date | None) -> tuple[dict, str]:
+    queue = queue_name(department_id)
+    day = day or clock.today()
+    calls = waiting_room.now_calling(queue, day, NOW_CALLING)
+    upcoming = waiting_room.next_tokens(queue, day, NEXT)
+    waiting = waiting_room.waiting_count(queue, day) if len(upcoming) >= NEXT else len(upcoming)
+    point_ids = sorted({call.service_point for call in calls if call.service_point is not None})
+    records = waiting_room.board_records(queue, day, department_id, point_ids)
+    if department_id is not None and records.department is None:
+        raise no_department(department_id)
+    estimate = None
+    if waiting:
+        estimate = estimate_wait(queue_entries.latest_calls(queue, day, RATE_CALLS), waiting)
+    now_calling = []
+    for call in calls:
+        point = records.service_points.get(call.service_point) if call.service_point is not None else None
+        now_calling.append({"token_number": call.token_number,
+                            "service_point": {"id": point.id, "name": point.name} if point else None,
+                            "called_at": call.called_at, "recalls": call.recalls})
+    name = records.department.name if records.department is not None else GENERAL_QUEUE_NAME
+    return ({"queue_date": iso_date(day), "department": department_id, "closed": records.closed,
+             "now_calling": now_calling, "next": upcoming, "waiting": waiting,
+             "estimated_wait_minutes": estimate}, name)
+
+
+def changed_queues(records: list[dict]) -> dict[int | None, dict]:
+    """The boards to push after a batch of the entries table's stream records: today's board of each
+    queue (by department, None for the general queue) that one of the records changed."""
+    today = clock.today()
+    touched = {entry.department for pair in waiting_room.changes(records) for entry in pair
+               if entry is not None and entry.queue_date == today}
+    return {department: board(department, today) for department in sorted(touched, key=lambda d: d or 0)}
+
+
+# -- live updates: the WebSocket protocol ------------------------------------------------------
+
+def subscription(text: str) -> int | None:
+    """The department a client's message subscribes to (None: the general queue); 400 otherwise."""
+    try:
+        message = json.loads(text)
+    except (ValueError, TypeError):
+        message = None
+    department = message.get("department") if isinstance(message, dict) else None
+    if (not isinstance(message, dict) or message.get("action") != "subscribe"
+            or not (department is None or (isinstance(department, int) and not isinstance(department, bool)))):
+        raise ValidationFailed(SUBSCRIBE_HELP)
+    return department
+
+
+def board_message(board_json: dict) -> str:
+    """What a subscriber receives: the board, as the API writes it."""
+    return json.dumps({"type": "board", "board": board_json}, separators=(",", ":"))
+
+
+def error_message(message: str) -> str:
+    return json.dumps({"type": "error", "message": message}, separators=(",", ":"))
+
+
+def connected(connection_id: str) -> None:
+    """A screen connected (deployed: API Gateway's $connect)."""
+    connections.connected(connection_id, clock.now() + CONNECTION_LIFETIME)
+
+
+def received(connection_id: str, text: str) -> str:
+    """A screen's message: subscribe it and answer with the board at once, or with an error."""
+    try:
+        department = subscription(text)
+        current = board(department)
+    except ValidationFailed as exc:
+        return error_message(exc.message)
+    connections.subscribe(connection_id, queue_name(department), clock.now() + CONNECTION_LIFETIME)
+    return board_message(current)
+
+
+def disconnected(connection_id: str) -> None:
+    connections.disconnected(connection_id)
+
+
+def subscribers(department: int | None) -> list[str]:
+    """The connections following a queue."""
+    return connections.subscribers(queue_name(department))

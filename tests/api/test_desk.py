@@ -1,0 +1,537 @@
+"""The desk's day through the API (chalice.test.Client on moto): service points, department and
+doctor edits, who runs a desk, every move from every status, closing a queue, statistics and
+wait estimates."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain import clock, departments
+from tests.support.queue import add_patients
+
+IDENTITIES = ("anonymous", "patient", "doctor", "staff", "admin")
+MOVES = ("recall", "no_show", "requeue", "cancel", "transfer", "mark_served")
+# Which statuses each move accepts, and the status it leaves.
+ACCEPTS = {
+    "recall": ({"called"}, "called"),
+    "no_show": ({"called"}, "no_show"),
+    "requeue": ({"called", "no_show"}, "waiting"),
+    "cancel": ({"waiting", "called"}, "canceled"),
+    "transfer": ({"waiting", "called"}, "transferred"),
+    "mark_served": ({"waiting", "called"}, "served"),
+}
+STATUSES = ("waiting", "called", "served", "no_show", "canceled", "transferred", "expired")
+
+
+@pytest.fixture
+def staff(as_role):
+    return as_role("staff")
+
+
+@pytest.fixture
+def tokens(as_role):
+    return {identity: (person.token if person else None)
+            for identity in IDENTITIES for person in [as_role(identity)]}
+
+
+def expected_status(identity: str, allowed: tuple[str, ...]) -> int | None:
+    """None when the identity may call; else 401 (anonymous) or 403."""
+    if identity in allowed or identity == "admin":
+        return None
+    return 401 if identity == "anonymous" else 403
+
+
+def join(api, staff, patient_id: int, department: int | None = None, **extra) -> dict:
+    response = api.post("/queues/join_queue", {"patient_id": patient_id, "department": department, **extra},
+                        token=staff.token)
+    assert response.status == 201, response
+    return response.body
+
+
+def entry_in(api, staff, status: str, department: int) -> dict:
+    """A fresh entry of a department's queue today in `status` (the queue holds nothing else open)."""
+    [patient_id] = add_patients(1)
+    entry = join(api, staff, patient_id, department)
+    path = f"/queues/{entry['id']}"
+    if status in ("called", "served", "no_show"):
+        assert api.post("/queues/call_next", {"department": department}, token=staff.token).body["id"] == entry["id"]
+    if status == "served":
+        assert api.post(f"{path}/mark_served", token=staff.token).status == 200
+    if status == "no_show":
+        assert api.post(f"{path}/no_show", token=staff.token).status == 200
+    if status == "canceled":
+        assert api.post(f"{path}/cancel", token=staff.token).status == 200
+    if status == "transferred":
+        assert api.post(f"{path}/transfer", {"department": None}, token=staff.token).status == 201
+    if status == "expired":
+        assert api.post("/queues/close", {"department": department}, token=staff.token).body["expired"] == 1
+        assert api.post("/queues/open", {"department": department}, token=staff.token).status == 200
+    stored = api.get(path, token=staff.token).body
+    assert stored["status"] == status, stored
+    return stored
+
+
+def move(api, who, entry_id: int, name: str, body=None):
+    if name == "transfer" and body is None:
+        body = {"department": None}
+    return api.post(f"/queues/{entry_id}/{name}", body, token=who.token)
+
+
+def replay(history: list[dict]) -> str:
+    """The status a history leads to, checking each step is a move the desk can make."""
+    steps = {None: {"waiting"}, "waiting": {"called", "served", "canceled", "transferred", "expired"},
+             "called": {"called", "served", "no_show", "waiting", "canceled", "transferred", "expired"},
+             "no_show": {"waiting"}}
+    status = None
+    for event in history:
+        assert event["status"] in steps.get(status, set()), (status, event)
+        status = event["status"]
+    return status
+
+
+# -- every move from every status ------------------------------------------------------
+
+@pytest.mark.parametrize("name", MOVES)
+def test_each_move_from_each_status(api, staff, name):
+    accepts, leaves = ACCEPTS[name]
+    for i, status in enumerate(STATUSES):
+        department = departments.ensure_department(f"{name} {i}")
+        entry = entry_in(api, staff, status, department)
+        response = move(api, staff, entry["id"], name)
+        after = api.get(f"/queues/{entry['id']}", token=staff.token).body
+        if name == "mark_served" and status == "served":
+            assert response.status == 200 and response.body == entry == after  # serving again changes nothing
+        elif status in accepts:
+            assert response.status == (201 if name == "transfer" else 200), (name, status, response)
+            assert after["status"] == leaves and replay(after["history"]) == leaves
+            assert len(after["history"]) == len(entry["history"]) + 1
+            assert after["history"][-1]["by"] == staff.id
+            if name != "transfer":
+                assert response.body == after
+            if leaves in ("waiting", "called"):
+                assert after["closed_at"] is None
+            else:
+                assert after["closed_at"] == after["history"][-1]["at"]
+        else:
+            assert response.status == 400 and "status" in response.body["Fields"], (name, status, response)
+            assert after == entry, (name, status)
+
+
+def test_recall_counts_and_moves_to_another_service_point(api, people, staff):
+    admin = people.admin()
+    department = departments.ensure_department("Radiology")
+    desk = api.post("/service-points", {"name": "Desk 1", "kind": "desk", "department": department},
+                    token=admin.token).body
+    room = api.post("/service-points", {"name": "Room 2", "kind": "room", "department": department},
+                    token=admin.token).body
+    [patient_id] = add_patients(1)
+    entry = join(api, staff, patient_id, department)
+    called = api.post("/queues/call_next", {"department": department, "service_point": desk["id"]},
+                      token=staff.token).body
+    assert (called["service_point"], called["called_by"], called["recalls"]) == (desk["id"], staff.id, 0)
+    again = move(api, staff, entry["id"], "recall").body
+    assert (again["status"], again["service_point"], again["recalls"]) == ("called", desk["id"], 1)
+    moved = move(api, staff, entry["id"], "recall", {"service_point": room["id"]}).body
+    assert (moved["service_point"], moved["recalls"]) == (room["id"], 2)
+    assert [(e["status"], e["service_point"]) for e in moved["history"]] == [
+        ("waiting", None), ("called", desk["id"]), ("called", desk["id"]), ("called", room["id"])]
+    general = api.post("/service-points", {"name": "Desk 1", "kind": "desk", "department": None},
+                       token=admin.token).body
+    wrong = move(api, staff, entry["id"], "recall", {"service_point": general["id"]})
+    assert wrong.status == 400 and "service_point" in wrong.body["Fields"]
+    assert api.get(f"/queues/{entry['id']}", token=staff.token).body == moved
+
+
+def test_requeue_keeps_the_entrys_place(api, staff):
+    patients = add_patients(4)
+    first, second = (join(api, staff, p) for p in patients[:2])
+    urgent = join(api, staff, patients[2], priority="urgent")
+    assert api.post("/queues/call_next", token=staff.token).body["id"] == urgent["id"]
+    assert api.post("/queues/call_next", token=staff.token).body["id"] == first["id"]
+    later = join(api, staff, patients[3])
+    assert move(api, staff, first["id"], "no_show").body["status"] == "no_show"
+    back = move(api, staff, first["id"], "requeue").body
+    assert back["status"] == "waiting" and back["token_number"] == 1 and back["closed_at"] is None
+    assert move(api, staff, urgent["id"], "requeue").body["status"] == "waiting"
+    order = [api.post("/queues/call_next", token=staff.token).body["id"] for _ in range(4)]
+    assert order == [urgent["id"], first["id"], second["id"], later["id"]]
+
+
+def test_a_no_show_frees_the_place_and_requeue_refuses_a_second_open_entry(api, people, staff):
+    patient = people.make("patient")
+    entry = api.post("/queues/join_queue", {}, token=patient.token).body
+    api.post("/queues/call_next", token=staff.token)
+    move(api, staff, entry["id"], "no_show")
+    rejoined = api.post("/queues/join_queue", {}, token=patient.token)
+    assert rejoined.status == 201 and rejoined.body["token_number"] == 2
+    refused = move(api, staff, entry["id"], "requeue")
+    assert refused.status == 400 and "patient_id" in refused.body["Fields"]
+    assert api.get(f"/queues/{entry['id']}", token=staff.token).body["status"] == "no_show"
+
+
+def test_patients_cancel_their_own_entries_only(api, people, staff):
+    owner, stranger = people.make("patient"), people.make("patient")
+    entry = api.post("/queues/join_queue", {}, token=owner.token).body
+    assert move(api, stranger, entry["id"], "cancel").status == 403
+    canceled = move(api, owner, entry["id"], "cancel")
+    assert canceled.status == 200 and canceled.body["status"] == "canceled"
+    assert canceled.body["history"][-1]["by"] == owner.id
+    assert api.post("/queues/join_queue", {}, token=owner.token).status == 201  # the place was freed
+
+
+def test_transfer_makes_the_next_entry_of_the_visit(api, people, staff):
+    triage = departments.ensure_department("Triage")
+    cardiology = departments.ensure_department("Cardiology")
+    [other] = add_patients(1)
+    join(api, staff, other, cardiology)  # cardiology's token 1
+    patient = people.make("patient")
+    entry = api.post("/queues/join_queue", {"department": triage}, token=patient.token).body
+    api.post("/queues/call_next", {"department": triage}, token=staff.token)
+    moved = move(api, staff, entry["id"], "transfer", {"department": cardiology, "priority": "urgent"})
+    assert moved.status == 201, moved
+    new = moved.body
+    assert (new["department"], new["token_number"], new["status"], new["priority"]) == (
+        cardiology, 2, "waiting", "urgent")
+    assert (new["visit"], new["transferred_from"]) == (entry["id"], entry["id"])
+    assert [e["status"] for e in new["history"]] == ["waiting"]
+    old = api.get(f"/queues/{entry['id']}", token=staff.token).body
+    assert old["status"] == "transferred" and old["visit"] == entry["id"]
+    # Called before the earlier normal token, being urgent; and on to the pharmacy, same visit.
+    assert api.post("/queues/call_next", {"department": cardiology}, token=staff.token).body["id"] == new["id"]
+    onward = move(api, staff, new["id"], "transfer").body
+    assert (onward["department"], onward["visit"], onward["transferred_from"], onward["priority"]) == (
+        None, entry["id"], new["id"], "urgent")
+    # The patient holds one open place per queue: the general queue's, now.
+    assert api.post("/queues/join_queue", {}, token=patient.token).status == 400
+
+
+def test_bad_transfers_change_nothing(api, people, staff):
+    cardiology = departments.ensure_department("Cardiology")
+    closed = departments.ensure_department("Closed")
+    admin = people.admin()
+    api.patch(f"/departments/{closed}", {"is_active": False}, token=admin.token)
+    [patient_id] = add_patients(1)
+    entry = join(api, staff, patient_id, cardiology)
+    for body in ({"department": cardiology}, {"department": 4242}, {"department": closed}, {}, {"department": "x"},
+                 {"department": None, "priority": "soon"}):
+        response = move(api, staff, entry["id"], "transfer", body)
+        assert response.status == 400 and "department" in response.body["Fields"] or "priority" in str(
+            response.body), (body, response)
+    doctor = people.make("doctor", department=cardiology)
+    assert move(api, doctor, entry["id"], "transfer", {"department": None, "priority": "urgent"}).status == 403
+    assert api.get(f"/queues/{entry['id']}", token=staff.token).body == entry
+    # The patient already waiting in the target queue: 400, both entries as they were.
+    general = join(api, staff, patient_id)
+    refused = move(api, staff, entry["id"], "transfer", {"department": None})
+    assert refused.status == 400 and "patient_id" in refused.body["Fields"]
+    assert api.get(f"/queues/{entry['id']}", token=staff.token).body == entry
+    assert api.get(f"/queues/{general['id']}", token=staff.token).body == general
+
+
+def test_an_entry_of_an_earlier_day_is_refused(api, staff, monkeypatch):
+    [patient_id] = add_patients(1)
+    real_now = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: real_now - timedelta(days=1))
+    entry = join(api, staff, patient_id)
+    api.post("/queues/call_next", token=staff.token)
+    monkeypatch.setattr(clock, "now", lambda: real_now)
+    for name in ("recall", "no_show", "requeue", "cancel", "transfer"):
+        response = move(api, staff, entry["id"], name, {"department": departments.ensure_department("X")}
+                        if name == "transfer" else None)
+        assert response.status == 400, (name, response)
+    assert api.post("/queues/999999/recall", token=staff.token).status == 404
+
+
+# -- who runs a desk ------------------------------------------------------------------------
+
+def test_a_doctor_runs_only_their_own_departments_queue(api, people, staff):
+    cardiology = departments.ensure_department("Cardiology")
+    radiology = departments.ensure_department("Radiology")
+    doctor = people.make("doctor", department=cardiology)
+    patients = add_patients(3)
+    mine = join(api, staff, patients[0], cardiology)
+    theirs = join(api, staff, patients[1], radiology)
+    general = join(api, staff, patients[2])
+    assert api.post("/queues/call_next", {"department": radiology}, token=doctor.token).status == 403
+    assert api.post("/queues/call_next", {}, token=doctor.token).status == 403
+    called = api.post("/queues/call_next", {"department": cardiology}, token=doctor.token)
+    assert called.status == 200 and called.body["id"] == mine["id"] and called.body["called_by"] == doctor.id
+    for name in ("recall", "no_show", "transfer", "mark_served"):
+        for other in (theirs, general):
+            assert move(api, doctor, other["id"], name).status == 403, name
+    assert move(api, doctor, mine["id"], "recall").status == 200
+    assert move(api, doctor, mine["id"], "transfer").status == 201
+    for name in ("requeue", "cancel"):
+        assert move(api, doctor, mine["id"], name).status == 403
+    assert api.get("/queues/stats", token=doctor.token).status == 200
+
+
+def test_call_next_takes_an_active_service_point_of_that_queue(api, people, staff):
+    admin = people.admin()
+    cardiology = departments.ensure_department("Cardiology")
+    [patient_id] = add_patients(1)
+    join(api, staff, patient_id, cardiology)
+    general_desk = api.post("/service-points", {"name": "Desk", "kind": "desk"}, token=admin.token).body
+    room = api.post("/service-points", {"name": "Room 1", "kind": "room", "department": cardiology},
+                    token=admin.token).body
+    idle = api.post("/service-points", {"name": "Room 2", "kind": "room", "department": cardiology,
+                                        "is_active": False}, token=admin.token).body
+    for point in (general_desk["id"], idle["id"], 4242):
+        r = api.post("/queues/call_next", {"department": cardiology, "service_point": point}, token=staff.token)
+        assert r.status == 400 and "service_point" in r.body["Fields"], r
+    called = api.post("/queues/call_next", {"department": cardiology, "service_point": room["id"]},
+                      token=staff.token).body
+    assert called["service_point"] == room["id"] and called["history"][-1]["service_point"] == room["id"]
+
+
+# -- service points, departments and doctors -------------------------------------------------
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_service_points_for_each_identity(api, people, tokens, identity):
+    admin = people.admin()
+    cardiology = departments.ensure_department("Cardiology")
+    made = api.post("/service-points", {"name": "Room 1", "kind": "room", "department": cardiology},
+                    token=admin.token)
+    assert made.status == 201 and made.body == {"id": made.body["id"], "name": "Room 1", "kind": "room",
+                                                "department": cardiology, "is_active": True}
+    token = tokens[identity]
+    read = expected_status(identity, ("patient", "doctor", "staff"))
+    listed = api.get("/service-points", token=token)
+    one = api.get(f"/service-points/{made.body['id']}", token=token)
+    if read is None:
+        assert listed.body == {"results": [made.body], "next": None} and one.body == made.body
+    else:
+        assert listed.status == read and one.status == read
+    write = expected_status(identity, ())
+    created = api.post("/service-points", {"name": "Desk 9", "kind": "desk"}, token=token)
+    changed = api.patch(f"/service-points/{made.body['id']}", {"is_active": False}, token=token)
+    if write is None:
+        assert created.status == 201 and created.body["department"] is None
+        assert changed.status == 200 and changed.body["is_active"] is False
+    else:
+        assert created.status == write and changed.status == write
+        assert api.get(f"/service-points/{made.body['id']}", token=admin.token).body == made.body
+
+
+def test_service_point_names_are_unique_within_a_department(api, people):
+    admin = people.admin().token
+    cardiology = departments.ensure_department("Cardiology")
+    radiology = departments.ensure_department("Radiology")
+    first = api.post("/service-points", {"name": "Room 1", "kind": "room", "department": cardiology}, token=admin)
+    assert first.status == 201
+    taken = api.post("/service-points", {"name": "ROOM 1", "kind": "room", "department": cardiology}, token=admin)
+    assert taken.status == 400 and "name" in taken.body["Fields"]
+    other = api.post("/service-points", {"name": "room 1", "kind": "room", "department": radiology}, token=admin)
+    assert other.status == 201
+    general = api.post("/service-points", {"name": "Room 1", "kind": "desk"}, token=admin)
+    assert general.status == 201
+    moved = api.patch(f"/service-points/{other.body['id']}", {"department": cardiology}, token=admin)
+    assert moved.status == 400 and "name" in moved.body["Fields"]
+    renamed = api.patch(f"/service-points/{other.body['id']}", {"name": "Room 2", "department": cardiology},
+                        token=admin)
+    assert renamed.status == 200 and renamed.body["department"] == cardiology
+    again = api.post("/service-points", {"name": "Room 1", "kind": "room", "department": radiology}, token=admin)
+    assert again.status == 201  # the old name was released
+    for bad in ({"name": "X", "kind": "hall"}, {"kind": "desk"}, {"name": "X", "kind": "desk", "department": 4242},
+                {"name": "X", "kind": "desk", "colour": 1}):
+        r = api.post("/service-points", bad, token=admin)
+        assert r.status == 400 and r.body["Fields"], (bad, r)
+    assert api.patch("/service-points/4242", {"name": "Y"}, token=admin).status == 404
+    assert api.get("/service-points/4242", token=admin).status == 404
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_departments_and_doctors_are_corrected_by_admins_only(api, people, tokens, identity):
+    admin = people.admin().token
+    department = api.post("/departments", {"name": "Cardiology"}, token=admin).body
+    doctor = api.post("/doctors", {"name": "Dr. A", "specialty": "Heart", "department": department["id"]},
+                      token=admin).body
+    token = tokens[identity]
+    d = api.patch(f"/departments/{department['id']}", {"description": "Hearts"}, token=token)
+    r = api.patch(f"/doctors/{doctor['id']}", {"specialty": "Hearts"}, token=token)
+    if identity == "admin":
+        assert d.status == 200 and d.body == {**department, "description": "Hearts"}
+        assert r.status == 200 and r.body == {**doctor, "specialty": "Hearts"}
+    else:
+        assert d.status == r.status == (401 if identity == "anonymous" else 403)
+        assert api.get(f"/departments/{department['id']}", token=admin).body == department
+        assert api.get(f"/doctors/{doctor['id']}", token=admin).body == doctor
+
+
+def test_an_inactive_department_takes_no_joins_calls_or_doctors_and_keeps_its_history(api, people, staff):
+    admin = people.admin().token
+    cardiology = departments.ensure_department("Cardiology")
+    radiology = departments.ensure_department("Radiology")
+    [a, b] = add_patients(2)
+    entry = join(api, staff, a, cardiology)
+    off = api.patch(f"/departments/{cardiology}", {"is_active": False}, token=admin)
+    assert off.status == 200 and off.body["is_active"] is False
+    for response in (api.post("/queues/join_queue", {"patient_id": b, "department": cardiology}, token=staff.token),
+                     api.post("/queues/call_next", {"department": cardiology}, token=staff.token),
+                     api.post("/doctors", {"name": "Dr. B", "specialty": "x", "department": cardiology},
+                              token=admin),
+                     api.post("/service-points", {"name": "R", "kind": "room", "department": cardiology},
+                              token=admin)):
+        assert response.status == 400 and "department" in response.body["Fields"], response
+    doctor = api.post("/doctors", {"name": "Dr. C", "specialty": "x", "department": radiology}, token=admin).body
+    moved = api.patch(f"/doctors/{doctor['id']}", {"department": cardiology}, token=admin)
+    assert moved.status == 400 and "department" in moved.body["Fields"]
+    assert api.get(f"/queues/{entry['id']}", token=staff.token).body == entry
+    listed = api.get(f"/queues?department={cardiology}", token=staff.token).body["results"]
+    assert [e["id"] for e in listed] == [entry["id"]]
+    retired = api.patch(f"/doctors/{doctor['id']}", {"is_active": False, "name": "Dr. C."}, token=admin).body
+    assert retired["is_active"] is False and retired["name"] == "Dr. C."
+    on = api.patch(f"/departments/{cardiology}", {"is_active": True}, token=admin)
+    assert on.body["is_active"] is True
+    assert api.post("/queues/call_next", {"department": cardiology}, token=staff.token).body["id"] == entry["id"]
+    taken = api.patch(f"/departments/{cardiology}", {"name": "radiology"}, token=admin)
+    assert taken.status == 400 and "name" in taken.body["Fields"]
+
+
+# -- closing and opening a queue -----------------------------------------------------------------
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_close_and_open_for_each_identity(api, staff, tokens, identity):
+    [patient_id] = add_patients(1)
+    entry = join(api, staff, patient_id)
+    token = tokens[identity]
+    closed = api.post("/queues/close", {}, token=token)
+    opened = api.post("/queues/open", {}, token=token)
+    status = expected_status(identity, ("staff",))
+    if status is None:
+        assert closed.status == 200 and closed.body["expired"] == 1 and closed.body["message"]
+        assert opened.status == 200 and opened.body["message"]
+        assert api.get(f"/queues/{entry['id']}", token=staff.token).body["status"] == "expired"
+    else:
+        assert closed.status == opened.status == status
+        assert api.get(f"/queues/{entry['id']}", token=staff.token).body == entry
+
+
+def test_a_closed_queue_refuses_joins_until_opened(api, people, staff):
+    cardiology = departments.ensure_department("Cardiology")
+    patients = add_patients(4)
+    called = join(api, staff, patients[0], cardiology)
+    waiting = join(api, staff, patients[1], cardiology)
+    general = join(api, staff, patients[2])
+    api.post("/queues/call_next", {"department": cardiology}, token=staff.token)
+    closed = api.post("/queues/close", {"department": cardiology}, token=staff.token)
+    assert closed.status == 200 and closed.body["expired"] == 1
+    expired = api.get(f"/queues/{waiting['id']}", token=staff.token).body
+    assert expired["status"] == "expired" and expired["history"][-1] == {
+        "status": "expired", "at": expired["closed_at"], "by": staff.id, "service_point": None}
+    assert api.get(f"/queues/{general['id']}", token=staff.token).body == general  # another queue
+    refused = api.post("/queues/join_queue", {"patient_id": patients[3], "department": cardiology},
+                       token=staff.token)
+    assert refused.status == 400 and refused.body["Fields"] == {"department": "The queue is closed for today."}
+    assert api.post("/queues/close", {"department": cardiology}, token=staff.token).body["expired"] == 0
+    served = api.post(f"/queues/{called['id']}/mark_served", token=staff.token)
+    assert served.status == 200 and served.body["status"] == "served"  # called ones may still be served
+    assert api.post("/queues/close", {"department": 4242}, token=staff.token).status == 400
+    assert api.post("/queues/open", {"department": cardiology}, token=staff.token).status == 200
+    rejoined = api.post("/queues/join_queue", {"patient_id": patients[3], "department": cardiology},
+                        token=staff.token)
+    assert rejoined.status == 201 and rejoined.body["token_number"] == 3  # a refused join takes no number
+
+
+def test_each_day_starts_open(api, staff, monkeypatch):
+    [a, b] = add_patients(2)
+    api.post("/queues/close", {}, token=staff.token)
+    assert api.post("/queues/join_queue", {"patient_id": a}, token=staff.token).status == 400
+    real_now = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: real_now + timedelta(days=1))
+    assert api.post("/queues/join_queue", {"patient_id": b}, token=staff.token).status == 201
+
+
+# -- statistics and estimates ----------------------------------------------------------------------
+
+def at_minute(monkeypatch, start: datetime, minute: float) -> None:
+    moment = start + timedelta(minutes=minute)
+    monkeypatch.setattr(clock, "now", lambda: moment)
+
+
+def test_statistics_of_a_queues_day(api, people, staff, monkeypatch):
+    admin = people.admin()
+    start = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    point = api.post("/service-points", {"name": "Desk 1", "kind": "desk"}, token=admin.token).body
+    patients = add_patients(5)
+    at_minute(monkeypatch, start, 0)
+    entries = [join(api, staff, p) for p in patients]
+    for minute, entry in ((10, entries[0]), (20, entries[1]), (30, entries[2])):
+        at_minute(monkeypatch, start, minute)
+        called = api.post("/queues/call_next", {"service_point": point["id"]}, token=staff.token).body
+        assert called["id"] == entry["id"]
+    at_minute(monkeypatch, start, 14)
+    api.post(f"/queues/{entries[0]['id']}/mark_served", token=staff.token)
+    at_minute(monkeypatch, start, 40)
+    api.post(f"/queues/{entries[1]['id']}/mark_served", token=staff.token)
+    api.post(f"/queues/{entries[2]['id']}/no_show", token=staff.token)
+    api.post(f"/queues/{entries[3]['id']}/cancel", token=staff.token)
+    stats = api.get("/queues/stats/", token=staff.token)
+    assert stats.status == 200, stats
+    assert stats.body == {
+        "queue_date": start.date().isoformat(), "department": None, "joined": 5, "waiting": 1, "called": 0,
+        "served": 2, "no_show": 1, "canceled": 1, "transferred": 0, "expired": 0,
+        "wait_minutes": {"median": 20.0, "p90": 30.0}, "service_minutes": {"median": 12.0, "p90": 20.0},
+        "by_service_point": [{"service_point": point["id"], "called": 3, "served": 2,
+                              "service_minutes": {"median": 12.0, "p90": 20.0}}],
+    }
+    yesterday = (start - timedelta(days=1)).date().isoformat()
+    empty = api.get(f"/queues/stats?date={yesterday}", token=staff.token).body
+    assert empty["joined"] == 0 and empty["wait_minutes"] is None and empty["by_service_point"] == []
+    assert api.get("/queues/stats?department=4242", token=staff.token).status == 400
+    assert api.get("/queues/stats?date=yesterday", token=staff.token).status == 400
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_statistics_for_each_identity(api, tokens, identity):
+    response = api.get("/queues/stats", token=tokens[identity])
+    status = expected_status(identity, ("doctor", "staff"))
+    assert response.status == (status or 200)
+
+
+def test_the_wait_estimate_follows_the_calling_rate(api, people, staff, monkeypatch):
+    start = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    at_minute(monkeypatch, start, 0)
+    patients = add_patients(6)
+    entries = [join(api, staff, p) for p in patients]
+    last = entries[-1]["id"]
+
+    def estimate():
+        return api.get(f"/queues/{last}/position", token=staff.token).body["estimated_wait_minutes"]
+
+    assert estimate() is None
+    for n, minute in enumerate((10, 14, 18)):  # a call every 4 minutes
+        at_minute(monkeypatch, start, minute)
+        api.post("/queues/call_next", token=staff.token)
+        assert estimate() == (None if n < 2 else 12)  # 2 ahead, called third: 3 calls x 4 minutes
+    first = entries[0]["id"]
+    api.post(f"/queues/{first}/recall", token=staff.token)  # a recall is not a new call
+    assert estimate() == 12
+    position = api.get(f"/queues/{first}/position", token=staff.token).body
+    assert position["estimated_wait_minutes"] is None  # not waiting
+
+
+@pytest.mark.parametrize("name", MOVES)
+def test_each_move_for_each_identity(api, people, tokens, name):
+    """On a called entry of the general queue: staff and admins may; a doctor not (not their
+    department's queue); a patient only cancels their own; anonymous 401."""
+    staff = people.make("staff")
+    allowed = {"cancel": ("staff",)}.get(name, ("staff",))
+    for identity in IDENTITIES:
+        department = departments.ensure_department(f"{name} {identity}")
+        entry = entry_in(api, staff, "called", department)
+        general = api.post(f"/queues/{entry['id']}/transfer", {"department": None}, token=staff.token).body
+        while api.post("/queues/call_next", {}, token=staff.token).body["id"] != general["id"]:
+            pass  # earlier rounds' requeued entries come first
+        token = tokens[identity]
+        body = {"department": department} if name == "transfer" else None
+        response = api.post(f"/queues/{general['id']}/{name}", body, token=token)
+        status = expected_status(identity, allowed)
+        after = api.get(f"/queues/{general['id']}", token=staff.token).body
+        if status is None:
+            assert response.status == (201 if name == "transfer" else 200), (name, identity, response)
+            assert after["status"] == ACCEPTS[name][1] and len(after["history"]) == 3, (name, identity, after)
+        else:
+            assert response.status == status, (name, identity, response)
+            assert after["status"] == "called", (name, identity)

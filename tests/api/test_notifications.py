@@ -1,0 +1,106 @@
+""""Your turn" messages: asked for on join, sent from the entries' stream (real records read from moto's
+DynamoDB Streams) to moto's SNS and SES, each at most once per entry even when a record comes twice."""
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+from moto.sns.models import sns_backends
+
+import app as handlers
+from app import app
+from chalicelib.domain import departments, queue, service_points
+from chalicelib.domain.entities import Patient
+from chalicelib.storage import counters, patients
+from tests.api.test_waiting_room_live import Sent, Stream
+from tests.support.queue import add_patients, admin
+from tests.support.queue import desk as desk_user
+
+SENDER = "queue@clinic.test"
+
+
+@pytest.fixture
+def messaging(monkeypatch, dynamodb_server):
+    monkeypatch.setenv("DQS_MESSAGING_ENDPOINT", dynamodb_server)
+    monkeypatch.setenv("DQS_EMAIL_SENDER", SENDER)
+    monkeypatch.setenv("DQS_NOTIFY_AHEAD", "2")
+    monkeypatch.setenv("DQS_WEBSOCKET_URL", "wss://abc123.execute-api.us-east-1.amazonaws.com/api")
+    monkeypatch.setattr(app.websocket_api, "send", Sent().send)
+    monkeypatch.setattr(app.websocket_api, "session", object())
+    boto3.client("ses", region_name="us-east-1", endpoint_url=dynamodb_server).verify_email_identity(
+        EmailAddress=SENDER)
+    return dynamodb_server
+
+
+def sms() -> list[tuple[str, str]]:
+    return list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
+
+
+def emails() -> list:
+    return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+
+
+def patient(name: str, phone: str | None = None, email: str | None = None) -> Patient:
+    made = Patient(id=counters.next_id("patient"), name=name, email=email, phone=phone, date_of_birth=None,
+                   user_id=None, created_at="2024-01-01T00:00:00Z")
+    patients.add(made)
+    return made
+
+
+def test_messages_when_near_and_when_called_each_once(messaging):
+    cardiology = departments.ensure_department("Cardiology")
+    room = service_points.create_service_point(admin(), {"name": "Room 4", "kind": "room", "department": cardiology})
+    stream = Stream(messaging)
+    quiet = add_patients(1)[0]
+    queue.join(desk_user(), {"patient_id": quiet, "department": cardiology})
+    ada = patient("Ada Byron", phone="+15550001111")
+    grace = patient("Grace Hopper", email="grace@example.com")
+    alan = patient("Alan Turing", phone="+15550002222")
+    entries = [queue.join(desk_user(), {"patient_id": p.id, "department": cardiology,
+                                        "notify": "email" if p.email else "sms"}) for p in (ada, grace, alan)]
+    records = stream.records()
+    result = handlers.queue_changes({"Records": records}, None)
+    # Ada (1 ahead) and Grace (2 ahead) are near; Alan (3 ahead) is not yet.
+    assert result["messages"] == 2
+    assert sms() == [("+15550001111", "Number 2 (Cardiology): 1 person ahead of you. Please be ready.")]
+    [mail] = emails()
+    assert mail.destinations["ToAddresses"] == ["grace@example.com"] and mail.source == SENDER
+    assert "Number 3 (Cardiology): 2 people ahead of you." in mail.body and "Grace" not in mail.body
+
+    # The same records again (the stream delivers a batch twice): nothing more.
+    assert handlers.queue_changes({"Records": records}, None)["messages"] == 0
+    assert len(sms()) == 1 and len(emails()) == 1
+
+    # The first call brings Alan near; the second calls Ada to Room 4.
+    queue.call_next(desk_user(), cardiology)
+    queue.call_next(desk_user(), cardiology, room.id)
+    records = stream.records()
+    assert handlers.queue_changes({"Records": records}, None)["messages"] == 2
+    assert handlers.queue_changes({"Records": records}, None)["messages"] == 0
+    assert sorted(sms()[1:]) == [("+15550001111", "Number 2 (Cardiology): it is your turn, please go to Room 4."),
+                                 ("+15550002222", "Number 4 (Cardiology): 1 person ahead of you. Please be ready.")]
+    # A recall sends nothing new; the records that only mark a message as sent send nothing either.
+    queue.recall(desk_user(), entries[0].id)
+    assert handlers.queue_changes({"Records": stream.records()}, None)["messages"] == 0
+    assert len(sms()) == 3 and len(emails()) == 1
+
+
+def test_the_desks_request_sends_nothing(messaging):
+    ada = patient("Ada Byron", phone="+15550001111")
+    queue.join(desk_user(), {"patient_id": ada.id, "notify": "sms"})
+    queue.call_next(desk_user())
+    assert sms() == []
+
+
+def test_join_asks_for_messages_the_record_can_take(api, as_role):
+    staff = as_role("staff")
+    walk_in = api.post("/patients", {"name": "No Contact"}, token=staff.token).body
+    for notify, field in (("sms", "phone number"), ("email", "email address")):
+        response = api.post("/queues/join_queue", {"patient_id": walk_in["id"], "notify": notify}, token=staff.token)
+        assert response.status == 400 and field in response.body["Fields"]["notify"], response
+    assert api.post("/queues/join_queue", {"patient_id": walk_in["id"], "notify": "fax"},
+                    token=staff.token).status == 400
+    with_phone = api.post("/patients", {"name": "Has Phone", "phone": "+15550003333"}, token=staff.token).body
+    assert api.post("/queues/join_queue", {"patient_id": with_phone["id"], "notify": "sms"},
+                    token=staff.token).status == 201

@@ -1,0 +1,138 @@
+"""The waiting room's deployed handlers on moto: the WebSocket API's connect, message and
+disconnect, and the entries stream's handler fed with real stream records read from moto's
+DynamoDB Streams, posting each changed board to the connections that follow its queue."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from chalice import WebsocketDisconnectedError
+
+import app as handlers
+from app import app
+from chalicelib.domain import departments, queue, service_points, waiting_room
+from chalicelib.storage.queue_entries import QueueEntryModel
+from tests.support.queue import add_patients, admin
+from tests.support.queue import desk as desk_user
+
+
+class Sent:
+    """Stands in for API Gateway's Management API: what was posted to which connection."""
+
+    def __init__(self):
+        self.messages: list[tuple[str, dict]] = []
+        self.gone: set[str] = set()
+
+    def send(self, connection_id: str, text: str) -> None:
+        if connection_id in self.gone:
+            raise WebsocketDisconnectedError(connection_id)
+        self.messages.append((connection_id, json.loads(text)))
+
+    def to(self, connection_id: str) -> list[dict]:
+        return [message for to, message in self.messages if to == connection_id]
+
+
+@pytest.fixture
+def sent(monkeypatch, dynamodb_server):
+    posted = Sent()
+    monkeypatch.setattr(app.websocket_api, "send", posted.send)
+    monkeypatch.setattr(app.websocket_api, "session", object())
+    monkeypatch.setenv("DQS_WEBSOCKET_URL", "wss://abc123.execute-api.us-east-1.amazonaws.com/api")
+    return posted
+
+
+def ws_event(route: str, connection_id: str, body: str | None = None) -> dict:
+    return {"requestContext": {"routeKey": route, "eventType": route.strip("$").upper(), "connectionId": connection_id,
+                               "apiId": "abc123", "stage": "api",
+                               "domainName": "abc123.execute-api.us-east-1.amazonaws.com"},
+            "body": body, "isBase64Encoded": False}
+
+
+class Stream:
+    """The entries table's stream on moto, read from where it was when this was made."""
+
+    def __init__(self, endpoint: str):
+        self.client = boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=endpoint)
+        described = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint).describe_table(
+            TableName=QueueEntryModel.Meta.table_name)["Table"]
+        assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        arn = described["LatestStreamArn"]
+        [shard] = self.client.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        self.iterator = self.client.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                                       ShardIteratorType="LATEST")["ShardIterator"]
+
+    def records(self) -> list[dict]:
+        answer = self.client.get_records(ShardIterator=self.iterator)
+        self.iterator = answer["NextShardIterator"]
+        return answer["Records"]
+
+
+def test_connect_subscribe_and_push_each_change_to_the_queues_followers(sent, dynamodb_server):
+    cardiology = departments.ensure_department("Cardiology")
+    desk = service_points.create_service_point(admin(), {"name": "Desk 1", "kind": "desk", "department": cardiology})
+    for connection in ("screen-1", "screen-2", "phone"):
+        assert handlers.websocket_connect(ws_event("$connect", connection), None) == {"statusCode": 200}
+    subscribe = json.dumps({"action": "subscribe", "department": cardiology})
+    handlers.websocket_message(ws_event("$default", "screen-1", subscribe), None)
+    handlers.websocket_message(ws_event("$default", "screen-2", subscribe), None)
+    handlers.websocket_message(ws_event("$default", "phone", json.dumps({"action": "subscribe", "department": None})),
+                               None)
+    assert sent.to("screen-1") == [{"type": "board", "board": waiting_room.board(cardiology)}]
+    handlers.websocket_message(ws_event("$default", "phone", "hello"), None)
+    assert sent.to("phone")[-1]["type"] == "error"
+    handlers.websocket_message(ws_event("$default", "phone", json.dumps({"action": "subscribe", "department": 999})),
+                               None)
+    assert sent.to("phone")[-1] == {"type": "error", "message": "No department with id 999."}
+
+    stream = Stream(dynamodb_server)
+    for patient_id in add_patients(3):
+        queue.join(desk_user(), {"patient_id": patient_id, "department": cardiology})
+    queue.call_next(desk_user(), cardiology, desk.id)
+    records = stream.records()
+    assert {r["eventName"] for r in records} >= {"INSERT", "MODIFY"}
+    sent.messages.clear()
+    assert handlers.queue_changes({"Records": records}, None) == {"queues": 1, "sent": 2, "messages": 0}
+    [(to, pushed), _] = sent.messages
+    assert pushed["board"]["now_calling"][0]["service_point"] == {"id": desk.id, "name": "Desk 1"}
+    assert pushed["board"]["next"] == [2, 3] and {to for to, _ in sent.messages} == {"screen-1", "screen-2"}
+
+    # A screen gone without a disconnect is forgotten at the first push that fails; one that
+    # disconnects is forgotten at once.
+    sent.gone.add("screen-2")
+    handlers.websocket_disconnect(ws_event("$disconnect", "screen-1"), None)
+    queue.call_next(desk_user(), cardiology)
+    sent.messages.clear()
+    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 1, "sent": 0, "messages": 0}
+    queue.call_next(desk_user(), cardiology)
+    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 1, "sent": 0, "messages": 0}
+
+
+def test_records_of_other_days_push_nothing(sent, dynamodb_server):
+    from datetime import timedelta
+
+    from chalicelib.domain import clock
+    from tests.support.queue import waiting_entries
+
+    stream = Stream(dynamodb_server)
+    waiting_entries(2, day=clock.today() - timedelta(days=1))
+    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 0, "sent": 0, "messages": 0}
+
+
+def test_make_run_upgrades_an_entries_table_kept_from_before_the_waiting_room(moto_endpoint):
+    """Data kept in .dqs-data/ from an older version: the stream and the newer indexes are added."""
+    from devtools.stream_feed import ensure_stream
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=moto_endpoint)
+    table = "dqs-upgrade-queue-entries"
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}])
+    arn = ensure_stream(dynamodb, table, QueueEntryModel)
+    described = dynamodb.describe_table(TableName=table)["Table"]
+    assert described["LatestStreamArn"] == arn
+    assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    indexes = {index["IndexName"] for index in described["GlobalSecondaryIndexes"]}
+    assert indexes == {index.Meta.index_name for index in QueueEntryModel._indexes.values()}
+    assert ensure_stream(dynamodb, table, QueueEntryModel) == arn  # once is enough
+    dynamodb.delete_table(TableName=table)
