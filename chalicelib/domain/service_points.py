@@ -6,7 +6,7 @@ from dataclasses import replace
 from chalicelib.domain.conflicts import edit
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import Page, ServicePoint, User
-from chalicelib.errors import ConditionFailed, found, raise_taken
+from chalicelib.errors import ConditionFailed, Missing, found, raise_taken
 from chalicelib.storage import counters, service_points
 
 NAME_TAKEN = "This department already has a service point with that name."
@@ -15,7 +15,7 @@ NAME_TAKEN = "This department already has a service point with that name."
 def _taken(department: int | None) -> dict[str, tuple[str, str]]:
     taken = {service_points.NAME_CLAIM: ("name", NAME_TAKEN)}
     if department is not None:
-        taken["department"] = ("department", no_department(department).message)
+        taken["department"] = Missing("department", no_department(department).message)
     return taken
 
 

@@ -203,7 +203,7 @@ def test_transfer_makes_the_next_entry_of_the_visit(api, people, staff):
     assert (onward["department"], onward["visit"], onward["transferred_from"], onward["priority"]) == (
         None, entry["id"], new["id"], "urgent")
     # The patient holds one open place per queue: the general queue's, now.
-    assert api.post("/queues/join_queue", {}, token=patient.token).status == 400
+    assert api.post("/queues/join_queue", {}, token=patient.token).status == 409
 
 
 def test_bad_transfers_change_nothing(api, people, staff):
@@ -321,13 +321,13 @@ def test_service_point_names_are_unique_within_a_department(api, people):
     first = api.post("/service-points", {"name": "Room 1", "kind": "room", "department": cardiology}, token=admin)
     assert first.status == 201
     taken = api.post("/service-points", {"name": "ROOM 1", "kind": "room", "department": cardiology}, token=admin)
-    assert taken.status == 400 and "name" in taken.body["Fields"]
+    assert taken.status == 409 and "name" in taken.body["Fields"]
     other = api.post("/service-points", {"name": "room 1", "kind": "room", "department": radiology}, token=admin)
     assert other.status == 201
     general = api.post("/service-points", {"name": "Room 1", "kind": "desk"}, token=admin)
     assert general.status == 201
     moved = api.patch(f"/service-points/{other.body['id']}", {"department": cardiology}, token=admin)
-    assert moved.status == 400 and "name" in moved.body["Fields"]
+    assert moved.status == 409 and "name" in moved.body["Fields"]
     renamed = api.patch(f"/service-points/{other.body['id']}", {"name": "Room 2", "department": cardiology},
                         token=admin)
     assert renamed.status == 200 and renamed.body["department"] == cardiology
@@ -386,7 +386,7 @@ def test_an_inactive_department_takes_no_joins_calls_or_doctors_and_keeps_its_hi
     assert on.body["is_active"] is True
     assert api.post("/queues/call_next", {"department": cardiology}, token=staff.token).body["id"] == entry["id"]
     taken = api.patch(f"/departments/{cardiology}", {"name": "radiology"}, token=admin)
-    assert taken.status == 400 and "name" in taken.body["Fields"]
+    assert taken.status == 409 and "name" in taken.body["Fields"]
 
 
 # -- closing and opening a queue -----------------------------------------------------------------
