@@ -55,7 +55,7 @@ def get_department(ctx, department_id):
 
 
 @route(bp, "/departments/{department_id}", "PATCH", summary="Change a department (admin)", tag="departments",
-       roles=(ADMIN,), body=DEPARTMENT_UPDATE, response=DEPARTMENT)
+       roles=(ADMIN,), body=DEPARTMENT_UPDATE, response=DEPARTMENT, errors=(409,))
 def update_department(ctx, department_id):
     department_id = parse_id(department_id, "department")
     return department_json(departments.update_department(ctx.user, department_id, ctx.body()))

@@ -81,7 +81,7 @@ def link_code_json(link: LinkCode) -> dict:
 
 @route(bp, "/patients/{patient_id}/link_code", "POST",
        summary="A new link code for a record without an account (staff); the old code stops working",
-       tag="patients", roles=(STAFF,), status=201, response=LINK_CODE, errors=(400,))
+       tag="patients", roles=(STAFF,), status=201, response=LINK_CODE, errors=(409,))
 def issue_link_code(ctx, patient_id):
     return link_code_json(patients.issue_link_code(ctx.user, parse_id(patient_id, "patient")))
 

@@ -11,7 +11,7 @@ from chalicelib.domain.entities import LinkCode, Page, Patient, User
 from chalicelib.domain.permissions import PATIENT
 from chalicelib.domain.security import link_code_hash, new_link_code
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Forbidden, ValidationFailed, found, raise_taken
+from chalicelib.errors import ConditionFailed, Conflict, Forbidden, ValidationFailed, found, raise_taken
 from chalicelib.settings import get_settings
 from chalicelib.storage import counters, patients
 from chalicelib.storage.transactions import retry_on_conflict
@@ -88,7 +88,7 @@ def issue_link_code(actor: User, patient_id: int) -> LinkCode:
     def attempt() -> LinkCode:
         before = found(patients.get(patient_id), "patient", patient_id)
         if before.user_id is not None:
-            raise ValidationFailed(ALREADY_LINKED)
+            raise Conflict(ALREADY_LINKED)
         try:
             patients.replace_link_code(before, code_hash, link.expires_at)
         except ConditionFailed as exc:

@@ -146,7 +146,7 @@ def test_who_may_issue_a_new_code(api, as_role, staff, identity, status):
 def test_a_new_code_for_a_linked_or_unknown_record(api, staff, people):
     linked = people.make("patient").record["patient_id"]
     r = api.post(f"/patients/{linked}/link_code", token=staff)
-    assert r.status == 400 and r.body["Message"] == "This patient record is already linked to an account."
+    assert r.status == 409 and r.body["Message"] == "This patient record is already linked to an account."
     for path in ("/patients/99999/link_code", "/patients/abc/link_code"):
         assert api.post(path, token=staff).status == 404
     assert api.get(f"/patients/{linked}/link_code", token=staff).status == 405

@@ -52,6 +52,7 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWrit
 UNCOUNTED_COUNTERS = ("id#", "login-failures#", "link-code-failures#")
 
 _EXISTS = "must name an existing record: stored data, which a description cannot state"
+_MOVE = "the entry's stored status must accept the move: stored data"
 # Rules the description cannot state. A request the description calls valid may be refused
 # with a 400 only if every field it names is listed here for its operation, with the reason;
 # for every other field, schemathesis' positive_data_acceptance check applies as it is.
@@ -75,8 +76,19 @@ UNSTATABLE: dict[tuple[str, str], dict[str, str]] = {
         "patient_id": "required of staff and admins, not of a patient joining for themself: the caller's role",
         "department": _EXISTS,
     },
-    ("POST", "/queues/call_next"): {"department": _EXISTS},
+    ("POST", "/queues/call_next"): {"department": _EXISTS,
+                                    "service_point": "must be an active service point of that queue: stored data"},
     ("GET", "/queues"): {"department": _EXISTS},
+    ("GET", "/queues/board"): {"department": _EXISTS},
+    ("GET", "/queues/stats"): {"department": _EXISTS},
+    ("POST", "/queues/close"): {"department": _EXISTS},
+    ("POST", "/queues/open"): {"department": _EXISTS},
+    ("POST", "/service-points"): {"department": _EXISTS},
+    ("PATCH", "/service-points/{service_point_id}"): {"department": _EXISTS},
+    ("PATCH", "/doctors/{doctor_id}"): {"department": _EXISTS},
+    ("PATCH", "/appointments/{appointment_id}"): {"date": "a scheduled appointment is in the future: today's date"},
+    **{("POST", f"/queues/{{entry_id}}/{move}"): {"status": _MOVE, "service_point": _EXISTS, "department": _EXISTS}
+       for move in ("recall", "no_show", "requeue", "cancel", "transfer")},
     ("POST", "/doctors"): {"department": _EXISTS},
     ("POST", "/queues/{entry_id}/mark_served"): {"status": "an expired entry cannot be served: stored data"},
     ("POST", "/patients"): {"date_of_birth": "not in the future: today's date, which a description cannot state"},
