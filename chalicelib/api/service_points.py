@@ -45,7 +45,7 @@ def list_service_points(ctx):
 
 
 @route(bp, "/service-points", "POST", summary="Create a service point (admin)", tag=TAG, roles=(ADMIN,),
-       status=201, body=SERVICE_POINT_CREATE, response=SERVICE_POINT)
+       status=201, body=SERVICE_POINT_CREATE, response=SERVICE_POINT, errors=(409,))
 def create_service_point(ctx):
     return service_point_json(service_points.create_service_point(ctx.user, ctx.body()))
 
@@ -57,7 +57,7 @@ def get_service_point(ctx, service_point_id):
 
 
 @route(bp, "/service-points/{service_point_id}", "PATCH", summary="Change a service point (admin)", tag=TAG,
-       roles=(ADMIN,), body=SERVICE_POINT_UPDATE, response=SERVICE_POINT)
+       roles=(ADMIN,), body=SERVICE_POINT_UPDATE, response=SERVICE_POINT, errors=(409,))
 def update_service_point(ctx, service_point_id):
     point_id = parse_id(service_point_id, "service point")
     return service_point_json(service_points.update_service_point(ctx.user, point_id, ctx.body()))
