@@ -14,6 +14,7 @@ connection. DynamoDB is moto's server on loopback, started once by the parent pr
 """
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import py_compile
@@ -38,17 +39,23 @@ def event(method, resource, path, token=None):
             "multiValueQueryStringParameters": None, "body": None, "isBase64Encoded": False}
 """
 
-APP_PROBE = """
+# argv: the import path, the module holding `app`, the number of locals of the importing frame
+# (see STACK_OFFSETS), and the token of the first request (the floor needs none).
+PROBE = """
 import time
 started = time.perf_counter()
 import json, sys
 sys.path[:0] = sys.argv[1].split(":")
-from app import app
+pad = int(sys.argv[3])
+exec("def load():\\n    " + (",".join(f"v{i}" for i in range(pad)) + f" = (None,) * {pad}\\n    " if pad else "")
+     + "return __import__(sys.argv[2]).app\\n")
+app = load()
 imported = time.perf_counter()
 """ + _EVENT + """
-response = app(event("GET", "/departments", "/departments", sys.argv[2]), None)
+token = sys.argv[4] if len(sys.argv) > 4 else None
+response = app(event("GET", "/departments", "/departments", token), None)
 served = time.perf_counter()
-again = app(event("GET", "/departments", "/departments", sys.argv[2]), None)
+again = app(event("GET", "/departments", "/departments", token), None)
 print(json.dumps({"import": imported - started, "first": served - imported, "second": time.perf_counter() - served,
                   "status": max(response["statusCode"], again["statusCode"])}))
 """
@@ -63,20 +70,14 @@ def departments():
     return {"results": [], "next": None}
 """
 
-FLOOR_PROBE = """
-import time
-started = time.perf_counter()
-import json, sys
-sys.path[:0] = sys.argv[1].split(":")
-from floor_app import app
-imported = time.perf_counter()
-""" + _EVENT + """
-response = app(event("GET", "/departments", "/departments"), None)
-served = time.perf_counter()
-again = app(event("GET", "/departments", "/departments"), None)
-print(json.dumps({"import": imported - started, "first": served - imported, "second": time.perf_counter() - served,
-                  "status": max(response["statusCode"], again["statusCode"])}))
-"""
+# Where the stack stands when the runtime imports the handler, as locals of the importing frame.
+# CPython 3.11 keeps frames in 16 KiB chunks and frees a chunk as soon as it empties: code that
+# recurses back and forth across a chunk's end (the regex parser compiling urllib3's patterns, for
+# one) maps and unmaps memory on every call, and an import can take 50 ms longer for it. Which
+# import hits an end depends on the depth the runtime's bootstrap imports from, which differs
+# between Python's own start and Lambda's: each side is measured at 8 depths across one chunk
+# (256 locals = 2 KiB apart), so neither wins or loses by where a chunk happens to end.
+STACK_OFFSETS = tuple(range(0, 2048, 256))
 
 
 def _run(code: str, args: list[str], env: dict, cwd: Path) -> dict:
@@ -111,6 +112,11 @@ def lambda_task(root: Path) -> tuple[Path, Path, Path]:
     for name in RUNTIME_PROVIDED:
         source = Path(importlib.import_module(name).__file__)
         source = source.parent if source.name == "__init__.py" else source
+        # The runtime's own copies come with their bytecode; so do these (in the venv, once).
+        if source.is_dir():
+            compileall.compile_dir(source, quiet=2)
+        else:
+            compileall.compile_file(source, quiet=2)
         (runtime / source.name).symlink_to(source)
     floor = root / "floor"
     floor.mkdir()
@@ -123,21 +129,33 @@ def lambda_task(root: Path) -> tuple[Path, Path, Path]:
     return task, floor, runtime
 
 
-def import_profile(task: Path, runtime: Path, top: int = 12) -> list[tuple[str, float]]:
-    """The app's slowest imports by their own time (ms), from -X importtime in the task folder."""
-    done = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", "-c",
-                           f"import sys; sys.path[:0] = [{str(task)!r}, {str(runtime)!r}]; import app"],
-                          capture_output=True, text=True, cwd=str(task), timeout=120)
-    own = []
-    for line in done.stderr.splitlines():
-        parts = [part.strip() for part in line.removeprefix("import time:").split("|")]
-        if len(parts) == 3 and parts[0].isdigit():
-            own.append((parts[2], int(parts[0]) / 1000))
-    return sorted(own, key=lambda item: -item[1])[:top]
+def _importing(path: list[Path], module: str, pad: int) -> str:
+    """Code that imports `module` from `path` in a frame with `pad` locals (see STACK_OFFSETS)."""
+    return (f"import sys; sys.path[:0] = {[str(p) for p in path]!r}\n"
+            f"def load():\n    " + (",".join(f"v{i}" for i in range(pad)) + f" = (None,) * {pad}\n    " if pad else "")
+            + f"__import__({module!r})\nload()\n")
 
 
-def measure(runs: int) -> dict[str, dict[str, float]]:
-    """Median seconds of import, first and second request and the whole process, for the app and the floor."""
+def import_profile(task: Path, runtime: Path, top: int = 12) -> tuple[list[tuple[str, float]], float]:
+    """The app's slowest imports by their own time (ms, median over STACK_OFFSETS, from -X importtime
+    in the task folder), and the own time of the app's modules (app and chalicelib) together."""
+    own: dict[str, list[float]] = {}
+    for pad in STACK_OFFSETS:
+        done = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", "-c",
+                               _importing([task, runtime], "app", pad)],
+                              capture_output=True, text=True, cwd=str(task), timeout=120)
+        for line in done.stderr.splitlines():
+            parts = [part.strip() for part in line.removeprefix("import time:").split("|")]
+            if len(parts) == 3 and parts[0].isdigit():
+                own.setdefault(parts[2], []).append(int(parts[0]) / 1000)
+    medians = {name: statistics.median(times) for name, times in own.items()}
+    ours = sum(ms for name, ms in medians.items() if name == "app" or name.split(".")[0] == "chalicelib")
+    return sorted(medians.items(), key=lambda item: -item[1])[:top], ours
+
+
+def measure(runs: int) -> dict:
+    """Median seconds of import, first and second request and the whole process, for the app and the
+    floor, over `runs` rounds of STACK_OFFSETS; the import ratio at each offset; the import profile."""
     from chalicelib import storage
     from chalicelib.domain import accounts
     from devtools.local_server import start_embedded_dynamodb
@@ -153,18 +171,25 @@ def measure(runs: int) -> dict[str, dict[str, float]]:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         with tempfile.TemporaryDirectory() as tmp:
             task, floor, runtime = lambda_task(Path(tmp))
-            samples: dict[str, list[dict]] = {"app": [], "floor": []}
-            for _ in range(runs):  # interleaved, so both see the same machine load
-                samples["app"].append(_run(APP_PROBE, [f"{task}:{runtime}", token], env, task))
-                samples["floor"].append(_run(FLOOR_PROBE, [f"{floor}:{task}:{runtime}"], env, task))
-            profile = import_profile(task, runtime)
+            samples: dict[str, dict[int, list[dict]]] = {"app": {}, "floor": {}}
+            for _ in range(runs):
+                for pad in STACK_OFFSETS:  # interleaved, so both see the same machine load
+                    samples["app"].setdefault(pad, []).append(
+                        _run(PROBE, [f"{task}:{runtime}", "app", str(pad), token], env, task))
+                    samples["floor"].setdefault(pad, []).append(
+                        _run(PROBE, [f"{floor}:{task}:{runtime}", "floor_app", str(pad)], env, task))
+            profile, ours = import_profile(task, runtime)
             for folder in (task, floor):  # writable again, so the folder can be removed
                 for path in folder.rglob("*"):
                     path.chmod(path.stat().st_mode | 0o200)
         keys = ("import", "first", "second", "process")
-        result = {name: {key: statistics.median(s[key] for s in runs_) for key in keys}
-                  for name, runs_ in samples.items()}
-        result["profile"] = profile
+        result: dict = {name: {key: statistics.median(s[key] for runs_ in by_pad.values() for s in runs_)
+                               for key in keys}
+                        for name, by_pad in samples.items()}
+        result["by_offset"] = {pad: statistics.median(s["import"] for s in samples["app"][pad])
+                               / statistics.median(s["import"] for s in samples["floor"][pad])
+                               for pad in STACK_OFFSETS}
+        result["profile"], result["own_ms"] = profile, ours
         return result
     finally:
         os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)

@@ -25,10 +25,9 @@ _EMAIL = (r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 MIN_DATE, MAX_DATE = date(1900, 1, 1), date(9998, 12, 31)
 _YEAR = r"(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
 _DATE = _YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATE_SHAPE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _INSTANT = (_DATE + r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
             r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])")
-_INSTANT_RE = re.compile(_INSTANT)
 # The end of the text in a pattern (Python's `$` also matches before a final newline).
 _END = r"(?![\s\S])"
 
@@ -101,24 +100,26 @@ class Str(Field):
             raise ValueError("A pattern states its own minimum length.")
         self.max_length = max_length
         self.min_length = min_length
-        self.pattern = re.compile(pattern) if pattern else None
+        # Kept as text: `re` compiles each at first use and caches it, so importing the app
+        # compiles no field's pattern (a cold start pays only for the fields a request reads).
+        self.pattern = pattern
         self.pattern_message = pattern_message
         self.controls = _MULTILINE_CONTROLS if multiline else _CONTROLS
-        self._refused = re.compile(f"[{self.controls}{_SURROGATES}]")
+        self._refused = f"[{self.controls}{_SURROGATES}]"
 
     def convert(self, value: Any) -> Any:
         if not isinstance(value, str):
             raise FieldError("Must be a string.")
         if len(value) > self.max_length:
             raise FieldError(f"Ensure this field has no more than {self.max_length} characters.")
-        bad = self._refused.search(value)
+        bad = re.search(self._refused, value)
         if bad:
             raise FieldError(_bad_character(bad.group()))
         value = value.strip()
         if len(value) < self.min_length:
             raise FieldError("This field may not be blank." if self.min_length == 1
                              else f"Ensure this field has at least {self.min_length} characters.")
-        if self.pattern and not self.pattern.fullmatch(value):
+        if self.pattern and not re.fullmatch(self.pattern, value):
             raise FieldError(self.pattern_message)
         return value
 
@@ -130,7 +131,7 @@ class Str(Field):
         start = _refusing(self.controls)
         allowed, visible, space = f"[^{self.controls}]", rf"[^\s{self.controls}]", rf"[^\S{self.controls}]"
         if self.pattern:
-            return rf"{start}{space}*(?:{self.pattern.pattern}){space}*$"
+            return rf"{start}{space}*(?:{self.pattern}){space}*$"
         if self.min_length == 0:
             return rf"{start}{allowed}*$"
         if self.min_length == 1:
@@ -150,7 +151,7 @@ class Password(Str):
     characters, not all digits); a password given at login is only bounded. Either may hold
     any character that has a UTF-8 form."""
 
-    _ALL_DIGITS = re.compile(r"[0-9]+")
+    _ALL_DIGITS = r"[0-9]+"
 
     def __init__(self, *, new: bool = True, **kw):
         super().__init__(max_length=128, min_length=8 if new else 1, **kw)
@@ -168,7 +169,7 @@ class Password(Str):
             raise FieldError(_bad_character(bad.group()))
         if self.new and len(value) < self.min_length:
             raise FieldError("This password is too short. It must contain at least 8 characters.")
-        if self.new and self._ALL_DIGITS.fullmatch(value):
+        if self.new and re.fullmatch(self._ALL_DIGITS, value):
             raise FieldError("This password is entirely numeric.")
         return value
 
@@ -197,7 +198,7 @@ class Date(Field):
 
     def convert(self, value: Any) -> Any:
         message = "Enter a valid date in YYYY-MM-DD format."
-        if not isinstance(value, str) or not _DATE_SHAPE.fullmatch(value):
+        if not isinstance(value, str) or not re.fullmatch(_DATE_SHAPE, value):
             raise FieldError(message)
         try:
             parsed = date.fromisoformat(value)
@@ -216,7 +217,7 @@ class Instant(Field):
 
     def convert(self, value: Any) -> Any:
         message = "Enter a valid date/time in ISO 8601 format with a time zone, e.g. 2023-12-15T10:00:00Z."
-        if not isinstance(value, str) or not _INSTANT_RE.fullmatch(value):
+        if not isinstance(value, str) or not re.fullmatch(_INSTANT, value):
             raise FieldError(message)
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

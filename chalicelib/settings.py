@@ -7,9 +7,8 @@ at import time.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chalicelib.errors import ConfigurationError
 
@@ -44,8 +43,8 @@ _ENV_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """Everything the app reads from its environment (see get_settings)."""
     region: str
     table_prefix: str
     dynamodb_endpoint: str | None

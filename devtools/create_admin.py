@@ -11,7 +11,6 @@ user of that name is left as it is. The password is never printed.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import getpass
 import sys
 from pathlib import Path
@@ -37,7 +36,7 @@ def stage_settings(stage: str, region: str, endpoint: str | None = None):
     from chalicelib.settings import get_settings
 
     env = _stage_env(stage)
-    return dataclasses.replace(get_settings(), region=region, table_prefix=env["DQS_TABLE_PREFIX"],
+    return get_settings()._replace(region=region, table_prefix=env["DQS_TABLE_PREFIX"],
                                dynamodb_endpoint=endpoint)
 
 

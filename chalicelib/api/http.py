@@ -61,7 +61,7 @@ PAGE_QUERY: dict[str, Field] = {
 }
 
 # A JSON string, or one of the brackets that open and close arrays and objects.
-_JSON_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_JSON_NESTING = rb'"(?:[^"\\]|\\.)*"|[\[\]{}]'
 
 
 @dataclass
@@ -188,7 +188,7 @@ class Ctx:
 def _check_depth(raw: bytes) -> None:
     """400 for a body nested deeper than MAX_BODY_DEPTH, before a parser recurses into it."""
     depth = 0
-    for token in _JSON_NESTING.finditer(raw):
+    for token in re.finditer(_JSON_NESTING, raw):
         bracket = token.group()
         if bracket in (b"[", b"{"):
             depth += 1

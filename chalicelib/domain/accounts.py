@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from chalicelib.domain import clock
 from chalicelib.domain.conflicts import edit
@@ -83,8 +84,7 @@ def authenticate(token: str) -> User:
 
 # -- throttling failed attempts ---------------------------------------------------
 
-@dataclass(frozen=True)
-class _Attempt:
+class _Attempt(NamedTuple):
     """One attempt, counted before it is checked (so attempts sent in parallel cannot all get
     past a limit) and given back when it succeeds (so only failures stay counted)."""
     counter: str

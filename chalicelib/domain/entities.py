@@ -1,4 +1,6 @@
-"""The clinic's things as the domain sees them: plain dataclasses and their states.
+"""The clinic's things as the domain sees them: plain dataclasses and their states, and
+named tuples for the values that are only read (a class of either costs each cold start
+its creation: the tuples are the cheaper, and a docstring spares a dataclass its signature).
 
 Storage converts its items to and from these; the HTTP layer presents them.
 Neither storage types nor HTTP types appear here.
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 
 @dataclass
@@ -20,6 +23,7 @@ class Page:
 
 @dataclass
 class User:
+    """An account: who may log in, with which role, and the patient or doctor record it is linked to."""
     id: int
     username: str
     email: str
@@ -41,6 +45,7 @@ class User:
 
 @dataclass
 class Patient:
+    """A patient record; `user_id` is the account linked to it, if any."""
     id: int
     name: str
     email: str | None
@@ -62,6 +67,7 @@ class LinkCode:
 
 @dataclass
 class Department:
+    """A department of the clinic, with a queue of its own."""
     id: int
     name: str
     description: str
@@ -70,6 +76,7 @@ class Department:
 
 @dataclass
 class Doctor:
+    """A doctor of one department; `user_id` is the doctor's account, if any."""
     id: int
     name: str
     specialty: str
@@ -103,6 +110,7 @@ APPOINTMENT_STATUSES = (SCHEDULED, COMPLETED, CANCELED)
 
 @dataclass
 class Appointment:
+    """A patient's booking with a doctor at an instant (`date`)."""
     id: int
     patient: int
     doctor: int
@@ -153,6 +161,7 @@ class Event:
 
 @dataclass
 class QueueEntry:
+    """A place in one queue on one day: its token, its status, and every change it went through."""
     id: int
     token_number: int
     queue_date: date
@@ -192,8 +201,7 @@ def token_of_rank(rank: int) -> int:
     return rank - _NORMAL_RANK_OFFSET if rank > _NORMAL_RANK_OFFSET else rank
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """A number being called now, as the waiting room sees it: no patient, only the token and where."""
     token_number: int
     service_point: int | None
@@ -201,8 +209,7 @@ class Call:
     recalls: int = 0
 
 
-@dataclass(frozen=True)
-class BoardRecords:
+class BoardRecords(NamedTuple):
     """What the board reads besides the entries: the day's closed flag, the queue's department and
     the names of the service points being called to."""
     closed: bool

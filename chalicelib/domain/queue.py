@@ -8,7 +8,6 @@ closes a day only once it has ended there.
 from __future__ import annotations
 
 import random
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -546,6 +545,8 @@ def _minutes(start: str, end: str) -> float:
 
 def _spread(values: list[float]) -> dict | None:
     """Median and 90th percentile (nearest rank), in minutes rounded to a tenth; None without data."""
+    import statistics  # only the stats read it: a cold start skips it (and fractions, which it imports)
+
     if not values:
         return None
     ordered = sorted(values)

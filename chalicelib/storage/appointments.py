@@ -12,8 +12,8 @@ date); other filters are a FilterExpression on that Query.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -152,8 +152,7 @@ def save_changes(before: Appointment, after: Appointment) -> None:
                   [AppointmentModel.status.set(after.status), AppointmentModel.date.set(after.date)], condition)
 
 
-@dataclass(frozen=True)
-class Filters:
+class Filters(NamedTuple):
     """What a list asks for. `start`/`end` bound the date (inclusive), e.g. one clinic day."""
     patient: int | None = None
     doctor: int | None = None

@@ -23,8 +23,8 @@ counter or a second entry is involved) that also appends the change to `history`
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import UpdateError
@@ -283,8 +283,7 @@ def is_closed(queue: str, day: date) -> bool:
     return item is not None and item.closed is not None
 
 
-@dataclass(frozen=True)
-class JoinCheck:
+class JoinCheck(NamedTuple):
     """What a join must know before it takes a token number, read in one call."""
     patient_exists: bool
     department_exists: bool  # True for the general queue
