@@ -26,7 +26,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from bench.harness import ADMIN, STAGE_TABLE_PREFIX, server_table_prefix
+from bench.harness import ADMIN
 
 _EVENT = """
 def event(method, resource, path, token=None):
@@ -39,26 +39,30 @@ def event(method, resource, path, token=None):
             "multiValueQueryStringParameters": None, "body": None, "isBase64Encoded": False}
 """
 
-# argv: the import path, the module holding `app`, the number of locals of the importing frame
-# (see STACK_OFFSETS), and the token of the first request (the floor needs none).
-PROBE = """
-import time
-started = time.perf_counter()
-import json, sys
-sys.path[:0] = sys.argv[1].split(":")
-pad = int(sys.argv[3])
-exec("def load():\\n    " + (",".join(f"v{i}" for i in range(pad)) + f" = (None,) * {pad}\\n    " if pad else "")
-     + "return __import__(sys.argv[2]).app\\n")
-app = load()
+
+
+def _loader(pad: int) -> str:
+    """Code for `load(module)`: `module` imported from a frame with `pad` locals (see STACK_OFFSETS)."""
+    padding = (",".join(f"v{i}" for i in range(pad)) + f" = (None,) * {pad}\n    ") if pad else ""
+    return f"def load(module):\n    {padding}return __import__(module)\n"
+
+
+def _probe(pad: int) -> str:
+    """Code that times importing the app and its first two requests. argv: the import path, the
+    module holding `app`, and the token of the first request (the floor needs none)."""
+    return ("import time\nstarted = time.perf_counter()\nimport json, sys\n"
+            "sys.path[:0] = sys.argv[1].split(':')\n" + _loader(pad) + """
+app = load(sys.argv[2]).app
 imported = time.perf_counter()
 """ + _EVENT + """
-token = sys.argv[4] if len(sys.argv) > 4 else None
+token = sys.argv[3] if len(sys.argv) > 3 else None
 response = app(event("GET", "/departments", "/departments", token), None)
 served = time.perf_counter()
 again = app(event("GET", "/departments", "/departments", token), None)
 print(json.dumps({"import": imported - started, "first": served - imported, "second": time.perf_counter() - served,
                   "status": max(response["statusCode"], again["statusCode"])}))
-"""
+""")
+
 
 FLOOR_APP = """
 import argon2, jwt, pynamodb.connection, pynamodb.models  # noqa: F401 (what the app imports)
@@ -129,20 +133,14 @@ def lambda_task(root: Path) -> tuple[Path, Path, Path]:
     return task, floor, runtime
 
 
-def _importing(path: list[Path], module: str, pad: int) -> str:
-    """Code that imports `module` from `path` in a frame with `pad` locals (see STACK_OFFSETS)."""
-    return (f"import sys; sys.path[:0] = {[str(p) for p in path]!r}\n"
-            f"def load():\n    " + (",".join(f"v{i}" for i in range(pad)) + f" = (None,) * {pad}\n    " if pad else "")
-            + f"__import__({module!r})\nload()\n")
-
-
 def import_profile(task: Path, runtime: Path, top: int = 12) -> tuple[list[tuple[str, float]], float]:
     """The app's slowest imports by their own time (ms, median over STACK_OFFSETS, from -X importtime
     in the task folder), and the own time of the app's modules (app and chalicelib) together."""
     own: dict[str, list[float]] = {}
     for pad in STACK_OFFSETS:
         done = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", "-c",
-                               _importing([task, runtime], "app", pad)],
+                               f"import sys; sys.path[:0] = {[str(task), str(runtime)]!r}\n"
+                               + _loader(pad) + "load('app')\n"],
                               capture_output=True, text=True, cwd=str(task), timeout=120)
         for line in done.stderr.splitlines():
             parts = [part.strip() for part in line.removeprefix("import time:").split("|")]
@@ -163,7 +161,6 @@ def measure(runs: int) -> dict:
     server, endpoint = start_embedded_dynamodb()
     try:
         os.environ["DQS_DYNAMODB_ENDPOINT"] = endpoint
-        os.environ["DQS_TABLE_PREFIX"] = server_table_prefix()
         storage.bind()
         storage.create_tables()
         accounts.ensure_admin(ADMIN[0], "admin@clinic.test", ADMIN[1])
@@ -175,9 +172,9 @@ def measure(runs: int) -> dict:
             for _ in range(runs):
                 for pad in STACK_OFFSETS:  # interleaved, so both see the same machine load
                     samples["app"].setdefault(pad, []).append(
-                        _run(PROBE, [f"{task}:{runtime}", "app", str(pad), token], env, task))
+                        _run(_probe(pad), [f"{task}:{runtime}", "app", token], env, task))
                     samples["floor"].setdefault(pad, []).append(
-                        _run(PROBE, [f"{floor}:{task}:{runtime}", "floor_app", str(pad)], env, task))
+                        _run(_probe(pad), [f"{floor}:{task}:{runtime}", "floor_app"], env, task))
             profile, ours = import_profile(task, runtime)
             for folder in (task, floor):  # writable again, so the folder can be removed
                 for path in folder.rglob("*"):
@@ -193,5 +190,4 @@ def measure(runs: int) -> dict:
         return result
     finally:
         os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)
-        os.environ["DQS_TABLE_PREFIX"] = STAGE_TABLE_PREFIX
         server.stop()

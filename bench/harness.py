@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import itertools
 import json
 import math
 import os
@@ -25,20 +24,6 @@ from devtools.stage import stage_env
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ADMIN = ("admin", "admin-password-1")
-
-
-# Tables on moto's server get their own prefix: PynamoDB keeps a table's connection
-# (and so its endpoint) for as long as the table's name stays the same.
-SERVER_TABLE_PREFIX = "dqs-server-"
-STAGE_TABLE_PREFIX = stage_env("dev")["DQS_TABLE_PREFIX"]
-_servers_started = itertools.count()
-
-
-def server_table_prefix() -> str:
-    """The table prefix for the next moto server this process starts: each server its own, as
-    one table name serves one endpoint per process (the first keeps SERVER_TABLE_PREFIX)."""
-    n = next(_servers_started)
-    return SERVER_TABLE_PREFIX if n == 0 else f"{SERVER_TABLE_PREFIX}{n}-"
 
 
 def prepare_environment() -> None:
@@ -212,8 +197,6 @@ class HttpTransport(Transport):
         self.endpoint = endpoint
         self.keep_alive = keep_alive
         os.environ["DQS_DYNAMODB_ENDPOINT"] = endpoint
-        # One table name serves one endpoint per process; the moto-mocked transport uses the stage's.
-        os.environ["DQS_TABLE_PREFIX"] = server_table_prefix()
         self.bootstrap()
         self._server = make_server("127.0.0.1", 0)
         self.host, self.port = self._server.server.server_address[:2]
@@ -248,4 +231,3 @@ class HttpTransport(Transport):
         if self._moto is not None:
             self._moto.stop()
         os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)
-        os.environ["DQS_TABLE_PREFIX"] = STAGE_TABLE_PREFIX

@@ -24,6 +24,9 @@ LOCAL_REGION = "us-east-1"
 DYNAMODB_CONNECT_TIMEOUT = 1.0
 DYNAMODB_READ_TIMEOUT = 3.0
 DYNAMODB_RETRIES = 2
+# HTTP connections kept to DynamoDB: a Lambda instance serves one request at a time,
+# the local server many at once from one process.
+DYNAMODB_POOL_CONNECTIONS = 32
 
 _ENV_KEYS = (
     "DQS_TABLE_PREFIX",
@@ -55,6 +58,7 @@ class Settings(NamedTuple):
     dynamodb_connect_timeout: float = DYNAMODB_CONNECT_TIMEOUT
     dynamodb_read_timeout: float = DYNAMODB_READ_TIMEOUT
     dynamodb_retries: int = DYNAMODB_RETRIES
+    dynamodb_pool_connections: int = DYNAMODB_POOL_CONNECTIONS
     # Origins of browser clients allowed to call the API (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
     # The waiting room's live updates (ws:// or wss://), or None: screens then poll the board.

@@ -27,9 +27,6 @@ from moto import mock_aws  # noqa: E402
 from chalicelib import storage  # noqa: E402
 from chalicelib.domain import queue  # noqa: E402
 
-# Tables on moto's server get their own prefix: PynamoDB keeps a table's connection
-# (and so its endpoint) for as long as the table's name stays the same.
-SERVER_TABLE_PREFIX = "dqs-server-"
 pytest_plugins = ["tests.support.iam_calls"]  # records DynamoDB calls; checks the IAM policies at the end
 
 
@@ -178,7 +175,6 @@ def dynamodb_server(moto_endpoint, monkeypatch):
 
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
     monkeypatch.setenv("DQS_DYNAMODB_ENDPOINT", moto_endpoint)
-    monkeypatch.setenv("DQS_TABLE_PREFIX", SERVER_TABLE_PREFIX)
     storage.bind()
     storage.create_tables()
     queue.forget_contention()

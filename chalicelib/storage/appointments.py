@@ -17,12 +17,11 @@ from typing import NamedTuple
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib.domain.entities import SCHEDULED, Appointment, Page
 from chalicelib.domain.values import iso_instant
 from chalicelib.storage import doctors, patients
-from chalicelib.storage.binding import register
+from chalicelib.storage.binding import StoredModel, register
 from chalicelib.storage.claims import holders, stage_claim, stage_move, stage_take_over
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none, read_items
@@ -60,7 +59,7 @@ class _AppointmentsByPatient(GlobalSecondaryIndex):
 
 
 @register
-class AppointmentModel(Model):
+class AppointmentModel(StoredModel):
     class Meta:
         table_suffix = "appointments"
 

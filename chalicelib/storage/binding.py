@@ -11,7 +11,8 @@ import threading
 from typing import TypeVar
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
+from pynamodb.exceptions import TableError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -23,10 +24,30 @@ _M = TypeVar("_M", bound=type[Model])
 
 _lock = threading.Lock()
 _bound: Settings | None = None
-_tx_connection: Connection | None = None
-# Which endpoint each table name was first bound to: PynamoDB keeps a model's
-# connection while its table name stays the same.
-_endpoints: dict[str, tuple[str | None, str]] = {}
+_connection: Connection | None = None
+
+
+class StoredModel(Model):
+    """The base of every model: all of them go through the one connection `bind` made.
+
+    PynamoDB gives each model's table a connection of its own: its own botocore session
+    and client, which loads the DynamoDB API description again (some 50-100 ms of a cold
+    start for each table first used) and opens HTTP connections of its own. Here every
+    table, and every transaction, shares one client and its pool of connections.
+    """
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        table = super()._get_connection()
+        shared = connection()
+        if table.connection is not shared:
+            with _lock:
+                try:
+                    shared.get_meta_table(table.table_name)
+                except TableError:
+                    shared.add_meta_table(table.get_meta_table())
+                table.connection = shared
+        return table
 
 
 def register(model: _M) -> _M:
@@ -54,41 +75,33 @@ def kind_id_index() -> GlobalSecondaryIndex:
 def bind(settings: Settings | None = None) -> None:
     """Point every model at the tables `settings` name (default: the environment's now).
 
-    Cheap when nothing changed. One table name serves one endpoint and region per
-    process (PynamoDB keeps a table's connection for as long as its name stays).
+    Cheap when nothing changed.
     """
-    global _bound, _tx_connection
+    global _bound, _connection
     settings = settings or get_settings()
     if settings == _bound:
         return
     with _lock:
         if settings == _bound:
             return
-        where = (settings.dynamodb_endpoint, settings.region)
         for model in MODELS:
-            name = settings.table_name(model.Meta.table_suffix)
-            if _endpoints.setdefault(name, where) != where:
-                raise ConfigurationError(f"Table {name!r} is already bound to {_endpoints[name]}; "
-                                         "use another table prefix for another endpoint.")
             meta = model.Meta
-            meta.table_name = name
+            meta.table_name = settings.table_name(meta.table_suffix)
             meta.region = settings.region
             meta.host = settings.dynamodb_endpoint
-            meta.connect_timeout_seconds = settings.dynamodb_connect_timeout
-            meta.read_timeout_seconds = settings.dynamodb_read_timeout
-            meta.max_retry_attempts = settings.dynamodb_retries
-        _tx_connection = Connection(region=settings.region, host=settings.dynamodb_endpoint,
+        _connection = Connection(region=settings.region, host=settings.dynamodb_endpoint,
                                  connect_timeout_seconds=settings.dynamodb_connect_timeout,
                                  read_timeout_seconds=settings.dynamodb_read_timeout,
-                                 max_retry_attempts=settings.dynamodb_retries)
+                                 max_retry_attempts=settings.dynamodb_retries,
+                                 max_pool_connections=settings.dynamodb_pool_connections)
         _bound = settings
 
 
 def connection() -> Connection:
-    """The connection transactions go through (after bind(settings))."""
-    if _tx_connection is None:
+    """The connection every model and transaction goes through (after bind(settings))."""
+    if _connection is None:
         raise ConfigurationError("Storage is not bound: call storage.bind(settings) where the request enters.")
-    return _tx_connection
+    return _connection
 
 
 def create_tables() -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
-from chalicelib.storage.binding import register
+from chalicelib.storage.binding import StoredModel, register
 from chalicelib.storage.transactions import Transaction, get_or_none, read_items
 
 
 @register
-class UniqueModel(Model):
+class UniqueModel(StoredModel):
     class Meta:
         table_suffix = "uniques"
         ttl_attribute = "expires_at"

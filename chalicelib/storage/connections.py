@@ -7,9 +7,8 @@ from datetime import datetime
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
-from chalicelib.storage.binding import register
+from chalicelib.storage.binding import StoredModel, register
 
 
 class _ByQueue(GlobalSecondaryIndex):
@@ -22,7 +21,7 @@ class _ByQueue(GlobalSecondaryIndex):
 
 
 @register
-class ConnectionModel(Model):
+class ConnectionModel(StoredModel):
     class Meta:
         table_suffix = "connections"
         ttl_attribute = "expires_at"

@@ -6,14 +6,13 @@ from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
-from pynamodb.models import Model
 
-from chalicelib.storage.binding import register
+from chalicelib.storage.binding import StoredModel, register
 from chalicelib.storage.transactions import CONDITION_FAILED, cause, get_or_none
 
 
 @register
-class CounterModel(Model):
+class CounterModel(StoredModel):
     """A number that only moves by atomic ADDs. Ids live for ever; short-lived
     counters (a day's token numbers, failed logins in a window) carry an expiry."""
 

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
 from chalicelib.domain.entities import Department, Page
-from chalicelib.storage.binding import kind_id_index, register
+from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.claims import owner_of, stage_claim, stage_move, unique_key
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none
@@ -14,7 +13,7 @@ KIND = "department"
 
 
 @register
-class DepartmentModel(Model):
+class DepartmentModel(StoredModel):
     class Meta:
         table_suffix = "departments"
 

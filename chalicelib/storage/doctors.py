@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib.domain.entities import Doctor, Page
 from chalicelib.storage import departments
-from chalicelib.storage.binding import kind_id_index, register
+from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none
 
@@ -24,7 +23,7 @@ class _DoctorsByDepartment(GlobalSecondaryIndex):
 
 
 @register
-class DoctorModel(Model):
+class DoctorModel(StoredModel):
     class Meta:
         table_suffix = "doctors"
 

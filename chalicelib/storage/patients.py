@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
 from chalicelib.domain.entities import Page, Patient
 from chalicelib.domain.values import iso_date, parse_date
-from chalicelib.storage.binding import kind_id_index, register
+from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.claims import owner_of, stage_claim, stage_move, stage_release, unique_key
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none
@@ -23,7 +22,7 @@ KIND = "patient"
 
 
 @register
-class PatientModel(Model):
+class PatientModel(StoredModel):
     class Meta:
         table_suffix = "patients"
 

@@ -30,7 +30,6 @@ from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, Un
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
-from pynamodb.models import Model
 
 from chalicelib.domain.entities import (
     CALLED,
@@ -42,7 +41,7 @@ from chalicelib.domain.entities import (
     queue_name,
 )
 from chalicelib.errors import ConditionFailed
-from chalicelib.storage.binding import register
+from chalicelib.storage.binding import StoredModel, register
 from chalicelib.storage.claims import UniqueModel, owner_of, stage_claim, stage_release
 from chalicelib.storage.counters import CounterModel, next_value
 from chalicelib.storage.cursors import query_page
@@ -124,7 +123,7 @@ class _EventMap(MapAttribute):
 
 
 @register
-class QueueEntryModel(Model):
+class QueueEntryModel(StoredModel):
     class Meta:
         table_suffix = "queue-entries"
         # The waiting room's live boards and "your turn" messages follow the entries' changes.

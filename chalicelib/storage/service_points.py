@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
 from chalicelib.domain.entities import Department, Doctor, Page, ServicePoint
 from chalicelib.storage import departments as department_store
 from chalicelib.storage import doctors as doctor_store
-from chalicelib.storage.binding import kind_id_index, register
+from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.claims import stage_claim, stage_move, unique_key
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none, read_items
@@ -18,7 +17,7 @@ NAME_CLAIM = "service-point-name"
 
 
 @register
-class ServicePointModel(Model):
+class ServicePointModel(StoredModel):
     class Meta:
         table_suffix = "service-points"
 

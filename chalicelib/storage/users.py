@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
-from pynamodb.models import Model
 
 from chalicelib.domain.entities import Page, User
 from chalicelib.domain.values import iso_date, parse_date
 from chalicelib.errors import ConditionFailed
-from chalicelib.storage.binding import kind_id_index, register
+from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.claims import owner_of, stage_claim, stage_move, stage_release, unique_key
 from chalicelib.storage.counters import CounterModel
 from chalicelib.storage.cursors import query_page
@@ -31,7 +30,7 @@ STAND_IN_ID = 1
 
 
 @register
-class UserModel(Model):
+class UserModel(StoredModel):
     class Meta:
         table_suffix = "users"
 
