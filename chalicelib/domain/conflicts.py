@@ -1,8 +1,9 @@
-"""Editing a stored object safely when others may edit it at the same time."""
+"""Creating and editing stored objects safely when others may write them at the same time."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from chalicelib.errors import ConditionFailed, Conflict, raise_taken
 from chalicelib.storage.transactions import retry_on_conflict
@@ -35,3 +36,19 @@ def edit(read: Callable[[], T], change: Callable[[T], T], save: Callable[[T, T],
         return retry_on_conflict(attempt)
     except ConditionFailed:
         raise Conflict("This record is being changed by someone else right now; try again.") from None
+
+
+def create(item: T, add: Callable[[T], None], taken: Mapping[str, tuple[str, str]]) -> T:
+    """Write a new object with its claims; a failed claim or check named in `taken` is a 409
+    naming that field (a 400 for a `Missing` record)."""
+    try:
+        add(item)
+    except ConditionFailed as exc:
+        raise_taken(exc, taken)
+    return item
+
+
+def set_fields(data: Mapping[str, Any], fields: Iterable[str]) -> Callable[[T], T]:
+    """A change for edit(): the values `data` gives for `fields`, everything else as it was."""
+    chosen = {name: data[name] for name in fields if name in data}
+    return lambda item: replace(item, **chosen)

@@ -1,11 +1,9 @@
 """Departments: the general queue's siblings, each with its own queue and doctors."""
 from __future__ import annotations
 
-from dataclasses import replace
-
-from chalicelib.domain.conflicts import edit
+from chalicelib.domain.conflicts import create, edit, set_fields
 from chalicelib.domain.entities import Department, Page, User
-from chalicelib.errors import ConditionFailed, ValidationFailed, found, raise_taken
+from chalicelib.errors import ConditionFailed, ValidationFailed, found
 from chalicelib.storage import counters, departments
 
 NAME_TAKEN = "A department with that name already exists."
@@ -34,20 +32,13 @@ def create_department(actor: User, data: dict) -> Department:
     """A new department; names are unique without regard to case."""
     department = Department(id=counters.next_id("department"), name=data["name"],
                             description=data.get("description") or "")
-    try:
-        departments.add(department)
-    except ConditionFailed as exc:
-        raise_taken(exc, {"department-name": ("name", NAME_TAKEN)})
-    return department
+    return create(department, departments.add, {"department-name": ("name", NAME_TAKEN)})
 
 
 def update_department(actor: User, department_id: int, data: dict) -> Department:
     """Change a department's name, description or `is_active` (admin). An inactive department
     takes no joins, calls or new doctors; its history stays."""
-    def change(department: Department) -> Department:
-        return replace(department, **{key: value for key, value in data.items()
-                                      if key in ("name", "description", "is_active")})
-
+    change = set_fields(data, ("name", "description", "is_active"))
     return edit(lambda: get_department(department_id), change, departments.save_changed,
                 {"department-name": ("name", NAME_TAKEN)})
 

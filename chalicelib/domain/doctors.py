@@ -1,12 +1,10 @@
 """Doctor records."""
 from __future__ import annotations
 
-from dataclasses import replace
-
-from chalicelib.domain.conflicts import edit
+from chalicelib.domain.conflicts import create, edit, set_fields
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import Doctor, Page, User
-from chalicelib.errors import ConditionFailed, Missing, found, raise_taken
+from chalicelib.errors import Missing, found
 from chalicelib.storage import counters, doctors
 
 
@@ -27,18 +25,11 @@ def create_doctor(actor: User, data: dict) -> Doctor:
     """A doctor record without an account, in an existing department."""
     doctor = Doctor(id=counters.next_id("doctor"), name=data["name"], specialty=data["specialty"],
                     department=data["department"], user_id=None)
-    try:
-        doctors.add(doctor)
-    except ConditionFailed as exc:
-        raise_taken(exc, department_missing(doctor.department))
-    return doctor
+    return create(doctor, doctors.add, department_missing(doctor.department))
 
 
 def update_doctor(actor: User, doctor_id: int, data: dict) -> Doctor:
     """Change a doctor record's name, specialty, department (an existing, active one) or `is_active`."""
-    def change(doctor: Doctor) -> Doctor:
-        return replace(doctor, **{key: value for key, value in data.items()
-                                  if key in ("name", "specialty", "department", "is_active")})
-
+    change = set_fields(data, ("name", "specialty", "department", "is_active"))
     taken = department_missing(data["department"]) if "department" in data else {}
     return edit(lambda: get_doctor(doctor_id), change, doctors.save_changed, taken)

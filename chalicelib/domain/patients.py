@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date, timedelta
 
 from chalicelib.domain import clock
-from chalicelib.domain.conflicts import edit
+from chalicelib.domain.conflicts import create, edit, set_fields
 from chalicelib.domain.entities import LinkCode, Page, Patient, User
 from chalicelib.domain.permissions import PATIENT
 from chalicelib.domain.security import link_code_hash, new_link_code
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Conflict, Forbidden, ValidationFailed, found, raise_taken
+from chalicelib.errors import ConditionFailed, Conflict, Forbidden, ValidationFailed, found
 from chalicelib.settings import get_settings
 from chalicelib.storage import counters, patients
 from chalicelib.storage.transactions import retry_on_conflict
@@ -74,11 +73,7 @@ def create_patient(actor: User, data: dict) -> tuple[Patient, LinkCode]:
         date_of_birth=data.get("date_of_birth"), user_id=None, created_at=iso_instant(clock.now()),
         link_code_hash=code_hash, link_code_expires_at=link.expires_at,
     )
-    try:
-        patients.add(patient)
-    except ConditionFailed as exc:
-        raise_taken(exc, TAKEN)
-    return patient, link
+    return create(patient, patients.add, TAKEN), link
 
 
 def issue_link_code(actor: User, patient_id: int) -> LinkCode:
@@ -113,8 +108,5 @@ def update_patient(actor: User, patient_id: int, read_changes: Callable[[], dict
     changes = read_changes()
     check_birth_date(changes)
 
-    def change(before: Patient) -> Patient:
-        return replace(before, **{name: changes[name] for name in ("name", "email", "phone", "date_of_birth")
-                                  if name in changes})
-
+    change = set_fields(changes, ("name", "email", "phone", "date_of_birth"))
     return edit(lambda: get_patient(actor, patient_id), change, patients.save_changes, TAKEN)

@@ -137,6 +137,15 @@ def queue_closed() -> ValidationFailed:
     return ValidationFailed.field("department", CLOSED)
 
 
+def _refuse_place(exc: ConditionFailed, held: str) -> None:
+    """Raise what a move that takes a place in a queue (requeue, transfer) says when its write
+    failed because the patient holds another place there (`held`) or the queue is closed."""
+    if queue_entries.ACTIVE_CLAIM in exc.labels:
+        raise ValidationFailed.field("patient_id", held) from None
+    if "queue-closed" in exc.labels:
+        raise queue_closed() from None
+
+
 def inactive_department(department_id: int) -> ValidationFailed:
     return ValidationFailed.field("department", "Department %d is not active." % department_id)
 
@@ -275,11 +284,7 @@ def _act(actor: User, entry_id: int, accepts: tuple[str, ...], verb: str,
         try:
             queue_entries.change(entry, after, claim_expires_at=now + CLAIM_LIFETIME)
         except ConditionFailed as exc:
-            if queue_entries.ACTIVE_CLAIM in exc.labels:
-                raise ValidationFailed.field(
-                    "patient_id", "This patient meanwhile holds another place in this queue today.") from None
-            if "queue-closed" in exc.labels:
-                raise queue_closed() from None
+            _refuse_place(exc, "This patient meanwhile holds another place in this queue today.")
             raise ConditionFailed([ConditionFailed.CONFLICT]) from exc
         return after
 
@@ -380,11 +385,7 @@ def transfer(actor: User, entry_id: int, data: dict) -> QueueEntry:
             queue_entries.transfer(entry, after, new, claim_expires_at=now + CLAIM_LIFETIME)
             return new
         except ConditionFailed as exc:
-            if queue_entries.ACTIVE_CLAIM in exc.labels:
-                raise ValidationFailed.field(
-                    "patient_id", "This patient already holds a place in that queue today.") from None
-            if "queue-closed" in exc.labels:
-                raise queue_closed() from None
+            _refuse_place(exc, "This patient already holds a place in that queue today.")
             entry = _get(entry_id)  # changed meanwhile: decide afresh
     raise ValidationFailed.field("status", "This entry is changing right now; try again.")
 

@@ -1,12 +1,10 @@
 """Service points: the desks, counters and consulting rooms a called patient goes to."""
 from __future__ import annotations
 
-from dataclasses import replace
-
-from chalicelib.domain.conflicts import edit
+from chalicelib.domain.conflicts import create, edit, set_fields
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import Page, ServicePoint, User
-from chalicelib.errors import ConditionFailed, Missing, found, raise_taken
+from chalicelib.errors import Missing, found
 from chalicelib.storage import counters, service_points
 
 NAME_TAKEN = "This department already has a service point with that name."
@@ -32,18 +30,11 @@ def create_service_point(actor: User, data: dict) -> ServicePoint:
     is unique within its department without regard to case."""
     point = ServicePoint(id=counters.next_id("service_point"), name=data["name"], kind=data["kind"],
                          department=data.get("department"), is_active=data.get("is_active", True))
-    try:
-        service_points.add(point)
-    except ConditionFailed as exc:
-        raise_taken(exc, _taken(point.department))
-    return point
+    return create(point, service_points.add, _taken(point.department))
 
 
 def update_service_point(actor: User, point_id: int, data: dict) -> ServicePoint:
     """Rename, move, or (de)activate a service point."""
-    def change(point: ServicePoint) -> ServicePoint:
-        return replace(point, **{key: value for key, value in data.items()
-                                 if key in ("name", "kind", "department", "is_active")})
-
+    change = set_fields(data, ("name", "kind", "department", "is_active"))
     return edit(lambda: get_service_point(point_id), change, service_points.save_changed,
                 _taken(data.get("department")))
