@@ -26,7 +26,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from bench.harness import ADMIN
+from bench.harness import ADMIN, STAGE_TABLE_PREFIX, server_table_prefix
 
 _EVENT = """
 def event(method, resource, path, token=None):
@@ -161,6 +161,7 @@ def measure(runs: int) -> dict:
     server, endpoint = start_embedded_dynamodb()
     try:
         os.environ["DQS_DYNAMODB_ENDPOINT"] = endpoint
+        os.environ["DQS_TABLE_PREFIX"] = server_table_prefix()
         storage.bind()
         storage.create_tables()
         accounts.ensure_admin(ADMIN[0], "admin@clinic.test", ADMIN[1])
@@ -190,4 +191,5 @@ def measure(runs: int) -> dict:
         return result
     finally:
         os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)
+        os.environ["DQS_TABLE_PREFIX"] = STAGE_TABLE_PREFIX
         server.stop()

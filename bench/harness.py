@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import json
 import math
 import os
@@ -26,6 +27,20 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 ADMIN = ("admin", "admin-password-1")
 
 
+# Tables on moto's server get their own prefix: moto's servers in one process (and its in-process
+# mock) keep their data in the same place, so each server's tables get names of their own.
+SERVER_TABLE_PREFIX = "dqs-server-"
+STAGE_TABLE_PREFIX = stage_env("dev")["DQS_TABLE_PREFIX"]
+_servers_started = itertools.count()
+
+
+def server_table_prefix() -> str:
+    """The table prefix for the next moto server this process starts: each server its own, so
+    that each starts with empty tables (the first keeps SERVER_TABLE_PREFIX)."""
+    n = next(_servers_started)
+    return SERVER_TABLE_PREFIX if n == 0 else f"{SERVER_TABLE_PREFIX}{n}-"
+
+
 def prepare_environment() -> None:
     """Dev stage settings, a JWT secret for this run, fake credentials; no AWS account is touched."""
     if str(PROJECT_DIR) not in sys.path:
@@ -38,6 +53,9 @@ def prepare_environment() -> None:
     })
     for key in ("DQS_JWT_SECRET_PARAM", "DQS_DYNAMODB_ENDPOINT", "AWS_PROFILE"):
         os.environ.pop(key, None)
+    from devtools.moto_memory import forget_dynamodb_objects
+
+    forget_dynamodb_objects()  # the clinic day's transactions would fill memory (devtools/moto_memory.py)
 
 
 # -- statistics ---------------------------------------------------------------
@@ -197,6 +215,8 @@ class HttpTransport(Transport):
         self.endpoint = endpoint
         self.keep_alive = keep_alive
         os.environ["DQS_DYNAMODB_ENDPOINT"] = endpoint
+        # Empty tables of its own; the moto-mocked transport uses the stage's.
+        os.environ["DQS_TABLE_PREFIX"] = server_table_prefix()
         self.bootstrap()
         self._server = make_server("127.0.0.1", 0)
         self.host, self.port = self._server.server.server_address[:2]
@@ -231,3 +251,4 @@ class HttpTransport(Transport):
         if self._moto is not None:
             self._moto.stop()
         os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)
+        os.environ["DQS_TABLE_PREFIX"] = STAGE_TABLE_PREFIX

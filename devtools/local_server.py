@@ -84,8 +84,10 @@ def start_embedded_dynamodb(data_dir: Path | str | None = None):
     from werkzeug.serving import make_server as make_wsgi_server
 
     from devtools.journal import Journal
+    from devtools.moto_memory import forget_dynamodb_objects
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    forget_dynamodb_objects()
 
     backend_app = DomainDispatcherApplication(create_backend_app)
     journal = restored = None

@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from devtools.moto_memory import forget_shard_iterator
+
 log = logging.getLogger("dqs.stream")
 
 POLL_SECONDS = 0.1
@@ -84,6 +86,7 @@ class StreamFeed:
             if iterator is None:
                 continue
             answer = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+            forget_shard_iterator(iterator)  # moto would keep it for good
             self._iterators[shard_id] = answer.get("NextShardIterator")
             if answer["Records"]:
                 self.on_records(answer["Records"])

@@ -136,3 +136,22 @@ def test_make_run_upgrades_an_entries_table_kept_from_before_the_waiting_room(mo
     assert indexes == {index.Meta.index_name for index in QueueEntryModel._indexes.values()}
     assert ensure_stream(dynamodb, table, QueueEntryModel) == arn  # once is enough
     dynamodb.delete_table(TableName=table)
+
+
+def test_the_stream_feed_leaves_moto_one_iterator_a_shard(dynamodb_server):
+    """moto keeps every shard iterator GetRecords hands out; make run's feed asks a few times a second."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    from devtools.stream_feed import StreamFeed
+
+    batches = []
+    feed = StreamFeed(dynamodb_server, "us-east-1", batches.append, QueueEntryModel)
+    patients = add_patients(3)
+    for patient in patients:
+        queue.join(desk_user(), {"patient_id": patient})
+        for _ in range(10):
+            feed.poll_once()
+    assert sum(len(batch) for batch in batches) == 3  # each join's entry, once
+    kept = [iterator for regions in dynamodbstreams_backends.values() for backend in regions.values()
+            for iterator in backend.shard_iterators]
+    assert len(kept) == len(feed._iterators)
