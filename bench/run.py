@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--growth-runs", type=int, default=10)
     parser.add_argument("--queue-sizes", default="10,10000")
     parser.add_argument("--list-sizes", default="100,100000")
-    parser.add_argument("--cold-runs", type=int, default=3, help="rounds of the cold start's stack depths")
+    parser.add_argument("--cold-runs", type=int, default=5, help="rounds of the cold start's stack depths")
     parser.add_argument("--joins", type=int, default=200)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--desks", default="1,4,16", help="desk counts to measure, comma-separated")
@@ -246,12 +246,13 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.getLogger("dqs.requests").setLevel(logging.WARNING)  # no line per request in the output
     started = time.perf_counter()
+    log("cold start...")  # first: before this process holds the data of the sections below
+    cold_start = cold_start_section(args.cold_runs)
     log("per endpoint...")
     body = endpoint_section(args.runs)
     log("as the data grows...")
     body += [""] + growth_section(args.growth_runs, _sizes(args.queue_sizes), _sizes(args.list_sizes))
-    log("cold start...")
-    body += cold_start_section(args.cold_runs)
+    body += cold_start
     log("concurrency...")
     body += concurrency_section(args.joins, args.threads, tuple(_sizes(args.desks)))
     log("login timing...")
