@@ -40,7 +40,6 @@ def event(method, resource, path, token=None):
 """
 
 
-
 def _loader(pad: int) -> str:
     """Code for `load(module)`: `module` imported from a frame with `pad` locals (see STACK_OFFSETS)."""
     padding = (",".join(f"v{i}" for i in range(pad)) + f" = (None,) * {pad}\n    ") if pad else ""

@@ -37,7 +37,7 @@ def stage_settings(stage: str, region: str, endpoint: str | None = None):
 
     env = _stage_env(stage)
     return get_settings()._replace(region=region, table_prefix=env["DQS_TABLE_PREFIX"],
-                               dynamodb_endpoint=endpoint)
+                                   dynamodb_endpoint=endpoint)
 
 
 def _validated(username: str, email: str, password: str) -> dict:
