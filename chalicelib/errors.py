@@ -2,8 +2,8 @@
 maps each to an HTTP status in one place (chalicelib.api.http)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import NamedTuple, NoReturn, Self, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, NoReturn, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -104,3 +104,14 @@ def raise_taken(exc: ConditionFailed, taken: Mapping[str, tuple[str, str]]) -> N
 
 class ConfigurationError(Exception):
     """The deployment is misconfigured; the server refuses to serve rather than guess."""
+
+
+def retry_on_conflict(action: Callable[[], Any], attempts: int = 5) -> Any:
+    """Run `action` again while another writer on the same items won (a "conflict")."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except ConditionFailed as exc:
+            if not exc.conflicted or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

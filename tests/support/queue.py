@@ -4,7 +4,7 @@ from __future__ import annotations
 from chalicelib.domain import clock
 from chalicelib.domain.entities import NORMAL, SERVED, WAITING, Patient, QueueEntry, User
 from chalicelib.domain.permissions import ADMIN, STAFF
-from chalicelib.storage import counters, patients
+from chalicelib.storage import counters, ids, patients
 from chalicelib.storage.patients import PatientModel
 from chalicelib.storage.patients import _to_model as patients_model
 from chalicelib.storage.queue_entries import QueueEntryModel, _to_model
@@ -32,7 +32,7 @@ def add_patients(n: int) -> list[int]:
 
 def walk_in(name: str, created_at: str = "2024-01-01T00:00:00Z") -> Patient:
     """A new patient record with only a name, as the desk makes one."""
-    patient = Patient(id=counters.next_id("patient"), name=name, email=None, phone=None, date_of_birth=None,
+    patient = Patient(id=ids.next_id("patient"), name=name, email=None, phone=None, date_of_birth=None,
                       user_id=None, created_at=created_at)
     patients.add(patient)
     return patient
