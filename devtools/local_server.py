@@ -395,17 +395,13 @@ def start_waiting_room(host: str, http_port: int) -> list[str]:
 
 
 def _local_messaging() -> list[str]:
-    """"Your turn" messages go to the embedded moto's SNS and SES (moto serves them too), each logged
-    here; DQS_MESSAGING_ENDPOINT may name another endpoint."""
-    import logging
+    """"Your turn" messages go to the embedded moto's SNS and SES (moto serves them too), each printed
+    here by the local inbox (devtools/inbox.py); DQS_MESSAGING_ENDPOINT may name another endpoint."""
+    from devtools import inbox
 
     endpoint = os.environ.setdefault("DQS_MESSAGING_ENDPOINT", os.environ["DQS_DYNAMODB_ENDPOINT"])
     sender = os.environ.setdefault("DQS_EMAIL_SENDER", "queue@clinic.local")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("Message: %(message)s"))
-    messages = logging.getLogger("dqs.messages")
-    messages.addHandler(handler)
-    messages.setLevel(logging.INFO)
+    inbox.install()
     try:
         import boto3
 
@@ -413,7 +409,7 @@ def _local_messaging() -> list[str]:
                      ).verify_email_identity(EmailAddress=sender)
     except Exception as exc:  # SMS still go; email needs the sender verified
         return [f"Could not verify the email sender {sender} at {endpoint}: {exc}"]
-    return [f"Patients' messages go to the SNS and SES of {endpoint} (sender {sender}), each logged here."]
+    return [f"Patients' messages go to the SNS and SES of {endpoint} (sender {sender}), each printed here."]
 
 
 def _interrupt(signum, frame):
