@@ -9,7 +9,7 @@ import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from app import app  # registers every route before the description is built
-from chalicelib import openapi
+from chalicelib.api import openapi
 from chalicelib.api.docs import DOC_ROUTES
 from chalicelib.api.http import FALLBACK_ROUTES, ROUTES, RouteSpec
 from chalicelib.api.waiting_room import PAGE_ROUTES

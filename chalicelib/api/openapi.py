@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 description of the API, generated from the route registry.
 
-Every route registered through `chalicelib.api.http.route()` records its path,
+Every route registered through `http.route()` (this package) records its path,
 method, body and response Schema, query fields, roles and status. The
 description is built from those records and from the same Schema definitions
 that validate requests, so it follows the code without being edited by hand.
@@ -11,6 +11,7 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+from chalicelib.api.http import ROUTES
 from chalicelib.schema import Field, List, Obj, Schema
 
 TITLE = "Digital Queue System API"
@@ -201,7 +202,7 @@ def _error_components(used: set[int]) -> tuple[dict, dict]:
 def describe(routes=None) -> dict:
     """The OpenAPI 3.1 description of the given routes (default: every registered route)."""
     if routes is None:
-        from chalicelib.api.http import ROUTES as routes
+        routes = ROUTES
     unique = {(spec.path, spec.method): spec for spec in routes}  # a re-registered route replaces itself
     named: dict[str, Schema] = {}
     for spec in unique.values():
