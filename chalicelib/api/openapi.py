@@ -38,8 +38,10 @@ A clinic's day: accounts with roles (admin, staff, doctor, patient), patients, d
 departments, appointments, and a daily token queue.
 
 * Send `Authorization: Token <token>` with the token from `POST /auth/login` (`Bearer <token>` works too).
-* Every path also answers with a trailing slash (`/register/`).
-* Requests and responses are JSON; an empty body counts as `{}`.
+* Every path also answers with a trailing slash (`/register/`), and a doubled slash after the base
+  URL counts as one (`/api//register/` is `/api/register/`).
+* Requests and responses are JSON: send bodies with `Content-Type: application/json` (anything else
+  answers 415); an empty body counts as `{}`.
 * Dates are `YYYY-MM-DD`; instants are ISO 8601 with seconds and a zone, returned in UTC with `Z`;
   both in the years 1900 to 9998.
 * Text is stripped of surrounding white space, and holds no control characters (multi-line text
