@@ -480,8 +480,8 @@ INLINE_TEMPLATE_LIMIT = 51_200  # bytes: CloudFormation takes a bigger template 
 
 
 def _readme_deploy_commands() -> list[str]:
-    """The shell commands of the README's deployment section, one line each."""
-    text = (PROJECT_DIR / "README.md").read_text()
+    """The shell commands of docs/DEPLOYMENT.md's "Deploying to AWS", one line each."""
+    text = (PROJECT_DIR / "docs" / "DEPLOYMENT.md").read_text()
     section = text.split("\n## Deploying to AWS", 1)[1].split("\n## ", 1)[0]
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", section, re.S):
