@@ -3,6 +3,8 @@ keys, attribute types, indexes, stream and TTL as the models declare them; on-de
 deletion protection, encryption and Retain as the deployment wants them."""
 from __future__ import annotations
 
+from devtools.overrides import table_schema
+
 
 def cfn_name(name: str) -> str:
     """A CloudFormation logical id from a table suffix or function name (chalice's rule)."""
@@ -32,7 +34,7 @@ def model_of(suffix: str):
 
 
 def indexes(model) -> list[str]:
-    schema = model._get_schema()
+    schema = table_schema(model)
     return sorted(i["index_name"] for i in schema["global_secondary_indexes"] + schema["local_secondary_indexes"])
 
 
@@ -51,7 +53,7 @@ def _projection(index: dict) -> dict:
 
 def table_resource(model, prefix: str) -> dict:
     """A model's table as a CloudFormation resource: on-demand, PITR, protected, encrypted."""
-    schema = model._get_schema()
+    schema = table_schema(model)
     definitions: dict[str, str] = {}
     for entry in schema["attribute_definitions"]:
         definitions[entry["AttributeName"]] = entry["AttributeType"]
