@@ -340,6 +340,18 @@ def test_no_server_banner(quick_timeout_server):
         assert response.getheader("Date")
 
 
+def test_a_head_answer_has_no_body_and_the_connection_goes_on(quick_timeout_server):
+    host, port = quick_timeout_server
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    connection.request("HEAD", "/api/docs")
+    head = connection.getresponse()
+    assert head.read() == b"" and int(head.getheader("Content-Length")) > 0
+    connection.request("GET", "/nowhere")  # the same connection: nothing of the HEAD's body in the way
+    after = connection.getresponse()
+    assert after.status == 404 and json.loads(after.read())["Code"] == "NotFoundError"
+    connection.close()
+
+
 def test_http_timeout_setting(monkeypatch):
     from devtools.local_server import DEFAULT_HTTP_TIMEOUT, StartupError, http_timeout
 
