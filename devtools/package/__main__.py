@@ -11,7 +11,8 @@ from devtools.stage import stages
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=devtools.package.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.package",
+                                     description=devtools.package.__doc__.splitlines()[0])
     parser.add_argument("--stage", action="append", choices=stages(),
                         help="stage to package (repeatable; default: every stage)")
     parser.add_argument("--out", type=Path, default=BUILD_DIR, help="output directory (default build/package)")
