@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import errno
 import json
+import re
 import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,9 +66,11 @@ class ApiHandler(BaseHTTPRequestHandler):
             return self.reply(404, _JSON, _NOT_FOUND)
         # requestContext.identity.sourceIp is the socket's peer, as API Gateway's is the client's.
         set_source_ip(self.gateway, self.client_address[0])
+        # Repeated slashes route as one, as API Gateway does (chalice would read `//x` as a host).
+        routed = re.sub("/{2,}", "/", _decoded(path[len(PREFIX):])) or "/"
         try:
             response = self.gateway.handle_request(method=self.command, headers=dict(self.headers), body=body,
-                                                   path=(_decoded(path[len(PREFIX):]) or "/") + sep + query)
+                                                   path=routed + sep + query)
         except ForbiddenError:  # chalice's stand-in for API Gateway's "no route"
             return self.reply(404, _JSON, _NOT_FOUND)
         except LocalGatewayException as error:

@@ -49,8 +49,6 @@ def test_repeated_slashes_inside_a_path_are_never_the_index(server):
     assert (status, body.get("id")) == (200, patient) or (status, body["Code"]) == (404, "NotFoundError"), body
 
 
-@pytest.mark.xfail(strict=True, reason="needs the local server to collapse repeated slashes in the path before "
-                                       "Chalice's local gateway matches a route (one re.sub where it strips /api)")
 def test_repeated_slashes_inside_a_path_route_as_one(server):
     token = server.login("admin", "edge-password-1")
     patient = _patient(server, "inside2")
