@@ -22,13 +22,14 @@ from chalicelib.api import (
     waiting_room,
 )
 from chalicelib.api.headers import browser_headers
-from chalicelib.api.http import answer_other_methods
+from chalicelib.api.http import answer_other_methods, request_edge
 from chalicelib.api.logs import log_requests
 from chalicelib.domain import queue
 from chalicelib.telemetry import logged
 
 app = Chalice(app_name="digital-queue-system")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
+app.register_middleware(request_edge, "http")  # first: routes a path with repeated slashes
 app.register_middleware(log_requests, "http")
 app.register_middleware(browser_headers, "http")
 

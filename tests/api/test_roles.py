@@ -8,7 +8,7 @@ import re
 import pytest
 
 from app import app  # noqa: F401 (registers every route)
-from chalicelib import openapi
+from chalicelib.api import openapi
 
 ANYONE = ["anonymous"]
 EVERY_ROLE = ["patient", "doctor", "staff", "admin"]
