@@ -7,7 +7,7 @@ or inside a function (a lazy import is still a dependency); imports under
 
 The layers, lowest first (a layer may import the ones below it, never above):
 
-    base      errors, settings, domain.entities, domain.values, domain.clock,
+    base      errors, settings, telemetry, domain.entities, domain.values, domain.clock,
               domain.ports, domain.stores      (the domain's types and its storage interface)
     storage   chalicelib.storage               (PynamoDB; implements domain.ports)
     adapters  chalicelib.messaging             (SNS/SES)
@@ -28,8 +28,8 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("app", "chalicelib", "devtools", "bench", "tests")
 
-BASE = ("chalicelib.errors", "chalicelib.settings", "chalicelib.domain.entities", "chalicelib.domain.values",
-        "chalicelib.domain.clock", "chalicelib.domain.ports", "chalicelib.domain.stores")
+BASE = ("chalicelib.errors", "chalicelib.settings", "chalicelib.telemetry", "chalicelib.domain.entities",
+        "chalicelib.domain.values", "chalicelib.domain.clock", "chalicelib.domain.ports", "chalicelib.domain.stores")
 LAYERS = (  # (name, module prefixes), lowest first
     ("base", BASE),
     ("storage", ("chalicelib.storage",)),

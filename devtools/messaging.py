@@ -1,21 +1,18 @@
 """Where `make run` sends patients' "your turn" messages: the embedded moto's SNS and SES (moto
-serves them too), each one logged to the console; DQS_MESSAGING_ENDPOINT may name another endpoint."""
+serves them too), each one printed to the console by the local inbox (devtools/inbox.py);
+DQS_MESSAGING_ENDPOINT may name another endpoint."""
 from __future__ import annotations
 
-import logging
 import os
-import sys
+
+from devtools import inbox
 
 
 def local_messaging() -> list[str]:
-    """Point the app's messages at the local endpoint, log each one sent; notes to print."""
+    """Point the app's messages at the local endpoint, print each one sent; notes to print."""
     endpoint = os.environ.setdefault("DQS_MESSAGING_ENDPOINT", os.environ["DQS_DYNAMODB_ENDPOINT"])
     sender = os.environ.setdefault("DQS_EMAIL_SENDER", "queue@clinic.local")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("Message: %(message)s"))
-    messages = logging.getLogger("dqs.messages")
-    messages.addHandler(handler)
-    messages.setLevel(logging.INFO)
+    inbox.install()
     try:
         import boto3
 
@@ -23,4 +20,4 @@ def local_messaging() -> list[str]:
                      ).verify_email_identity(EmailAddress=sender)
     except Exception as exc:  # SMS still go; email needs the sender verified
         return [f"Could not verify the email sender {sender} at {endpoint}: {exc}"]
-    return [f"Patients' messages go to the SNS and SES of {endpoint} (sender {sender}), each logged here."]
+    return [f"Patients' messages go to the SNS and SES of {endpoint} (sender {sender}), each printed here."]

@@ -31,6 +31,7 @@ from chalicelib.errors import (
     NotFound,
     TooManyRequests,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
 )
 from chalicelib.schema import Field, Int, Schema, Str, query_params
@@ -50,6 +51,7 @@ _STATUS = [
     (NotFound, 404, "NotFoundError"),
     (Conflict, 409, "ConflictError"),
     (TooManyRequests, 429, "TooManyRequestsError"),
+    (Unavailable, 503, "ServiceUnavailableError"),
 ]
 
 PAGE_QUERY: dict[str, Field] = {

@@ -18,6 +18,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     counters,
     departments,
     doctors,
+    health,
     ids,
     patients,
     queue_entries,
@@ -29,7 +30,7 @@ from chalicelib.storage.binding import MODELS, create_tables  # noqa: F401
 
 def dynamodb_stores() -> Stores:
     """The domain's stores, on DynamoDB."""
-    return Stores(ids=ids)
+    return Stores(ids=ids, probe=health)
 
 
 def bind(settings: Settings | None = None) -> None:

@@ -20,6 +20,7 @@ DESK = ["doctor", "staff", "admin"]  # a doctor: their own department's queue on
 # call it at all. Rules about owning an object ("own only") come on top, in the domain.
 CONTRACT = {
     ("GET", "/"): ANYONE,
+    ("GET", "/health"): ANYONE,
     ("POST", "/register"): ANYONE,
     ("POST", "/auth/login"): ANYONE,
     ("POST", "/auth/logout"): EVERY_ROLE,
