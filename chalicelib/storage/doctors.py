@@ -5,6 +5,7 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.domain.entities import Doctor, Page
+from chalicelib.domain.values import optional_int
 from chalicelib.storage import departments
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.cursors import query_page
@@ -42,7 +43,7 @@ class DoctorModel(StoredModel):
 def to_doctor(item: DoctorModel) -> Doctor:
     return Doctor(id=int(item.id), name=item.name, specialty=item.specialty,
                   department=int(item.department),
-                  user_id=int(item.user_id) if item.user_id is not None else None,
+                  user_id=optional_int(item.user_id),
                   is_active=item.is_active is not False)
 
 

@@ -7,12 +7,10 @@ code up, in the same transaction as the new account.
 """
 from __future__ import annotations
 
-from datetime import datetime
-
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.domain.entities import Page, Patient
-from chalicelib.domain.values import iso_date, parse_date
+from chalicelib.domain.values import iso_date, optional_int, parse_date, parse_instant
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.claims import owner_of, stage_claim, stage_move, stage_release, unique_key
 from chalicelib.storage.cursors import query_page
@@ -53,7 +51,7 @@ def _to_patient(item: PatientModel) -> Patient:
     return Patient(
         id=int(item.id), name=item.name, email=item.email, phone=item.phone,
         date_of_birth=parse_date(item.date_of_birth),
-        user_id=int(item.user_id) if item.user_id is not None else None,
+        user_id=optional_int(item.user_id),
         created_at=item.created_at, link_code_hash=item.link_code_hash,
         link_code_expires_at=item.link_code_expires_at,
     )
@@ -68,17 +66,13 @@ def _to_model(patient: Patient) -> PatientModel:
     )
 
 
-def _expiry(instant: str) -> datetime:
-    return datetime.fromisoformat(instant.replace("Z", "+00:00"))
-
-
 def stage_new_patient(tx: Transaction, patient: Patient) -> None:
     """Add a new patient record, and its email and link code claims, to a transaction."""
     if patient.email:
         stage_claim(tx, "patient-email", email_key(patient.email), patient.id)
     if patient.link_code_hash:
         stage_claim(tx, "link-code", link_code_key(patient.link_code_hash), patient.id,
-                    expires_at=_expiry(patient.link_code_expires_at))
+                    expires_at=parse_instant(patient.link_code_expires_at))
     tx.put("patient", _to_model(patient), PatientModel.id.does_not_exist())
 
 
@@ -114,7 +108,7 @@ def replace_link_code(before: Patient, code_hash: str, expires_at: str) -> None:
     with Transaction() as tx:
         if before.link_code_hash:
             stage_release(tx, "old-link-code", link_code_key(before.link_code_hash), before.id)
-        stage_claim(tx, "link-code", link_code_key(code_hash), before.id, expires_at=_expiry(expires_at))
+        stage_claim(tx, "link-code", link_code_key(code_hash), before.id, expires_at=parse_instant(expires_at))
         same_code = (PatientModel.link_code_hash == before.link_code_hash if before.link_code_hash
                      else PatientModel.link_code_hash.does_not_exist())
         tx.update("patient", PatientModel(before.id),

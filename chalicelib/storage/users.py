@@ -5,7 +5,7 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.domain.entities import Page, User
-from chalicelib.domain.values import iso_date, parse_date
+from chalicelib.domain.values import iso_date, optional_int, parse_date
 from chalicelib.errors import ConditionFailed, retry_on_conflict
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.claims import owner_of, stage_claim, stage_move, stage_release, unique_key
@@ -61,10 +61,6 @@ def email_key(email: str) -> str:
     return unique_key("user-email", email)
 
 
-def _optional_int(value) -> int | None:
-    return int(value) if value is not None else None
-
-
 def _to_user(item: UserModel) -> User:
     return User(
         id=int(item.id), username=item.username, email=item.email, role=item.role,
@@ -72,7 +68,7 @@ def _to_user(item: UserModel) -> User:
         first_name=item.first_name or "", last_name=item.last_name or "",
         is_active=bool(item.is_active), date_joined=item.date_joined,
         token_version=int(item.token_version or 0),
-        patient_id=_optional_int(item.patient_id), doctor_id=_optional_int(item.doctor_id),
+        patient_id=optional_int(item.patient_id), doctor_id=optional_int(item.doctor_id),
         token_key=item.token_key or "",
     )
 
