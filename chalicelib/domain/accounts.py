@@ -33,7 +33,7 @@ from chalicelib.errors import (
     TooManyRequests,
     Unauthenticated,
     ValidationFailed,
-    found,
+    existing,
     raise_taken,
     retry_on_conflict,
 )
@@ -182,7 +182,7 @@ def change_password(actor: User, old_password: str, new_password: str, address: 
             raise ValidationFailed.field("old_password", "The password was changed meanwhile; log in again.")
         return replace(before, password_hash=new_hash, token_version=before.token_version + 1)
 
-    user = edit(lambda: found(users.get(actor.id), "user", actor.id), change, users.save_changes, _TAKEN)
+    user = edit(lambda: existing(users.get(actor.id), "user", actor.id), change, users.save_changes, _TAKEN)
     return _session(user, now)
 
 
@@ -332,7 +332,7 @@ def check_profile_access(actor: User, user_id: int) -> None:
 def get_user(actor: User, user_id: int) -> User:
     """A user's profile: their own, or anyone's for an admin."""
     check_profile_access(actor, user_id)
-    return found(users.get(user_id), "user", user_id)
+    return existing(users.get(user_id), "user", user_id)
 
 
 def list_users(limit: int, cursor: str | None) -> Page:
@@ -380,7 +380,7 @@ def update_user(actor: User, user_id: int, read_changes: Callable[[], dict]) -> 
 def delete_user(actor: User, user_id: int) -> None:
     """Remove an account and its tokens; its patient or doctor record stays, unlinked."""
     def attempt() -> None:
-        user = found(users.get(user_id), "user", user_id)
+        user = existing(users.get(user_id), "user", user_id)
         try:
             _delete_with_links(user)
         except ConditionFailed as exc:

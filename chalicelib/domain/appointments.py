@@ -29,7 +29,7 @@ from chalicelib.errors import (
     Forbidden,
     Missing,
     ValidationFailed,
-    found,
+    existing,
     raise_taken,
     retry_on_conflict,
 )
@@ -88,7 +88,7 @@ def _check_own(actor: User, appointment: Appointment, message: str) -> None:
 
 
 def get_appointment(actor: User, appointment_id: int) -> Appointment:
-    appointment = found(appointments.get(appointment_id), "appointment", appointment_id)
+    appointment = existing(appointments.get(appointment_id), "appointment", appointment_id)
     _check_own(actor, appointment, "You can only see your own appointments.")
     return appointment
 
@@ -139,7 +139,7 @@ def book(actor: User, data: dict) -> Appointment:
     def attempt() -> None:
         place = _free_booking_place(appointment.patient, now) if own_booking else None
         try:
-            appointments.create(appointment, place)
+            appointments.add(appointment, place)
         except ConditionFailed as exc:
             if set(exc.labels) <= {"booking-place"}:
                 raise ConditionFailed([ConditionFailed.CONFLICT]) from exc  # taken meanwhile: look again
@@ -171,7 +171,7 @@ def change(actor: User, appointment_id: int, read_changes: Callable[[], dict]) -
 
     def read() -> Appointment:
         nonlocal changes
-        appointment = found(appointments.get(appointment_id), "appointment", appointment_id)
+        appointment = existing(appointments.get(appointment_id), "appointment", appointment_id)
         _check_own(actor, appointment, "You can only change your own appointments.")
         if changes is None:
             changes = read_changes()

@@ -37,11 +37,11 @@ def edit(read: Callable[[], T], change: Callable[[T], T], save: Callable[[T, T],
         raise Conflict("This record is being changed by someone else right now; try again.") from None
 
 
-def create(item: T, add: Callable[[T], None], taken: Mapping[str, tuple[str, str]]) -> T:
+def add(item: T, write: Callable[[T], None], taken: Mapping[str, tuple[str, str]]) -> T:
     """Write a new object with its claims; a failed claim or check named in `taken` is a 409
     naming that field (a 400 for a `Missing` record)."""
     try:
-        add(item)
+        write(item)
     except ConditionFailed as exc:
         raise_taken(exc, taken)
     return item

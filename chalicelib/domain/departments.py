@@ -1,10 +1,10 @@
 """Departments: the general queue's siblings, each with its own queue and doctors."""
 from __future__ import annotations
 
-from chalicelib.domain.conflicts import create, edit, set_fields
+from chalicelib.domain.conflicts import add, edit, set_fields
 from chalicelib.domain.entities import Department, Page, User
 from chalicelib.domain.stores import stores
-from chalicelib.errors import ConditionFailed, ValidationFailed, found
+from chalicelib.errors import ConditionFailed, ValidationFailed, existing
 from chalicelib.storage import departments
 
 NAME_TAKEN = "A department with that name already exists."
@@ -26,21 +26,21 @@ def list_departments(limit: int, cursor: str | None) -> Page:
 
 
 def get_department(department_id: int) -> Department:
-    return found(departments.get(department_id), "department", department_id)
+    return existing(departments.get(department_id), "department", department_id)
 
 
 def create_department(actor: User, data: dict) -> Department:
     """A new department; names are unique without regard to case."""
     department = Department(id=stores().ids.next_id("department"), name=data["name"],
                             description=data.get("description") or "")
-    return create(department, departments.add, {"department-name": ("name", NAME_TAKEN)})
+    return add(department, departments.add, {"department-name": ("name", NAME_TAKEN)})
 
 
 def update_department(actor: User, department_id: int, data: dict) -> Department:
     """Change a department's name, description or `is_active` (admin). An inactive department
     takes no joins, calls or new doctors; its history stays."""
     change = set_fields(data, ("name", "description", "is_active"))
-    return edit(lambda: get_department(department_id), change, departments.save_changed,
+    return edit(lambda: get_department(department_id), change, departments.save_changes,
                 {"department-name": ("name", NAME_TAKEN)})
 
 

@@ -5,13 +5,13 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from chalicelib.domain import clock
-from chalicelib.domain.conflicts import create, edit, set_fields
+from chalicelib.domain.conflicts import add, edit, set_fields
 from chalicelib.domain.entities import LinkCode, Page, Patient, User
 from chalicelib.domain.permissions import PATIENT
 from chalicelib.domain.security import link_code_hash, new_link_code
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Conflict, Forbidden, ValidationFailed, found, retry_on_conflict
+from chalicelib.errors import ConditionFailed, Conflict, Forbidden, ValidationFailed, existing, retry_on_conflict
 from chalicelib.settings import get_settings
 from chalicelib.storage import patients
 
@@ -57,7 +57,7 @@ def list_patients(actor: User, limit: int, cursor: str | None) -> Page:
 
 def get_patient(actor: User, patient_id: int) -> Patient:
     check_access(actor, patient_id)
-    return found(patients.get(patient_id), "patient", patient_id)
+    return existing(patients.get(patient_id), "patient", patient_id)
 
 
 def create_patient(actor: User, data: dict) -> tuple[Patient, LinkCode]:
@@ -73,7 +73,7 @@ def create_patient(actor: User, data: dict) -> tuple[Patient, LinkCode]:
         date_of_birth=data.get("date_of_birth"), user_id=None, created_at=iso_instant(clock.now()),
         link_code_hash=code_hash, link_code_expires_at=link.expires_at,
     )
-    return create(patient, patients.add, TAKEN), link
+    return add(patient, patients.add, TAKEN), link
 
 
 def issue_link_code(actor: User, patient_id: int) -> LinkCode:
@@ -81,7 +81,7 @@ def issue_link_code(actor: User, patient_id: int) -> LinkCode:
     link, code_hash = _new_link_code()
 
     def attempt() -> LinkCode:
-        before = found(patients.get(patient_id), "patient", patient_id)
+        before = existing(patients.get(patient_id), "patient", patient_id)
         if before.user_id is not None:
             raise Conflict(ALREADY_LINKED)
         try:

@@ -13,7 +13,6 @@ from chalicelib.settings import Settings
 from chalicelib.storage import (  # noqa: F401 (registers the models)
     appointments,
     binding,
-    claims,
     connections,
     counters,
     departments,
@@ -22,6 +21,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     patients,
     queue_entries,
     service_points,
+    uniques,
     users,
 )
 from chalicelib.storage.binding import MODELS, create_tables  # noqa: F401

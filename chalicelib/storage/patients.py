@@ -12,9 +12,9 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from chalicelib.domain.entities import Page, Patient
 from chalicelib.domain.values import iso_date, optional_int, parse_date, parse_instant
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
-from chalicelib.storage.claims import owner_of, stage_claim, stage_move, stage_release, unique_key
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none
+from chalicelib.storage.uniques import move_unique, owner_of, put_unique, release_unique, unique_key
 
 KIND = "patient"
 
@@ -69,9 +69,9 @@ def _to_model(patient: Patient) -> PatientModel:
 def stage_new_patient(tx: Transaction, patient: Patient) -> None:
     """Add a new patient record, and its email and link code claims, to a transaction."""
     if patient.email:
-        stage_claim(tx, "patient-email", email_key(patient.email), patient.id)
+        put_unique(tx, "patient-email", email_key(patient.email), patient.id)
     if patient.link_code_hash:
-        stage_claim(tx, "link-code", link_code_key(patient.link_code_hash), patient.id,
+        put_unique(tx, "link-code", link_code_key(patient.link_code_hash), patient.id,
                     expires_at=parse_instant(patient.link_code_expires_at))
     tx.put("patient", _to_model(patient), PatientModel.id.does_not_exist())
 
@@ -96,7 +96,7 @@ def stage_link_user(tx: Transaction, patient_id: int, user_id: int, code_hash: s
                PatientModel.link_code_expires_at.remove()],
               PatientModel.id.exists() & PatientModel.user_id.does_not_exist()
               & (PatientModel.link_code_hash == code_hash) & (PatientModel.link_code_expires_at > now))
-    stage_release(tx, "link-code", link_code_key(code_hash), patient_id)
+    release_unique(tx, "link-code", link_code_key(code_hash), patient_id)
 
 
 def replace_link_code(before: Patient, code_hash: str, expires_at: str) -> None:
@@ -107,8 +107,8 @@ def replace_link_code(before: Patient, code_hash: str, expires_at: str) -> None:
     """
     with Transaction() as tx:
         if before.link_code_hash:
-            stage_release(tx, "old-link-code", link_code_key(before.link_code_hash), before.id)
-        stage_claim(tx, "link-code", link_code_key(code_hash), before.id, expires_at=parse_instant(expires_at))
+            release_unique(tx, "old-link-code", link_code_key(before.link_code_hash), before.id)
+        put_unique(tx, "link-code", link_code_key(code_hash), before.id, expires_at=parse_instant(expires_at))
         same_code = (PatientModel.link_code_hash == before.link_code_hash if before.link_code_hash
                      else PatientModel.link_code_hash.does_not_exist())
         tx.update("patient", PatientModel(before.id),
@@ -137,7 +137,7 @@ def id_by_email(email: str) -> int | None:
     return owner_of(email_key(email))
 
 
-def stage_exists_check(tx: Transaction, patient_id: int) -> None:
+def check_exists(tx: Transaction, patient_id: int) -> None:
     """Make a transaction fail (labelled "patient") unless the patient exists."""
     tx.require_exists("patient", PatientModel, patient_id)
 
@@ -155,7 +155,7 @@ def save_changes(before: Patient, after: Patient) -> None:
     ConditionFailed labelled "patient-email" (taken) or "patient" (changed meanwhile).
     """
     with Transaction() as tx:
-        stage_move(tx, "patient-email", email_key(before.email), email_key(after.email), after.id)
+        move_unique(tx, "patient-email", email_key(before.email), email_key(after.email), after.id)
         condition = PatientModel.id.exists() & (
             PatientModel.email == before.email if before.email else PatientModel.email.does_not_exist())
         actions = [PatientModel.name.set(after.name)]

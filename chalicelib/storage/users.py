@@ -8,7 +8,6 @@ from chalicelib.domain.entities import Page, User
 from chalicelib.domain.values import iso_date, optional_int, parse_date
 from chalicelib.errors import ConditionFailed, retry_on_conflict
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
-from chalicelib.storage.claims import owner_of, stage_claim, stage_move, stage_release, unique_key
 from chalicelib.storage.counters import CounterModel
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import (
@@ -19,6 +18,7 @@ from chalicelib.storage.transactions import (
     get_or_none,
     update_unless,
 )
+from chalicelib.storage.uniques import move_unique, owner_of, put_unique, release_unique, unique_key
 
 KIND = "user"
 ACTIVE_ADMINS = "active-admins"
@@ -107,8 +107,8 @@ def _unchanged_state(user: User):
 
 def stage_new_user(tx: Transaction, user: User) -> None:
     """Add a new user and its username and email claims to a transaction."""
-    stage_claim(tx, "username", username_key(user.username), user.id)
-    stage_claim(tx, "email", email_key(user.email), user.id)
+    put_unique(tx, "username", username_key(user.username), user.id)
+    put_unique(tx, "email", email_key(user.email), user.id)
     tx.put("user", _to_model(user), UserModel.id.does_not_exist())
     _stage_admin_count(tx, 1 if _is_active_admin(user) else 0)
 
@@ -160,8 +160,8 @@ def save_changes(before: User, after: User) -> None:
     A higher token_version than before ends every token the user holds, in the same write.
     """
     with Transaction() as tx:
-        stage_move(tx, "username", username_key(before.username), username_key(after.username), after.id)
-        stage_move(tx, "email", email_key(before.email), email_key(after.email), after.id)
+        move_unique(tx, "username", username_key(before.username), username_key(after.username), after.id)
+        move_unique(tx, "email", email_key(before.email), email_key(after.email), after.id)
         actions = [
             UserModel.username.set(after.username),
             UserModel.email.set(after.email),
@@ -203,7 +203,7 @@ def bump_token_version(user_id: int) -> None:
 def stage_delete(tx: Transaction, user: User) -> None:
     """Add the removal of an account and its claims to a transaction."""
     tx.delete("user", UserModel(user.id), _unchanged_state(user))
-    stage_release(tx, "username", username_key(user.username))
-    stage_release(tx, "email", email_key(user.email))
+    release_unique(tx, "username", username_key(user.username))
+    release_unique(tx, "email", email_key(user.email))
     _stage_admin_count(tx, -1 if _is_active_admin(user) else 0)
 
