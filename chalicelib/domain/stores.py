@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.ports.appointments import Appointments
+from chalicelib.domain.ports.attempts import Attempts
+from chalicelib.domain.ports.departments import Departments
+from chalicelib.domain.ports.doctors import Doctors
 from chalicelib.domain.ports.ids import Ids
+from chalicelib.domain.ports.patients import Patients
+from chalicelib.domain.ports.users import Users
 from chalicelib.errors import ConfigurationError
 
 
@@ -22,6 +28,13 @@ class Stores:
     """One implementation of every store the domain uses."""
 
     ids: Ids
+    # accounts and records
+    users: Users
+    attempts: Attempts
+    patients: Patients
+    doctors: Doctors
+    departments: Departments
+    appointments: Appointments
 
 
 _current: Stores | None = None

@@ -12,6 +12,7 @@ from chalicelib.domain.stores import Stores, use
 from chalicelib.settings import Settings
 from chalicelib.storage import (  # noqa: F401 (registers the models)
     appointments,
+    attempts,
     binding,
     connections,
     counters,
@@ -29,7 +30,12 @@ from chalicelib.storage.binding import MODELS, create_tables  # noqa: F401
 
 def dynamodb_stores() -> Stores:
     """The domain's stores, on DynamoDB."""
-    return Stores(ids=ids)
+    return Stores(
+        ids=ids,
+        # accounts and records
+        users=users, attempts=attempts, patients=patients, doctors=doctors, departments=departments,
+        appointments=appointments,
+    )
 
 
 def bind(settings: Settings | None = None) -> None:

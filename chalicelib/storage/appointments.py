@@ -12,13 +12,10 @@ date); other filters are a FilterExpression on that Query.
 """
 from __future__ import annotations
 
-from datetime import datetime
-from typing import NamedTuple
-
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.domain.entities import SCHEDULED, Appointment, Page
+from chalicelib.domain.entities import SCHEDULED, Appointment, AppointmentFilters, Page
 from chalicelib.domain.values import iso_instant
 from chalicelib.storage import doctors, patients
 from chalicelib.storage.binding import StoredModel, register
@@ -151,16 +148,7 @@ def save_changes(before: Appointment, after: Appointment) -> None:
                   [AppointmentModel.status.set(after.status), AppointmentModel.date.set(after.date)], condition)
 
 
-class Filters(NamedTuple):
-    """What a list asks for. `start`/`end` bound the date (inclusive), e.g. one clinic day."""
-    patient: int | None = None
-    doctor: int | None = None
-    status: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-def list_page(filters: Filters, limit: int, cursor: str | None) -> Page:
+def list_page(filters: AppointmentFilters, limit: int, cursor: str | None) -> Page:
     """A page of appointments in date order, from ONE Query.
 
     The index is the patient's if a patient is given, else the doctor's, else

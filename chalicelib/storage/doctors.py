@@ -47,8 +47,8 @@ def to_doctor(item: DoctorModel) -> Doctor:
                   is_active=item.is_active is not False)
 
 
-def stage_new_doctor(tx: Transaction, doctor: Doctor) -> None:
-    """Add a new doctor record to a transaction, failing ("department") unless its department exists."""
+def put_new(tx: Transaction, doctor: Doctor) -> None:
+    """Put a new doctor record in a transaction, failing ("department") unless its department exists."""
     departments.check_exists(tx, doctor.department)
     tx.put("doctor", DoctorModel(doctor.id, kind=KIND, name=doctor.name, specialty=doctor.specialty,
                                  department=doctor.department, user_id=doctor.user_id,
@@ -75,10 +75,10 @@ def add(doctor: Doctor) -> None:
     The department is checked in the same transaction, so it cannot be missing when the doctor lands.
     """
     with Transaction() as tx:
-        stage_new_doctor(tx, doctor)
+        put_new(tx, doctor)
 
 
-def stage_unlink_user(tx: Transaction, doctor_id: int) -> None:
+def unlink_user(tx: Transaction, doctor_id: int) -> None:
     """Remove the link to a deleted account; the doctor record stays."""
     tx.update("doctor-unlink", DoctorModel(doctor_id), [DoctorModel.user_id.remove()],
               DoctorModel.id.exists())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.domain.entities import Page, Patient
+from chalicelib.domain.entities import Page, Patient, PatientLink
 from chalicelib.domain.values import iso_date, optional_int, parse_date, parse_instant
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.cursors import query_page
@@ -66,8 +66,8 @@ def _to_model(patient: Patient) -> PatientModel:
     )
 
 
-def stage_new_patient(tx: Transaction, patient: Patient) -> None:
-    """Add a new patient record, and its email and link code claims, to a transaction."""
+def put_new(tx: Transaction, patient: Patient) -> None:
+    """Put a new patient record, its email and its link code in a transaction."""
     if patient.email:
         put_unique(tx, "patient-email", email_key(patient.email), patient.id)
     if patient.link_code_hash:
@@ -82,15 +82,16 @@ def add(patient: Patient) -> None:
     Raises ConditionFailed(["patient-email"]) when another patient has the email.
     """
     with Transaction() as tx:
-        stage_new_patient(tx, patient)
+        put_new(tx, patient)
 
 
-def stage_link_user(tx: Transaction, patient_id: int, user_id: int, code_hash: str, now: str) -> None:
+def link_user(tx: Transaction, link: PatientLink, user_id: int) -> None:
     """Link an unlinked record to a new account with its current link code, and use the code up.
 
-    Fails (labelled "patient-link") unless the record is still unlinked and the code
-    is still its own and unexpired at `now`: of two accounts racing for one code, one wins.
+    Fails (labelled "patient-link") unless the record is still unlinked and the code is still
+    its own and unexpired when it was checked: of two accounts racing for one code, one wins.
     """
+    patient_id, code_hash, now = link
     tx.update("patient-link", PatientModel(patient_id),
               [PatientModel.user_id.set(user_id), PatientModel.link_code_hash.remove(),
                PatientModel.link_code_expires_at.remove()],
@@ -121,7 +122,8 @@ def id_by_link_code(code_hash: str) -> int | None:
     return owner_of(link_code_key(code_hash))
 
 
-def stage_unlink_user(tx: Transaction, patient_id: int) -> None:
+def unlink_user(tx: Transaction, patient_id: int) -> None:
+    """Remove the link to a deleted account; the record stays."""
     tx.update("patient-unlink", PatientModel(patient_id), [PatientModel.user_id.remove()],
               PatientModel.id.exists())
 

@@ -155,8 +155,11 @@ def test_bearer_and_token_schemes_both_work(api, people):
         assert api.get(f"/users/{p.id}", headers={"Authorization": header}).status == 200
 
 
-def _token(claims: dict, key: str = SECRET, algorithm: str = "HS256") -> str:
-    return jwt.encode(claims, key, algorithm=algorithm)
+def _token(claims: dict, key: bytes | str | None = None, algorithm: str = "HS256") -> str:
+    """A token as the server signs one: with the tokens' key derived from the secret (chalicelib.keys)."""
+    from chalicelib.keys import TOKENS, derived_key
+
+    return jwt.encode(claims, derived_key(TOKENS) if key is None else key, algorithm=algorithm)
 
 
 def test_forged_expired_malformed_and_unsigned_tokens_are_401(api, people):
@@ -169,6 +172,7 @@ def test_forged_expired_malformed_and_unsigned_tokens_are_401(api, people):
     unsigned = jwt.encode(good, None, algorithm="none")
     bad_tokens = [
         _token(good, key="another-secret-that-is-also-32-bytes-long"),  # forged
+        _token(good, key=SECRET),  # signed with the bare secret, not the tokens' own key
         _token({**good, "exp": now - 1}),  # expired
         _token({**good, "sub": "abc"}),  # malformed subject
         _token({**good, "ver": "0"}),  # malformed version
@@ -262,11 +266,11 @@ def _fail(api, username):
 
 def test_ten_failures_from_one_address_shut_that_address_out_until_the_window_ends(api, people, monkeypatch,
                                                                                      fixed_clock):
-    from chalicelib.domain import accounts
+    from chalicelib.domain.accounts import throttling
 
     p = people.make("patient")
     with from_address(monkeypatch, "203.0.113.9"):
-        for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS):
+        for _ in range(throttling.LOGIN_FAILURES_PER_ADDRESS):
             r = _fail(api, p.username.upper())
             assert r.status == 401 and r.body["Message"] == "Unable to log in with provided credentials."
         fixed_clock[0] += timedelta(minutes=5)
@@ -284,7 +288,7 @@ def test_ten_failures_from_one_address_shut_that_address_out_until_the_window_en
     with from_address(monkeypatch, "203.0.113.9"):
         assert api.post("/auth/login", {"username": other.username, "password": other.password}).status == 200
         # Unknown usernames are counted alike, so a 429 tells nothing about which exist.
-        for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS):
+        for _ in range(throttling.LOGIN_FAILURES_PER_ADDRESS):
             assert _fail(api, "nobody-here").status == 401
         assert _fail(api, "nobody-here").status == 429
         # The next window opens the door again.
@@ -293,23 +297,23 @@ def test_ten_failures_from_one_address_shut_that_address_out_until_the_window_en
 
 
 def test_successful_logins_are_not_counted_as_failures(api, people, monkeypatch, fixed_clock):
-    from chalicelib.domain import accounts
+    from chalicelib.domain.accounts import throttling
 
     p = people.make("staff")
-    for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS + 2):
+    for _ in range(throttling.LOGIN_FAILURES_PER_ADDRESS + 2):
         assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200
-    for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS - 1):
+    for _ in range(throttling.LOGIN_FAILURES_PER_ADDRESS - 1):
         assert _fail(api, p.username).status == 401
     assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200
 
 
 def test_more_than_a_hundred_failures_from_all_addresses_lock_the_username_everywhere(api, people, monkeypatch,
                                                                                         fixed_clock):
-    from chalicelib.domain import accounts
+    from chalicelib.domain.accounts import throttling
 
     p = people.make("patient")
-    per_address = accounts.LOGIN_FAILURES_PER_ADDRESS
-    addresses = [f"192.0.2.{n}" for n in range(1, accounts.LOGIN_FAILURES_PER_USERNAME // per_address + 1)]
+    per_address = throttling.LOGIN_FAILURES_PER_ADDRESS
+    addresses = [f"192.0.2.{n}" for n in range(1, throttling.LOGIN_FAILURES_PER_USERNAME // per_address + 1)]
     for address in addresses:
         with from_address(monkeypatch, address):
             for _ in range(per_address):
@@ -332,18 +336,18 @@ def test_more_than_a_hundred_failures_from_all_addresses_lock_the_username_every
 
 def test_logins_sent_at_once_cannot_get_past_the_limit(api, people, monkeypatch, fixed_clock):
     """The attempt is counted before the password is checked, in one conditional write."""
-    from chalicelib.domain import accounts
-    from chalicelib.storage import counters
+    from chalicelib.domain.accounts import throttling
+    from chalicelib.storage import attempts
 
     p = people.make("patient")
     # Nine failures already; the tenth and anything after it must not get an answer about the password.
-    for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS - 1):
+    for _ in range(throttling.LOGIN_FAILURES_PER_ADDRESS - 1):
         _fail(api, p.username)
-    name = f"login-failures#{p.username}#{int(fixed_clock[0].timestamp()) // accounts.LOGIN_WINDOW_SECONDS}"
+    name = f"login-failures#{p.username}#{int(fixed_clock[0].timestamp()) // throttling.LOGIN_WINDOW_SECONDS}"
     # A request in flight holds its attempt: another sent meanwhile is refused.
-    assert counters.take_attempt(name, 101, fixed_clock[0] + timedelta(days=1), part="from#127.0.0.1", part_limit=10)
+    assert attempts.take(name, 101, fixed_clock[0] + timedelta(days=1), part="from#127.0.0.1", part_limit=10)
     assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 429
-    counters.return_attempt(name, "from#127.0.0.1")
+    attempts.give_back(name, "from#127.0.0.1")
     assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200
 
 
@@ -469,14 +473,14 @@ def test_changing_ones_own_password(api, as_role, people, identity):
 
 
 def test_a_wrong_old_password_is_a_400_and_counts_as_a_failed_login(api, people, monkeypatch, fixed_clock):
-    from chalicelib.domain import accounts
+    from chalicelib.domain.accounts import throttling
 
     p = people.make("patient")
     r = api.post("/auth/password", {"old_password": "not-my-password", "new_password": "a-brand-new-secret"},
                  token=p.token)
     assert r.status == 400 and r.body["Fields"] == {"old_password": "The old password is not correct."}
     assert api.get(f"/users/{p.id}", token=p.token).status == 200  # nothing changed: the token still works
-    for _ in range(accounts.LOGIN_FAILURES_PER_ADDRESS - 1):
+    for _ in range(throttling.LOGIN_FAILURES_PER_ADDRESS - 1):
         api.post("/auth/password", {"old_password": "guess", "new_password": "a-brand-new-secret"}, token=p.token)
     r = api.post("/auth/password", {"old_password": p.password, "new_password": "a-brand-new-secret"}, token=p.token)
     assert r.status == 429 and "Retry-After" in r.headers
