@@ -152,6 +152,28 @@ def test_failed_logins_are_limited_per_address_and_successes_are_given_back(fake
     sessions.login("jane", "long-password-1", "192.0.2.2")  # another address is not shut out
 
 
+def test_more_than_a_hundred_failures_from_all_addresses_lock_the_username_everywhere(fakes, monkeypatch):
+    registration.register(None, patient())
+    # The limits, not argon2, are under test here: a password check that costs nothing.
+    monkeypatch.setattr(sessions, "verify_password", lambda stored, given: stored is not None and given == "right")
+    per_address = throttling.LOGIN_FAILURES_PER_ADDRESS
+    addresses = [f"192.0.2.{n}" for n in range(1, throttling.LOGIN_FAILURES_PER_USERNAME // per_address + 1)]
+    for address in addresses:
+        for _ in range(per_address):
+            with pytest.raises(Unauthenticated):
+                sessions.login("jane", "wrong", address)
+        with pytest.raises(TooManyRequests):  # shut out; not counted again
+            sessions.login("jane", "wrong", address)
+    with pytest.raises(Unauthenticated):  # 100 so far: a new address still gets its answer...
+        sessions.login("jane", "wrong", "198.51.100.1")
+    for address in ("198.51.100.1", "198.51.100.2"):  # ...and with 101 the username is locked everywhere
+        with pytest.raises(TooManyRequests):
+            sessions.login("jane", "right", address)
+    registration.register(None, patient("other"))
+    with pytest.raises(Unauthenticated):  # only that username
+        sessions.login("other", "wrong", "198.51.100.1")
+
+
 def test_the_limit_ends_with_its_window(fakes, fixed_clock):
     for _ in range(throttling.LOGIN_FAILURES_PER_ADDRESS):
         with pytest.raises(Unauthenticated):

@@ -3,7 +3,7 @@ that run in milliseconds without moto.
 
 Each fake keeps the rules the DynamoDB implementation enforces with conditions (a
 conditional write that loses raises `errors.ConditionFailed` with the same labels), so
-the domain sees the same answers from either (tests/unit/test_store_contract.py runs the
+the domain sees the same answers from either (tests/api/test_store_contract.py runs the
 same scenarios on both).
 """
 from __future__ import annotations
