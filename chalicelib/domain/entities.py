@@ -65,6 +65,13 @@ class LinkCode:
     expires_at: str
 
 
+class Session(NamedTuple):
+    """A token issued to a user (at login or a password change), and the instant it expires."""
+    token: str
+    user: User
+    expires_at: str
+
+
 class PatientLink(NamedTuple):
     """A new account's link to a record made at the desk: the record, the hash of the link code
     given for it, and the instant the code was checked at (it must still be unexpired then)."""

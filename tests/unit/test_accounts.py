@@ -130,11 +130,11 @@ def test_a_birth_date_in_the_future_is_refused(fakes):
 def test_login_logout_and_revocation(fakes):
     user = registration.register(None, patient())
     session = sessions.login("JANE", "long-password-1", "192.0.2.1")
-    assert identity.authenticate(session["token"]).id == user.id
+    assert identity.authenticate(session.token).id == user.id
     sessions.logout(user)
     with pytest.raises(Unauthenticated):
-        identity.authenticate(session["token"])
-    assert identity.authenticate(sessions.login("jane", "long-password-1")["token"]).id == user.id
+        identity.authenticate(session.token)
+    assert identity.authenticate(sessions.login("jane", "long-password-1").token).id == user.id
 
 
 def test_failed_logins_are_limited_per_address_and_successes_are_given_back(fakes):
@@ -187,11 +187,11 @@ def test_the_limit_ends_with_its_window(fakes, fixed_clock):
 
 def test_a_password_change_ends_older_tokens_and_a_wrong_old_one_counts(fakes):
     user = registration.register(None, patient())
-    old = sessions.login("jane", "long-password-1")["token"]
+    old = sessions.login("jane", "long-password-1").token
     with pytest.raises(ValidationFailed) as wrong:
         sessions.change_password(user, "not-it", "another-password-2")
     assert "old_password" in wrong.value.fields
-    new = sessions.change_password(user, "long-password-1", "another-password-2")["token"]
+    new = sessions.change_password(user, "long-password-1", "another-password-2").token
     with pytest.raises(Unauthenticated):
         identity.authenticate(old)
     assert identity.authenticate(new).id == user.id
@@ -222,7 +222,7 @@ def test_profile_rules(fakes):
     assert management.update_user(user, user.id, lambda: ProfileChanges(first_name="J")).first_name == "J"
     with pytest.raises(ValidationFailed):  # a patient keeps a date of birth
         management.update_user(user, user.id, lambda: ProfileChanges(date_of_birth=None))
-    token = sessions.login("jane", "long-password-1")["token"]
+    token = sessions.login("jane", "long-password-1").token
     management.update_user(root, user.id, lambda: ProfileChanges(is_active=False))
     with pytest.raises(Unauthenticated):
         identity.authenticate(token)

@@ -8,7 +8,7 @@ from chalicelib.domain import clock
 from chalicelib.domain.accounts.rules import check_password_rules
 from chalicelib.domain.accounts.throttling import take_login_attempt
 from chalicelib.domain.conflicts import edit
-from chalicelib.domain.entities import User
+from chalicelib.domain.entities import Session, User
 from chalicelib.domain.security import hash_password, issue_token, new_token_key, verify_password
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
@@ -19,17 +19,14 @@ TAKEN = {"username": ("username", "A user with that username already exists."),
          "email": ("email", "A user with that email already exists.")}
 
 
-def _session(user: User, now: datetime) -> dict:
+def _session(user: User, now: datetime) -> Session:
     """A new token for the user, as login and a password change answer it."""
     key = stores().users.ensure_token_key(user, new_token_key())  # a write only for accounts made before keys
     token, expires = issue_token(user.id, user.token_version, key, now, get_settings())
-    return {"token": token,
-            "user": {"id": user.id, "username": user.username, "role": user.role,
-                     "patient_id": user.patient_id, "doctor_id": user.doctor_id},
-            "expires_at": iso_instant(expires)}
+    return Session(token=token, user=user, expires_at=iso_instant(expires))
 
 
-def login(username: str, password: str, address: str | None = None) -> dict:
+def login(username: str, password: str, address: str | None = None) -> Session:
     """Check credentials and issue a token.
 
     A known and an unknown username do the same work (the same reads, one password
@@ -52,7 +49,7 @@ def logout(user: User) -> None:
     stores().users.revoke_tokens(user.id)
 
 
-def change_password(actor: User, old_password: str, new_password: str, address: str | None = None) -> dict:
+def change_password(actor: User, old_password: str, new_password: str, address: str | None = None) -> Session:
     """The caller changes their own password: every older token stops working, and the answer
     carries a new one. A wrong old password counts as a failed login for the account."""
     check_password_rules(new_password, actor.username, "new_password")
