@@ -94,8 +94,9 @@ def get_patient(ctx, patient_id):
 
 
 def _update(ctx, patient_id):
-    return patient_json(patients.update_patient(ctx.user, parse_id(patient_id, "patient"),
-                                                     lambda: PatientChanges(**ctx.body())))
+    # The body is read only once the caller may change this record (403 before 400).
+    patient = patients.update_patient(ctx.user, parse_id(patient_id, "patient"), lambda: PatientChanges(**ctx.body()))
+    return patient_json(patient)
 
 
 @route(bp, "/patients/{patient_id}", "PUT", summary="Replace a patient's details (staff, or the patient)",

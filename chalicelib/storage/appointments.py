@@ -118,7 +118,7 @@ def add(appointment: Appointment, place: tuple[int, int | None] | None = None) -
         if place is not None:
             number, previous = place
             take_over_unique(tx, "booking-place", booking_place_key(appointment.patient, number), appointment.id,
-                            previous)
+                             previous)
         tx.put("appointment", AppointmentModel(
             appointment.id, kind=KIND, patient=appointment.patient, doctor=appointment.doctor,
             date=appointment.date, status=appointment.status, created_at=appointment.created_at,

@@ -72,7 +72,7 @@ def put_new(tx: Transaction, patient: Patient) -> None:
         put_unique(tx, "patient-email", email_key(patient.email), patient.id)
     if patient.link_code_hash:
         put_unique(tx, "link-code", link_code_key(patient.link_code_hash), patient.id,
-                    expires_at=parse_instant(patient.link_code_expires_at))
+                   expires_at=parse_instant(patient.link_code_expires_at))
     tx.put("patient", _to_model(patient), PatientModel.id.does_not_exist())
 
 

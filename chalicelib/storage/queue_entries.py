@@ -313,7 +313,7 @@ def add(entry: QueueEntry, claim_expires_at: datetime) -> None:
     with Transaction() as tx:
         _stage_open_check(tx, entry.queue, entry.queue_date)
         put_unique(tx, ACTIVE_CLAIM, active_claim_key(entry.queue, entry.queue_date, entry.patient), entry.id,
-                    expires_at=claim_expires_at)
+                   expires_at=claim_expires_at)
         tx.put("entry", _to_model(entry), QueueEntryModel.id.does_not_exist())
 
 
@@ -414,7 +414,7 @@ def transfer(before: QueueEntry, after: QueueEntry, new: QueueEntry, claim_expir
         tx.update("entry", QueueEntryModel(before.id), _change_actions(before, after), _as_read(before))
         release_unique(tx, "claim", active_claim_key(before.queue, before.queue_date, before.patient), before.id)
         put_unique(tx, ACTIVE_CLAIM, active_claim_key(new.queue, new.queue_date, new.patient), new.id,
-                    expires_at=claim_expires_at)
+                   expires_at=claim_expires_at)
         tx.put("new-entry", _to_model(new), QueueEntryModel.id.does_not_exist())
 
 

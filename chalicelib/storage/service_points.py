@@ -63,7 +63,7 @@ def save_changed(before: ServicePoint, after: ServicePoint) -> None:
         if after.department is not None and after.department != before.department:
             department_store.check_exists(tx, after.department)
         move_unique(tx, NAME_CLAIM, name_key(before.department, before.name),
-                   name_key(after.department, after.name), before.id)
+                    name_key(after.department, after.name), before.id)
         stored = (ServicePointModel.name == before.name) & (ServicePointModel.is_active == before.is_active)
         tx.update("service-point", ServicePointModel(before.id),
                   [ServicePointModel.name.set(after.name), ServicePointModel.point_kind.set(after.kind),
