@@ -164,7 +164,7 @@ def measure(runs: int) -> dict:
         storage.bind()
         storage.create_tables()
         accounts.ensure_admin(ADMIN[0], "admin@clinic.test", ADMIN[1])
-        token = accounts.login(*ADMIN)["token"]
+        token = accounts.login(*ADMIN).token
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         with tempfile.TemporaryDirectory() as tmp:
             task, floor, runtime = lambda_task(Path(tmp))

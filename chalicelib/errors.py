@@ -56,7 +56,7 @@ class TooManyRequests(DomainError):
         self.retry_after = max(1, int(retry_after))
 
 
-def found(obj: T | None, what: str, object_id: int) -> T:
+def existing(obj: T | None, what: str, object_id: int) -> T:
     """The object looked up, or NotFound naming what is missing."""
     if obj is None:
         raise NotFound(f"No {what} with id {object_id}.")

@@ -41,8 +41,7 @@ def stage_settings(stage: str, region: str, endpoint: str | None = None):
 
 
 def _validated(username: str, email: str, password: str) -> dict:
-    from chalicelib.api.users import username_field
-    from chalicelib.domain.accounts import check_password_rules
+    from chalicelib.domain.accounts.rules import check_password_rules, username_field
     from chalicelib.errors import ValidationFailed
     from chalicelib.schema import Email, Password, Schema
 

@@ -5,6 +5,7 @@ from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import appointments
+from chalicelib.domain.commands import AppointmentChanges, AppointmentQuery, Booking
 from chalicelib.domain.entities import APPOINTMENT_STATUSES as STATUSES
 from chalicelib.domain.entities import Appointment
 from chalicelib.domain.permissions import ANY_ROLE, DOCTOR, PATIENT, STAFF
@@ -52,14 +53,15 @@ def appointment_json(appointment: Appointment) -> dict:
                "A filtered page may hold fewer than `limit` items; follow `next` until it is null.")
 def list_appointments(ctx):
     limit, cursor, filters = ctx.page()
-    return page_json(appointments.list_appointments(ctx.user, limit, cursor, filters), appointment_json)
+    page = appointments.list_appointments(ctx.user, limit, cursor, AppointmentQuery(**filters))
+    return page_json(page, appointment_json)
 
 
 @route(bp, "/appointments", "POST", summary="Book an appointment (staff for anyone, a patient for themself)",
        tag="appointments", roles=(PATIENT, STAFF), status=201, body=APPOINTMENT_CREATE, response=APPOINTMENT,
        errors=(409,))
 def book(ctx):
-    return appointment_json(appointments.book(ctx.user, ctx.body()))
+    return appointment_json(appointments.book(ctx.user, Booking(**ctx.body())))
 
 
 @route(bp, "/appointments/{appointment_id}", "GET", summary="An appointment (staff, its doctor, its patient)",
@@ -72,4 +74,5 @@ def get_appointment(ctx, appointment_id):
        body=APPOINTMENT_UPDATE, response=APPOINTMENT, errors=(409,),
        summary="Change an appointment's status or date (staff, its doctor); its patient may cancel it")
 def change(ctx, appointment_id):
-    return appointment_json(appointments.change(ctx.user, parse_id(appointment_id, "appointment"), ctx.body))
+    return appointment_json(appointments.change(ctx.user, parse_id(appointment_id, "appointment"),
+                                                lambda: AppointmentChanges(**ctx.body())))

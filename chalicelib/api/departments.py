@@ -5,6 +5,7 @@ from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import departments
+from chalicelib.domain.commands import DepartmentChanges, DepartmentDetails
 from chalicelib.domain.entities import Department
 from chalicelib.domain.permissions import ADMIN, ANY_ROLE
 from chalicelib.schema import Bool, Int, Schema, Str
@@ -45,7 +46,7 @@ def list_departments(ctx):
 @route(bp, "/departments", "POST", summary="Create a department (admin)", tag="departments",
        roles=(ADMIN,), status=201, body=DEPARTMENT_CREATE, response=DEPARTMENT, errors=(409,))
 def create_department(ctx):
-    return department_json(departments.create_department(ctx.user, ctx.body()))
+    return department_json(departments.create_department(ctx.user, DepartmentDetails(**ctx.body())))
 
 
 @route(bp, "/departments/{department_id}", "GET", summary="A department", tag="departments",
@@ -58,4 +59,4 @@ def get_department(ctx, department_id):
        roles=(ADMIN,), body=DEPARTMENT_UPDATE, response=DEPARTMENT, errors=(409,))
 def update_department(ctx, department_id):
     department_id = parse_id(department_id, "department")
-    return department_json(departments.update_department(ctx.user, department_id, ctx.body()))
+    return department_json(departments.update_department(ctx.user, department_id, DepartmentChanges(**ctx.body())))

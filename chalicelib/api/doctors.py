@@ -5,6 +5,7 @@ from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import doctors
+from chalicelib.domain.commands import DoctorChanges, DoctorDetails
 from chalicelib.domain.entities import Doctor
 from chalicelib.domain.permissions import ADMIN, ANY_ROLE
 from chalicelib.schema import Bool, Int, Schema, Str
@@ -51,7 +52,7 @@ def list_doctors(ctx):
 @route(bp, "/doctors", "POST", summary="Create a doctor record (admin)", tag="doctors", roles=(ADMIN,),
        status=201, body=DOCTOR_CREATE, response=DOCTOR)
 def create_doctor(ctx):
-    return doctor_json(doctors.create_doctor(ctx.user, ctx.body()))
+    return doctor_json(doctors.create_doctor(ctx.user, DoctorDetails(**ctx.body())))
 
 
 @route(bp, "/doctors/{doctor_id}", "GET", summary="A doctor record", tag="doctors", roles=ANY_ROLE,
@@ -61,7 +62,7 @@ def get_doctor(ctx, doctor_id):
 
 
 @route(bp, "/doctors/{doctor_id}", "PATCH", summary="Change a doctor record (admin)", tag="doctors",
-       roles=(ADMIN,), body=DOCTOR_UPDATE, response=DOCTOR)
+       roles=(ADMIN,), body=DOCTOR_UPDATE, response=DOCTOR, errors=(409,))
 def update_doctor(ctx, doctor_id):
     doctor_id = parse_id(doctor_id, "doctor")
-    return doctor_json(doctors.update_doctor(ctx.user, doctor_id, ctx.body()))
+    return doctor_json(doctors.update_doctor(ctx.user, doctor_id, DoctorChanges(**ctx.body())))

@@ -5,6 +5,7 @@ from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import patients
+from chalicelib.domain.commands import PatientChanges, PatientDetails
 from chalicelib.domain.entities import LinkCode, Patient
 from chalicelib.domain.permissions import ANY_ROLE, STAFF
 from chalicelib.domain.permissions import PATIENT as PATIENT_ROLE
@@ -71,7 +72,7 @@ def list_patients(ctx):
 @route(bp, "/patients", "POST", summary="Register a patient without an account (staff); the answer shows its link code",
        tag="patients", roles=(STAFF,), status=201, body=PATIENT_CREATE, response=NEW_PATIENT, errors=(409,))
 def create_patient(ctx):
-    patient, link = patients.create_patient(ctx.user, ctx.body())
+    patient, link = patients.create_patient(ctx.user, PatientDetails(**ctx.body()))
     return {**patient_json(patient), "link_code": link.code, "link_code_expires_at": link.expires_at}
 
 
@@ -93,7 +94,9 @@ def get_patient(ctx, patient_id):
 
 
 def _update(ctx, patient_id):
-    return patient_json(patients.update_patient(ctx.user, parse_id(patient_id, "patient"), ctx.body))
+    # The body is read only once the caller may change this record (403 before 400).
+    patient = patients.update_patient(ctx.user, parse_id(patient_id, "patient"), lambda: PatientChanges(**ctx.body()))
+    return patient_json(patient)
 
 
 @route(bp, "/patients/{patient_id}", "PUT", summary="Replace a patient's details (staff, or the patient)",

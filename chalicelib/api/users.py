@@ -5,22 +5,15 @@ from chalice import Blueprint
 
 from chalicelib.api.auth import client_address
 from chalicelib.api.http import page_json, parse_id, route
-from chalicelib.domain import accounts
-from chalicelib.domain.accounts import USERNAME_PATTERN
+from chalicelib.domain.accounts import management, registration
+from chalicelib.domain.accounts.rules import username_field
+from chalicelib.domain.commands import ProfileChanges, Registration
 from chalicelib.domain.entities import User
 from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, DOCTOR, PATIENT, ROLES, STAFF, is_admin
 from chalicelib.domain.values import iso_date
 from chalicelib.schema import Bool, Choice, Date, Email, Int, OnlyWhen, Password, RequiredUnless, Schema, Str
 
 bp = Blueprint(__name__)
-
-USERNAME_MESSAGE = "Enter a valid username: letters, digits and @/./+/-/_ only."
-
-
-def username_field(**kw) -> Str:
-    """A username as the contract spells it: 1-150 of letters, digits and @.+-_."""
-    return Str(max_length=150, pattern=USERNAME_PATTERN, pattern_message=USERNAME_MESSAGE, **kw)
-
 
 def _person_name() -> Str:
     return Str(max_length=150, min_length=0)
@@ -91,27 +84,27 @@ def user_json(user: User) -> dict:
        tag="auth", roles=(ANONYMOUS,), status=201, body=REGISTER, response=USER, errors=(409, 429))
 def register(ctx):
     actor = ctx.optional_user
-    return user_json(accounts.register(actor, ctx.body(), client_address(ctx)))
+    return user_json(registration.register(actor, Registration(**ctx.body()), client_address(ctx)))
 
 
 @route(bp, "/users", "GET", summary="List users (admin)", tag="users", roles=(ADMIN,), many=True, response=USER)
 def list_users(ctx):
     limit, cursor, _ = ctx.page()
-    return page_json(accounts.list_users(limit, cursor), user_json)
+    return page_json(management.list_users(limit, cursor), user_json)
 
 
 @route(bp, "/users/{user_id}", "GET", summary="A user's profile (own, or any for admin)", tag="users",
        roles=ANY_ROLE, response=USER)
 def get_user(ctx, user_id):
-    return user_json(accounts.get_user(ctx.user, parse_id(user_id, "user")))
+    return user_json(management.get_user(ctx.user, parse_id(user_id, "user")))
 
 
 def _update(ctx, user_id):
-    def changes() -> dict:
+    def changes() -> ProfileChanges:
         schema = USER_UPDATE if is_admin(ctx.user) else _OWN_PROFILE_UPDATE
-        return schema.validate(ctx.json(), partial=ctx.spec.partial)
+        return ProfileChanges(**schema.validate(ctx.json(), partial=ctx.spec.partial))
 
-    return user_json(accounts.update_user(ctx.user, parse_id(user_id, "user"), changes))
+    return user_json(management.update_user(ctx.user, parse_id(user_id, "user"), changes))
 
 
 @route(bp, "/users/{user_id}", "PUT", summary="Replace a user's profile fields", tag="users", roles=ANY_ROLE,
@@ -129,4 +122,4 @@ def patch_user(ctx, user_id):
 @route(bp, "/users/{user_id}", "DELETE", summary="Delete a user (admin); linked records stay", tag="users",
        roles=(ADMIN,), status=204, errors=(409,))
 def delete_user(ctx, user_id):
-    accounts.delete_user(ctx.user, parse_id(user_id, "user"))
+    management.delete_user(ctx.user, parse_id(user_id, "user"))

@@ -18,9 +18,18 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from chalicelib.domain import clock
-from chalicelib.domain.conflicts import edit
-from chalicelib.domain.entities import CANCELED, COMPLETED, SCHEDULED, Appointment, Page, User
-from chalicelib.domain.permissions import DOCTOR, PATIENT, own_doctor_id, own_patient_id
+from chalicelib.domain.commands import AppointmentChanges, AppointmentQuery, Booking, given
+from chalicelib.domain.conflicts import BUSY, edit
+from chalicelib.domain.entities import (
+    CANCELED,
+    COMPLETED,
+    SCHEDULED,
+    Appointment,
+    AppointmentFilters,
+    Page,
+    User,
+)
+from chalicelib.domain.permissions import DOCTOR, PATIENT, acting_patient, check_owner, own_doctor_id
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
 from chalicelib.errors import (
@@ -29,20 +38,19 @@ from chalicelib.errors import (
     Forbidden,
     Missing,
     ValidationFailed,
-    found,
+    existing,
     raise_taken,
     retry_on_conflict,
 )
 from chalicelib.settings import get_settings
-from chalicelib.storage import appointments
-from chalicelib.storage.appointments import Filters
 
 SLOT_TAKEN = "This doctor already has a scheduled appointment at that time."
 NOT_IN_FUTURE = "A scheduled appointment must be in the future."
 MAX_OWN_BOOKINGS = 5
 TOO_MANY_BOOKINGS = (f"You already hold {MAX_OWN_BOOKINGS} upcoming appointments: cancel one before booking "
                      "another, or ask the desk.")
-BUSY = "This record is being changed by someone else right now; try again."
+SEE_OWN = "You can only see your own appointments."
+CHANGE_OWN = "You can only change your own appointments."
 
 
 # Days whose bounds are instants in every time zone: datetime ends at years 1 and 9999.
@@ -59,37 +67,32 @@ def clinic_day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, end
 
 
-def list_appointments(actor: User, limit: int, cursor: str | None, query: dict) -> Page:
+def list_appointments(actor: User, limit: int, cursor: str | None, query: AppointmentQuery) -> Page:
     """Staff and admins see all appointments; a doctor their own; a patient their own. Filters narrow further."""
-    patient, doctor = query.get("patient"), query.get("doctor")
-    if actor.role == PATIENT:
-        own = own_patient_id(actor)
-        if patient is not None and patient != own:
-            raise Forbidden("You can only see your own appointments.")
-        patient = own
-    elif actor.role == DOCTOR:
+    patient = acting_patient(actor, query.patient, SEE_OWN)
+    doctor = query.doctor
+    if actor.role == DOCTOR:
         own = own_doctor_id(actor)
-        if doctor is not None and doctor != own:
-            raise Forbidden("You can only see your own appointments.")
+        if doctor not in (None, own):
+            raise Forbidden(SEE_OWN)
         doctor = own
     start = end = None
-    if query.get("date") is not None:
-        start, end = clinic_day_bounds(query["date"])
-    filters = Filters(patient=patient, doctor=doctor, status=query.get("status"), start=start, end=end)
-    return appointments.list_page(filters, limit, cursor)
+    if query.date is not None:
+        start, end = clinic_day_bounds(query.date)
+    filters = AppointmentFilters(patient=patient, doctor=doctor, status=query.status, start=start, end=end)
+    return stores().appointments.list_page(filters, limit, cursor)
 
 
 def _check_own(actor: User, appointment: Appointment, message: str) -> None:
     """A patient or doctor reaches only their own appointments; staff and admins reach all."""
-    if actor.role == PATIENT and (actor.patient_id is None or appointment.patient != actor.patient_id):
-        raise Forbidden(message)
+    check_owner(actor, appointment.patient, message)
     if actor.role == DOCTOR and (actor.doctor_id is None or appointment.doctor != actor.doctor_id):
         raise Forbidden(message)
 
 
 def get_appointment(actor: User, appointment_id: int) -> Appointment:
-    appointment = found(appointments.get(appointment_id), "appointment", appointment_id)
-    _check_own(actor, appointment, "You can only see your own appointments.")
+    appointment = existing(stores().appointments.get(appointment_id), "appointment", appointment_id)
+    _check_own(actor, appointment, SEE_OWN)
     return appointment
 
 
@@ -104,7 +107,7 @@ def _free_booking_place(patient_id: int, now: datetime) -> tuple[int, int | None
     A held place is free again once its appointment is gone, no longer scheduled, or past.
     Among free places one is picked at random, so bookings racing each other rarely collide.
     """
-    held = appointments.booking_places(patient_id, MAX_OWN_BOOKINGS)
+    held = stores().appointments.booking_places(patient_id, MAX_OWN_BOOKINGS)
     free = [(number, None) for number in range(1, MAX_OWN_BOOKINGS + 1) if number not in held]
     free += [(number, owner) for number, (owner, appointment) in held.items()
              if appointment is None or appointment.status != SCHEDULED or appointment.date <= iso_instant(now)]
@@ -113,24 +116,19 @@ def _free_booking_place(patient_id: int, now: datetime) -> tuple[int, int | None
     return random.choice(free)
 
 
-def book(actor: User, data: dict) -> Appointment:
+def book(actor: User, booking: Booking) -> Appointment:
     """Book an appointment: staff and admins for anyone, a patient for themself (at most
     MAX_OWN_BOOKINGS upcoming). A scheduled appointment is in the future."""
     own_booking = actor.role == PATIENT
-    if own_booking:
-        own = own_patient_id(actor)
-        if data.get("patient") is not None and data["patient"] != own:
-            raise Forbidden("A patient can only book appointments for themself.")
-        if data.get("status", SCHEDULED) != SCHEDULED:
-            raise ValidationFailed.field("status", "A patient can only book a scheduled appointment.")
-        data = {**data, "patient": own}
-    elif data.get("patient") is None:
+    patient = acting_patient(actor, booking.patient, "A patient can only book appointments for themself.")
+    if own_booking and booking.status != SCHEDULED:
+        raise ValidationFailed.field("status", "A patient can only book a scheduled appointment.")
+    if patient is None:
         raise ValidationFailed.field("patient", "This field is required.")
     now = clock.now()
     appointment = Appointment(
-        id=stores().ids.next_id("appointment"), patient=data["patient"], doctor=data["doctor"],
-        date=iso_instant(data["date"]), status=data.get("status") or SCHEDULED,
-        created_at=iso_instant(now),
+        id=stores().ids.next_id("appointment"), patient=patient, doctor=booking.doctor,
+        date=iso_instant(booking.date), status=booking.status or SCHEDULED, created_at=iso_instant(now),
     )
     _check_future(appointment.status, appointment.date, now)
     missing = {"patient": Missing("patient", "No patient with id %d." % appointment.patient),
@@ -139,7 +137,7 @@ def book(actor: User, data: dict) -> Appointment:
     def attempt() -> None:
         place = _free_booking_place(appointment.patient, now) if own_booking else None
         try:
-            appointments.create(appointment, place)
+            stores().appointments.add(appointment, place)
         except ConditionFailed as exc:
             if set(exc.labels) <= {"booking-place"}:
                 raise ConditionFailed([ConditionFailed.CONFLICT]) from exc  # taken meanwhile: look again
@@ -160,7 +158,7 @@ def _check_patient_change(appointment: Appointment, changes: dict) -> None:
         raise Conflict.field("status", "A completed appointment cannot be canceled.")
 
 
-def change(actor: User, appointment_id: int, read_changes: Callable[[], dict]) -> Appointment:
+def change(actor: User, appointment_id: int, read_changes: Callable[[], AppointmentChanges]) -> Appointment:
     """Change status and/or date: staff, admins, the appointment's doctor; its patient may only cancel.
 
     Each attempt reads the appointment once. `read_changes` gives the validated
@@ -171,10 +169,10 @@ def change(actor: User, appointment_id: int, read_changes: Callable[[], dict]) -
 
     def read() -> Appointment:
         nonlocal changes
-        appointment = found(appointments.get(appointment_id), "appointment", appointment_id)
-        _check_own(actor, appointment, "You can only change your own appointments.")
+        appointment = existing(stores().appointments.get(appointment_id), "appointment", appointment_id)
+        _check_own(actor, appointment, CHANGE_OWN)
         if changes is None:
-            changes = read_changes()
+            changes = given(read_changes())
         return appointment
 
     def change(before: Appointment) -> Appointment:
@@ -186,4 +184,4 @@ def change(actor: User, appointment_id: int, read_changes: Callable[[], dict]) -
             _check_future(after.status, after.date, clock.now())
         return after
 
-    return edit(read, change, appointments.save_changes, {"doctor-slot": ("date", SLOT_TAKEN)})
+    return edit(read, change, stores().appointments.save_changes, {"doctor-slot": ("date", SLOT_TAKEN)})

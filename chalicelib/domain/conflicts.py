@@ -9,6 +9,9 @@ from chalicelib.errors import ConditionFailed, Conflict, raise_taken, retry_on_c
 
 T = TypeVar("T")
 
+# The answer (409) when other writers kept winning: one message for every record.
+BUSY = "This record is being changed by someone else right now; try again."
+
 
 def edit(read: Callable[[], T], change: Callable[[T], T], save: Callable[[T, T], None],
          taken: Mapping[str, tuple[str, str]]) -> T:
@@ -34,14 +37,14 @@ def edit(read: Callable[[], T], change: Callable[[T], T], save: Callable[[T, T],
     try:
         return retry_on_conflict(attempt)
     except ConditionFailed:
-        raise Conflict("This record is being changed by someone else right now; try again.") from None
+        raise Conflict(BUSY) from None
 
 
-def create(item: T, add: Callable[[T], None], taken: Mapping[str, tuple[str, str]]) -> T:
+def add(item: T, write: Callable[[T], None], taken: Mapping[str, tuple[str, str]]) -> T:
     """Write a new object with its claims; a failed claim or check named in `taken` is a 409
     naming that field (a 400 for a `Missing` record)."""
     try:
-        add(item)
+        write(item)
     except ConditionFailed as exc:
         raise_taken(exc, taken)
     return item

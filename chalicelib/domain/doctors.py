@@ -1,20 +1,20 @@
 """Doctor records."""
 from __future__ import annotations
 
-from chalicelib.domain.conflicts import create, edit, set_fields
+from chalicelib.domain.commands import DoctorChanges, DoctorDetails, given
+from chalicelib.domain.conflicts import add, edit, set_fields
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import Doctor, Page, User
 from chalicelib.domain.stores import stores
-from chalicelib.errors import Missing, found
-from chalicelib.storage import doctors
+from chalicelib.errors import Missing, existing
 
 
 def list_doctors(limit: int, cursor: str | None, department: int | None = None) -> Page:
-    return doctors.list_page(limit, cursor, department)
+    return stores().doctors.list_page(limit, cursor, department)
 
 
 def get_doctor(doctor_id: int) -> Doctor:
-    return found(doctors.get(doctor_id), "doctor", doctor_id)
+    return existing(stores().doctors.get(doctor_id), "doctor", doctor_id)
 
 
 def department_missing(department_id: int) -> dict[str, tuple[str, str]]:
@@ -22,15 +22,16 @@ def department_missing(department_id: int) -> dict[str, tuple[str, str]]:
     return {"department": Missing("department", no_department(department_id).message)}
 
 
-def create_doctor(actor: User, data: dict) -> Doctor:
+def create_doctor(actor: User, details: DoctorDetails) -> Doctor:
     """A doctor record without an account, in an existing department."""
-    doctor = Doctor(id=stores().ids.next_id("doctor"), name=data["name"], specialty=data["specialty"],
-                    department=data["department"], user_id=None)
-    return create(doctor, doctors.add, department_missing(doctor.department))
+    doctor = Doctor(id=stores().ids.next_id("doctor"), name=details.name, specialty=details.specialty,
+                    department=details.department, user_id=None)
+    return add(doctor, stores().doctors.add, department_missing(doctor.department))
 
 
-def update_doctor(actor: User, doctor_id: int, data: dict) -> Doctor:
+def update_doctor(actor: User, doctor_id: int, changes: DoctorChanges) -> Doctor:
     """Change a doctor record's name, specialty, department (an existing, active one) or `is_active`."""
-    change = set_fields(data, ("name", "specialty", "department", "is_active"))
-    taken = department_missing(data["department"]) if "department" in data else {}
-    return edit(lambda: get_doctor(doctor_id), change, doctors.save_changed, taken)
+    values = given(changes)
+    change = set_fields(values, ("name", "specialty", "department", "is_active"))
+    taken = department_missing(values["department"]) if "department" in values else {}
+    return edit(lambda: get_doctor(doctor_id), change, stores().doctors.save_changes, taken)

@@ -8,7 +8,7 @@ Neither storage types nor HTTP types appear here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import NamedTuple
 
 
@@ -65,6 +65,21 @@ class LinkCode:
     expires_at: str
 
 
+class Session(NamedTuple):
+    """A token issued to a user (at login or a password change), and the instant it expires."""
+    token: str
+    user: User
+    expires_at: str
+
+
+class PatientLink(NamedTuple):
+    """A new account's link to a record made at the desk: the record, the hash of the link code
+    given for it, and the instant the code was checked at (it must still be unexpired then)."""
+    patient_id: int
+    code_hash: str
+    checked_at: str
+
+
 @dataclass
 class Department:
     """A department of the clinic, with a queue of its own."""
@@ -117,6 +132,15 @@ class Appointment:
     date: str
     status: str
     created_at: str
+
+
+class AppointmentFilters(NamedTuple):
+    """What a list of appointments asks for. `start`/`end` bound the date (inclusive), e.g. one clinic day."""
+    patient: int | None = None
+    doctor: int | None = None
+    status: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
 
 
 # -- the queue ------------------------------------------------------------------

@@ -5,39 +5,28 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from chalicelib.domain import clock
-from chalicelib.domain.conflicts import create, edit, set_fields
+from chalicelib.domain.commands import PatientChanges, PatientDetails, given
+from chalicelib.domain.conflicts import BUSY, add, edit, set_fields
 from chalicelib.domain.entities import LinkCode, Page, Patient, User
-from chalicelib.domain.permissions import PATIENT
+from chalicelib.domain.permissions import PATIENT, check_owner
 from chalicelib.domain.security import link_code_hash, new_link_code
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Conflict, Forbidden, ValidationFailed, found, retry_on_conflict
+from chalicelib.errors import ConditionFailed, Conflict, ValidationFailed, existing, retry_on_conflict
 from chalicelib.settings import get_settings
-from chalicelib.storage import patients
 
 EMAIL_TAKEN = "A patient with that email already exists."
 TAKEN = {"patient-email": ("email", EMAIL_TAKEN)}
-EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 LINK_CODE_DAYS = 7
 ALREADY_LINKED = "This patient record is already linked to an account."
+NOT_YOUR_RECORD = "You can only access your own patient record."
 
 
-def check_access(actor: User, patient_id: int) -> None:
-    """A patient reaches only their own record; the other roles a route allows reach all."""
-    if actor.role == PATIENT and actor.patient_id != patient_id:
-        raise Forbidden("You can only access your own patient record.")
-
-
-def check_birth_date(data: dict) -> None:
+def check_birth_date(born: date | None) -> None:
     """A date of birth, wherever it is written (registration, profiles, records), is never in the
-    clinic's future (its today) and not before 1900-01-01."""
-    born = data.get("date_of_birth")
-    if born is None:
-        return
-    if born > clock.today():
+    clinic's future (its today). (Not before 1900-01-01: every date the schema takes is not.)"""
+    if born is not None and born > clock.today():
         raise ValidationFailed.field("date_of_birth", "The date of birth cannot be in the future.")
-    if born < EARLIEST_BIRTH_DATE:
-        raise ValidationFailed.field("date_of_birth", "Enter a date after 1900-01-01.")
 
 
 def _new_link_code() -> tuple[LinkCode, str]:
@@ -49,6 +38,7 @@ def _new_link_code() -> tuple[LinkCode, str]:
 
 def list_patients(actor: User, limit: int, cursor: str | None) -> Page:
     """All patients; a patient gets a page holding only their own record."""
+    patients = stores().patients
     if actor.role == PATIENT:
         own = patients.get(actor.patient_id) if actor.patient_id is not None else None
         return Page(items=[own] if own else [], next=None)
@@ -56,57 +46,57 @@ def list_patients(actor: User, limit: int, cursor: str | None) -> Page:
 
 
 def get_patient(actor: User, patient_id: int) -> Patient:
-    check_access(actor, patient_id)
-    return found(patients.get(patient_id), "patient", patient_id)
+    check_owner(actor, patient_id, NOT_YOUR_RECORD)
+    return existing(stores().patients.get(patient_id), "patient", patient_id)
 
 
-def create_patient(actor: User, data: dict) -> tuple[Patient, LinkCode]:
+def create_patient(actor: User, details: PatientDetails) -> tuple[Patient, LinkCode]:
     """Register a patient without an account (a walk-in at the desk), with the record's link code.
 
     The code is shown once, in this answer: the patient gives it when registering an
     account, which is the only way an account gets linked to this record.
     """
-    check_birth_date(data)
+    check_birth_date(details.date_of_birth)
     link, code_hash = _new_link_code()
     patient = Patient(
-        id=stores().ids.next_id("patient"), name=data["name"], email=data.get("email"), phone=data.get("phone"),
-        date_of_birth=data.get("date_of_birth"), user_id=None, created_at=iso_instant(clock.now()),
+        id=stores().ids.next_id("patient"), name=details.name, email=details.email, phone=details.phone,
+        date_of_birth=details.date_of_birth, user_id=None, created_at=iso_instant(clock.now()),
         link_code_hash=code_hash, link_code_expires_at=link.expires_at,
     )
-    return create(patient, patients.add, TAKEN), link
+    return add(patient, stores().patients.add, TAKEN), link
 
 
 def issue_link_code(actor: User, patient_id: int) -> LinkCode:
     """A new link code for a record without an account; the code it had stops working."""
     link, code_hash = _new_link_code()
+    patients = stores().patients
 
     def attempt() -> LinkCode:
-        before = found(patients.get(patient_id), "patient", patient_id)
+        before = existing(patients.get(patient_id), "patient", patient_id)
         if before.user_id is not None:
             raise Conflict(ALREADY_LINKED)
         try:
             patients.replace_link_code(before, code_hash, link.expires_at)
         except ConditionFailed as exc:
             if "link-code" in exc.labels:  # a hash collision: astronomically unlikely, but never wrong
-                raise ValidationFailed("A new code could not be made; try again.") from None
+                raise Conflict("A new code could not be made; try again.") from None
             raise ConditionFailed([ConditionFailed.CONFLICT]) from exc  # changed meanwhile: read again
         return link
 
     try:
         return retry_on_conflict(attempt)
     except ConditionFailed:
-        raise ValidationFailed("This record is being changed by someone else right now; try again.") from None
+        raise Conflict(BUSY) from None
 
 
-def update_patient(actor: User, patient_id: int, read_changes: Callable[[], dict]) -> Patient:
+def update_patient(actor: User, patient_id: int, read_changes: Callable[[], PatientChanges]) -> Patient:
     """Edit a patient's details: the patient themself, or anyone the route allows.
 
     `read_changes` gives the validated changes; it is called only once the caller
     may change this record, so a stranger is told 403 before anything about the body.
     """
-    check_access(actor, patient_id)
-    changes = read_changes()
-    check_birth_date(changes)
-
+    check_owner(actor, patient_id, NOT_YOUR_RECORD)
+    changes = given(read_changes())
+    check_birth_date(changes.get("date_of_birth"))
     change = set_fields(changes, ("name", "email", "phone", "date_of_birth"))
-    return edit(lambda: get_patient(actor, patient_id), change, patients.save_changes, TAKEN)
+    return edit(lambda: get_patient(actor, patient_id), change, stores().patients.save_changes, TAKEN)

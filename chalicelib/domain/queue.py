@@ -36,7 +36,15 @@ from chalicelib.domain.entities import (
 from chalicelib.domain.permissions import ADMIN, DOCTOR, NOT_ALLOWED, PATIENT, STAFF, own_doctor_id, own_patient_id
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Conflict, Forbidden, NotFound, ValidationFailed, found, retry_on_conflict
+from chalicelib.errors import (
+    ConditionFailed,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    existing,
+    retry_on_conflict,
+)
 from chalicelib.storage import departments as departments_store
 from chalicelib.storage import queue_entries, service_points
 
@@ -72,7 +80,7 @@ def _check_entry_access(actor: User, entry: QueueEntry) -> None:
 
 
 def _get(entry_id: int) -> QueueEntry:
-    return found(queue_entries.get(entry_id), "queue entry", entry_id)
+    return existing(queue_entries.get(entry_id), "queue entry", entry_id)
 
 
 # -- joining ---------------------------------------------------------------------

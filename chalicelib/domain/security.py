@@ -1,5 +1,8 @@
 """Password hashing (argon2id), signed, expiring, revocable tokens (JWT HS256), and
-the one-time codes that link an account to a patient record made at the desk."""
+the one-time codes that link an account to a patient record made at the desk.
+
+Tokens and link codes each use their own key derived from the secret (chalicelib.keys).
+"""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +12,8 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from chalicelib.errors import Unauthenticated
-from chalicelib.settings import Settings, jwt_secret
+from chalicelib.keys import LINK_CODES, TOKENS, derived_key
+from chalicelib.settings import Settings
 
 # argon2 (cffi) and PyJWT (with cryptography) are loaded at their first use, not at import:
 # a cold start pays for them only on the request that needs them.
@@ -75,7 +79,7 @@ def issue_token(user_id: int, token_version: int, token_key: str, now: datetime,
     expires = now + timedelta(seconds=settings.token_ttl_seconds)
     claims = {"sub": str(user_id), "key": token_key, "ver": token_version, "iat": int(now.timestamp()),
               "exp": int(expires.timestamp())}
-    return jwt.encode(claims, jwt_secret(settings), algorithm=ALGORITHM), expires
+    return jwt.encode(claims, derived_key(TOKENS, settings), algorithm=ALGORITHM), expires
 
 
 def read_token(token: str, settings: Settings) -> tuple[int, int, str]:
@@ -84,7 +88,7 @@ def read_token(token: str, settings: Settings) -> tuple[int, int, str]:
 
     try:
         claims = jwt.decode(
-            token, jwt_secret(settings), algorithms=[ALGORITHM],
+            token, derived_key(TOKENS, settings), algorithms=[ALGORITHM],
             options={"require": ["sub", "exp", "iat", "ver", "key"], "verify_iat": False},
             leeway=0,
         )
@@ -116,9 +120,9 @@ def normalize_link_code(text: str) -> str | None:
 
 
 def link_code_hash(code: str, settings: Settings) -> str:
-    """What is stored of a link code: an HMAC-SHA256 keyed with the token secret.
+    """What is stored of a link code: an HMAC-SHA256 keyed with the link codes' own key.
 
     The code itself is never stored; without the key a copy of the tables does
     not tell which code opens which record.
     """
-    return hmac.new(jwt_secret(settings).encode(), b"link-code:" + code.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(derived_key(LINK_CODES, settings), b"link-code:" + code.encode(), hashlib.sha256).hexdigest()

@@ -1,11 +1,11 @@
 """Service points: the desks, counters and consulting rooms a called patient goes to."""
 from __future__ import annotations
 
-from chalicelib.domain.conflicts import create, edit, set_fields
+from chalicelib.domain.conflicts import add, edit, set_fields
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import Page, ServicePoint, User
 from chalicelib.domain.stores import stores
-from chalicelib.errors import Missing, found
+from chalicelib.errors import Missing, existing
 from chalicelib.storage import service_points
 
 NAME_TAKEN = "This department already has a service point with that name."
@@ -23,7 +23,7 @@ def list_service_points(limit: int, cursor: str | None) -> Page:
 
 
 def get_service_point(point_id: int) -> ServicePoint:
-    return found(service_points.get(point_id), "service point", point_id)
+    return existing(service_points.get(point_id), "service point", point_id)
 
 
 def create_service_point(actor: User, data: dict) -> ServicePoint:
@@ -31,7 +31,7 @@ def create_service_point(actor: User, data: dict) -> ServicePoint:
     is unique within its department without regard to case."""
     point = ServicePoint(id=stores().ids.next_id("service_point"), name=data["name"], kind=data["kind"],
                          department=data.get("department"), is_active=data.get("is_active", True))
-    return create(point, service_points.add, _taken(point.department))
+    return add(point, service_points.add, _taken(point.department))
 
 
 def update_service_point(actor: User, point_id: int, data: dict) -> ServicePoint:

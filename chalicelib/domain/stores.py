@@ -13,8 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.ports.appointments import Appointments
+from chalicelib.domain.ports.attempts import Attempts
+from chalicelib.domain.ports.departments import Departments
+from chalicelib.domain.ports.doctors import Doctors
 from chalicelib.domain.ports.health import Probe
 from chalicelib.domain.ports.ids import Ids
+from chalicelib.domain.ports.patients import Patients
+from chalicelib.domain.ports.users import Users
 from chalicelib.errors import ConfigurationError
 
 
@@ -24,6 +30,13 @@ class Stores:
 
     ids: Ids
     probe: Probe
+    # accounts and records
+    users: Users
+    attempts: Attempts
+    patients: Patients
+    doctors: Doctors
+    departments: Departments
+    appointments: Appointments
 
 
 _current: Stores | None = None

@@ -12,8 +12,8 @@ from chalicelib.domain.stores import Stores, use
 from chalicelib.settings import Settings
 from chalicelib.storage import (  # noqa: F401 (registers the models)
     appointments,
+    attempts,
     binding,
-    claims,
     connections,
     counters,
     departments,
@@ -23,6 +23,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     patients,
     queue_entries,
     service_points,
+    uniques,
     users,
 )
 from chalicelib.storage.binding import MODELS, create_tables  # noqa: F401
@@ -30,7 +31,12 @@ from chalicelib.storage.binding import MODELS, create_tables  # noqa: F401
 
 def dynamodb_stores() -> Stores:
     """The domain's stores, on DynamoDB."""
-    return Stores(ids=ids, probe=health)
+    return Stores(
+        ids=ids, probe=health,
+        # accounts and records
+        users=users, attempts=attempts, patients=patients, doctors=doctors, departments=departments,
+        appointments=appointments,
+    )
 
 
 def bind(settings: Settings | None = None) -> None:

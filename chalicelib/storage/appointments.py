@@ -12,19 +12,16 @@ date); other filters are a FilterExpression on that Query.
 """
 from __future__ import annotations
 
-from datetime import datetime
-from typing import NamedTuple
-
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.domain.entities import SCHEDULED, Appointment, Page
+from chalicelib.domain.entities import SCHEDULED, Appointment, AppointmentFilters, Page
 from chalicelib.domain.values import iso_instant
 from chalicelib.storage import doctors, patients
 from chalicelib.storage.binding import StoredModel, register
-from chalicelib.storage.claims import holders, stage_claim, stage_move, stage_take_over
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none, read_items
+from chalicelib.storage.uniques import holders, move_unique, put_unique, take_over_unique
 
 KIND = "appointment"
 
@@ -105,7 +102,7 @@ def booking_places(patient_id: int, places: int) -> dict[int, tuple[int, Appoint
     return {numbers[key]: (owner, stored.get(owner)) for key, owner in held.items()}
 
 
-def create(appointment: Appointment, place: tuple[int, int | None] | None = None) -> None:
+def add(appointment: Appointment, place: tuple[int, int | None] | None = None) -> None:
     """Store a new appointment, with its slot claim when scheduled, if its patient and doctor exist.
 
     `place` is (number, the appointment that held it when read, or None) of the patient's
@@ -114,14 +111,14 @@ def create(appointment: Appointment, place: tuple[int, int | None] | None = None
     then) or "booking-place" (the place was taken meanwhile: read again).
     """
     with Transaction() as tx:
-        patients.stage_exists_check(tx, appointment.patient)
-        doctors.stage_exists_check(tx, appointment.doctor)
+        patients.check_exists(tx, appointment.patient)
+        doctors.check_exists(tx, appointment.doctor)
         if appointment.status == SCHEDULED:
-            stage_claim(tx, "doctor-slot", slot_key(appointment.doctor, appointment.date), appointment.id)
+            put_unique(tx, "doctor-slot", slot_key(appointment.doctor, appointment.date), appointment.id)
         if place is not None:
             number, previous = place
-            stage_take_over(tx, "booking-place", booking_place_key(appointment.patient, number), appointment.id,
-                            previous)
+            take_over_unique(tx, "booking-place", booking_place_key(appointment.patient, number), appointment.id,
+                             previous)
         tx.put("appointment", AppointmentModel(
             appointment.id, kind=KIND, patient=appointment.patient, doctor=appointment.doctor,
             date=appointment.date, status=appointment.status, created_at=appointment.created_at,
@@ -144,23 +141,14 @@ def save_changes(before: Appointment, after: Appointment) -> None:
     old_slot = slot_key(before.doctor, before.date) if before.status == SCHEDULED else None
     new_slot = slot_key(after.doctor, after.date) if after.status == SCHEDULED else None
     with Transaction() as tx:
-        stage_move(tx, "doctor-slot", old_slot, new_slot, after.id)
+        move_unique(tx, "doctor-slot", old_slot, new_slot, after.id)
         condition = AppointmentModel.id.exists() & (AppointmentModel.status == before.status) & (
             AppointmentModel.date == before.date)
         tx.update("appointment", AppointmentModel(after.id),
                   [AppointmentModel.status.set(after.status), AppointmentModel.date.set(after.date)], condition)
 
 
-class Filters(NamedTuple):
-    """What a list asks for. `start`/`end` bound the date (inclusive), e.g. one clinic day."""
-    patient: int | None = None
-    doctor: int | None = None
-    status: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-def list_page(filters: Filters, limit: int, cursor: str | None) -> Page:
+def list_page(filters: AppointmentFilters, limit: int, cursor: str | None) -> Page:
     """A page of appointments in date order, from ONE Query.
 
     The index is the patient's if a patient is given, else the doctor's, else

@@ -8,6 +8,7 @@ Nothing is read from the environment at import.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TypeVar
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -24,6 +25,8 @@ _M = TypeVar("_M", bound=type[Model])
 
 _lock = threading.Lock()
 _bound: Settings | None = None
+# Called after create_tables(): state a module keeps about the tables (ids reserved from them) is stale.
+_on_new_tables: list[Callable[[], None]] = []
 _connection: Connection | None = None
 
 
@@ -104,11 +107,17 @@ def connection() -> Connection:
     return _connection
 
 
+def on_new_tables(hook: Callable[[], None]) -> Callable[[], None]:
+    """Register `hook` to run whenever create_tables() runs (the tables may be new: forget what was
+    read from the old ones). A registry, so this module imports no other storage module."""
+    _on_new_tables.append(hook)
+    return hook
+
+
 def create_tables() -> None:
     """Create every bound model's table if it is missing, with its TTL (local server and tests)."""
-    from chalicelib.storage.ids import forget_reserved_ids
-
-    forget_reserved_ids()  # ids reserved from tables that may be gone
+    for hook in _on_new_tables:
+        hook()
     for model in MODELS:
         if not model.exists():
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)

@@ -14,14 +14,13 @@ from pynamodb.models import Model
 
 from chalicelib.domain.entities import Page
 from chalicelib.errors import ValidationFailed
-from chalicelib.settings import jwt_secret
+from chalicelib.keys import CURSORS, derived_key
 
 MAX_CURSOR_LENGTH = 2000
 
 
 def _sign(scope: str, payload: bytes) -> str:
-    key = jwt_secret().encode()
-    return hmac.new(key, scope.encode() + b"\x00" + payload, hashlib.sha256).hexdigest()[:32]
+    return hmac.new(derived_key(CURSORS), scope.encode() + b"\x00" + payload, hashlib.sha256).hexdigest()[:32]
 
 
 def encode_cursor(scope: str, last_key: dict | None) -> str | None:

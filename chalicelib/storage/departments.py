@@ -5,9 +5,9 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 
 from chalicelib.domain.entities import Department, Page
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
-from chalicelib.storage.claims import owner_of, stage_claim, stage_move, unique_key
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none
+from chalicelib.storage.uniques import move_unique, owner_of, put_unique, unique_key
 
 KIND = "department"
 
@@ -41,20 +41,20 @@ def add(department: Department) -> None:
     Raises ConditionFailed(["department-name"]) when the name is taken.
     """
     with Transaction() as tx:
-        stage_claim(tx, "department-name", name_key(department.name), department.id)
+        put_unique(tx, "department-name", name_key(department.name), department.id)
         tx.put("department", DepartmentModel(department.id, kind=KIND, name=department.name,
                                              description=department.description, is_active=department.is_active),
                DepartmentModel.id.does_not_exist())
 
 
-def save_changed(before: Department, after: Department) -> None:
+def save_changes(before: Department, after: Department) -> None:
     """Write an edited department if it is still as read, moving its name claim when the name changed.
 
     Raises ConditionFailed(["department-name"]) when the new name is taken, ["department-edit"]
     when the department changed meanwhile.
     """
     with Transaction() as tx:
-        stage_move(tx, "department-name", name_key(before.name), name_key(after.name), before.id)
+        move_unique(tx, "department-name", name_key(before.name), name_key(after.name), before.id)
         tx.update("department-edit", DepartmentModel(before.id),
                   [DepartmentModel.name.set(after.name), DepartmentModel.description.set(after.description),
                    DepartmentModel.is_active.set(after.is_active)], DepartmentModel.name == before.name)
@@ -71,7 +71,7 @@ def id_by_name(name: str) -> int | None:
     return owner_of(name_key(name))
 
 
-def stage_exists_check(tx: Transaction, department_id: int) -> None:
+def check_exists(tx: Transaction, department_id: int) -> None:
     """Make a transaction fail (labelled "department") unless the department exists and is active."""
     tx.check("department", DepartmentModel, department_id,
              DepartmentModel.id.exists() & active())

@@ -5,6 +5,7 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.domain.entities import Doctor, Page
+from chalicelib.domain.values import optional_int
 from chalicelib.storage import departments
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.cursors import query_page
@@ -42,28 +43,25 @@ class DoctorModel(StoredModel):
 def to_doctor(item: DoctorModel) -> Doctor:
     return Doctor(id=int(item.id), name=item.name, specialty=item.specialty,
                   department=int(item.department),
-                  user_id=int(item.user_id) if item.user_id is not None else None,
+                  user_id=optional_int(item.user_id),
                   is_active=item.is_active is not False)
 
 
-_to_doctor = to_doctor
-
-
-def stage_new_doctor(tx: Transaction, doctor: Doctor) -> None:
-    """Add a new doctor record to a transaction, failing ("department") unless its department exists."""
-    departments.stage_exists_check(tx, doctor.department)
+def put_new(tx: Transaction, doctor: Doctor) -> None:
+    """Put a new doctor record in a transaction, failing ("department") unless its department exists."""
+    departments.check_exists(tx, doctor.department)
     tx.put("doctor", DoctorModel(doctor.id, kind=KIND, name=doctor.name, specialty=doctor.specialty,
                                  department=doctor.department, user_id=doctor.user_id,
                                  is_active=doctor.is_active),
            DoctorModel.id.does_not_exist())
 
 
-def save_changed(before: Doctor, after: Doctor) -> None:
+def save_changes(before: Doctor, after: Doctor) -> None:
     """Write an edited doctor record if still as read; a new department must exist and be active
     (ConditionFailed(["department"]) otherwise, ["doctor-edit"] if it changed meanwhile)."""
     with Transaction() as tx:
         if after.department != before.department:
-            departments.stage_exists_check(tx, after.department)
+            departments.check_exists(tx, after.department)
         stored = (DoctorModel.name == before.name) & (DoctorModel.department == before.department)
         tx.update("doctor-edit", DoctorModel(before.id),
                   [DoctorModel.name.set(after.name), DoctorModel.specialty.set(after.specialty),
@@ -77,10 +75,10 @@ def add(doctor: Doctor) -> None:
     The department is checked in the same transaction, so it cannot be missing when the doctor lands.
     """
     with Transaction() as tx:
-        stage_new_doctor(tx, doctor)
+        put_new(tx, doctor)
 
 
-def stage_unlink_user(tx: Transaction, doctor_id: int) -> None:
+def unlink_user(tx: Transaction, doctor_id: int) -> None:
     """Remove the link to a deleted account; the doctor record stays."""
     tx.update("doctor-unlink", DoctorModel(doctor_id), [DoctorModel.user_id.remove()],
               DoctorModel.id.exists())
@@ -89,10 +87,10 @@ def stage_unlink_user(tx: Transaction, doctor_id: int) -> None:
 def get(doctor_id: int) -> Doctor | None:
     """The doctor with this id, or None."""
     item = get_or_none(DoctorModel, doctor_id)
-    return _to_doctor(item) if item else None
+    return to_doctor(item) if item else None
 
 
-def stage_exists_check(tx: Transaction, doctor_id: int) -> None:
+def check_exists(tx: Transaction, doctor_id: int) -> None:
     """Make a transaction fail (labelled "doctor") unless the doctor exists."""
     tx.require_exists("doctor", DoctorModel, doctor_id)
 
@@ -103,6 +101,6 @@ def list_page(limit: int, cursor: str | None, department: int | None = None) -> 
     Either way one Query, whatever the number of doctors.
     """
     if department is None:
-        return query_page(DoctorModel, DoctorModel.by_kind, "doctors", limit, cursor, _to_doctor, hash_key=KIND)
+        return query_page(DoctorModel, DoctorModel.by_kind, "doctors", limit, cursor, to_doctor, hash_key=KIND)
     return query_page(DoctorModel, DoctorModel.by_department, f"doctors:department:{department}", limit, cursor,
-                      _to_doctor, hash_key=department)
+                      to_doctor, hash_key=department)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 
+from chalicelib.storage.binding import on_new_tables
 from chalicelib.storage.counters import next_value
 
 
@@ -33,6 +34,7 @@ def reserved_id(kind: str) -> int:
         return block[0] - 1
 
 
+@on_new_tables
 def forget_reserved_ids() -> None:
     """Drop the blocks held (the tables were created anew: their counters start again)."""
     with _blocks_lock:

@@ -7,16 +7,14 @@ code up, in the same transaction as the new account.
 """
 from __future__ import annotations
 
-from datetime import datetime
-
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.domain.entities import Page, Patient
-from chalicelib.domain.values import iso_date, parse_date
+from chalicelib.domain.entities import Page, Patient, PatientLink
+from chalicelib.domain.values import iso_date, optional_int, parse_date, parse_instant
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
-from chalicelib.storage.claims import owner_of, stage_claim, stage_move, stage_release, unique_key
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none
+from chalicelib.storage.uniques import move_unique, owner_of, put_unique, release_unique, unique_key
 
 KIND = "patient"
 
@@ -53,7 +51,7 @@ def _to_patient(item: PatientModel) -> Patient:
     return Patient(
         id=int(item.id), name=item.name, email=item.email, phone=item.phone,
         date_of_birth=parse_date(item.date_of_birth),
-        user_id=int(item.user_id) if item.user_id is not None else None,
+        user_id=optional_int(item.user_id),
         created_at=item.created_at, link_code_hash=item.link_code_hash,
         link_code_expires_at=item.link_code_expires_at,
     )
@@ -68,17 +66,13 @@ def _to_model(patient: Patient) -> PatientModel:
     )
 
 
-def _expiry(instant: str) -> datetime:
-    return datetime.fromisoformat(instant.replace("Z", "+00:00"))
-
-
-def stage_new_patient(tx: Transaction, patient: Patient) -> None:
-    """Add a new patient record, and its email and link code claims, to a transaction."""
+def put_new(tx: Transaction, patient: Patient) -> None:
+    """Put a new patient record, its email and its link code in a transaction."""
     if patient.email:
-        stage_claim(tx, "patient-email", email_key(patient.email), patient.id)
+        put_unique(tx, "patient-email", email_key(patient.email), patient.id)
     if patient.link_code_hash:
-        stage_claim(tx, "link-code", link_code_key(patient.link_code_hash), patient.id,
-                    expires_at=_expiry(patient.link_code_expires_at))
+        put_unique(tx, "link-code", link_code_key(patient.link_code_hash), patient.id,
+                   expires_at=parse_instant(patient.link_code_expires_at))
     tx.put("patient", _to_model(patient), PatientModel.id.does_not_exist())
 
 
@@ -88,21 +82,22 @@ def add(patient: Patient) -> None:
     Raises ConditionFailed(["patient-email"]) when another patient has the email.
     """
     with Transaction() as tx:
-        stage_new_patient(tx, patient)
+        put_new(tx, patient)
 
 
-def stage_link_user(tx: Transaction, patient_id: int, user_id: int, code_hash: str, now: str) -> None:
+def link_user(tx: Transaction, link: PatientLink, user_id: int) -> None:
     """Link an unlinked record to a new account with its current link code, and use the code up.
 
-    Fails (labelled "patient-link") unless the record is still unlinked and the code
-    is still its own and unexpired at `now`: of two accounts racing for one code, one wins.
+    Fails (labelled "patient-link") unless the record is still unlinked and the code is still
+    its own and unexpired when it was checked: of two accounts racing for one code, one wins.
     """
+    patient_id, code_hash, now = link
     tx.update("patient-link", PatientModel(patient_id),
               [PatientModel.user_id.set(user_id), PatientModel.link_code_hash.remove(),
                PatientModel.link_code_expires_at.remove()],
               PatientModel.id.exists() & PatientModel.user_id.does_not_exist()
               & (PatientModel.link_code_hash == code_hash) & (PatientModel.link_code_expires_at > now))
-    stage_release(tx, "link-code", link_code_key(code_hash), patient_id)
+    release_unique(tx, "link-code", link_code_key(code_hash), patient_id)
 
 
 def replace_link_code(before: Patient, code_hash: str, expires_at: str) -> None:
@@ -113,8 +108,8 @@ def replace_link_code(before: Patient, code_hash: str, expires_at: str) -> None:
     """
     with Transaction() as tx:
         if before.link_code_hash:
-            stage_release(tx, "old-link-code", link_code_key(before.link_code_hash), before.id)
-        stage_claim(tx, "link-code", link_code_key(code_hash), before.id, expires_at=_expiry(expires_at))
+            release_unique(tx, "old-link-code", link_code_key(before.link_code_hash), before.id)
+        put_unique(tx, "link-code", link_code_key(code_hash), before.id, expires_at=parse_instant(expires_at))
         same_code = (PatientModel.link_code_hash == before.link_code_hash if before.link_code_hash
                      else PatientModel.link_code_hash.does_not_exist())
         tx.update("patient", PatientModel(before.id),
@@ -127,7 +122,8 @@ def id_by_link_code(code_hash: str) -> int | None:
     return owner_of(link_code_key(code_hash))
 
 
-def stage_unlink_user(tx: Transaction, patient_id: int) -> None:
+def unlink_user(tx: Transaction, patient_id: int) -> None:
+    """Remove the link to a deleted account; the record stays."""
     tx.update("patient-unlink", PatientModel(patient_id), [PatientModel.user_id.remove()],
               PatientModel.id.exists())
 
@@ -143,7 +139,7 @@ def id_by_email(email: str) -> int | None:
     return owner_of(email_key(email))
 
 
-def stage_exists_check(tx: Transaction, patient_id: int) -> None:
+def check_exists(tx: Transaction, patient_id: int) -> None:
     """Make a transaction fail (labelled "patient") unless the patient exists."""
     tx.require_exists("patient", PatientModel, patient_id)
 
@@ -161,7 +157,7 @@ def save_changes(before: Patient, after: Patient) -> None:
     ConditionFailed labelled "patient-email" (taken) or "patient" (changed meanwhile).
     """
     with Transaction() as tx:
-        stage_move(tx, "patient-email", email_key(before.email), email_key(after.email), after.id)
+        move_unique(tx, "patient-email", email_key(before.email), email_key(after.email), after.id)
         condition = PatientModel.id.exists() & (
             PatientModel.email == before.email if before.email else PatientModel.email.does_not_exist())
         actions = [PatientModel.name.set(after.name)]

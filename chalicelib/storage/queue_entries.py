@@ -42,7 +42,6 @@ from chalicelib.domain.entities import (
 )
 from chalicelib.errors import ConditionFailed
 from chalicelib.storage.binding import StoredModel, register
-from chalicelib.storage.claims import UniqueModel, owner_of, stage_claim, stage_release
 from chalicelib.storage.counters import CounterModel, next_value
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.departments import DepartmentModel
@@ -56,6 +55,7 @@ from chalicelib.storage.transactions import (
     read_items,
     update_unless,
 )
+from chalicelib.storage.uniques import UniqueModel, owner_of, put_unique, release_unique
 
 OPEN = "open"
 ACTIVE_CLAIM = "queue-active"
@@ -312,8 +312,8 @@ def add(entry: QueueEntry, claim_expires_at: datetime) -> None:
     """
     with Transaction() as tx:
         _stage_open_check(tx, entry.queue, entry.queue_date)
-        stage_claim(tx, ACTIVE_CLAIM, active_claim_key(entry.queue, entry.queue_date, entry.patient), entry.id,
-                    expires_at=claim_expires_at)
+        put_unique(tx, ACTIVE_CLAIM, active_claim_key(entry.queue, entry.queue_date, entry.patient), entry.id,
+                   expires_at=claim_expires_at)
         tx.put("entry", _to_model(entry), QueueEntryModel.id.does_not_exist())
 
 
@@ -401,9 +401,9 @@ def change(before: QueueEntry, after: QueueEntry, condition=None, claim_expires_
         if after.status == WAITING:
             _stage_open_check(tx, after.queue, after.queue_date)
         if after.is_open and not before.is_open:
-            stage_claim(tx, ACTIVE_CLAIM, key, before.id, expires_at=claim_expires_at)
+            put_unique(tx, ACTIVE_CLAIM, key, before.id, expires_at=claim_expires_at)
         elif before.is_open and not after.is_open:
-            stage_release(tx, "claim", key, before.id)
+            release_unique(tx, "claim", key, before.id)
 
 
 def transfer(before: QueueEntry, after: QueueEntry, new: QueueEntry, claim_expires_at: datetime) -> None:
@@ -412,9 +412,9 @@ def transfer(before: QueueEntry, after: QueueEntry, new: QueueEntry, claim_expir
     with Transaction() as tx:
         _stage_open_check(tx, new.queue, new.queue_date)
         tx.update("entry", QueueEntryModel(before.id), _change_actions(before, after), _as_read(before))
-        stage_release(tx, "claim", active_claim_key(before.queue, before.queue_date, before.patient), before.id)
-        stage_claim(tx, ACTIVE_CLAIM, active_claim_key(new.queue, new.queue_date, new.patient), new.id,
-                    expires_at=claim_expires_at)
+        release_unique(tx, "claim", active_claim_key(before.queue, before.queue_date, before.patient), before.id)
+        put_unique(tx, ACTIVE_CLAIM, active_claim_key(new.queue, new.queue_date, new.patient), new.id,
+                   expires_at=claim_expires_at)
         tx.put("new-entry", _to_model(new), QueueEntryModel.id.does_not_exist())
 
 

@@ -8,9 +8,9 @@ from chalicelib.domain.entities import Department, Doctor, Page, ServicePoint
 from chalicelib.storage import departments as department_store
 from chalicelib.storage import doctors as doctor_store
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
-from chalicelib.storage.claims import stage_claim, stage_move, unique_key
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import Transaction, get_or_none, read_items
+from chalicelib.storage.uniques import move_unique, put_unique, unique_key
 
 KIND = "service_point"
 NAME_CLAIM = "service-point-name"
@@ -52,8 +52,8 @@ def add(point: ServicePoint) -> None:
     (taken) or "department" (missing or inactive)."""
     with Transaction() as tx:
         if point.department is not None:
-            department_store.stage_exists_check(tx, point.department)
-        stage_claim(tx, NAME_CLAIM, name_key(point.department, point.name), point.id)
+            department_store.check_exists(tx, point.department)
+        put_unique(tx, NAME_CLAIM, name_key(point.department, point.name), point.id)
         tx.put("service-point", _to_model(point), ServicePointModel.id.does_not_exist())
 
 
@@ -61,9 +61,9 @@ def save_changed(before: ServicePoint, after: ServicePoint) -> None:
     """Write an edited service point if still as read, moving its name claim as needed."""
     with Transaction() as tx:
         if after.department is not None and after.department != before.department:
-            department_store.stage_exists_check(tx, after.department)
-        stage_move(tx, NAME_CLAIM, name_key(before.department, before.name),
-                   name_key(after.department, after.name), before.id)
+            department_store.check_exists(tx, after.department)
+        move_unique(tx, NAME_CLAIM, name_key(before.department, before.name),
+                    name_key(after.department, after.name), before.id)
         stored = (ServicePointModel.name == before.name) & (ServicePointModel.is_active == before.is_active)
         tx.update("service-point", ServicePointModel(before.id),
                   [ServicePointModel.name.set(after.name), ServicePointModel.point_kind.set(after.kind),

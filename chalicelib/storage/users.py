@@ -4,11 +4,11 @@ from __future__ import annotations
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.domain.entities import Page, User
-from chalicelib.domain.values import iso_date, parse_date
+from chalicelib.domain.entities import Doctor, Page, Patient, PatientLink, User
+from chalicelib.domain.values import iso_date, optional_int, parse_date
 from chalicelib.errors import ConditionFailed, retry_on_conflict
+from chalicelib.storage import doctors, patients
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
-from chalicelib.storage.claims import owner_of, stage_claim, stage_move, stage_release, unique_key
 from chalicelib.storage.counters import CounterModel
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import (
@@ -19,6 +19,7 @@ from chalicelib.storage.transactions import (
     get_or_none,
     update_unless,
 )
+from chalicelib.storage.uniques import move_unique, owner_of, put_unique, release_unique, unique_key
 
 KIND = "user"
 ACTIVE_ADMINS = "active-admins"
@@ -61,10 +62,6 @@ def email_key(email: str) -> str:
     return unique_key("user-email", email)
 
 
-def _optional_int(value) -> int | None:
-    return int(value) if value is not None else None
-
-
 def _to_user(item: UserModel) -> User:
     return User(
         id=int(item.id), username=item.username, email=item.email, role=item.role,
@@ -72,7 +69,7 @@ def _to_user(item: UserModel) -> User:
         first_name=item.first_name or "", last_name=item.last_name or "",
         is_active=bool(item.is_active), date_joined=item.date_joined,
         token_version=int(item.token_version or 0),
-        patient_id=_optional_int(item.patient_id), doctor_id=_optional_int(item.doctor_id),
+        patient_id=optional_int(item.patient_id), doctor_id=optional_int(item.doctor_id),
         token_key=item.token_key or "",
     )
 
@@ -91,7 +88,7 @@ def _is_active_admin(user: User) -> bool:
     return user.role == "admin" and user.is_active
 
 
-def _stage_admin_count(tx: Transaction, delta: int) -> None:
+def _count_admins(tx: Transaction, delta: int) -> None:
     """Keep the count of active admins in step; it never drops below one.
 
     The count is a counter item changed in the same transaction as the user,
@@ -109,12 +106,31 @@ def _unchanged_state(user: User):
     return UserModel.id.exists() & (UserModel.role == user.role) & (UserModel.is_active == user.is_active)
 
 
-def stage_new_user(tx: Transaction, user: User) -> None:
-    """Add a new user and its username and email claims to a transaction."""
-    stage_claim(tx, "username", username_key(user.username), user.id)
-    stage_claim(tx, "email", email_key(user.email), user.id)
+def _put_new(tx: Transaction, user: User) -> None:
+    """Put a new user, its username and its email in a transaction."""
+    put_unique(tx, "username", username_key(user.username), user.id)
+    put_unique(tx, "email", email_key(user.email), user.id)
     tx.put("user", _to_model(user), UserModel.id.does_not_exist())
-    _stage_admin_count(tx, 1 if _is_active_admin(user) else 0)
+    _count_admins(tx, 1 if _is_active_admin(user) else 0)
+
+
+def register(user: User, *, patient: Patient | None = None, doctor: Doctor | None = None,
+             link: PatientLink | None = None) -> None:
+    """Write a new account with its username and email and the record its role needs, in one
+    transaction: a new patient record, a new doctor record (in an existing, active department),
+    or the link to a record made at the desk (its link code is used up).
+
+    Raises ConditionFailed labelled "username", "email", "patient-email", "link-code",
+    "department" or "patient-link" (the record was linked, or its code changed or expired).
+    """
+    with Transaction() as tx:
+        _put_new(tx, user)
+        if patient is not None:
+            patients.put_new(tx, patient)
+        if doctor is not None:
+            doctors.put_new(tx, doctor)
+        if link is not None:
+            patients.link_user(tx, link, user.id)
 
 
 def get(user_id: int) -> User | None:
@@ -164,8 +180,8 @@ def save_changes(before: User, after: User) -> None:
     A higher token_version than before ends every token the user holds, in the same write.
     """
     with Transaction() as tx:
-        stage_move(tx, "username", username_key(before.username), username_key(after.username), after.id)
-        stage_move(tx, "email", email_key(before.email), email_key(after.email), after.id)
+        move_unique(tx, "username", username_key(before.username), username_key(after.username), after.id)
+        move_unique(tx, "email", email_key(before.email), email_key(after.email), after.id)
         actions = [
             UserModel.username.set(after.username),
             UserModel.email.set(after.email),
@@ -187,10 +203,10 @@ def save_changes(before: User, after: User) -> None:
             actions.append(UserModel.token_version.add(1))
             condition &= UserModel.token_version == before.token_version
         tx.update("user", UserModel(after.id), actions, condition)
-        _stage_admin_count(tx, int(_is_active_admin(after)) - int(_is_active_admin(before)))
+        _count_admins(tx, int(_is_active_admin(after)) - int(_is_active_admin(before)))
 
 
-def bump_token_version(user_id: int) -> None:
+def revoke_tokens(user_id: int) -> None:
     """Revoke every token the user holds (one atomic ADD; again if a transaction held the user)."""
     def attempt() -> None:
         try:
@@ -204,10 +220,21 @@ def bump_token_version(user_id: int) -> None:
     retry_on_conflict(attempt)
 
 
-def stage_delete(tx: Transaction, user: User) -> None:
-    """Add the removal of an account and its claims to a transaction."""
-    tx.delete("user", UserModel(user.id), _unchanged_state(user))
-    stage_release(tx, "username", username_key(user.username))
-    stage_release(tx, "email", email_key(user.email))
-    _stage_admin_count(tx, -1 if _is_active_admin(user) else 0)
+def delete(user: User) -> None:
+    """Remove an account, its username and email, and the links its patient and doctor records have
+    to it (the records stay), if its role and active state are still as read.
+
+    Raises ConditionFailed labelled "user" (changed or gone meanwhile) or "last-admin".
+    """
+    linked_patient = user.patient_id is not None and patients.get(user.patient_id) is not None
+    linked_doctor = user.doctor_id is not None and doctors.get(user.doctor_id) is not None
+    with Transaction() as tx:
+        tx.delete("user", UserModel(user.id), _unchanged_state(user))
+        release_unique(tx, "username", username_key(user.username))
+        release_unique(tx, "email", email_key(user.email))
+        _count_admins(tx, -1 if _is_active_admin(user) else 0)
+        if linked_patient:
+            patients.unlink_user(tx, user.patient_id)
+        if linked_doctor:
+            doctors.unlink_user(tx, user.doctor_id)
 

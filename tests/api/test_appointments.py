@@ -268,6 +268,7 @@ def test_filters_alone_and_combined(api, clinic):
 def test_a_day_is_the_clinic_s_day(api, clinic, monkeypatch, clock_at):
     """?date= means the clinic's local date (here New York, across a DST change)."""
     from chalicelib.domain import appointments as rules
+    from chalicelib.domain.commands import AppointmentQuery
     from chalicelib.storage import users
 
     c = clinic
@@ -281,7 +282,7 @@ def test_a_day_is_the_clinic_s_day(api, clinic, monkeypatch, clock_at):
     assert rules.clinic_day_bounds(date(2024, 3, 10)) == (
         datetime(2024, 3, 10, 5, tzinfo=UTC), datetime(2024, 3, 11, 3, 59, 59, tzinfo=UTC))
     staff = users.get(c.staff.id)
-    page = rules.list_appointments(staff, 50, None, {"date": date(2024, 3, 10)})
+    page = rules.list_appointments(staff, 50, None, AppointmentQuery(date=date(2024, 3, 10)))
     assert [a.id for a in page.items] == ids[1:3]
     # In UTC (the stage's setting, which the test client applies) the day splits differently.
     r = api.get("/appointments?date=2024-03-10", token=c.staff.token)
@@ -353,8 +354,10 @@ def test_a_change_reads_the_caller_and_the_appointment_once_each(api, clinic):
 
 # -- a scheduled appointment is in the future ---------------------------------------------------
 
+# Every identity's bookings meet the same rule in the domain (tests/unit/test_appointments_units.py);
+# here the edge's answer, for a patient booking for themself.
 @pytest.mark.parametrize("when", ["1901-01-01T09:00:00Z", "yesterday", "now"])
-@pytest.mark.parametrize("who", ["patient", "staff", "admin"])
+@pytest.mark.parametrize("who", ["patient"])
 def test_a_scheduled_booking_in_the_past_is_a_400_on_date(api, clinic, who, when):
     from datetime import timedelta
 
@@ -384,7 +387,7 @@ def test_past_visits_may_still_be_recorded_by_the_desk(api, clinic):
     assert r.status == 200 and r.body["status"] == "scheduled"
 
 
-@pytest.mark.parametrize("who", ["doctor", "staff", "admin"])
+@pytest.mark.parametrize("who", ["doctor"])
 def test_a_scheduled_appointment_cannot_be_moved_into_the_past(api, clinic, who):
     c = clinic
     booked = c.book(c.patient_a, c.doctor_a, "2030-01-01T09:00:00Z")
@@ -440,30 +443,3 @@ def test_a_patient_books_at_most_five_upcoming_appointments_for_themself(api, cl
     assert api.patch(f"/appointments/{second}", {"status": "completed"}, token=c.doc_a.token).status == 200
     assert _own_booking(api, c, 22).status == 201
     assert _own_booking(api, c, 23).status == 400
-
-
-def test_appointments_whose_time_has_passed_free_their_places(api, clinic, clock_at):
-    from chalicelib.domain.appointments import MAX_OWN_BOOKINGS
-
-    c = clinic
-    clock_at("2030-02-01T00:00:00Z")
-    for i in range(MAX_OWN_BOOKINGS):
-        assert _own_booking(api, c, 8 + i).status == 201
-    assert _own_booking(api, c, 20).status == 400
-    clock_at("2030-02-01T09:30:00Z")  # the 08:00 and 09:00 ones have passed (still scheduled)
-    assert _own_booking(api, c, 20).status == 201
-    assert _own_booking(api, c, 21).status == 201
-    assert _own_booking(api, c, 22).status == 400
-
-
-def test_the_limit_counts_the_appointments_as_they_now_are(api, clinic):
-    """A place's appointment is read at booking time: moved by the desk, it still counts;
-    canceled by the desk, it no longer does."""
-    from chalicelib.domain.appointments import MAX_OWN_BOOKINGS
-
-    c = clinic
-    ids = [_own_booking(api, c, 8 + i).body["id"] for i in range(MAX_OWN_BOOKINGS)]
-    assert api.patch(f"/appointments/{ids[0]}", {"date": "2031-01-01T08:00:00Z"}, token=c.staff.token).status == 200
-    assert _own_booking(api, c, 20).status == 400
-    assert api.patch(f"/appointments/{ids[1]}", {"status": "canceled"}, token=c.staff.token).status == 200
-    assert _own_booking(api, c, 20).status == 201

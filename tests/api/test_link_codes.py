@@ -170,11 +170,11 @@ def test_a_record_whose_account_was_deleted_needs_a_fresh_code(api, staff, peopl
 
 
 def test_wrong_codes_are_throttled_per_client_address(api, staff, monkeypatch):
-    from chalicelib.domain import accounts
+    from chalicelib.domain.accounts import throttling
 
     record = walk_in(api, staff)
     with from_address(monkeypatch, "203.0.113.50"):
-        for n in range(accounts.LINK_CODE_FAILURES_PER_ADDRESS):
+        for n in range(throttling.LINK_CODE_FAILURES_PER_ADDRESS):
             r = api.post("/register", {**ACCOUNT, "link_code": f"AAAA{n:04d}".replace("0", "A").replace("1", "B")})
             assert r.status == 400, r
         r = api.post("/register", {**ACCOUNT, "link_code": record["link_code"]})
@@ -184,10 +184,10 @@ def test_wrong_codes_are_throttled_per_client_address(api, staff, monkeypatch):
 
 
 def test_right_codes_are_not_counted_as_wrong_ones(api, staff, monkeypatch):
-    from chalicelib.domain import accounts
+    from chalicelib.domain.accounts import throttling
 
     with from_address(monkeypatch, "203.0.113.60"):
-        for n in range(accounts.LINK_CODE_FAILURES_PER_ADDRESS + 1):
+        for n in range(throttling.LINK_CODE_FAILURES_PER_ADDRESS + 1):
             record = walk_in(api, staff, email=f"walk{n}@example.com")
             r = api.post("/register", {**ACCOUNT, "username": f"walk{n}", "email": f"walk{n}@example.com",
                                        "link_code": record["link_code"]})

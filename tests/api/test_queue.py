@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.domain import accounts, clock
+from chalicelib.domain import clock, departments
 
 
 def join(api, person, body=None):
@@ -119,8 +119,8 @@ def test_urgent_entries_are_called_first_and_counted_ahead(api, people, staff):
 
 
 def test_department_queues_are_numbered_called_and_listed_independently(api, people, staff):
-    cardiology = accounts.ensure_department("Cardiology")
-    radiology = accounts.ensure_department("Radiology")
+    cardiology = departments.ensure_department("Cardiology")
+    radiology = departments.ensure_department("Radiology")
     a, b = people.make("patient"), people.make("patient")
     general_a = join(api, a).body
     cardio_a = join(api, a, {"department": cardiology}).body

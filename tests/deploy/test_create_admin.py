@@ -74,7 +74,7 @@ def test_the_created_admin_can_log_in_to_the_stage(prod_tables, monkeypatch):
     # and the process's environment was never changed for it.
     assert os.environ["DQS_TABLE_PREFIX"] == "dqs-dev-"
     login = accounts.login("chief", PASSWORD)
-    assert login["user"]["role"] == "admin"
+    assert login.user.role == "admin"
 
 
 def test_running_it_again_changes_nothing(prod_tables, monkeypatch, capsys):

@@ -85,7 +85,7 @@ def test_registrations_racing_for_one_link_code_link_one_account(live_server):
 
 
 def test_wrong_logins_sent_at_once_get_no_more_answers_than_the_limit(live_server):
-    from chalicelib.domain import accounts
+    from chalicelib.domain.accounts import throttling
     from tests.e2e.test_races_records import all_at_once
 
     r = live_server.call("POST", "/register", {"username": "target", "email": "target@clinic.test",
@@ -94,6 +94,6 @@ def test_wrong_logins_sent_at_once_get_no_more_answers_than_the_limit(live_serve
     responses = all_at_once(live_server, [("POST", "/auth/login", {"username": "target", "password": f"guess-{i}"},
                                            None) for i in range(20)])
     statuses = sorted(r.status for r in responses)
-    limit = accounts.LOGIN_FAILURES_PER_ADDRESS
+    limit = throttling.LOGIN_FAILURES_PER_ADDRESS
     assert statuses == [401] * limit + [429] * (20 - limit), statuses
     assert all(int(r.headers["Retry-After"]) > 0 for r in responses if r.status == 429)

@@ -110,7 +110,7 @@ def test_password_hashes_are_salted_argon2id():
 
 
 def test_permissions_mirror_the_contract():
-    from chalicelib.domain.accounts import check_profile_access
+    from chalicelib.domain.accounts.management import check_profile_access
 
     user = lambda role, uid=1: SimpleNamespace(role=role, id=uid)  # noqa: E731
     permissions.check_role(user("admin"), ("staff",))

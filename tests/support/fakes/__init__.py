@@ -3,15 +3,29 @@ that run in milliseconds without moto.
 
 Each fake keeps the rules the DynamoDB implementation enforces with conditions (a
 conditional write that loses raises `errors.ConditionFailed` with the same labels), so
-the domain sees the same answers from either.
+the domain sees the same answers from either (tests/api/test_store_contract.py runs the
+same scenarios on both).
 """
 from __future__ import annotations
 
 from chalicelib.domain.stores import Stores
+from tests.support.fakes.appointments import MemoryAppointments
+from tests.support.fakes.attempts import MemoryAttempts
+from tests.support.fakes.departments import MemoryDepartments
+from tests.support.fakes.doctors import MemoryDoctors
 from tests.support.fakes.health import MemoryProbe
 from tests.support.fakes.ids import MemoryIds
+from tests.support.fakes.memory import MemoryDb
+from tests.support.fakes.patients import MemoryPatients
+from tests.support.fakes.users import MemoryUsers
 
 
 def memory_stores() -> Stores:
     """A fresh, empty set of in-memory stores."""
-    return Stores(ids=MemoryIds(), probe=MemoryProbe())
+    db = MemoryDb()
+    return Stores(
+        ids=MemoryIds(), probe=MemoryProbe(),
+        # accounts and records
+        users=MemoryUsers(db), attempts=MemoryAttempts(db), patients=MemoryPatients(db), doctors=MemoryDoctors(db),
+        departments=MemoryDepartments(db), appointments=MemoryAppointments(db),
+    )

@@ -1,8 +1,9 @@
-"""Uniqueness claims: a value (a username, an email, a doctor's time slot, a patient's
-place in today's queue) that one owner holds.
+"""The `uniques` table: values that one owner at most may hold (a username, an email, a
+doctor's time slot, a patient's place in today's queue), one item (a "unique") per value.
 
-A claim is written in the same transaction as its owner, with a does-not-exist
-condition, so two racing writers cannot both win.
+A unique is put in the same transaction as its owner, with a does-not-exist condition,
+so two racing writers cannot both win. (Module, model and table share the one name;
+the prose elsewhere may call a held unique a claim.)
 """
 from __future__ import annotations
 
@@ -30,28 +31,28 @@ def unique_key(namespace: str, value: str) -> str:
     return f"{namespace}#{value.lower()}"
 
 
-def stage_claim(tx: Transaction, label: str, key: str, owner: int, expires_at: datetime | None = None) -> None:
+def put_unique(tx: Transaction, label: str, key: str, owner: int, expires_at: datetime | None = None) -> None:
     """Take a claim in a transaction; the transaction fails with `label` if someone holds it."""
     tx.put(label, UniqueModel(key, owner=owner, expires_at=expires_at), UniqueModel.key.does_not_exist())
 
 
-def stage_release(tx: Transaction, label: str, key: str, owner: int | None = None) -> None:
+def release_unique(tx: Transaction, label: str, key: str, owner: int | None = None) -> None:
     """Give a claim up in a transaction (only if `owner` holds it, when given; gone already is fine)."""
     condition = None if owner is None else (UniqueModel.owner == owner) | UniqueModel.key.does_not_exist()
     tx.delete(label, UniqueModel(key), condition)
 
 
-def stage_move(tx: Transaction, label: str, old_key: str | None, new_key: str | None, owner: int) -> None:
+def move_unique(tx: Transaction, label: str, old_key: str | None, new_key: str | None, owner: int) -> None:
     """Move an owner's claim from one value to another (either may be None: take or release)."""
     if old_key == new_key:
         return
     if new_key:
-        stage_claim(tx, label, new_key, owner)
+        put_unique(tx, label, new_key, owner)
     if old_key:
-        stage_release(tx, f"old-{label}", old_key, owner)
+        release_unique(tx, f"old-{label}", old_key, owner)
 
 
-def stage_take_over(tx: Transaction, label: str, key: str, owner: int, previous: int | None) -> None:
+def take_over_unique(tx: Transaction, label: str, key: str, owner: int, previous: int | None) -> None:
     """Take a claim nobody holds (`previous` None), or one `previous` held when it was read and
     that the caller judged lapsed; the transaction fails with `label` if it changed meanwhile."""
     condition = UniqueModel.key.does_not_exist() if previous is None else UniqueModel.owner == previous
