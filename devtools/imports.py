@@ -7,12 +7,13 @@ or inside a function (a lazy import is still a dependency); imports under
 
 The layers, lowest first (a layer may import the ones below it, never above):
 
-    base      errors, settings, telemetry, domain.entities, domain.values, domain.clock,
-              domain.ports, domain.stores      (the domain's types and its storage interface)
+    base      errors, settings, telemetry, keys, schema (validation), domain.entities,
+              domain.values, domain.clock, domain.ports, domain.stores
+                                               (the domain's types and its storage interface)
     storage   chalicelib.storage               (PynamoDB; implements domain.ports)
     adapters  chalicelib.messaging             (SNS/SES)
     domain    the rest of chalicelib.domain    (reaches storage only through domain.stores)
-    api       chalicelib.schema, chalicelib.api (only api.http binds storage)
+    api       chalicelib.api                   (only api.http binds storage)
     app       app.py                           (registers the api; the Lambda entry points)
     tools     devtools, bench                  (never tests, never an api helper)
     tests     tests
@@ -28,14 +29,15 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("app", "chalicelib", "devtools", "bench", "tests")
 
-BASE = ("chalicelib.errors", "chalicelib.settings", "chalicelib.telemetry", "chalicelib.domain.entities",
-        "chalicelib.domain.values", "chalicelib.domain.clock", "chalicelib.domain.ports", "chalicelib.domain.stores")
+BASE = ("chalicelib.errors", "chalicelib.settings", "chalicelib.telemetry", "chalicelib.keys", "chalicelib.schema",
+        "chalicelib.domain.entities", "chalicelib.domain.values", "chalicelib.domain.clock", "chalicelib.domain.ports",
+        "chalicelib.domain.stores")
 LAYERS = (  # (name, module prefixes), lowest first
     ("base", BASE),
     ("storage", ("chalicelib.storage",)),
     ("adapters", ("chalicelib.messaging",)),
     ("domain", ("chalicelib.domain",)),
-    ("api", ("chalicelib.schema", "chalicelib.api")),
+    ("api", ("chalicelib.api",)),
     ("app", ("app",)),
     ("tools", ("devtools", "bench")),
     ("tests", ("tests",)),
