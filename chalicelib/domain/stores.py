@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain.ports.ids import Ids
+from chalicelib.domain.ports.queue import Board, Connections, QueueDays, QueueEntries, QueueLookups, ServicePoints
 from chalicelib.errors import ConfigurationError
 
 
@@ -22,6 +23,13 @@ class Stores:
     """One implementation of every store the domain uses."""
 
     ids: Ids
+    # the queue
+    queue_entries: QueueEntries
+    queue_days: QueueDays
+    board: Board
+    connections: Connections
+    service_points: ServicePoints
+    queue_lookups: QueueLookups
 
 
 _current: Stores | None = None

@@ -20,16 +20,24 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     doctors,
     ids,
     patients,
+    queue_days,
     queue_entries,
+    queue_lookups,
     service_points,
     users,
+    waiting_room,
 )
 from chalicelib.storage.binding import MODELS, create_tables  # noqa: F401
 
 
 def dynamodb_stores() -> Stores:
     """The domain's stores, on DynamoDB."""
-    return Stores(ids=ids)
+    return Stores(
+        ids=ids,
+        # the queue
+        queue_entries=queue_entries, queue_days=queue_days, board=waiting_room, connections=connections,
+        service_points=service_points, queue_lookups=queue_lookups,
+    )
 
 
 def bind(settings: Settings | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Atomic counters: ids, a day's token numbers, failed attempts in a window."""
+"""Atomic counters: ids, failed attempts in a window (a queue's day is in queue_days)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +22,6 @@ class CounterModel(StoredModel):
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)
-    # A day's token counter only: when its queue was closed for the day (joins refused).
-    closed = UnicodeAttribute(null=True)
 
 
 def next_value(name: str, step: int = 1, expires_at: datetime | None = None, condition=None) -> int:

@@ -74,19 +74,19 @@ def test_16_desks_on_the_same_100_entries_leave_each_in_one_consistent_state(dyn
             1 for a, b in zip(entry.history, entry.history[1:], strict=False)
             if a.status != entities.CALLED and b.status == entities.CALLED), entry
         # The patient's claim on the queue is held exactly by their open entry.
-        holder = queue_entries.active_entry_id(entry.queue, entry.queue_date, entry.patient)
+        holder = queue_entries.active_entry_id(entry.queue, entry.queue_date, entry.patient_id)
         if entry.is_open:
             assert holder == entry.id, entry
         else:
             assert holder != entry.id, entry
     for entries_of_queue in (general, moved):
-        open_per_patient = Counter(e.patient for e in entries_of_queue if e.is_open)
+        open_per_patient = Counter(e.patient_id for e in entries_of_queue if e.is_open)
         assert all(n == 1 for n in open_per_patient.values()), open_per_patient
     # Each transfer made exactly one entry in the pharmacy, of the same patient and visit.
     transferred = {e.id: e for e in general if e.status == entities.TRANSFERRED}
     assert sorted(e.transferred_from for e in moved) == sorted(transferred)
     for new in moved:
-        assert new.patient == transferred[new.transferred_from].patient and new.visit == new.transferred_from
+        assert new.patient_id == transferred[new.transferred_from].patient_id and new.visit == new.transferred_from
     assert Counter(e.status for e in general)[entities.WAITING] + Counter(
         e.status for e in general)[entities.CALLED] < 100
 

@@ -20,7 +20,7 @@ def test_200_joins_from_16_threads_get_consecutive_token_numbers(dynamodb_server
 
     assert sorted(e.token_number for e in joined) == list(range(1, 201))
     assert len({e.id for e in joined}) == 200
-    assert {e.patient for e in joined} == set(patient_ids)
+    assert {e.patient_id for e in joined} == set(patient_ids)
 
 
 def test_16_desks_calling_at_once_call_each_of_200_waiting_entries_exactly_once(dynamodb_server):

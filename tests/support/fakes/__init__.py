@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from chalicelib.domain.stores import Stores
 from tests.support.fakes.ids import MemoryIds
+from tests.support.fakes.queue import memory_queue_stores
 
 
 def memory_stores() -> Stores:
     """A fresh, empty set of in-memory stores."""
-    return Stores(ids=MemoryIds())
+    return Stores(
+        ids=MemoryIds(),
+        **memory_queue_stores(),
+    )
