@@ -241,7 +241,7 @@ def test_yesterdays_entries_are_not_today_and_expire_on_reset(api, people, monke
         assert api.get(f"/queues/{entry['id']}", token=staff.token).body["status"] == "expired"
     assert position(api, patient, old["id"])["position"] == 0
     refused = api.post(f"/queues/{old['id']}/mark_served", token=staff.token)
-    assert refused.status == 400 and "status" in refused.body["Fields"]
+    assert refused.status == 409 and "status" in refused.body["Fields"]
     assert api.get(f"/queues/{today['id']}", token=staff.token).body["status"] == "waiting"
 
 
