@@ -18,6 +18,7 @@ from chalice import Blueprint, Response
 from chalicelib import storage
 from chalicelib.api.http import domain_error_response, route
 from chalicelib.domain import departments, waiting_room
+from chalicelib.domain.entities import GENERAL_QUEUE_NAME
 from chalicelib.domain.permissions import ANONYMOUS
 from chalicelib.errors import DomainError
 from chalicelib.schema import Bool, Date, Int, List, Obj, Schema, Str, query_params
@@ -107,7 +108,7 @@ def display_page():
         return domain_error_response(exc)
     text, policy = _page_template()
     websocket = get_settings().websocket_url or ""
-    page = (text.replace("{{TITLE}}", html.escape(title or waiting_room.GENERAL_QUEUE_NAME))
+    page = (text.replace("{{TITLE}}", html.escape(title or GENERAL_QUEUE_NAME))
             .replace("{{DEPARTMENT}}", "" if department_id is None else str(department_id))
             .replace("{{WEBSOCKET}}", html.escape(websocket)))
     return Response(body=page, status_code=200, headers={
