@@ -8,8 +8,10 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib.domain import departments, entities, queue
-from chalicelib.errors import ConditionFailed, ValidationFailed
+from chalicelib.domain import clock, departments, entities, queue
+from chalicelib.domain.queue import JoinRequest, TransferRequest
+from chalicelib.domain.queue.rules import CLOSED
+from chalicelib.errors import ConditionFailed, Conflict, DomainError
 from chalicelib.storage import queue_entries
 from tests.support.queue import add_patients, desk
 
@@ -31,7 +33,7 @@ def test_16_desks_on_the_same_100_entries_leave_each_in_one_consistent_state(dyn
     staff = desk()
     pharmacy = departments.ensure_department("Pharmacy")
     patients = add_patients(100)
-    entries = [queue.join(staff, {"patient_id": p}) for p in patients]
+    entries = [queue.join(staff, JoinRequest(patient_id=p)) for p in patients]
     ids = [e.id for e in entries]
     outcomes: Counter = Counter()
     lock = threading.Lock()
@@ -51,11 +53,11 @@ def test_16_desks_on_the_same_100_entries_leave_each_in_one_consistent_state(dyn
                 elif move == "mark_served":
                     queue.mark_served(staff, entry_id)
                 elif move == "transfer":
-                    queue.transfer(staff, entry_id, {"department": pharmacy})
+                    queue.transfer(staff, entry_id, lambda: TransferRequest(pharmacy))
                 else:
                     queue.requeue(staff, entry_id)
                 result = "done"
-            except ValidationFailed as exc:
+            except DomainError as exc:
                 result = "refused:" + ",".join(sorted(exc.fields))
             except ConditionFailed:
                 result = "busy"  # still contended after its retries: nothing was written
@@ -101,9 +103,9 @@ def test_50_joins_racing_a_close_leave_no_waiting_entry(dynamodb_server):
     def join(patient_id: int):
         start.wait()
         try:
-            return queue.join(staff, {"patient_id": patient_id, "department": clinic})
-        except ValidationFailed as exc:
-            assert exc.fields == {"department": queue.CLOSED}, exc.fields
+            return queue.join(staff, JoinRequest(patient_id=patient_id, department=clinic))
+        except Conflict as exc:
+            assert exc.fields == {"department": CLOSED}, exc.fields
             return None
 
     def close() -> None:
@@ -115,7 +117,7 @@ def test_50_joins_racing_a_close_leave_no_waiting_entry(dynamodb_server):
         joined = list(pool.map(join, patients))
         closing.result()
 
-    day = queue.clock.today()
+    day = clock.today()
     stored = list(queue_entries.day_entries(entities.queue_name(clinic), day))
     admitted = [e for e in joined if e is not None]
     assert sorted(e.id for e in stored) == sorted(e.id for e in admitted)
