@@ -431,10 +431,12 @@ def test_each_identity_at_the_desk_once(api, people):
     [patient_id] = add_patients(1)
     entry = join(api, staff, patient_id)
     assert api.post("/queues/call_next", {}, token=staff.token).body["id"] == entry["id"]
+    doctor = people.make("doctor")
     for name in ("recall", "no_show", "transfer", "mark_served"):
-        response = move(api, people.make("doctor"), entry["id"], name, {"department": None} if name == "transfer"
-                        else None)
+        response = move(api, doctor, entry["id"], name, {"department": None} if name == "transfer" else None)
         assert response.status == 403, (name, response)
+    # The transfer's body is read only once the caller may run the entry's desk.
+    assert move(api, doctor, entry["id"], "transfer", {"department": "x", "colour": 1}).status == 403
     assert move(api, people.make("patient"), entry["id"], "cancel").status == 403
     unchanged = api.get(f"/queues/{entry['id']}", token=staff.token).body
     assert [e["status"] for e in unchanged["history"]] == ["waiting", "called"]  # nothing more
