@@ -32,6 +32,10 @@ class Conflict(DomainError):
     taken, a patient already holding a place, the last active admin."""
 
 
+class Unavailable(DomainError):
+    """A service the request needs is not answering (503): the operator's problem, not the client's."""
+
+
 class Unauthenticated(DomainError):
     """No valid credentials (401)."""
 

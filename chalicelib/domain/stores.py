@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.ports.health import Probe
 from chalicelib.domain.ports.ids import Ids
 from chalicelib.domain.ports.queue import Board, Connections, QueueDays, QueueEntries, QueueLookups, ServicePoints
 from chalicelib.errors import ConfigurationError
@@ -23,6 +24,7 @@ class Stores:
     """One implementation of every store the domain uses."""
 
     ids: Ids
+    probe: Probe
     # the queue
     queue_entries: QueueEntries
     queue_days: QueueDays

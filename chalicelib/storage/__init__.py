@@ -18,6 +18,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     counters,
     departments,
     doctors,
+    health,
     ids,
     patients,
     queue_days,
@@ -33,7 +34,7 @@ from chalicelib.storage.binding import MODELS, create_tables  # noqa: F401
 def dynamodb_stores() -> Stores:
     """The domain's stores, on DynamoDB."""
     return Stores(
-        ids=ids,
+        ids=ids, probe=health,
         # the queue
         queue_entries=queue_entries, queue_days=queue_days, board=waiting_room, connections=connections,
         service_points=service_points, queue_lookups=queue_lookups,

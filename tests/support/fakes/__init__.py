@@ -8,6 +8,7 @@ the domain sees the same answers from either.
 from __future__ import annotations
 
 from chalicelib.domain.stores import Stores
+from tests.support.fakes.health import MemoryProbe
 from tests.support.fakes.ids import MemoryIds
 from tests.support.fakes.queue import memory_queue_stores
 
@@ -15,6 +16,6 @@ from tests.support.fakes.queue import memory_queue_stores
 def memory_stores() -> Stores:
     """A fresh, empty set of in-memory stores."""
     return Stores(
-        ids=MemoryIds(),
+        ids=MemoryIds(), probe=MemoryProbe(),
         **memory_queue_stores(),
     )
