@@ -85,7 +85,7 @@ def simulate_day(result: DayResult) -> None:
     for point in points:
         kind = "room" if "room" in point.name else "desk"
         point.id = service_points.create_service_point(
-            boss, {"name": point.name, "kind": kind, "department": dept[point.department]}).id
+            boss, service_points.NewServicePoint(point.name, kind, dept[point.department])).id
     patients = add_patients(PATIENTS)
     arrivals = sorted(rng.uniform(0, DAY_MINUTES - 30) for _ in patients)
     estimates: dict[int, float] = {}  # entry id -> minutes estimated when it was made
@@ -104,7 +104,7 @@ def simulate_day(result: DayResult) -> None:
             clock_state["now"] = start + timedelta(minutes=minute)
             while arrived < len(arrivals) and arrivals[arrived] <= minute:
                 entry = _recorded(result, "join_queue", lambda p=patients[arrived]: queue.join(
-                    staff, {"patient_id": p, "department": dept["Triage"]}))
+                    staff, queue.JoinRequest(patient_id=p, department=dept["Triage"])))
                 note_estimate(entry.id)
                 arrived += 1
             idle = 0
@@ -117,7 +117,7 @@ def simulate_day(result: DayResult) -> None:
                         target = ("Cardiology" if rng.random() < 0.6 else "Pediatrics") \
                             if point.department == "Triage" else "Pharmacy"
                         new = _recorded(result, "transfer", lambda e=entry_id, t=target: queue.transfer(
-                            staff, e, {"department": dept[t]}))
+                            staff, e, lambda: queue.TransferRequest(dept[t])))
                         note_estimate(new.id)
                 while point.entry is None:
                     called = _recorded(result, "call_next", lambda p=point: queue.call_next(
@@ -183,7 +183,7 @@ def _grow(result: DayResult, n: int) -> None:
         "recall": lambda: queue.recall(staff, waiting[0].id),
         "no_show": lambda: queue.no_show(staff, waiting[0].id),
         "requeue": lambda: queue.requeue(staff, waiting[0].id),
-        "transfer": lambda: queue.transfer(staff, waiting[1].id, {"department": target}),
+        "transfer": lambda: queue.transfer(staff, waiting[1].id, lambda: queue.TransferRequest(target)),
         "mark_served": lambda: queue.mark_served(staff, waiting[2].id),
         "cancel": lambda: queue.cancel(staff, waiting[3].id),
         "stats": lambda: queue.stats(staff, None, department),

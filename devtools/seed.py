@@ -11,8 +11,8 @@ from chalicelib.domain.entities import NORMAL, SERVED, WAITING, Patient, QueueEn
 from chalicelib.domain.permissions import ADMIN, STAFF
 from chalicelib.storage import counters, ids, patients
 from chalicelib.storage.patients import PatientModel
-from chalicelib.storage.patients import _to_model as patients_model
-from chalicelib.storage.queue_entries import QueueEntryModel, _to_model
+from chalicelib.storage.patients import to_model as patients_model
+from chalicelib.storage.queue_entries import QueueEntryModel, to_model
 
 
 def caller(role: str = STAFF, patient_id: int | None = None, user_id: int = 10_000) -> User:
@@ -55,7 +55,7 @@ def bulk_put(entries: list[QueueEntry]) -> None:
     """Write many entries in batches (earlier days, large queues); no counters or claims."""
     with QueueEntryModel.batch_write() as batch:
         for entry in entries:
-            batch.save(_to_model(entry))
+            batch.save(to_model(entry))
 
 
 def seed_entries(n: int, status: str, *, department: int | None = None, first_token: int = 1,
@@ -64,7 +64,7 @@ def seed_entries(n: int, status: str, *, department: int | None = None, first_to
     day = day or clock.today()
     first_id = counters.next_value("id#queue_entry", n) - n + 1
     made = [QueueEntry(id=first_id + i, token_number=first_token + i, queue_date=day, department=department,
-                       patient=900_000 + first_id + i, status=status, priority=NORMAL,
+                       patient_id=900_000 + first_id + i, status=status, priority=NORMAL,
                        created_at="2024-01-01T00:00:00Z",
                        called_at="2024-01-01T00:00:00Z" if status != WAITING else None,
                        served_at="2024-01-01T00:00:00Z" if status == SERVED else None)

@@ -256,6 +256,12 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, role
     return decorator
 
 
+def bind_storage() -> None:
+    """Bind storage where a request or event enters outside route() (the display page, the
+    WebSocket and stream handlers): this module stays the API layer's one that names storage."""
+    storage.bind()
+
+
 def page_json(page, present: Callable[[Any], dict]) -> dict:
     return {"results": [present(item) for item in page.items], "next": page.next}
 

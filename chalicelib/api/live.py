@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from chalicelib import storage
+from chalicelib.api.http import bind_storage
 from chalicelib.domain import waiting_room
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import get_settings
@@ -26,20 +26,20 @@ def _client(websocket_api) -> None:
 
 
 def connect(event) -> None:
-    storage.bind()
+    bind_storage()
     waiting_room.connected(event.connection_id)
 
 
 def message(websocket_api, event) -> None:
     """Answer a subscribe with the board at once (or an error), on the same connection."""
-    storage.bind()
+    bind_storage()
     reply = waiting_room.received(event.connection_id, event.body)
     _client(websocket_api)
     websocket_api.send(event.connection_id, reply)
 
 
 def disconnect(event) -> None:
-    storage.bind()
+    bind_storage()
     waiting_room.disconnected(event.connection_id)
 
 
@@ -55,7 +55,7 @@ def push(websocket_api, records: list[dict]) -> dict:
     """Send each queue's new board to the connections following it; forget the ones that are gone."""
     from chalice import WebsocketDisconnectedError
 
-    storage.bind()
+    bind_storage()
     boards = waiting_room.changed_queues(records)
     sent = 0
     if boards:

@@ -92,7 +92,8 @@ _FIELD_EXAMPLES: dict[str, Any] = {
     "QueueEntry.status": "called", "CallNextResult.status": "called",
     "QueueEntry.served_at": None, "CallNextResult.served_at": None,
     "QueueEntry.closed_at": None, "CallNextResult.closed_at": None, "transferred_from": None,
-    "QueueEntryEvent.service_point": None,
+    "QueueEntryEvent.service_point": None, "Health.status": "ok", "HealthChecks.dynamodb": "ok",
+    "HealthChecks.secret": "ok",
 }
 # Fields a request example leaves out: they depend on what is stored, so the same example could
 # not be sent twice as it is (a link code is used up; a message needs the record's phone or email).

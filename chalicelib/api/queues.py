@@ -9,6 +9,7 @@ from chalicelib.domain import queue
 from chalicelib.domain.entities import ENTRY_STATUSES as STATUSES
 from chalicelib.domain.entities import PRIORITIES, QueueEntry
 from chalicelib.domain.permissions import ADMIN, ANY_ROLE, DOCTOR, PATIENT, STAFF
+from chalicelib.domain.queue import JoinRequest, TransferRequest
 from chalicelib.domain.values import iso_date
 from chalicelib.schema import Choice, Date, Field, Int, List, Obj, Schema, Str
 
@@ -139,7 +140,7 @@ LIST_QUERY = {"department": Int(description="A department's queue; omitted = the
 def entry_json(entry: QueueEntry) -> dict:
     return {
         "id": entry.id, "token_number": entry.token_number, "queue_date": iso_date(entry.queue_date),
-        "department": entry.department, "patient": entry.patient, "status": entry.status,
+        "department": entry.department, "patient": entry.patient_id, "status": entry.status,
         "priority": entry.priority, "created_at": entry.created_at, "called_at": entry.called_at,
         "served_at": entry.served_at, "service_point": entry.service_point, "called_by": entry.called_by,
         "recalls": entry.recalls, "visit": entry.visit, "transferred_from": entry.transferred_from,
@@ -150,6 +151,9 @@ def entry_json(entry: QueueEntry) -> dict:
 
 
 DESK = (DOCTOR, STAFF)  # a doctor: their own department's queue only (checked in the domain)
+# A well-formed move on an entry whose state refuses it (its status, its day, a place the
+# patient holds elsewhere, a closed queue) answers 409 naming the field.
+STATE = 409
 
 
 @route(bp, "/queues", "GET", summary="Today's entries of a queue, in token order (patients: their own)",
@@ -160,17 +164,17 @@ def list_today(ctx):
 
 
 @route(bp, "/queues/join_queue", "POST", summary="Join a queue and get today's next token number", tag=TAG,
-       roles=(PATIENT, STAFF), status=201, body=JOIN, response=ENTRY, errors=(404, 409))
+       roles=(PATIENT, STAFF), status=201, body=JOIN, response=ENTRY, errors=(404, STATE))
 def join_queue(ctx):
     try:
-        return entry_json(queue.join(ctx.user, ctx.body()))
+        return entry_json(queue.join(ctx.user, JoinRequest(**ctx.body())))
     except queue.AlreadyQueued as exc:
         exc.extra["entry"] = entry_json(exc.entry)
         raise
 
 
 @route(bp, "/queues/call_next", "POST", summary="Call the next token (urgent first, then lowest number)",
-       tag=TAG, roles=DESK, body=CALL_NEXT, response=CALLED)
+       tag=TAG, roles=DESK, body=CALL_NEXT, response=CALLED, errors=(STATE,))
 def call_next(ctx):
     body = ctx.body()
     entry = queue.call_next(ctx.user, body.get("department"), body.get("service_point"))
@@ -213,41 +217,41 @@ def get_entry(ctx, entry_id):
 
 
 @route(bp, "/queues/{entry_id}/mark_served", "POST", summary="Mark a called or waiting token served", tag=TAG,
-       roles=DESK, response=ENTRY, errors=(400,))
+       roles=DESK, response=ENTRY, errors=(STATE,))
 def mark_served(ctx, entry_id):
     return entry_json(queue.mark_served(ctx.user, parse_id(entry_id, "queue entry")))
 
 
 @route(bp, "/queues/{entry_id}/recall", "POST", summary="Call a called token again", tag=TAG, roles=DESK,
-       body=RECALL, response=ENTRY)
+       body=RECALL, response=ENTRY, errors=(STATE,))
 def recall(ctx, entry_id):
     entry_id = parse_id(entry_id, "queue entry")
     return entry_json(queue.recall(ctx.user, entry_id, ctx.body().get("service_point")))
 
 
 @route(bp, "/queues/{entry_id}/no_show", "POST", summary="A called patient did not come: close the entry",
-       tag=TAG, roles=DESK, response=ENTRY, errors=(400,))
+       tag=TAG, roles=DESK, response=ENTRY, errors=(STATE,))
 def no_show(ctx, entry_id):
     return entry_json(queue.no_show(ctx.user, parse_id(entry_id, "queue entry")))
 
 
 @route(bp, "/queues/{entry_id}/requeue", "POST", summary="Put a called or no-show token back in its place",
-       tag=TAG, roles=(STAFF,), response=ENTRY, errors=(400,))
+       tag=TAG, roles=(STAFF,), response=ENTRY, errors=(STATE,))
 def requeue(ctx, entry_id):
     return entry_json(queue.requeue(ctx.user, parse_id(entry_id, "queue entry")))
 
 
 @route(bp, "/queues/{entry_id}/cancel", "POST", summary="Cancel a waiting or called token (patients: their own)",
-       tag=TAG, roles=(PATIENT, STAFF), response=ENTRY, errors=(400,))
+       tag=TAG, roles=(PATIENT, STAFF), response=ENTRY, errors=(STATE,))
 def cancel(ctx, entry_id):
     return entry_json(queue.cancel(ctx.user, parse_id(entry_id, "queue entry")))
 
 
 @route(bp, "/queues/{entry_id}/transfer", "POST", summary="Send a patient on to another queue (a new entry)",
-       tag=TAG, roles=DESK, status=201, body=TRANSFER, response=ENTRY)
+       tag=TAG, roles=DESK, status=201, body=TRANSFER, response=ENTRY, errors=(STATE,))
 def transfer(ctx, entry_id):
     entry_id = parse_id(entry_id, "queue entry")
-    return entry_json(queue.transfer(ctx.user, entry_id, ctx.body()))
+    return entry_json(queue.transfer(ctx.user, entry_id, lambda: TransferRequest(**ctx.body())))
 
 
 @route(bp, "/queues/{entry_id}/position", "GET", summary="How many people are ahead of an entry", tag=TAG,

@@ -7,6 +7,7 @@ from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import service_points
 from chalicelib.domain.entities import SERVICE_POINT_KINDS, ServicePoint
 from chalicelib.domain.permissions import ADMIN, ANY_ROLE
+from chalicelib.domain.service_points import NewServicePoint, ServicePointChanges
 from chalicelib.schema import Bool, Choice, Int, Schema, Str
 
 bp = Blueprint(__name__)
@@ -47,7 +48,7 @@ def list_service_points(ctx):
 @route(bp, "/service-points", "POST", summary="Create a service point (admin)", tag=TAG, roles=(ADMIN,),
        status=201, body=SERVICE_POINT_CREATE, response=SERVICE_POINT, errors=(409,))
 def create_service_point(ctx):
-    return service_point_json(service_points.create_service_point(ctx.user, ctx.body()))
+    return service_point_json(service_points.create_service_point(ctx.user, NewServicePoint(**ctx.body())))
 
 
 @route(bp, "/service-points/{service_point_id}", "GET", summary="A service point", tag=TAG, roles=ANY_ROLE,
@@ -60,4 +61,5 @@ def get_service_point(ctx, service_point_id):
        roles=(ADMIN,), body=SERVICE_POINT_UPDATE, response=SERVICE_POINT, errors=(409,))
 def update_service_point(ctx, service_point_id):
     point_id = parse_id(service_point_id, "service point")
-    return service_point_json(service_points.update_service_point(ctx.user, point_id, ctx.body()))
+    changes = ServicePointChanges.of(ctx.body())
+    return service_point_json(service_points.update_service_point(ctx.user, point_id, changes))

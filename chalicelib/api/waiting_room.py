@@ -15,9 +15,9 @@ from pathlib import Path
 
 from chalice import Blueprint, Response
 
-from chalicelib import storage
-from chalicelib.api.http import domain_error_response, route
+from chalicelib.api.http import bind_storage, domain_error_response, route
 from chalicelib.domain import departments, waiting_room
+from chalicelib.domain.entities import GENERAL_QUEUE_NAME
 from chalicelib.domain.permissions import ANONYMOUS
 from chalicelib.errors import DomainError
 from chalicelib.schema import Bool, Date, Int, List, Obj, Schema, Str, query_params
@@ -99,7 +99,7 @@ def _page_template() -> tuple[str, str]:
 @bp.route("/display", methods=["GET"])
 def display_page():
     """The waiting-room screen: now calling, next, the queue's name and the time; no login."""
-    storage.bind()
+    bind_storage()
     try:
         department_id = query_params(bp.current_request.query_params, BOARD_QUERY).get("department")
         title = departments.get_department(department_id).name if department_id is not None else None
@@ -107,7 +107,7 @@ def display_page():
         return domain_error_response(exc)
     text, policy = _page_template()
     websocket = get_settings().websocket_url or ""
-    page = (text.replace("{{TITLE}}", html.escape(title or waiting_room.GENERAL_QUEUE_NAME))
+    page = (text.replace("{{TITLE}}", html.escape(title or GENERAL_QUEUE_NAME))
             .replace("{{DEPARTMENT}}", "" if department_id is None else str(department_id))
             .replace("{{WEBSOCKET}}", html.escape(websocket)))
     return Response(body=page, status_code=200, headers={

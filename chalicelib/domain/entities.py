@@ -160,6 +160,7 @@ URGENT = "urgent"
 PRIORITIES = (NORMAL, URGENT)
 
 GENERAL_QUEUE = "general"
+GENERAL_QUEUE_NAME = "General queue"  # its name on screens and in messages
 # Urgent entries rank by token number alone; normal ones after every urgent one.
 _NORMAL_RANK_OFFSET = 10**9
 
@@ -190,7 +191,7 @@ class QueueEntry:
     token_number: int
     queue_date: date
     department: int | None
-    patient: int
+    patient_id: int
     status: str
     priority: str
     created_at: str

@@ -12,24 +12,22 @@ from dataclasses import replace
 
 from chalicelib import messaging
 from chalicelib.domain import clock
-from chalicelib.domain.entities import CALLED, WAITING, QueueEntry
+from chalicelib.domain.entities import CALLED, GENERAL_QUEUE_NAME, WAITING, QueueEntry
+from chalicelib.domain.stores import stores
 from chalicelib.errors import ValidationFailed
 from chalicelib.settings import get_settings
-from chalicelib.storage import departments, patients, queue_entries, service_points, waiting_room
 
 log = logging.getLogger("dqs.notifications")
 
 SMS, EMAIL = "sms", "email"
-CHANNELS = (SMS, EMAIL)
 AHEAD, CALLED_MESSAGE = "ahead", "called"
-GENERAL_QUEUE_NAME = "General queue"
 
 
 def check_contact(patient_id: int, notify: str | None) -> None:
     """400 on `notify` when the patient's record has no phone (sms) or email (email)."""
     if not notify:
         return
-    patient = patients.get(patient_id)
+    patient = stores().queue_lookups.patient(patient_id)
     if patient is None:
         return  # the join answers 404 for it
     if notify == SMS and not patient.phone:
@@ -40,10 +38,11 @@ def check_contact(patient_id: int, notify: str | None) -> None:
 
 def send_due(records: list[dict]) -> list[tuple[int, str]]:
     """Send what a batch of the entries' stream records makes due; returns the (entry id, message) sent."""
+    entries = stores().queue_entries
     today = clock.today()
     sent: list[tuple[int, str]] = []
     queues: dict[str, int | None] = {}
-    for old, new in waiting_room.changes(records):
+    for old, new in entries.changes(records):
         if new is None or new.queue_date != today:
             continue
         if old is not None and replace(old, notified=new.notified) == new:
@@ -55,8 +54,8 @@ def send_due(records: list[dict]) -> list[tuple[int, str]]:
     ahead = get_settings().notify_ahead
     for queue, _department in sorted(queues.items()):
         # The head of the waiting list, in calling order: the i-th has i people ahead.
-        for people_ahead, entry_id in enumerate(queue_entries.waiting_head(queue, today, ahead + 1)):
-            entry = queue_entries.get(entry_id)
+        for people_ahead, entry_id in enumerate(entries.waiting_head(queue, today, ahead + 1)):
+            entry = entries.get(entry_id)
             if (entry is not None and entry.status == WAITING and entry.notify and AHEAD not in entry.notified
                     and _send(entry, AHEAD, people_ahead)):
                 sent.append((entry.id, AHEAD))
@@ -65,10 +64,10 @@ def send_due(records: list[dict]) -> list[tuple[int, str]]:
 
 def message_text(entry: QueueEntry, kind: str, people_ahead: int | None = None) -> tuple[str, str]:
     """(subject, text) of a message: the token number, the queue's name, the desk or room."""
-    department = departments.get(entry.department) if entry.department is not None else None
+    department = stores().queue_lookups.department(entry.department) if entry.department is not None else None
     queue = department.name if department is not None else GENERAL_QUEUE_NAME
     if kind == CALLED_MESSAGE:
-        point = service_points.get(entry.service_point) if entry.service_point is not None else None
+        point = stores().service_points.get(entry.service_point) if entry.service_point is not None else None
         where = f"please go to {point.name}" if point is not None else "please come to the desk"
         return (f"Number {entry.token_number}: your turn",
                 f"Number {entry.token_number} ({queue}): it is your turn, {where}.")
@@ -78,10 +77,10 @@ def message_text(entry: QueueEntry, kind: str, people_ahead: int | None = None) 
 
 
 def _send(entry: QueueEntry, kind: str, people_ahead: int | None = None) -> bool:
-    if not queue_entries.mark_notified(entry.id, kind):
+    if not stores().queue_entries.mark_notified(entry.id, kind):
         return False  # sent already (a record delivered twice, or another handler)
     try:
-        patient = patients.get(entry.patient)
+        patient = stores().queue_lookups.patient(entry.patient_id)
         subject, text = message_text(entry, kind, people_ahead)
         if entry.notify == SMS and patient is not None and patient.phone:
             messaging.send_sms(patient.phone, text)

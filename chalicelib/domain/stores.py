@@ -20,6 +20,7 @@ from chalicelib.domain.ports.doctors import Doctors
 from chalicelib.domain.ports.health import Probe
 from chalicelib.domain.ports.ids import Ids
 from chalicelib.domain.ports.patients import Patients
+from chalicelib.domain.ports.queue import Board, Connections, QueueDays, QueueEntries, QueueLookups, ServicePoints
 from chalicelib.domain.ports.users import Users
 from chalicelib.errors import ConfigurationError
 
@@ -37,6 +38,13 @@ class Stores:
     doctors: Doctors
     departments: Departments
     appointments: Appointments
+    # the queue
+    queue_entries: QueueEntries
+    queue_days: QueueDays
+    board: Board
+    connections: Connections
+    service_points: ServicePoints
+    queue_lookups: QueueLookups
 
 
 _current: Stores | None = None

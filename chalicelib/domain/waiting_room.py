@@ -12,14 +12,13 @@ from datetime import date, timedelta
 from chalicelib.domain import clock
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import queue_name
-from chalicelib.domain.queue import RATE_CALLS, estimate_wait
+from chalicelib.domain.queue.positions import RATE_CALLS, estimate_wait
+from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_date
 from chalicelib.errors import ValidationFailed
-from chalicelib.storage import connections, queue_entries, waiting_room
 
 NOW_CALLING = 10
 NEXT = 10
-GENERAL_QUEUE_NAME = "General queue"
 # A connection's record outlives API Gateway's longest connection (2 hours), then TTL drops it.
 CONNECTION_LIFETIME = timedelta(hours=3)
 SUBSCRIBE_HELP = 'Send {"action": "subscribe", "department": <id> | null}.'
@@ -31,39 +30,34 @@ def board(department_id: int | None, day: date | None = None) -> dict:
 
     400 on `department` for a department that does not exist.
     """
-    return _board(department_id, day)[0]
-
-
-def _board(department_id: int | None, day: date | None) -> tuple[dict, str]:
+    reads = stores().board
     queue = queue_name(department_id)
     day = day or clock.today()
-    calls = waiting_room.now_calling(queue, day, NOW_CALLING)
-    upcoming = waiting_room.next_tokens(queue, day, NEXT)
-    waiting = waiting_room.waiting_count(queue, day) if len(upcoming) >= NEXT else len(upcoming)
+    calls = reads.now_calling(queue, day, NOW_CALLING)
+    upcoming = reads.next_tokens(queue, day, NEXT)
+    waiting = reads.waiting_count(queue, day) if len(upcoming) >= NEXT else len(upcoming)
     point_ids = sorted({call.service_point for call in calls if call.service_point is not None})
-    records = waiting_room.board_records(queue, day, department_id, point_ids)
+    records = reads.board_records(queue, day, department_id, point_ids)
     if department_id is not None and records.department is None:
         raise no_department(department_id)
     estimate = None
     if waiting:
-        estimate = estimate_wait(queue_entries.latest_calls(queue, day, RATE_CALLS), waiting)
+        estimate = estimate_wait(stores().queue_entries.latest_calls(queue, day, RATE_CALLS), waiting)
     now_calling = []
     for call in calls:
         point = records.service_points.get(call.service_point) if call.service_point is not None else None
         now_calling.append({"token_number": call.token_number,
                             "service_point": {"id": point.id, "name": point.name} if point else None,
                             "called_at": call.called_at, "recalls": call.recalls})
-    name = records.department.name if records.department is not None else GENERAL_QUEUE_NAME
-    return ({"queue_date": iso_date(day), "department": department_id, "closed": records.closed,
-             "now_calling": now_calling, "next": upcoming, "waiting": waiting,
-             "estimated_wait_minutes": estimate}, name)
+    return {"queue_date": iso_date(day), "department": department_id, "closed": records.closed,
+            "now_calling": now_calling, "next": upcoming, "waiting": waiting, "estimated_wait_minutes": estimate}
 
 
 def changed_queues(records: list[dict]) -> dict[int | None, dict]:
     """The boards to push after a batch of the entries table's stream records: today's board of each
     queue (by department, None for the general queue) that one of the records changed."""
     today = clock.today()
-    touched = {entry.department for pair in waiting_room.changes(records) for entry in pair
+    touched = {entry.department for pair in stores().queue_entries.changes(records) for entry in pair
                if entry is not None and entry.queue_date == today}
     return {department: board(department, today) for department in sorted(touched, key=lambda d: d or 0)}
 
@@ -94,7 +88,7 @@ def error_message(message: str) -> str:
 
 def connected(connection_id: str) -> None:
     """A screen connected (deployed: API Gateway's $connect)."""
-    connections.connected(connection_id, clock.now() + CONNECTION_LIFETIME)
+    stores().connections.connected(connection_id, clock.now() + CONNECTION_LIFETIME)
 
 
 def received(connection_id: str, text: str) -> str:
@@ -104,14 +98,14 @@ def received(connection_id: str, text: str) -> str:
         current = board(department)
     except ValidationFailed as exc:
         return error_message(exc.message)
-    connections.subscribe(connection_id, queue_name(department), clock.now() + CONNECTION_LIFETIME)
+    stores().connections.subscribe(connection_id, queue_name(department), clock.now() + CONNECTION_LIFETIME)
     return board_message(current)
 
 
 def disconnected(connection_id: str) -> None:
-    connections.disconnected(connection_id)
+    stores().connections.disconnected(connection_id)
 
 
 def subscribers(department: int | None) -> list[str]:
     """The connections following a queue."""
-    return connections.subscribers(queue_name(department))
+    return stores().connections.subscribers(queue_name(department))

@@ -21,10 +21,13 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     health,
     ids,
     patients,
+    queue_days,
     queue_entries,
+    queue_lookups,
     service_points,
     uniques,
     users,
+    waiting_room,
 )
 from chalicelib.storage.binding import MODELS, create_tables  # noqa: F401
 
@@ -36,6 +39,9 @@ def dynamodb_stores() -> Stores:
         # accounts and records
         users=users, attempts=attempts, patients=patients, doctors=doctors, departments=departments,
         appointments=appointments,
+        # the queue
+        queue_entries=queue_entries, queue_days=queue_days, board=waiting_room, connections=connections,
+        service_points=service_points, queue_lookups=queue_lookups,
     )
 
 

@@ -1,5 +1,5 @@
-"""Atomic counters: the items behind ids (storage.ids), a day's token numbers, and attempts
-in a window (storage.attempts)."""
+"""Atomic counters: the items behind ids (storage.ids) and attempts in a window (storage.attempts);
+a queue's day is in storage.queue_days."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +22,6 @@ class CounterModel(StoredModel):
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)
-    # A day's token counter only: when its queue was closed for the day (joins refused).
-    closed = UnicodeAttribute(null=True)
 
 
 def next_value(name: str, step: int = 1, expires_at: datetime | None = None, condition=None) -> int:

@@ -57,7 +57,8 @@ def _to_patient(item: PatientModel) -> Patient:
     )
 
 
-def _to_model(patient: Patient) -> PatientModel:
+def to_model(patient: Patient) -> PatientModel:
+    """A patient's stored item (public for devtools' batch writes, as queue_entries.to_model)."""
     return PatientModel(
         patient.id, kind=KIND, name=patient.name, email=patient.email, phone=patient.phone,
         date_of_birth=iso_date(patient.date_of_birth), user_id=patient.user_id,
@@ -73,7 +74,7 @@ def put_new(tx: Transaction, patient: Patient) -> None:
     if patient.link_code_hash:
         put_unique(tx, "link-code", link_code_key(patient.link_code_hash), patient.id,
                    expires_at=parse_instant(patient.link_code_expires_at))
-    tx.put("patient", _to_model(patient), PatientModel.id.does_not_exist())
+    tx.put("patient", to_model(patient), PatientModel.id.does_not_exist())
 
 
 def add(patient: Patient) -> None:

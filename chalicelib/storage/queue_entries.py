@@ -24,41 +24,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import NamedTuple
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
-from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 
-from chalicelib.domain.entities import (
-    CALLED,
-    OPEN_STATUSES,
-    WAITING,
-    Event,
-    Page,
-    QueueEntry,
-    queue_name,
-)
+from chalicelib.domain.entities import CALLED, OPEN_STATUSES, WAITING, Event, Page, QueueEntry, queue_name
+from chalicelib.domain.ports.queue import ACTIVE_CLAIM, ENTRY_CHANGED, JoinCheck
+from chalicelib.domain.values import optional_int
 from chalicelib.errors import ConditionFailed
+from chalicelib.storage import queue_days
 from chalicelib.storage.binding import StoredModel, register
-from chalicelib.storage.counters import CounterModel, next_value
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.departments import DepartmentModel
 from chalicelib.storage.patients import PatientModel
-from chalicelib.storage.transactions import (
-    CONDITION_FAILED,
-    TRANSACTION_CONFLICT,
-    Transaction,
-    cause,
-    get_or_none,
-    read_items,
-    update_unless,
-)
+from chalicelib.storage.transactions import Transaction, get_or_none, read_items, update_unless
 from chalicelib.storage.uniques import UniqueModel, owner_of, put_unique, release_unique
 
 OPEN = "open"
-ACTIVE_CLAIM = "queue-active"
 
 
 class _EntriesByDay(GlobalSecondaryIndex):
@@ -181,38 +164,35 @@ def _patient_day(queue: str, day: date, token_number: int | None = None) -> str:
     return prefix if token_number is None else f"{prefix}{token_number:09d}"
 
 
-def _int(value) -> int | None:
-    return int(value) if value is not None else None
-
-
 def _to_event(item: _EventMap) -> Event:
-    return Event(status=item.status, at=item.at, by=_int(item.by), service_point=_int(item.service_point))
+    return Event(status=item.status, at=item.at, by=optional_int(item.by),
+                 service_point=optional_int(item.service_point))
 
 
 def _event_map(event: Event) -> _EventMap:
     return _EventMap(status=event.status, at=event.at, by=event.by, service_point=event.service_point)
 
 
-def _to_entry(item: QueueEntryModel) -> QueueEntry:
+def to_entry(item: QueueEntryModel) -> QueueEntry:
     return QueueEntry(
         id=int(item.id), token_number=int(item.token_number), queue_date=date.fromisoformat(item.queue_date),
-        department=_int(item.department), patient=int(item.patient),
+        department=optional_int(item.department), patient_id=int(item.patient),
         status=item.status, priority=item.priority, created_at=item.created_at,
-        called_at=item.called_at, served_at=item.served_at, service_point=_int(item.service_point),
-        called_by=_int(item.called_by), recalls=int(item.recalls or 0),
-        visit=_int(item.visit) if item.visit is not None else int(item.id),
-        transferred_from=_int(item.transferred_from), closed_at=item.closed_at,
+        called_at=item.called_at, served_at=item.served_at, service_point=optional_int(item.service_point),
+        called_by=optional_int(item.called_by), recalls=int(item.recalls or 0),
+        visit=optional_int(item.visit) if item.visit is not None else int(item.id),
+        transferred_from=optional_int(item.transferred_from), closed_at=item.closed_at,
         first_called_at=item.first_called_at, history=[_to_event(e) for e in item.history or []],
         notify=item.notify, notified=frozenset(item.notified or ()),
     )
 
 
-def _to_model(entry: QueueEntry) -> QueueEntryModel:
+def to_model(entry: QueueEntry) -> QueueEntryModel:
     queue = entry.queue
     waiting = entry.status == WAITING
     return QueueEntryModel(
         entry.id, queue=queue, department=entry.department, queue_date=entry.queue_date.isoformat(),
-        token_number=entry.token_number, patient=entry.patient, status=entry.status,
+        token_number=entry.token_number, patient=entry.patient_id, status=entry.status,
         priority=entry.priority, created_at=entry.created_at, called_at=entry.called_at,
         served_at=entry.served_at, service_point=entry.service_point, called_by=entry.called_by,
         recalls=entry.recalls, visit=entry.visit, transferred_from=entry.transferred_from,
@@ -233,63 +213,6 @@ def _append(event: Event):
     return QueueEntryModel.history.set((QueueEntryModel.history | []).append([_event_map(event)]))
 
 
-class QueueClosed(Exception):
-    """The queue is closed for the day: it takes no new waiting entries."""
-
-
-def counter_key(queue: str, day: date) -> str:
-    """The day's token counter item; its `closed` attribute closes the queue for the day."""
-    return f"token#{queue}#{day.isoformat()}"
-
-
-def next_token_number(queue: str, day: date, expires_at: datetime | None = None) -> int:
-    """The queue's next token number for the day: one atomic ADD on the day's counter item
-    (which DynamoDB's TTL may drop after expires_at, once the day is long over).
-
-    Raises QueueClosed, using up no number, once the queue is closed for the day.
-    """
-    for attempt in range(5):
-        try:
-            return next_value(counter_key(queue, day), expires_at=expires_at,
-                              condition=CounterModel.closed.does_not_exist())
-        except UpdateError as exc:
-            if cause(exc) == CONDITION_FAILED:
-                raise QueueClosed() from exc
-            # A join's transaction checking the counter at this instant: add again.
-            if cause(exc) != TRANSACTION_CONFLICT or attempt == 4:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _stage_open_check(tx: Transaction, queue: str, day: date) -> None:
-    """Fail the transaction ("queue-closed") if the queue is closed for the day when it lands."""
-    tx.check("queue-closed", CounterModel, counter_key(queue, day), CounterModel.closed.does_not_exist())
-
-
-def close_queue(queue: str, day: date, at: str, expires_at: datetime) -> None:
-    """Mark the queue closed for the day (joins refused from now on); closing again changes nothing."""
-    CounterModel(counter_key(queue, day)).update(
-        actions=[CounterModel.closed.set(CounterModel.closed | at), CounterModel.expires_at.set(expires_at)])
-
-
-def open_queue(queue: str, day: date) -> None:
-    """Take joins again for the day."""
-    CounterModel(counter_key(queue, day)).update(actions=[CounterModel.closed.remove()])
-
-
-def is_closed(queue: str, day: date) -> bool:
-    item = get_or_none(CounterModel, counter_key(queue, day))
-    return item is not None and item.closed is not None
-
-
-class JoinCheck(NamedTuple):
-    """What a join must know before it takes a token number, read in one call."""
-    patient_exists: bool
-    department_exists: bool  # True for the general queue
-    department_active: bool  # True for the general queue
-    holder: int | None  # the entry id holding the patient's place in this queue today, if any
-
-
 def check_join(patient_id: int, department_id: int | None, day: date) -> JoinCheck:
     """The patient, the department and the patient's place in the queue, in one TransactGetItems."""
     queue = queue_name(department_id)
@@ -307,20 +230,20 @@ def check_join(patient_id: int, department_id: int | None, day: date) -> JoinChe
 def add(entry: QueueEntry, claim_expires_at: datetime) -> None:
     """Write a new waiting entry with the patient's claim on the queue for its day.
 
-    Raises ConditionFailed(["queue-active"]) when the patient already holds a place, and
-    ConditionFailed(["queue-closed"]) when the queue closed after the token was taken.
+    Raises ConditionFailed([ACTIVE_CLAIM]) when the patient already holds a place, and
+    ConditionFailed([QUEUE_CLOSED]) when the queue closed after the token was taken.
     """
     with Transaction() as tx:
-        _stage_open_check(tx, entry.queue, entry.queue_date)
-        put_unique(tx, ACTIVE_CLAIM, active_claim_key(entry.queue, entry.queue_date, entry.patient), entry.id,
-                   expires_at=claim_expires_at)
-        tx.put("entry", _to_model(entry), QueueEntryModel.id.does_not_exist())
+        queue_days.stage_open_check(tx, entry.queue, entry.queue_date)
+        put_unique(tx, ACTIVE_CLAIM, active_claim_key(entry.queue, entry.queue_date, entry.patient_id), entry.id,
+                    expires_at=claim_expires_at)
+        tx.put(ENTRY_CHANGED, to_model(entry), QueueEntryModel.id.does_not_exist())
 
 
 def get(entry_id: int) -> QueueEntry | None:
     """The entry with this id, or None (strongly consistent)."""
     item = get_or_none(QueueEntryModel, entry_id)
-    return _to_entry(item) if item else None
+    return to_entry(item) if item else None
 
 
 def active_entry_id(queue: str, day: date, patient_id: int) -> int | None:
@@ -354,7 +277,7 @@ def mark_called(entry_id: int, queue: str, day: date, event: Event) -> QueueEntr
                QueueEntryModel.call_key.set(day_key(queue, day)), QueueEntryModel.called_key.set(day_key(queue, day)),
                QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove(), _append(event)]
     called = update_unless(item, actions, QueueEntryModel.status == WAITING)
-    return _to_entry(item) if called else None
+    return to_entry(item) if called else None
 
 
 _CHANGING = ("status", "called_at", "served_at", "service_point", "called_by", "recalls", "closed_at",
@@ -383,23 +306,31 @@ def _as_read(before: QueueEntry):
     return same & (QueueEntryModel.history.does_not_exist() | (size(QueueEntryModel.history) == 0))
 
 
-def change(before: QueueEntry, after: QueueEntry, condition=None, claim_expires_at: datetime | None = None) -> None:
+def change(before: QueueEntry, after: QueueEntry, claim_expires_at: datetime | None = None) -> None:
     """Write a change of an entry that takes or releases the patient's place in the queue as needed,
-    in one write (a transaction when the claim moves). ConditionFailed(["entry"]) if the entry
-    changed since it was read; ["queue-active"] if the patient meanwhile holds another open place;
-    ["queue-closed"] when going back to waiting in a queue closed for the day. `condition`
-    replaces "still as read" (the reset: still open, whatever else changed)."""
+    in one write (a transaction when the claim moves). ConditionFailed([ENTRY_CHANGED]) if the entry
+    changed since it was read; [ACTIVE_CLAIM] if the patient meanwhile holds another open place;
+    [QUEUE_CLOSED] when going back to waiting in a queue closed for the day."""
+    _write_change(before, after, _as_read(before), claim_expires_at)
+
+
+def expire(before: QueueEntry, after: QueueEntry) -> None:
+    """Write the reset's change of an entry if it is still waiting or called, whatever else changed
+    since it was read; ConditionFailed([ENTRY_CHANGED]) if it is not."""
+    _write_change(before, after, QueueEntryModel.status.is_in(*OPEN_STATUSES), None)
+
+
+def _write_change(before: QueueEntry, after: QueueEntry, condition, claim_expires_at: datetime | None) -> None:
     actions = _change_actions(before, after)
-    condition = _as_read(before) if condition is None else condition
-    key = active_claim_key(before.queue, before.queue_date, before.patient)
+    key = active_claim_key(before.queue, before.queue_date, before.patient_id)
     if before.is_open == after.is_open and not (after.status == WAITING and before.status != WAITING):
         if not update_unless(QueueEntryModel(before.id), actions, condition):
-            raise ConditionFailed(["entry"])
+            raise ConditionFailed([ENTRY_CHANGED])
         return
     with Transaction() as tx:
-        tx.update("entry", QueueEntryModel(before.id), actions, condition)
+        tx.update(ENTRY_CHANGED, QueueEntryModel(before.id), actions, condition)
         if after.status == WAITING:
-            _stage_open_check(tx, after.queue, after.queue_date)
+            queue_days.stage_open_check(tx, after.queue, after.queue_date)
         if after.is_open and not before.is_open:
             put_unique(tx, ACTIVE_CLAIM, key, before.id, expires_at=claim_expires_at)
         elif before.is_open and not after.is_open:
@@ -408,19 +339,14 @@ def change(before: QueueEntry, after: QueueEntry, condition=None, claim_expires_
 
 def transfer(before: QueueEntry, after: QueueEntry, new: QueueEntry, claim_expires_at: datetime) -> None:
     """Close an entry as transferred and add the patient's new waiting entry in another queue, in one
-    transaction. ConditionFailed names "entry", "queue-active" (the new queue) or "queue-closed"."""
+    transaction. ConditionFailed names ENTRY_CHANGED, ACTIVE_CLAIM (the new queue) or QUEUE_CLOSED."""
     with Transaction() as tx:
-        _stage_open_check(tx, new.queue, new.queue_date)
-        tx.update("entry", QueueEntryModel(before.id), _change_actions(before, after), _as_read(before))
-        release_unique(tx, "claim", active_claim_key(before.queue, before.queue_date, before.patient), before.id)
-        put_unique(tx, ACTIVE_CLAIM, active_claim_key(new.queue, new.queue_date, new.patient), new.id,
-                   expires_at=claim_expires_at)
-        tx.put("new-entry", _to_model(new), QueueEntryModel.id.does_not_exist())
-
-
-def still_open():
-    """The condition that an entry is waiting or called, whatever else changed."""
-    return QueueEntryModel.status.is_in(*OPEN_STATUSES)
+        queue_days.stage_open_check(tx, new.queue, new.queue_date)
+        tx.update(ENTRY_CHANGED, QueueEntryModel(before.id), _change_actions(before, after), _as_read(before))
+        release_unique(tx, "claim", active_claim_key(before.queue, before.queue_date, before.patient_id), before.id)
+        put_unique(tx, ACTIVE_CLAIM, active_claim_key(new.queue, new.queue_date, new.patient_id), new.id,
+                    expires_at=claim_expires_at)
+        tx.put("new-entry", to_model(new), QueueEntryModel.id.does_not_exist())
 
 
 def waiting_ids(queue: str, day: date) -> list[int]:
@@ -438,25 +364,25 @@ def latest_calls(queue: str, day: date, limit: int) -> list[str]:
 def day_entries(queue: str, day: date) -> Iterator[QueueEntry]:
     """Every entry of a queue's day, in token order (Queries on the day index: the day's entries only)."""
     for item in QueueEntryModel.by_day.query(day_key(queue, day)):
-        yield _to_entry(item)
+        yield to_entry(item)
 
 
 def open_before(day: date) -> Iterator[QueueEntry]:
     """Every waiting or called entry of a day before `day` (Query on the sparse open index)."""
     for item in QueueEntryModel.open_by_date.query(OPEN, QueueEntryModel.queue_date < day.isoformat()):
-        yield _to_entry(item)
+        yield to_entry(item)
 
 
 def day_page(queue: str, day: date, limit: int, cursor: str | None) -> Page:
     """A page of a queue's entries for a day, in token order (one Query)."""
     return query_page(QueueEntryModel, QueueEntryModel.by_day, f"queue-day#{day_key(queue, day)}", limit, cursor,
-                      _to_entry, hash_key=day_key(queue, day))
+                      to_entry, hash_key=day_key(queue, day))
 
 
 def patient_day_page(patient_id: int, queue: str, day: date, limit: int, cursor: str | None) -> Page:
     """A page of one patient's entries in a queue's day, in token order (one Query)."""
     return query_page(QueueEntryModel, QueueEntryModel.by_patient, f"queue-patient#{patient_id}#{day_key(queue, day)}",
-                      limit, cursor, _to_entry, hash_key=patient_id,
+                      limit, cursor, to_entry, hash_key=patient_id,
                       range_key_condition=QueueEntryModel.patient_day.startswith(_patient_day(queue, day)))
 
 
@@ -465,3 +391,13 @@ def mark_notified(entry_id: int, message: str) -> bool:
     True for the caller that marked it, the one to send it."""
     return update_unless(QueueEntryModel(entry_id), [QueueEntryModel.notified.add({message})],
                          ~QueueEntryModel.notified.contains(message) & QueueEntryModel.id.exists())
+
+
+def changes(records: list[dict]) -> list[tuple[QueueEntry | None, QueueEntry | None]]:
+    """The (before, after) entries of the entries table's stream records (DynamoDB Streams' JSON, as
+    GetRecords and a Lambda event give them); None where the record has no such image."""
+    def entry(image: dict | None) -> QueueEntry | None:
+        return to_entry(QueueEntryModel.from_raw_data(image)) if image else None
+
+    return [(entry(record.get("dynamodb", {}).get("OldImage")), entry(record.get("dynamodb", {}).get("NewImage")))
+            for record in records]

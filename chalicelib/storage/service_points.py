@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 
-from chalicelib.domain.entities import Department, Doctor, Page, ServicePoint
+from chalicelib.domain.entities import Page, ServicePoint
+from chalicelib.domain.ports.queue import SERVICE_POINT_NAME, DeskRecords
+from chalicelib.domain.values import optional_int
 from chalicelib.storage import departments as department_store
 from chalicelib.storage import doctors as doctor_store
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
@@ -13,7 +15,7 @@ from chalicelib.storage.transactions import Transaction, get_or_none, read_items
 from chalicelib.storage.uniques import move_unique, put_unique, unique_key
 
 KIND = "service_point"
-NAME_CLAIM = "service-point-name"
+NAME_CLAIM = SERVICE_POINT_NAME
 
 
 @register
@@ -36,9 +38,9 @@ def name_key(department: int | None, name: str) -> str:
     return unique_key(NAME_CLAIM, f"{department if department is not None else 'general'}#{name}")
 
 
-def _to_point(item: ServicePointModel) -> ServicePoint:
+def to_point(item: ServicePointModel) -> ServicePoint:
     return ServicePoint(id=int(item.id), name=item.name, kind=item.point_kind,
-                        department=int(item.department) if item.department is not None else None,
+                        department=optional_int(item.department),
                         is_active=bool(item.is_active))
 
 
@@ -48,8 +50,8 @@ def _to_model(point: ServicePoint) -> ServicePointModel:
 
 
 def add(point: ServicePoint) -> None:
-    """Write a new service point with its name claim; ConditionFailed names "service-point-name"
-    (taken) or "department" (missing or inactive)."""
+    """Write a new service point with its name claim; ConditionFailed names SERVICE_POINT_NAME
+    (taken) or DEPARTMENT (missing or inactive)."""
     with Transaction() as tx:
         if point.department is not None:
             department_store.check_exists(tx, point.department)
@@ -57,7 +59,7 @@ def add(point: ServicePoint) -> None:
         tx.put("service-point", _to_model(point), ServicePointModel.id.does_not_exist())
 
 
-def save_changed(before: ServicePoint, after: ServicePoint) -> None:
+def save_changes(before: ServicePoint, after: ServicePoint) -> None:
     """Write an edited service point if still as read, moving its name claim as needed."""
     with Transaction() as tx:
         if after.department is not None and after.department != before.department:
@@ -73,17 +75,16 @@ def save_changed(before: ServicePoint, after: ServicePoint) -> None:
 
 def get(point_id: int) -> ServicePoint | None:
     item = get_or_none(ServicePointModel, point_id)
-    return _to_point(item) if item else None
+    return to_point(item) if item else None
 
 
 def list_page(limit: int, cursor: str | None) -> Page:
     """A page of all service points in id order (one Query on the kind index)."""
-    return query_page(ServicePointModel, ServicePointModel.by_kind, "service-points", limit, cursor, _to_point,
+    return query_page(ServicePointModel, ServicePointModel.by_kind, "service-points", limit, cursor, to_point,
                       hash_key=KIND)
 
 
-def desk_records(doctor_id: int | None, department_id: int | None, point_id: int | None
-                 ) -> tuple[Doctor | None, Department | None, ServicePoint | None]:
+def desk_records(doctor_id: int | None, department_id: int | None, point_id: int | None) -> DeskRecords:
     """A desk's doctor record, its queue's department and its service point, in one TransactGetItems
     (only those asked for; None where missing or not asked)."""
     asked = [(doctor_store.DoctorModel, doctor_id), (department_store.DepartmentModel, department_id),
@@ -92,6 +93,6 @@ def desk_records(doctor_id: int | None, department_id: int | None, point_id: int
     items = iter(read_items(keys)) if keys else iter(())
     found = [next(items) if key is not None else None for _, key in asked]
     doctor, department, point = found
-    return (doctor_store.to_doctor(doctor) if doctor else None,
-            department_store.to_department(department) if department else None,
-            _to_point(point) if point else None)
+    return DeskRecords(doctor_store.to_doctor(doctor) if doctor else None,
+                       department_store.to_department(department) if department else None,
+                       to_point(point) if point else None)

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from datetime import date
 
-from chalicelib.domain.entities import BoardRecords, Call, QueueEntry, token_of_rank
-from chalicelib.storage.counters import CounterModel
+from chalicelib.domain.entities import BoardRecords, Call, token_of_rank
+from chalicelib.domain.values import optional_int
+from chalicelib.storage import queue_days
 from chalicelib.storage.departments import DepartmentModel, to_department
-from chalicelib.storage.queue_entries import QueueEntryModel, _to_entry, counter_key, day_key
-from chalicelib.storage.service_points import ServicePointModel, _to_point
+from chalicelib.storage.queue_entries import QueueEntryModel, day_key
+from chalicelib.storage.service_points import ServicePointModel, to_point
 from chalicelib.storage.transactions import read_items
 
 
 def now_calling(queue: str, day: date, limit: int) -> list[Call]:
     """The queue's called entries of the day, latest call first (one Query on the sparse called index)."""
     return [Call(token_number=int(item.token_number),
-                 service_point=int(item.service_point) if item.service_point is not None else None,
+                 service_point=optional_int(item.service_point),
                  called_at=item.called_at, recalls=int(item.recalls or 0))
             for item in QueueEntryModel.called_now.query(day_key(queue, day), scan_index_forward=False,
                                                          limit=limit, page_size=limit)]
@@ -34,8 +35,8 @@ def waiting_count(queue: str, day: date) -> int:
 
 
 def board_records(queue: str, day: date, department_id: int | None, point_ids: list[int]) -> BoardRecords:
-    """The day's counter (closed flag), the department and the service points, in one TransactGetItems."""
-    keys: list = [(CounterModel, counter_key(queue, day))]
+    """The queue's day (closed flag), the department and the service points, in one TransactGetItems."""
+    keys: list = [(queue_days.QueueDayModel, queue_days.key(queue, day))]
     if department_id is not None:
         keys.append((DepartmentModel, department_id))
     keys += [(ServicePointModel, point_id) for point_id in point_ids]
@@ -44,16 +45,6 @@ def board_records(queue: str, day: date, department_id: int | None, point_ids: l
     if department_id is not None:
         item, *rest = rest
         department = to_department(item) if item is not None else None
-    points = {int(item.id): _to_point(item) for item in rest if item is not None}
+    points = {int(item.id): to_point(item) for item in rest if item is not None}
     return BoardRecords(closed=counter is not None and counter.closed is not None, department=department,
                         service_points=points)
-
-
-def changes(records: list[dict]) -> list[tuple[QueueEntry | None, QueueEntry | None]]:
-    """The (before, after) entries of the entries table's stream records (DynamoDB Streams' JSON, as
-    GetRecords and a Lambda event give them); None where the record has no such image."""
-    def entry(image: dict | None) -> QueueEntry | None:
-        return _to_entry(QueueEntryModel.from_raw_data(image)) if image else None
-
-    return [(entry(record.get("dynamodb", {}).get("OldImage")), entry(record.get("dynamodb", {}).get("NewImage")))
-            for record in records]

@@ -50,15 +50,16 @@ def patient(name: str, phone: str | None = None, email: str | None = None) -> Pa
 
 def test_messages_when_near_and_when_called_each_once(messaging):
     cardiology = departments.ensure_department("Cardiology")
-    room = service_points.create_service_point(admin(), {"name": "Room 4", "kind": "room", "department": cardiology})
+    room = service_points.create_service_point(admin(), service_points.NewServicePoint("Room 4", "room", cardiology))
     stream = Stream(messaging)
     quiet = add_patients(1)[0]
-    queue.join(desk_user(), {"patient_id": quiet, "department": cardiology})
+    queue.join(desk_user(), queue.JoinRequest(patient_id=quiet, department=cardiology))
     ada = patient("Ada Byron", phone="+15550001111")
     grace = patient("Grace Hopper", email="grace@example.com")
     alan = patient("Alan Turing", phone="+15550002222")
-    entries = [queue.join(desk_user(), {"patient_id": p.id, "department": cardiology,
-                                        "notify": "email" if p.email else "sms"}) for p in (ada, grace, alan)]
+    entries = [queue.join(desk_user(), queue.JoinRequest(patient_id=p.id, department=cardiology,
+                                                         notify="email" if p.email else "sms"))
+               for p in (ada, grace, alan)]
     records = stream.records()
     result = handlers.queue_changes({"Records": records}, None)
     # Ada (1 ahead) and Grace (2 ahead) are near; Alan (3 ahead) is not yet.
@@ -88,7 +89,7 @@ def test_messages_when_near_and_when_called_each_once(messaging):
 
 def test_the_desks_request_sends_nothing(messaging):
     ada = patient("Ada Byron", phone="+15550001111")
-    queue.join(desk_user(), {"patient_id": ada.id, "notify": "sms"})
+    queue.join(desk_user(), queue.JoinRequest(patient_id=ada.id, notify="sms"))
     queue.call_next(desk_user())
     assert sms() == []
 

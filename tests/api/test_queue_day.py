@@ -150,7 +150,7 @@ def test_expire_past_days_at_the_domain_layer(aws, monkeypatch, fixed_clock):
     assert clock.today() == date(2024, 11, 3)
     [patient_id] = add_patients(1)
     old = waiting_entries(3, day=date(2024, 11, 2))
-    today = queue.join(caller("patient", patient_id=patient_id), {})
+    today = queue.join(caller("patient", patient_id=patient_id), queue.JoinRequest())
     assert today.queue_date == date(2024, 11, 3)
     assert queue.expire_past_days() == 3
     assert queue.expire_past_days() == 0

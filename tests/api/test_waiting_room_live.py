@@ -70,7 +70,7 @@ class Stream:
 
 def test_connect_subscribe_and_push_each_change_to_the_queues_followers(sent, dynamodb_server):
     cardiology = departments.ensure_department("Cardiology")
-    desk = service_points.create_service_point(admin(), {"name": "Desk 1", "kind": "desk", "department": cardiology})
+    desk = service_points.create_service_point(admin(), service_points.NewServicePoint("Desk 1", "desk", cardiology))
     for connection in ("screen-1", "screen-2", "phone"):
         assert handlers.websocket_connect(ws_event("$connect", connection), None) == {"statusCode": 200}
     subscribe = json.dumps({"action": "subscribe", "department": cardiology})
@@ -87,7 +87,7 @@ def test_connect_subscribe_and_push_each_change_to_the_queues_followers(sent, dy
 
     stream = Stream(dynamodb_server)
     for patient_id in add_patients(3):
-        queue.join(desk_user(), {"patient_id": patient_id, "department": cardiology})
+        queue.join(desk_user(), queue.JoinRequest(patient_id=patient_id, department=cardiology))
     queue.call_next(desk_user(), cardiology, desk.id)
     records = stream.records()
     assert {r["eventName"] for r in records} >= {"INSERT", "MODIFY"}
@@ -148,7 +148,7 @@ def test_the_stream_feed_leaves_moto_one_iterator_a_shard(dynamodb_server):
     feed = StreamFeed(dynamodb_server, "us-east-1", batches.append, QueueEntryModel)
     patients = add_patients(3)
     for patient in patients:
-        queue.join(desk_user(), {"patient_id": patient})
+        queue.join(desk_user(), queue.JoinRequest(patient_id=patient))
         for _ in range(10):
             feed.poll_once()
     assert sum(len(batch) for batch in batches) == 3  # each join's entry, once

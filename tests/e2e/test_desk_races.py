@@ -8,8 +8,10 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib.domain import departments, entities, queue
-from chalicelib.errors import ConditionFailed, ValidationFailed
+from chalicelib.domain import clock, departments, entities, queue
+from chalicelib.domain.queue import JoinRequest, TransferRequest
+from chalicelib.domain.queue.rules import CLOSED
+from chalicelib.errors import ConditionFailed, Conflict, DomainError
 from chalicelib.storage import queue_entries
 from tests.support.queue import add_patients, desk
 
@@ -31,7 +33,7 @@ def test_16_desks_on_the_same_100_entries_leave_each_in_one_consistent_state(dyn
     staff = desk()
     pharmacy = departments.ensure_department("Pharmacy")
     patients = add_patients(100)
-    entries = [queue.join(staff, {"patient_id": p}) for p in patients]
+    entries = [queue.join(staff, JoinRequest(patient_id=p)) for p in patients]
     ids = [e.id for e in entries]
     outcomes: Counter = Counter()
     lock = threading.Lock()
@@ -51,11 +53,11 @@ def test_16_desks_on_the_same_100_entries_leave_each_in_one_consistent_state(dyn
                 elif move == "mark_served":
                     queue.mark_served(staff, entry_id)
                 elif move == "transfer":
-                    queue.transfer(staff, entry_id, {"department": pharmacy})
+                    queue.transfer(staff, entry_id, lambda: TransferRequest(pharmacy))
                 else:
                     queue.requeue(staff, entry_id)
                 result = "done"
-            except ValidationFailed as exc:
+            except DomainError as exc:
                 result = "refused:" + ",".join(sorted(exc.fields))
             except ConditionFailed:
                 result = "busy"  # still contended after its retries: nothing was written
@@ -74,19 +76,19 @@ def test_16_desks_on_the_same_100_entries_leave_each_in_one_consistent_state(dyn
             1 for a, b in zip(entry.history, entry.history[1:], strict=False)
             if a.status != entities.CALLED and b.status == entities.CALLED), entry
         # The patient's claim on the queue is held exactly by their open entry.
-        holder = queue_entries.active_entry_id(entry.queue, entry.queue_date, entry.patient)
+        holder = queue_entries.active_entry_id(entry.queue, entry.queue_date, entry.patient_id)
         if entry.is_open:
             assert holder == entry.id, entry
         else:
             assert holder != entry.id, entry
     for entries_of_queue in (general, moved):
-        open_per_patient = Counter(e.patient for e in entries_of_queue if e.is_open)
+        open_per_patient = Counter(e.patient_id for e in entries_of_queue if e.is_open)
         assert all(n == 1 for n in open_per_patient.values()), open_per_patient
     # Each transfer made exactly one entry in the pharmacy, of the same patient and visit.
     transferred = {e.id: e for e in general if e.status == entities.TRANSFERRED}
     assert sorted(e.transferred_from for e in moved) == sorted(transferred)
     for new in moved:
-        assert new.patient == transferred[new.transferred_from].patient and new.visit == new.transferred_from
+        assert new.patient_id == transferred[new.transferred_from].patient_id and new.visit == new.transferred_from
     assert Counter(e.status for e in general)[entities.WAITING] + Counter(
         e.status for e in general)[entities.CALLED] < 100
 
@@ -101,9 +103,9 @@ def test_50_joins_racing_a_close_leave_no_waiting_entry(dynamodb_server):
     def join(patient_id: int):
         start.wait()
         try:
-            return queue.join(staff, {"patient_id": patient_id, "department": clinic})
-        except ValidationFailed as exc:
-            assert exc.fields == {"department": queue.CLOSED}, exc.fields
+            return queue.join(staff, JoinRequest(patient_id=patient_id, department=clinic))
+        except Conflict as exc:
+            assert exc.fields == {"department": CLOSED}, exc.fields
             return None
 
     def close() -> None:
@@ -115,7 +117,7 @@ def test_50_joins_racing_a_close_leave_no_waiting_entry(dynamodb_server):
         joined = list(pool.map(join, patients))
         closing.result()
 
-    day = queue.clock.today()
+    day = clock.today()
     stored = list(queue_entries.day_entries(entities.queue_name(clinic), day))
     admitted = [e for e in joined if e is not None]
     assert sorted(e.id for e in stored) == sorted(e.id for e in admitted)

@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.domain import entities, queue
 from chalicelib.domain.permissions import PATIENT
+from chalicelib.domain.queue import JoinRequest
+from chalicelib.domain.queue.desk import CALL_CANDIDATES
 from tests.support.dynamodb import recording
 from tests.support.queue import add_patients, caller, desk, waiting_entries
 
@@ -16,11 +18,11 @@ def test_200_joins_from_16_threads_get_consecutive_token_numbers(dynamodb_server
     staff = desk()
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        joined = list(pool.map(lambda pid: queue.join(staff, {"patient_id": pid}), patient_ids))
+        joined = list(pool.map(lambda pid: queue.join(staff, JoinRequest(patient_id=pid)), patient_ids))
 
     assert sorted(e.token_number for e in joined) == list(range(1, 201))
     assert len({e.id for e in joined}) == 200
-    assert {e.patient for e in joined} == set(patient_ids)
+    assert {e.patient_id for e in joined} == set(patient_ids)
 
 
 def test_16_desks_calling_at_once_call_each_of_200_waiting_entries_exactly_once(dynamodb_server):
@@ -45,7 +47,7 @@ def test_16_desks_calling_at_once_call_each_of_200_waiting_entries_exactly_once(
     # flight) of the entries before it were still waiting.
     for i, entry in enumerate(order):
         overtaken = sum(1 for later in order[i + 1:] if later.token_number < entry.token_number)
-        assert overtaken < queue.CALL_CANDIDATES + 16, (entry.token_number, overtaken)
+        assert overtaken < CALL_CANDIDATES + 16, (entry.token_number, overtaken)
     # Colliding desks spread over the head instead of all trying the same entry: at most
     # 3 calls per called entry here, 4 with the request's own look at the caller's account.
     assert len(calls) / len(order) <= 3.0, Counter(calls)
@@ -66,7 +68,7 @@ def test_ten_simultaneous_joins_of_one_patient_give_one_entry(dynamodb_server):
 
     def join(_):
         try:
-            return queue.join(me, {})
+            return queue.join(me, JoinRequest())
         except queue.AlreadyQueued as exc:
             return exc
 

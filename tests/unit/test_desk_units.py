@@ -1,7 +1,8 @@
 """The desk's arithmetic, without I/O: wait estimates and the statistics' spreads."""
 from __future__ import annotations
 
-from chalicelib.domain.queue import _spread, estimate_wait
+from chalicelib.domain.queue.positions import estimate_wait
+from chalicelib.domain.queue.stats import spread as _spread
 
 
 def test_the_estimate_needs_three_calls_and_scales_with_people_ahead():

@@ -17,6 +17,7 @@ from tests.support.fakes.health import MemoryProbe
 from tests.support.fakes.ids import MemoryIds
 from tests.support.fakes.memory import MemoryDb
 from tests.support.fakes.patients import MemoryPatients
+from tests.support.fakes.queue import memory_queue_stores
 from tests.support.fakes.users import MemoryUsers
 
 
@@ -28,4 +29,6 @@ def memory_stores() -> Stores:
         # accounts and records
         users=MemoryUsers(db), attempts=MemoryAttempts(db), patients=MemoryPatients(db), doctors=MemoryDoctors(db),
         departments=MemoryDepartments(db), appointments=MemoryAppointments(db),
+        # the queue
+        **memory_queue_stores(),
     )
