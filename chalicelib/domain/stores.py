@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.ports.clinical import Clinical
 from chalicelib.domain.ports.ids import Ids
 from chalicelib.errors import ConfigurationError
 
@@ -22,6 +23,7 @@ class Stores:
     """One implementation of every store the domain uses."""
 
     ids: Ids
+    clinical: Clinical
 
 
 _current: Stores | None = None

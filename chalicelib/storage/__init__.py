@@ -14,6 +14,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     appointments,
     binding,
     claims,
+    clinical,
     connections,
     counters,
     departments,
@@ -29,7 +30,7 @@ from chalicelib.storage.binding import MODELS, create_tables  # noqa: F401
 
 def dynamodb_stores() -> Stores:
     """The domain's stores, on DynamoDB."""
-    return Stores(ids=ids)
+    return Stores(ids=ids, clinical=clinical)
 
 
 def bind(settings: Settings | None = None) -> None:

@@ -8,9 +8,10 @@ the domain sees the same answers from either.
 from __future__ import annotations
 
 from chalicelib.domain.stores import Stores
+from tests.support.fakes.clinical import MemoryClinical
 from tests.support.fakes.ids import MemoryIds
 
 
 def memory_stores() -> Stores:
     """A fresh, empty set of in-memory stores."""
-    return Stores(ids=MemoryIds())
+    return Stores(ids=MemoryIds(), clinical=MemoryClinical())
