@@ -6,9 +6,10 @@ and notes, and the access log that shows the patient every read and write by som
   (a doctor changes only the entries they wrote). Staff read and write the medical record's
   `emergency_contact` only. Admins read everything, and write the medical record, but never
   diagnoses, treatments or notes.
-- Every read by anyone but the patient is written to the patient's access log before it is
-  answered; a read that cannot be logged is not answered. Every write is stored together
-  with its access-log line, in one atomic write.
+- Every read by anyone but the patient is written to the patient's access log in the same
+  request, after the data is read and before it is answered; a read that cannot be logged is
+  not answered (a read refused for bad input, a bad cursor, is no read and not logged). Every
+  write is stored together with its access-log line, in one atomic write.
 - Notes are never edited: a correction is a new note that `amends` an earlier one of the
   same patient, and the earlier one shows `amended_by`. Nothing clinical is ever deleted.
 """
@@ -90,8 +91,9 @@ def _event(actor: User, patient_id: int, action: str, what: str) -> AccessEvent:
 
 
 def _log_read(actor: User, patient_id: int, what: str) -> None:
-    """Write the read to the patient's access log before it is answered (the patient's own reads
-    are not logged); a read that cannot be logged is refused."""
+    """Write a read to the patient's access log, after what it read and before it is answered (a
+    read refused as bad input is no read); a read that cannot be logged is not answered. The
+    patient's own reads are not logged."""
     if actor.role == PATIENT:
         return
     if not stores().clinical.log_access(_event(actor, patient_id, READ, what)):
@@ -154,16 +156,18 @@ def list_entries(actor: User, patient_id: int, kind: str, limit: int, cursor: st
     what = ENTRY_LISTS[kind]
     _check_reader(actor, patient_id, what)
     _existing_patient(patient_id)
+    page = stores().clinical.entries_page(patient_id, kind, limit, cursor)
     _log_read(actor, patient_id, what)
-    return stores().clinical.entries_page(patient_id, kind, limit, cursor)
+    return page
 
 
 def get_entry(actor: User, patient_id: int, kind: str, entry_id: int) -> Entry:
     what = ENTRY_LISTS[kind]
     _check_reader(actor, patient_id, what)
     _existing_patient(patient_id)
+    entry = found(stores().clinical.entry(patient_id, kind, entry_id), kind, entry_id)
     _log_read(actor, patient_id, what)
-    return found(stores().clinical.entry(patient_id, kind, entry_id), kind, entry_id)
+    return entry
 
 
 def _author(actor: User, patient_id: int) -> int:
@@ -271,11 +275,11 @@ def medical_history(actor: User, patient_id: int) -> History:
     """
     _check_reader(actor, patient_id, MEDICAL_HISTORY)
     patient = patients.get_patient(actor, patient_id)
-    _log_read(actor, patient_id, MEDICAL_HISTORY)
     clinical = stores().clinical
     record = found(clinical.medical_record(patient_id), "patient", patient_id)
     pages = {kind: clinical.entries_page(patient_id, kind, HISTORY_PAGE, None) for kind in (DIAGNOSIS, TREATMENT, NOTE)}
     booked = appointments.list_appointments(actor, HISTORY_PAGE, None, {"patient": patient_id})
+    _log_read(actor, patient_id, MEDICAL_HISTORY)
     return History(patient=patient, medical_record=record, diagnoses=pages[DIAGNOSIS],
                    treatments=pages[TREATMENT], notes=pages[NOTE], appointments=booked)
 
