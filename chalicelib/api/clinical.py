@@ -55,8 +55,14 @@ class Nested(Obj):
             raise FieldError(exc.message) from None
 
     def json_schema(self) -> dict:
-        ref = super().json_schema()
-        return {"anyOf": [ref, {"type": "null"}]} if self.nullable else ref
+        if not self.nullable:
+            return super().json_schema()
+        # Written out rather than referenced, so that a nullable object is one plain schema.
+        schema = self.schema.json_schema()
+        schema["type"] = ["object", "null"]
+        if self.description:
+            schema["description"] = self.description
+        return schema
 
 
 class VisitField(Field):
@@ -76,7 +82,7 @@ class VisitField(Field):
     def json_schema(self) -> dict:
         one_of = [{"type": "object", "properties": {kind: Int().json_schema()}, "required": [kind],
                    "additionalProperties": False} for kind in self.KINDS]
-        schema: dict[str, Any] = {"oneOf": one_of}
+        schema: dict[str, Any] = {"type": "object", "oneOf": one_of, "examples": [{self.KINDS[0]: 1}]}
         if self.description:
             schema["description"] = self.description
         return schema

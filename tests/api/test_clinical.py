@@ -138,6 +138,10 @@ def test_admins_read_everything_logged_but_write_no_diagnosis_treatment_or_note(
     for path, body in (("diagnoses", diagnosis_body(c)), ("treatments", treatment_body(c)),
                        ("notes", note_body(c))):
         assert api.post(f"/patients/{c.pid}/{path}", body, token=c.admin.token).status == 403, path
+    # The route lets admins in, so their body is checked first, as anyone's the route lets in.
+    bad = diagnosis_body(c, severity="grave")
+    assert api.post(f"/patients/{c.pid}/diagnoses", bad, token=c.admin.token).status == 400
+    assert api.post(f"/patients/{c.pid}/diagnoses", bad, token=c.staff.token).status == 403
     assert api.patch(f"/patients/{c.pid}/medical-record", {"blood_type": "AB-"}, token=c.admin.token).status == 200
     logged = log_of(api, c)
     assert [(line["action"], line["what"]) for line in logged] == [
@@ -211,7 +215,7 @@ def test_notes_are_amended_never_edited(api, clinic):
     other_note = api.post(f"/patients/{c.other_pid}/notes",
                           note_body(c, visit={"appointment": c.other_appointment}), token=c.doctor.token)
     assert other_note.status == 201
-    for amends in (other_note.body["id"], 99999):
+    for amends in (other_note.body["id"] + 1, other_note.body["id"], 99999):  # the first: the id it gets
         response = api.post(f"/patients/{c.pid}/notes", note_body(c, amends=amends), token=c.doctor.token)
         assert response.status == 400 and set(response.body["Fields"]) == {"amends"}, response
     notes = api.get(f"/patients/{c.pid}/notes", token=c.patient.token).body["results"]
@@ -230,7 +234,8 @@ def test_notes_are_amended_never_edited(api, clinic):
     ("diagnoses", lambda c: diagnosis_body(c, diagnosed_on="2030-02-30"), "diagnosed_on"),
     ("diagnoses", lambda c: diagnosis_body(c, description="x" * 2001), "description"),
     ("diagnoses", lambda c: {k: v for k, v in diagnosis_body(c).items() if k != "condition"}, "condition"),
-    ("diagnoses", lambda c: diagnosis_body(c, resolved_on="2030-06-01"), "resolved_on"),
+    ("diagnoses", lambda c: diagnosis_body(c, condition="  "), "condition"),
+    ("diagnoses", lambda c: diagnosis_body(c, resolved_on="2030-06-01"), "resolved_on"),  # set by PATCH only
     ("treatments", lambda c: treatment_body(c, ended_on="2030-04-30"), "ended_on"),
     ("treatments", lambda c: treatment_body(c, kind="magic"), "kind"),
     ("treatments", lambda c: treatment_body(c, diagnosis=99999), "diagnosis"),
@@ -441,3 +446,23 @@ def test_no_log_line_holds_clinical_text_names_phones_or_emails(api, people, cap
     for message in shown:
         for secret in secrets:
             assert secret not in message, (secret, message)
+
+
+def test_the_other_clinical_requests_cost_a_fixed_number_of_calls(api, clinic):
+    c = clinic
+
+    def cost(method, path, body=None):
+        with dynamodb_calls() as calls:
+            response = api.call(method, f"/patients/{c.pid}/{path}", body, token=c.doctor.token)
+        assert response.status in (200, 201), response
+        return list(calls)
+
+    # After the caller's account: the patient and record in one read, then the access-log line.
+    assert cost("GET", "medical-record") == ["GetItem", "TransactGetItems", "PutItem"]
+    # The same read, then the record and its access-log line in one conditional transaction.
+    assert cost("PUT", "medical-record", {"blood_type": "A+"}) == ["GetItem", "TransactGetItems",
+                                                                    "TransactWriteItems"]
+    # A new id, then one transaction: the checks (patient, visit), the entry and its log line.
+    assert cost("POST", "diagnoses", diagnosis_body(c)) == ["GetItem", "UpdateItem", "TransactWriteItems"]
+    # The patient exists, one Query, the access-log line.
+    assert cost("GET", "diagnoses") == ["GetItem", "GetItem", "Query", "PutItem"]

@@ -231,7 +231,7 @@ def test_a_note_is_amended_once_by_a_note_of_the_same_patient(store):
     store.add_visit(Visit("appointment", 11), OTHER_PID)
     theirs = clinical.add_entry(DOCTOR, OTHER_PID, NOTE, lambda: {
         "visit": {"appointment": 11}, "kind": "progress", "title": "t", "content": "c"})
-    for amends in (theirs.id, 999):
+    for amends in (theirs.id + 1, theirs.id, 999):  # the first: the id the new note gets
         with pytest.raises(ValidationFailed) as caught:
             note(amends=amends)
         assert caught.value.fields.keys() == {"amends"}
