@@ -117,6 +117,7 @@ def access_log(actor: User, patient_id: int, limit: int, cursor: str | None) -> 
 # -- the medical record --------------------------------------------------------------
 
 def get_medical_record(actor: User, patient_id: int) -> MedicalRecord:
+    """The patient's medical record (all null until written): the patient's own, staff, doctors, admins."""
     _check_reader(actor, patient_id, MEDICAL_RECORD)
     record = found(stores().clinical.medical_record(patient_id), "patient", patient_id)
     _log_read(actor, patient_id, MEDICAL_RECORD)
@@ -162,6 +163,7 @@ def list_entries(actor: User, patient_id: int, kind: str, limit: int, cursor: st
 
 
 def get_entry(actor: User, patient_id: int, kind: str, entry_id: int) -> Entry:
+    """One diagnosis, treatment or note of the patient."""
     what = ENTRY_LISTS[kind]
     _check_reader(actor, patient_id, what)
     _existing_patient(patient_id)
