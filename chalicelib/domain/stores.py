@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from chalicelib.domain.ports.appointments import Appointments
 from chalicelib.domain.ports.attempts import Attempts
+from chalicelib.domain.ports.clinical import Clinical
 from chalicelib.domain.ports.departments import Departments
 from chalicelib.domain.ports.doctors import Doctors
 from chalicelib.domain.ports.health import Probe
@@ -45,6 +46,8 @@ class Stores:
     connections: Connections
     service_points: ServicePoints
     queue_lookups: QueueLookups
+    # clinical records
+    clinical: Clinical
 
 
 _current: Stores | None = None

@@ -14,6 +14,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     appointments,
     attempts,
     binding,
+    clinical,
     connections,
     counters,
     departments,
@@ -42,6 +43,8 @@ def dynamodb_stores() -> Stores:
         # the queue
         queue_entries=queue_entries, queue_days=queue_days, board=waiting_room, connections=connections,
         service_points=service_points, queue_lookups=queue_lookups,
+        # clinical records
+        clinical=clinical,
     )
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from devtools.package.tables import cfn_name, indexes, model_of, models, table_logical_id
 
-# Where: TABLES is every table of the stage, INDEXES every index of them;
-# otherwise a list of (table suffix, index name or None for the table itself).
+# Where: TABLES is every table of the stage, INDEXES every index of them; otherwise a list of
+# (table suffix, index name or None for the table itself), which may also hold TABLES or INDEXES.
 TABLES, INDEXES = "tables", "indexes"
 
 # The API (every route, as the function `api_handler`).
@@ -25,7 +25,8 @@ API_ACCESS = {
     "UpdateItem": TABLES,
     "DeleteItem": TABLES,
     "ConditionCheckItem": TABLES,
-    "Query": INDEXES,
+    # Every index, and the clinical lists, which are one patient's items of their table in key order.
+    "Query": [INDEXES, ("clinical-entries", None), ("access-log", None)],
 }
 
 # The scheduled reset (app.queue_reset, queue.expire_past_days): one Query of the open
@@ -93,12 +94,14 @@ def grants(function: str) -> set[tuple[str, str, str | None]]:
     """What a function's policy allows: (action, table suffix, index name or None for the table)."""
     granted = set()
     for action, where in FUNCTION_ACCESS[function].items():
-        if where == TABLES:
-            granted.update((action, m.Meta.table_suffix, None) for m in models())
-        elif where == INDEXES:
-            granted.update((action, m.Meta.table_suffix, i) for m in models() for i in indexes(m))
-        else:
-            granted.update((action, suffix, index) for suffix, index in where)
+        for place in [where] if isinstance(where, str) else where:
+            if place == TABLES:
+                granted.update((action, m.Meta.table_suffix, None) for m in models())
+            elif place == INDEXES:
+                granted.update((action, m.Meta.table_suffix, i) for m in models() for i in indexes(m))
+            else:
+                suffix, index = place
+                granted.add((action, suffix, index))
     return granted
 
 

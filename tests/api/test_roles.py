@@ -68,6 +68,20 @@ CONTRACT = {
     ("POST", "/queues/{entry_id}/cancel"): ["patient", "staff", "admin"],
     ("GET", "/queues/stats"): ["doctor", "staff", "admin"],
     ("GET", "/queues/board"): ANYONE,
+    # Clinical records: admins read all but write no diagnosis, treatment or note (the domain
+    # refuses them, as it refuses a patient another patient's records).
+    ("GET", "/patients/{patient_id}/medical-record"): EVERY_ROLE,
+    ("PUT", "/patients/{patient_id}/medical-record"): DESK,
+    ("PATCH", "/patients/{patient_id}/medical-record"): DESK,
+    ("GET", "/patients/{patient_id}/medical-history"): ["patient", "doctor", "admin"],
+    ("GET", "/patients/{patient_id}/access-log"): ["patient", "admin"],
+    **{(method, f"/patients/{{patient_id}}/{path}"): roles
+       for plural, kind in (("diagnoses", "diagnosis"), ("treatments", "treatment"), ("notes", "note"))
+       for method, path, roles in (
+           ("GET", plural, ["patient", "doctor", "admin"]),
+           ("POST", plural, ["doctor", "admin"]),
+           ("GET", f"{plural}/{{{kind}_id}}", ["patient", "doctor", "admin"]),
+           *([("PATCH", f"{plural}/{{{kind}_id}}", ["doctor", "admin"])] if kind != "note" else []))},
 }
 
 IDENTITIES = ("anonymous", "patient", "doctor", "staff", "admin")

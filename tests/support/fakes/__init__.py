@@ -11,6 +11,7 @@ from __future__ import annotations
 from chalicelib.domain.stores import Stores
 from tests.support.fakes.appointments import MemoryAppointments
 from tests.support.fakes.attempts import MemoryAttempts
+from tests.support.fakes.clinical import MemoryClinical
 from tests.support.fakes.departments import MemoryDepartments
 from tests.support.fakes.doctors import MemoryDoctors
 from tests.support.fakes.health import MemoryProbe
@@ -31,4 +32,6 @@ def memory_stores() -> Stores:
         departments=MemoryDepartments(db), appointments=MemoryAppointments(db),
         # the queue
         **memory_queue_stores(),
+        # clinical records
+        clinical=MemoryClinical(),
     )
