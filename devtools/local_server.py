@@ -83,11 +83,13 @@ def start_embedded_dynamodb(data_dir: Path | str | None = None):
     from moto.server import ThreadedMotoServer
     from werkzeug.serving import make_server as make_wsgi_server
 
+    from devtools import moto_transactions
     from devtools.journal import Journal
     from devtools.moto_memory import forget_dynamodb_objects
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     forget_dynamodb_objects()
+    moto_transactions.install()  # an undo log, not table copies; ClientRequestToken honoured
 
     backend_app = DomainDispatcherApplication(create_backend_app)
     journal = restored = None
