@@ -42,6 +42,7 @@ def _local_environment() -> list[str]:
             os.environ[key] = value
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.pop("AWS_PROFILE", None)
+        os.environ.setdefault("DQS_DYNAMODB_READ_TIMEOUT", "15")  # one request at a time: answers can queue
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     return notes
 
