@@ -14,8 +14,8 @@ What moto 5.2.5 does, and what this module changes (`install()`, once per proces
 - **Streams.** moto adds each write's stream record as it applies it, so a cancelled
   transaction's records stayed in the (orphaned) shard. Here the records of a transaction in
   progress are held back: a committed transaction adds one record per item it changed (the
-  item's image before the transaction and after it), in its order, and a cancelled one adds
-  none.
+  item's image before the transaction and after it), in its order, and none for an item it
+  left as it was (as DynamoDB Streams); a cancelled one adds none.
 - **ClientRequestToken.** moto ignores it. DynamoDB answers a TransactWriteItems whose token it
   saw succeed in the last 10 minutes with success and applies nothing again, and answers the
   same token with different parameters with IdempotentParameterMismatchException. So does this:
@@ -131,6 +131,8 @@ class _Undo:
             after = table.get_item(hash_value, range_value)
             if before is None and after is None:
                 continue  # a Delete of an item that was not there
+            if before is not None and after is not None and before.attrs == after.attrs:
+                continue  # DynamoDB Streams writes no record for a write that changed nothing
             table.stream_shard.add(before, after)
 
 

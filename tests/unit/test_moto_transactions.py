@@ -154,6 +154,14 @@ def test_a_retried_transaction_with_its_token_is_answered_as_the_first_was(table
     assert count == {"N": "1"}
     assert len(read()) == 1
 
+    # A committed write that changes nothing streams nothing, as DynamoDB Streams.
+    client.transact_write_items(TransactItems=[
+        {"Update": {"TableName": "things", "Key": {"id": {"S": "t0"}}, "UpdateExpression": "SET #c = :same",
+                    "ExpressionAttributeNames": {"#c": "count"}, "ExpressionAttributeValues": {":same": {"N": "1"}}}},
+        {"Update": {"TableName": "things", "Key": {"id": {"S": "t1"}}, "UpdateExpression": "SET #c = :two",
+                    "ExpressionAttributeNames": {"#c": "count"}, "ExpressionAttributeValues": {":two": {"N": "2"}}}}])
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in read()] == ["t1"]
+
     with pytest.raises(ClientError) as mismatch:
         client.transact_write_items(TransactItems=_writes("attribute_exists(id)"), ClientRequestToken="token-1")
     assert mismatch.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
