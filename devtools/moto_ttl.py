@@ -15,6 +15,9 @@ DynamoDB deletes expired items within a few days of their expiry, and until then
 return them; here they go at the first sweep after expiry (the local server sweeps at most once
 a minute, before a request: devtools.journal), and until then reads return them too.
 
+The same sweep drops stream records older than 24 hours (`trim_streams`), as DynamoDB Streams
+keeps a record 24 hours; moto keeps every record of a table's stream in memory for good.
+
 sweep() changes moto's tables directly: callers hold the server's lock (one request at a time)
 and journal the deletions it returns as DeleteItem requests.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import time
 
 SWEEP_SECONDS = 60.0
+STREAM_RETENTION_SECONDS = 24 * 3600
 IGNORED_AFTER_SECONDS = 5 * 365 * 24 * 3600  # DynamoDB leaves items expired longer ago than this
 # As GetRecords names its fields (a Lambda event spells them "type" and "principalId").
 TTL_IDENTITY = {"Type": "Service", "PrincipalId": "dynamodb.amazonaws.com"}
@@ -78,6 +82,33 @@ def sweep(now: float | None = None, regions=None) -> list[tuple[str, dict]]:
     return deleted
 
 
+def trim_streams(now: float | None = None, regions=None) -> int:
+    """Drop the stream records older than 24 hours; returns how many. The shard's first sequence
+    number moves past them, so every later record keeps its number."""
+    from datetime import UTC, datetime
+
+    now = time.time() if now is None else now
+    dropped = 0
+    for _, backend in _backends(regions):
+        for table in list(backend.tables.values()):
+            shard = table.stream_shard
+            if shard is None or not shard.items:
+                continue
+            old = 0
+            for record in shard.items:
+                made = record.record["dynamodb"]["ApproximateCreationDateTime"]
+                if isinstance(made, datetime):
+                    made = (made if made.tzinfo else made.replace(tzinfo=UTC)).timestamp()
+                if now - float(made) <= STREAM_RETENTION_SECONDS:
+                    break
+                old += 1
+            if old:
+                del shard.items[:old]
+                shard.starting_sequence_number += old
+                dropped += old
+    return dropped
+
+
 class Sweeper:
     """sweep() at most once every `interval` seconds (the journal's gate asks before each request)."""
 
@@ -91,4 +122,5 @@ class Sweeper:
 
     def sweep(self, regions=None) -> list[tuple[str, dict]]:
         self.last = self.clock()
+        trim_streams(regions=regions)
         return sweep(regions=regions)

@@ -83,6 +83,62 @@ def test_expired_items_are_deleted_with_a_ttl_stream_record_and_stay_deleted(tmp
         _fresh_backend()
 
 
+def test_stream_records_older_than_a_day_are_dropped_and_the_others_keep_their_numbers(tmp_path):
+    from devtools.local_server import start_embedded_dynamodb
+    from devtools.moto_ttl import STREAM_RETENTION_SECONDS, trim_streams
+
+    _fresh_backend()
+    server, endpoint = start_embedded_dynamodb(tmp_path)
+    try:
+        client, streams = _clients(endpoint)
+        client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        for n in range(5):
+            client.put_item(TableName=TABLE, Item={"id": {"S": f"i{n}"}})
+        arn = client.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        first = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                           ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        numbers = [r["dynamodb"]["SequenceNumber"] for r in streams.get_records(ShardIterator=first)["Records"]]
+        latest = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
+
+        assert trim_streams(time.time() + 60, regions={REGION}) == 0  # a minute on: all kept
+        # Three more records; the five first made more than a day ago go.
+        for n in range(5, 8):
+            client.put_item(TableName=TABLE, Item={"id": {"S": f"i{n}"}})
+        _shift_stream_records(TABLE, 5, -(STREAM_RETENTION_SECONDS + 120))
+        assert trim_streams(time.time(), regions={REGION}) == 5
+        described = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+        assert described["SequenceNumberRange"]["StartingSequenceNumber"] == str(int(numbers[0]) + 5)
+        kept = streams.get_records(ShardIterator=streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"])["Records"]
+        assert [r["dynamodb"]["Keys"]["id"]["S"] for r in kept] == ["i5", "i6", "i7"]
+        assert [int(r["dynamodb"]["SequenceNumber"]) for r in kept] == [int(numbers[-1]) + 1 + n for n in range(3)]
+        # A reader that was at the end goes on reading where it was, and on.
+        answer = streams.get_records(ShardIterator=latest)
+        assert [r["dynamodb"]["Keys"]["id"]["S"] for r in answer["Records"]] == ["i5", "i6", "i7"]
+        client.put_item(TableName=TABLE, Item={"id": {"S": "i8"}})
+        answer = streams.get_records(ShardIterator=answer["NextShardIterator"])
+        assert [r["dynamodb"]["Keys"]["id"]["S"] for r in answer["Records"]] == ["i8"]
+    finally:
+        server.stop()
+        _fresh_backend()
+
+
+def _shift_stream_records(table_name: str, count: int, seconds: float) -> None:
+    """Make the first `count` stream records of a table look `seconds` older (or newer)."""
+    from datetime import timedelta
+
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    shard = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables[table_name].stream_shard
+    for record in shard.items[:count]:
+        record.record["dynamodb"]["ApproximateCreationDateTime"] += timedelta(seconds=seconds)
+
+
 def test_the_stream_consumers_take_a_ttl_removal_in_their_stride(aws):
     """A TTL deletion in the entries table's stream (an old day's entry) changes no board and sends nothing."""
     from chalicelib.domain import notifications, waiting_room
