@@ -271,9 +271,13 @@ class Journal:
         if self.compaction_due():
             self.compact()
 
+    def records_allowed(self) -> int:
+        """How many records may be appended before the next compaction (by their number)."""
+        return int(max(COMPACT_MIN_RECORDS, COMPACT_RECORDS_PER_ITEM * self._compacted_items))
+
     def compaction_due(self) -> bool:
         """More records appended than the data they describe warrants, or the file twice its compacted size."""
-        if self.appended > max(COMPACT_MIN_RECORDS, COMPACT_RECORDS_PER_ITEM * self._compacted_items):
+        if self.appended > self.records_allowed():
             return True
         return self._file.tell() > 2 * self._compacted_size + COMPACT_SLACK_BYTES
 

@@ -23,7 +23,7 @@ def _fresh_backend() -> None:
     from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
-    dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables.clear()
+    dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].reset()  # as a new process would have it
 
 
 def test_expired_items_are_deleted_with_a_ttl_stream_record_and_stay_deleted(tmp_path):
