@@ -96,17 +96,28 @@ class Stack:
         self._local = threading.local()
 
     def call(self, method: str, path: str, body=None, token: str | None = None) -> tuple[int, object]:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        """One request on this thread's kept-alive connection (a new one if the server closed it while idle)."""
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Token {token}"
-        connection.request(method, "/api" + path, body=json.dumps(body).encode() if body is not None else None,
-                           headers=headers)
-        response = connection.getresponse()
-        payload = response.read()
-        return response.status, (json.loads(payload) if payload else None)
+        data = json.dumps(body).encode() if body is not None else None
+        for attempt in (1, 2):
+            connection = getattr(self._local, "connection", None)
+            if connection is None:
+                connection = self._local.connection = http.client.HTTPConnection(self.host, self.port, timeout=120)
+            try:
+                connection.request(method, "/api" + path, body=data, headers=headers)
+                response = connection.getresponse()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                # Closed by the server after its idle timeout, before it read this request: send it again.
+                connection.close()
+                self._local.connection = None
+                if attempt == 2:
+                    raise
+                continue
+            payload = response.read()
+            return response.status, (json.loads(payload) if payload else None)
+        raise AssertionError("unreachable")
 
     def ok(self, method: str, path: str, body=None, token: str | None = None):
         status, payload = self.call(method, path, body, token)
