@@ -349,6 +349,7 @@ def measure_restart(live: int = 10_000, writes: int = 20_000, transactions: int 
         seconds, restored = _restart(folder)
 
         # Worst case: after the restart's own compaction, updates up to one short of the next.
+        moto_api_backend.reset()
         server, endpoint = start_embedded_dynamodb(folder)
         client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
                               aws_access_key_id="local", aws_secret_access_key="local")
@@ -361,6 +362,8 @@ def measure_restart(live: int = 10_000, writes: int = 20_000, transactions: int 
         server.stop()
         worst_seconds, worst = _restart(folder)
         moto_api_backend.reset()
+    if restored.failed or worst.failed:
+        raise RuntimeError(f"the restart replayed {restored.failed + worst.failed} records with errors")
     figures = {"live": live, "writes": writes, "transactions": transactions, "write_seconds": write_seconds,
                "compactions": compactions, "journal_records": records, "journal_mb": size / 1e6,
                "replayed": restored.records, "items": restored.items, "seconds": seconds,
