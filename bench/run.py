@@ -11,7 +11,10 @@
    (bench/concurrency.py);
 5. whether a failed login takes longer for a username that exists (bench/login_timing.py);
 6. a simulated clinic day at the desk: calls per operation, growth from 10 to 1,000
-   entries, the wait estimate's error (bench/desk_day.py).
+   entries, the wait estimate's error (bench/desk_day.py);
+7. the embedded DynamoDB as a clinic's data grows: join latency at 10 entries and after 30
+   simulated days of 300 patients, concurrent joins against moto's raw UpdateItem rate, and the
+   restart time of 10,000 live items after 20,000 writes (bench/engine.py).
 """
 from __future__ import annotations
 
@@ -222,6 +225,15 @@ def desk_day_section() -> list[str]:
     return desk_day.section(result)
 
 
+def engine_section(days: int, patients: int, restart_scale: float) -> list[str]:
+    from bench import engine
+
+    started = time.perf_counter()
+    result = engine.measure(days, patients, restart_scale=restart_scale, log=log)
+    log(f"  embedded DynamoDB: {time.perf_counter() - started:.1f} s")
+    return engine.section(result)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="timed requests per endpoint (default 20)")
@@ -234,12 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--desks", default="1,4,16", help="desk counts to measure, comma-separated")
     parser.add_argument("--timing-tries", type=int, default=150, help="usernames of each kind for login timing")
     parser.add_argument("--no-desk-day", action="store_true", help="skip the simulated clinic day (minutes on moto)")
+    parser.add_argument("--engine-days", type=int, default=30, help="simulated days before the engine's join latency")
+    parser.add_argument("--engine-patients", type=int, default=300, help="patients a simulated day")
+    parser.add_argument("--no-engine", action="store_true", help="skip the embedded DynamoDB's growth and restart")
     parser.add_argument("--quick", action="store_true", help="small sizes and few runs, for a smoke test")
     parser.add_argument("--no-write", action="store_true", help=f"print only; do not write {OUTPUT.name}")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.growth_runs, args.cold_runs, args.joins, args.timing_tries = 3, 3, 1, 30, 20
         args.queue_sizes, args.list_sizes = "10,200", "100,1000"
+        args.engine_days, args.engine_patients = 2, 50
 
     prepare_environment()
     from app import app  # noqa: F401
@@ -260,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_desk_day:
         log("a clinic day at the desk...")
         body += desk_day_section()
+    if not args.no_engine:
+        log("the embedded DynamoDB as the data grows...")
+        body += engine_section(args.engine_days, args.engine_patients, 0.1 if args.quick else 1.0)
     elapsed = time.perf_counter() - started
 
     header = [

@@ -43,6 +43,7 @@ _ENV_KEYS = (
     "DQS_NOTIFY_AHEAD",
     "DQS_EMAIL_SENDER",
     "DQS_MESSAGING_ENDPOINT",
+    "DQS_DYNAMODB_READ_TIMEOUT",
 )
 
 
@@ -114,7 +115,20 @@ def _load(values: tuple[str | None, ...]) -> Settings:
         notify_ahead=_notify_ahead(env["DQS_NOTIFY_AHEAD"]),
         email_sender=env["DQS_EMAIL_SENDER"] or None,
         messaging_endpoint=env["DQS_MESSAGING_ENDPOINT"] or None,
+        dynamodb_read_timeout=_read_timeout(env["DQS_DYNAMODB_READ_TIMEOUT"]),
     )
+
+
+def _read_timeout(raw: str | None) -> float:
+    """DQS_DYNAMODB_READ_TIMEOUT: seconds to wait for DynamoDB's answer (default 3; `make run` sets
+    more, as its embedded DynamoDB answers one request at a time)."""
+    try:
+        value = float(raw) if raw else DYNAMODB_READ_TIMEOUT
+    except ValueError:
+        raise ConfigurationError("DQS_DYNAMODB_READ_TIMEOUT must be a number of seconds.") from None
+    if not 0 < value <= 60:
+        raise ConfigurationError("DQS_DYNAMODB_READ_TIMEOUT must be between 0 and 60 seconds.")
+    return value
 
 
 def _notify_ahead(raw: str | None) -> int:

@@ -66,11 +66,13 @@ def start_embedded_dynamodb(data_dir: Path | str | None = None):
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    from devtools import moto_transactions
     from devtools.journal import Journal
     from devtools.moto_memory import forget_dynamodb_objects
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     forget_dynamodb_objects()
+    moto_transactions.install()  # transactions undone item by item, ClientRequestToken honoured
 
     backend_app = DomainDispatcherApplication(create_backend_app)
     journal = restored = None

@@ -11,9 +11,14 @@ same requests on the same state give the same results, so atomic counters (ADD) 
 conditional writes come out as they were. Then it is compacted: the tables and their
 items are written to a new file as CreateTable / UpdateTimeToLive records and chunks of
 items, which atomically replaces the old one (fsync, rename, fsync of the folder). While
-the server runs, the journal is compacted again whenever it has grown to more than twice
-its last compacted size (plus a few MB), so restoring takes time in proportion to the
-data, not to its history.
+the server runs, the journal is compacted again whenever the writes appended since hold
+more records than a tenth of the items it last held (at least COMPACT_MIN_RECORDS), or
+more bytes than twice its last compacted size (plus a few MB): so restoring takes time in
+proportion to the data, not to its history.
+
+Items whose Time to Live has passed are deleted as DynamoDB's TTL deletes them
+(devtools.moto_ttl): at most once a minute, before a request, under the server's lock, each
+deletion journaled as a DeleteItem; and at every start, before the journal is compacted.
 
 Each record is one line: the CRC-32 of its JSON, a space, the JSON
 `{"op": "<DynamoDB operation>", "region": "...", "body": {<the request>}}`. A last line
@@ -42,6 +47,12 @@ JOURNAL_FILE = "dynamodb.journal"
 TARGET_PREFIX = "DynamoDB_20120810."
 READ_PREFIXES = ("Get", "BatchGet", "TransactGet", "Query", "Scan", "Describe", "List")
 COMPACT_SLACK_BYTES = 8 * 1024 * 1024
+# Compact when the records appended since the last compaction outnumber this share of the items
+# it held (or COMPACT_MIN_RECORDS): a restart replays at most that many requests.
+# Replaying a request costs a few ms (moto parses and checks it again); restoring a compacted
+# item, some µs: at 10,000 items a restart replays at most 1,000 requests.
+COMPACT_RECORDS_PER_ITEM = 0.1
+COMPACT_MIN_RECORDS = 500
 # A snapshot's items, as {"TableName", "Items": [<item in DynamoDB JSON>, ...]}: put straight
 # into moto's table, many times faster than BatchWriteItem requests (see _put_items).
 PUT_ITEMS = "dqs.PutItems"
@@ -61,6 +72,7 @@ class Restored:
     tables: int = 0
     items: int = 0
     seconds: float = 0.0
+    expired: int = 0  # items whose Time to Live had passed, deleted at the start
 
 
 def write_operation(environ) -> str | None:
@@ -126,8 +138,15 @@ class Journal:
         self.app = app
         self._file = None
         self._compacted_size = 0
+        self._compacted_items = 0
+        self.appended = 0  # records appended since the last compaction
+        self.compactions = 0
+        self.compact_seconds = 0.0  # time spent compacting, in total
         self.regions: set[str] = {"us-east-1"}
         self.failed: Exception | None = None
+        from devtools.moto_ttl import Sweeper
+
+        self.sweeper = Sweeper()
 
     # -- start: replay, then compact ------------------------------------------------
 
@@ -161,12 +180,16 @@ class Journal:
             kept = self.path.with_name(f"{JOURNAL_FILE}.unreplayed-{time.strftime('%Y%m%d-%H%M%S')}")
             shutil.copyfile(self.path, kept)
             print(f"journal: the journal as it was is kept in {kept}", file=sys.stderr)
+        from devtools.moto_ttl import sweep
+
+        report.expired = len(sweep(regions=self.regions))  # gone from the compacted journal below
         report.tables, report.items = self.compact()
         report.seconds = time.perf_counter() - started
         return report
 
     def compact(self) -> tuple[int, int]:
         """Write the current tables and items as a new journal and swap it in atomically."""
+        started = time.perf_counter()
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -185,6 +208,10 @@ class Journal:
         _fsync_dir(self.path.parent)
         self._file = open(self.path, "ab")
         self._compacted_size = self._file.tell()
+        self._compacted_items = items
+        self.appended = 0
+        self.compactions += 1
+        self.compact_seconds += time.perf_counter() - started
         return tables, items
 
     def _request(self, op: str, region: str, body: dict) -> dict:
@@ -225,16 +252,42 @@ class Journal:
 
     def append(self, op: str, region: str, body: bytes) -> None:
         """Journal one answered write; on disk when this returns. Callers hold the server's lock."""
-        self.regions.add(region)
         try:
             parsed = json.loads(body or b"{}")
         except ValueError:  # moto answered 2xx to a body that is not JSON: nothing to keep
             return
-        self._file.write(encode(op, region, parsed))
+        self.append_records([(op, region, parsed)])
+
+    def append_records(self, records: list[tuple[str, str, dict]]) -> None:
+        """Journal writes already applied, with one fsync; on disk when this returns (callers hold the lock)."""
+        if not records:
+            return
+        for op, region, body in records:
+            self.regions.add(region)
+            self._file.write(encode(op, region, body))
         self._file.flush()
         os.fsync(self._file.fileno())
-        if self._file.tell() > 2 * self._compacted_size + COMPACT_SLACK_BYTES:
+        self.appended += len(records)
+        if self.compaction_due():
             self.compact()
+
+    def records_allowed(self) -> int:
+        """How many records may be appended before the next compaction (by their number)."""
+        return int(max(COMPACT_MIN_RECORDS, COMPACT_RECORDS_PER_ITEM * self._compacted_items))
+
+    def compaction_due(self) -> bool:
+        """More records appended than the data they describe warrants, or the file twice its compacted size."""
+        if self.appended > self.records_allowed():
+            return True
+        return self._file.tell() > 2 * self._compacted_size + COMPACT_SLACK_BYTES
+
+    def expire_due(self) -> int:
+        """Delete the items whose TTL has passed if a minute went by since the last sweep; journal the deletions."""
+        if not self.sweeper.due():
+            return 0
+        deleted = self.sweeper.sweep(regions=self.regions)
+        self.append_records([("DeleteItem", region, request) for region, request in deleted])
+        return len(deleted)
 
     def close(self) -> None:
         if self._file is not None:
@@ -323,6 +376,13 @@ def journaling(wsgi_app, journal: Journal | None, lock: threading.Lock):
 
     def app(environ, start_response):
         with lock:
+            if journal is not None and journal.failed is None:
+                try:
+                    journal.expire_due()
+                except OSError as exc:
+                    journal.failed = exc
+                    print(f"journal: cannot write {journal.path}: {exc}. The embedded DynamoDB refuses "
+                          "writes from now on; stop the server and free the disk.", file=sys.stderr, flush=True)
             op = write_operation(environ) if journal is not None else None
             reset = (journal is not None and environ.get("REQUEST_METHOD") == "POST"
                      and (environ.get("PATH_INFO") or "").startswith("/moto-api/"))

@@ -29,6 +29,8 @@ def fill_environment() -> None:
             os.environ[key] = value
         os.environ.pop("AWS_SESSION_TOKEN", None)
         os.environ.pop("AWS_PROFILE", None)
+        # The embedded engine answers one request at a time: a busy moment can take seconds.
+        os.environ.setdefault("DQS_DYNAMODB_READ_TIMEOUT", "15")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 

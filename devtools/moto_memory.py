@@ -1,9 +1,10 @@
 """Keep moto's DynamoDB from holding on to every item and stream iterator it ever made.
 
 moto records every object of its models in a list per class (`instances_tracked`), for its
-dashboard, which nothing here uses. Every write makes new items, and every transaction
-deep-copies each table it touches (its way to roll back): all of those copies stay in the
-list, so memory grows with the square of the writes. A simulated clinic day of 300 patients
+dashboard, which nothing here uses. Every write makes new items, and every transaction of
+moto's own deep-copies each table it touches (its way to roll back; `make run` replaces that
+with an undo log, devtools/moto_transactions.py): all of those copies stay in the list, so
+memory grows with the square of the writes. A simulated clinic day of 300 patients
 went past 20 GB on moto's in-process mock; `make run` would do the same over a day of use.
 Its DynamoDB Streams keeps every shard iterator it hands out, one per GetRecords: `make run`'s
 stream feed asks a few times a second, some 2 KB each.

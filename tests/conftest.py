@@ -26,9 +26,11 @@ from moto import mock_aws  # noqa: E402
 
 from chalicelib import storage  # noqa: E402
 from chalicelib.domain import queue  # noqa: E402
+from devtools import moto_transactions  # noqa: E402
 from devtools.moto_memory import forget_dynamodb_objects  # noqa: E402
 
 forget_dynamodb_objects()  # moto would keep every item of every test (devtools/moto_memory.py)
+moto_transactions.install()  # the same transactions as make run's engine: an undo log, not table copies
 
 pytest_plugins = ["tests.support.iam_calls"]  # records DynamoDB calls; checks the IAM policies at the end
 
