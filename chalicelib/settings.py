@@ -35,6 +35,8 @@ _ENV_KEYS = (
     "DQS_TOKEN_TTL_SECONDS",
     "DQS_JWT_SECRET",
     "DQS_JWT_SECRET_PARAM",
+    "DQS_JWT_PREVIOUS_SECRET",
+    "DQS_JWT_PREVIOUS_SECRET_PARAM",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_LAMBDA_FUNCTION_NAME",
@@ -56,6 +58,9 @@ class Settings(NamedTuple):
     token_ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS
     jwt_secret: str | None = None
     jwt_secret_param: str | None = None
+    # The key before the last rotation: tokens it signed stay valid until they expire.
+    jwt_previous_secret: str | None = None
+    jwt_previous_secret_param: str | None = None
     dynamodb_connect_timeout: float = DYNAMODB_CONNECT_TIMEOUT
     dynamodb_read_timeout: float = DYNAMODB_READ_TIMEOUT
     dynamodb_retries: int = DYNAMODB_RETRIES
@@ -110,6 +115,8 @@ def _load(values: tuple[str | None, ...]) -> Settings:
         token_ttl_seconds=ttl,
         jwt_secret=env["DQS_JWT_SECRET"] or None,
         jwt_secret_param=env["DQS_JWT_SECRET_PARAM"] or None,
+        jwt_previous_secret=env["DQS_JWT_PREVIOUS_SECRET"] or None,
+        jwt_previous_secret_param=env["DQS_JWT_PREVIOUS_SECRET_PARAM"] or None,
         cors_origins=cors_origins,
         websocket_url=env["DQS_WEBSOCKET_URL"] or None,
         notify_ahead=_notify_ahead(env["DQS_NOTIFY_AHEAD"]),
@@ -151,11 +158,16 @@ def _origin(value: str) -> str:
     return origin.lower()
 
 
-_secret_cache: dict[str, str] = {}
+# Secrets read from SSM, with the monotonic time until which each is trusted: a rotation takes
+# effect within SECRET_CACHE_SECONDS without a redeploy (and at once where a token names a key
+# this instance does not know yet: see refresh_secrets).
+SECRET_CACHE_SECONDS = 300.0
+_secret_cache: dict[str, tuple[str, float]] = {}
 
 
 def jwt_secret(settings: Settings | None = None) -> str:
-    """The HMAC key for tokens: from the environment, or from SSM Parameter Store.
+    """The current HMAC secret (tokens, cursors, link codes): from the environment, or from SSM
+    Parameter Store (cached a few minutes).
 
     A stage with neither refuses to serve rather than fall back to a guessable key.
     """
@@ -163,22 +175,61 @@ def jwt_secret(settings: Settings | None = None) -> str:
     if settings.jwt_secret:
         secret = settings.jwt_secret
     elif settings.jwt_secret_param:
-        secret = _secret_cache.get(settings.jwt_secret_param) or _read_parameter(settings)
+        secret = _parameter(settings, settings.jwt_secret_param)
     else:
         raise ConfigurationError("No JWT secret: set DQS_JWT_SECRET or DQS_JWT_SECRET_PARAM.")
+    return _checked(secret, "The JWT secret")
+
+
+def previous_jwt_secret(settings: Settings | None = None) -> str | None:
+    """The secret before the last rotation, if one is kept; None otherwise. It comes from where the
+    current one does: DQS_JWT_PREVIOUS_SECRET beside DQS_JWT_SECRET, or the SSM parameter
+    DQS_JWT_PREVIOUS_SECRET_PARAM beside DQS_JWT_SECRET_PARAM. A parameter that is missing means
+    none: after a rotation has settled, operators delete it."""
+    settings = settings or get_settings()
+    if settings.jwt_secret:
+        if settings.jwt_previous_secret:
+            return _checked(settings.jwt_previous_secret, "The previous JWT secret")
+        return None
+    if settings.jwt_secret_param and settings.jwt_previous_secret_param:
+        value = _parameter(settings, settings.jwt_previous_secret_param, missing_ok=True)
+        return _checked(value, "The previous JWT secret") if value else None
+    return None
+
+
+def refresh_secrets() -> None:
+    """Forget the secrets read from SSM, so the next use reads them again (after a rotation)."""
+    _secret_cache.clear()
+
+
+def _checked(secret: str, what: str) -> str:
     if len(secret.encode()) < MIN_SECRET_BYTES:
-        raise ConfigurationError(f"The JWT secret must be at least {MIN_SECRET_BYTES} bytes.")
+        raise ConfigurationError(f"{what} must be at least {MIN_SECRET_BYTES} bytes.")
     return secret
 
 
-def _read_parameter(settings: Settings) -> str:
+def _parameter(settings: Settings, name: str, missing_ok: bool = False) -> str | None:
+    import time
+
+    cached = _secret_cache.get(name)
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0]
+    value = _read_parameter(settings, name, missing_ok)
+    if value is not None:
+        _secret_cache[name] = (value, time.monotonic() + SECRET_CACHE_SECONDS)
+    return value
+
+
+def _read_parameter(settings: Settings, name: str, missing_ok: bool) -> str | None:
     import boto3  # only deployed stages pay for this import
     from botocore.exceptions import BotoCoreError, ClientError
 
     client = boto3.client("ssm", region_name=settings.region)
     try:
-        value = client.get_parameter(Name=settings.jwt_secret_param, WithDecryption=True)["Parameter"]["Value"]
-    except (BotoCoreError, ClientError) as exc:
-        raise ConfigurationError(f"Cannot read the JWT secret parameter {settings.jwt_secret_param!r}.") from exc
-    _secret_cache[settings.jwt_secret_param] = value
-    return value
+        return client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except ClientError as exc:
+        if missing_ok and exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return None
+        raise ConfigurationError(f"Cannot read the secret parameter {name!r}.") from exc
+    except BotoCoreError as exc:
+        raise ConfigurationError(f"Cannot read the secret parameter {name!r}.") from exc

@@ -23,6 +23,7 @@ def fill_environment() -> None:
     for key, value in stage_env("dev").items():
         os.environ.setdefault(key, value)
     os.environ.pop("DQS_JWT_SECRET_PARAM", None)
+    os.environ.pop("DQS_JWT_PREVIOUS_SECRET_PARAM", None)
     if not os.environ.get("DQS_DYNAMODB_ENDPOINT"):
         # The embedded DynamoDB accepts any credentials; never send real ones to it.
         for key, value in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local")):

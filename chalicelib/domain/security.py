@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from chalicelib.errors import Unauthenticated
-from chalicelib.keys import LINK_CODES, TOKENS, derived_key
-from chalicelib.settings import Settings
+from chalicelib.keys import LINK_CODES, TOKENS, derived_key, signing_key, verification_keys
+from chalicelib.settings import Settings, refresh_secrets
 
 # argon2 (cffi) and PyJWT (with cryptography) are loaded at their first use, not at import:
 # a cold start pays for them only on the request that needs them.
@@ -79,7 +79,28 @@ def issue_token(user_id: int, token_version: int, token_key: str, now: datetime,
     expires = now + timedelta(seconds=settings.token_ttl_seconds)
     claims = {"sub": str(user_id), "key": token_key, "ver": token_version, "iat": int(now.timestamp()),
               "exp": int(expires.timestamp())}
-    return jwt.encode(claims, derived_key(TOKENS, settings), algorithm=ALGORITHM), expires
+    kid, key = signing_key(TOKENS, settings)
+    return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid}), expires
+
+
+def _token_key(token: str, settings: Settings) -> bytes:
+    """The key that signed a token: the one its `kid` names (the current or the previous secret's);
+    the current one for a token without a kid. A kid this instance does not know may be a rotation it
+    has not read yet: the secrets are read again once before the token is refused."""
+    import jwt
+
+    kid = jwt.get_unverified_header(token).get("kid")
+    if kid is None:
+        return derived_key(TOKENS, settings)
+    if not isinstance(kid, str):
+        raise ValueError("kid")
+    keys = verification_keys(TOKENS, settings)
+    if kid not in keys and (settings.jwt_secret_param or settings.jwt_previous_secret_param):
+        refresh_secrets()
+        keys = verification_keys(TOKENS, settings)
+    if kid not in keys:
+        raise ValueError("unknown kid")
+    return keys[kid]
 
 
 def read_token(token: str, settings: Settings) -> tuple[int, int, str]:
@@ -88,7 +109,7 @@ def read_token(token: str, settings: Settings) -> tuple[int, int, str]:
 
     try:
         claims = jwt.decode(
-            token, derived_key(TOKENS, settings), algorithms=[ALGORITHM],
+            token, _token_key(token, settings), algorithms=[ALGORITHM],
             options={"require": ["sub", "exp", "iat", "ver", "key"], "verify_iat": False},
             leeway=0,
         )

@@ -14,13 +14,14 @@ from pynamodb.models import Model
 
 from chalicelib.domain.entities import Page
 from chalicelib.errors import ValidationFailed
-from chalicelib.keys import CURSORS, derived_key
+from chalicelib.keys import CURSORS, derived_key, verification_keys
 
 MAX_CURSOR_LENGTH = 2000
 
 
-def _sign(scope: str, payload: bytes) -> str:
-    return hmac.new(derived_key(CURSORS), scope.encode() + b"\x00" + payload, hashlib.sha256).hexdigest()[:32]
+def _sign(scope: str, payload: bytes, key: bytes | None = None) -> str:
+    key = derived_key(CURSORS) if key is None else key
+    return hmac.new(key, scope.encode() + b"\x00" + payload, hashlib.sha256).hexdigest()[:32]
 
 
 def encode_cursor(scope: str, last_key: dict | None) -> str | None:
@@ -42,7 +43,9 @@ def decode_cursor(scope: str, cursor: str | None) -> dict | None:
         payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     except (ValueError, binascii.Error):
         raise bad from None
-    if not hmac.compare_digest(_sign(scope, payload), signature):
+    # Signed with the current key, or with the previous one before a rotation: paging goes on.
+    if not any(hmac.compare_digest(_sign(scope, payload, key), signature)
+               for key in verification_keys(CURSORS).values()):
         raise bad
     return json.loads(payload)
 
