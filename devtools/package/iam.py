@@ -14,8 +14,9 @@ from pathlib import Path
 
 from devtools.package.tables import cfn_name, indexes, model_of, models, table_logical_id
 
-# Where: TABLES is every table of the stage, INDEXES every index of them;
-# otherwise a list of (table suffix, index name or None for the table itself).
+# Where: TABLES is every table of the stage, INDEXES every index of them (both but the tables
+# a function never touches: NOT_TOUCHED); otherwise a list of (table suffix, index name or None
+# for the table itself).
 TABLES, INDEXES = "tables", "indexes"
 
 # The API (every route, as the function `api_handler`).
@@ -27,6 +28,9 @@ API_ACCESS = {
     "ConditionCheckItem": TABLES,
     "Query": INDEXES,
 }
+# Tables a function's TABLES and INDEXES leave out: the API never touches the WebSocket
+# connections (only the WebSocket handlers and the stream handler do).
+NOT_TOUCHED = {"api_handler": ("connections",)}
 
 # The scheduled reset (app.queue_reset, queue.expire_past_days): one Query of the open
 # entries' index, then per entry one transaction of an Update of the entry and a
@@ -92,11 +96,12 @@ LOCAL_ONLY = {
 def grants(function: str) -> set[tuple[str, str, str | None]]:
     """What a function's policy allows: (action, table suffix, index name or None for the table)."""
     granted = set()
+    tables = [m for m in models() if m.Meta.table_suffix not in NOT_TOUCHED.get(function, ())]
     for action, where in FUNCTION_ACCESS[function].items():
         if where == TABLES:
-            granted.update((action, m.Meta.table_suffix, None) for m in models())
+            granted.update((action, m.Meta.table_suffix, None) for m in tables)
         elif where == INDEXES:
-            granted.update((action, m.Meta.table_suffix, i) for m in models() for i in indexes(m))
+            granted.update((action, m.Meta.table_suffix, i) for m in tables for i in indexes(m))
         else:
             granted.update((action, suffix, index) for suffix, index in where)
     return granted
@@ -113,8 +118,9 @@ def _arn(suffix: str, index: str | None) -> dict:
     return {"Fn::Sub": "${%s.Arn}/index/%s" % (logical, index)}
 
 
-def data_access_policy(function: str, role: str, secret_param: str | None, email_sender: str | None = None) -> dict:
-    """One function's access to this stage's tables, indexes and secret parameter, no more."""
+def data_access_policy(function: str, role: str, log_group: str, secret_param: str | None) -> dict:
+    """One function's access to this stage's tables, indexes and secret parameter, and to its own
+    log group (by logical id), no more."""
     resources_by_action: dict[str, list] = {}
     for action, suffix, index in sorted(grants(function), key=lambda g: (g[0], g[1], g[2] or "")):
         resources_by_action.setdefault(action, []).append(_arn(suffix, index))
@@ -125,13 +131,13 @@ def data_access_policy(function: str, role: str, secret_param: str | None, email
         statement = statements.setdefault(key, {"Effect": "Allow", "Action": [], "Resource": resources})
         statement["Action"].append(f"dynamodb:{action}")
     policy_statements = list(statements.values())
+    # Its own log group only (the group exists before the function writes: chalice's LogGroup
+    # resource; the stream, a new one per instance, is created by the function).
+    policy_statements.append({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                              "Resource": [{"Fn::GetAtt": [log_group, "Arn"]}]})
     if function == READS_ENTRIES_STREAM:
-        entries = table_logical_id(model_of(ENTRIES_TABLE))
-        policy_statements.append({"Effect": "Allow", "Action": [f"dynamodb:{action}" for action in STREAM_ACTIONS],
-                                  "Resource": [{"Fn::GetAtt": [entries, "StreamArn"]}]})
-        # ListStreams names no resource in IAM: it lists stream ARNs only.
-        policy_statements.append({"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": ["*"]})
-        policy_statements += messaging_statements(email_sender)
+        # Its stream read is inline in its role (devtools/package/operations.py).
+        policy_statements += messaging_statements()
     if function in SENDS_TO_CONNECTIONS:
         # This stage's WebSocket API only: post to (and drop) its connections.
         policy_statements.append({"Effect": "Allow", "Action": ["execute-api:ManageConnections"], "Resource": [
@@ -152,14 +158,21 @@ def data_access_policy(function: str, role: str, secret_param: str | None, email
     }
 
 
-def messaging_statements(sender: str | None) -> list[dict]:
-    """The stream handler's "your turn" messages: SMS through SNS (a phone number has no ARN to name),
-    email through SES from the stage's sender identity only."""
-    statements = [{"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["*"]}]
-    if sender:
-        statements.append({"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": [
-            {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/" + sender}]})
-    return statements
+def messaging_statements() -> list[dict]:
+    """The stream handler's "your turn" messages.
+
+    SMS through SNS, to phone numbers only: a phone number has no ARN, so the grant is every
+    resource but an SNS one (NotResource), which leaves out every topic and endpoint.
+    Email through SES from the deploy parameter EmailSender only (ses:FromAddress), through
+    any identity of this account and region: the one SES checks is the address's or its
+    domain's, whichever is verified, and in the sandbox each recipient's too.
+    """
+    return [
+        {"Effect": "Allow", "Action": ["sns:Publish"], "NotResource": [{"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}]},
+        {"Effect": "Allow", "Action": ["ses:SendEmail"],
+         "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}],
+         "Condition": {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}},
+    ]
 
 
 def policy_logical_id(function: str) -> str:
