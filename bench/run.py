@@ -11,7 +11,8 @@
    (bench/concurrency.py);
 5. whether a failed login takes longer for a username that exists (bench/login_timing.py);
 6. a simulated clinic day at the desk: calls per operation, growth from 10 to 1,000
-   entries, the wait estimate's error (bench/desk_day.py).
+   entries, the wait estimate's error (bench/desk_day.py);
+7. the cost of 1,000 clinic visits on AWS, from the counted calls and list prices (bench/cost.py).
 """
 from __future__ import annotations
 
@@ -260,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_desk_day:
         log("a clinic day at the desk...")
         body += desk_day_section()
+    log("cost per 1,000 visits...")
+    from bench import cost
+
+    body += [""] + cost.section()
     elapsed = time.perf_counter() - started
 
     header = [
