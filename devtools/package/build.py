@@ -67,8 +67,14 @@ def _requirement_line(name: str) -> str:
     raise SystemExit(f"{name} is not in requirements.txt.")
 
 
-def _pip_target(vendor_dir: Path, requirements: list[str], *, deps: bool) -> None:
-    platform = [arg for name in PLATFORMS for arg in ("--platform", name)]
+def platforms(architecture: str) -> tuple[str, ...]:
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[architecture]
+    return tuple(name.replace("aarch64", machine) for name in PLATFORMS)
+
+
+def _pip_target(vendor_dir: Path, requirements: list[str], *, deps: bool,
+                architecture: str = operations.ARCHITECTURE) -> None:
+    platform = [arg for name in platforms(architecture) for arg in ("--platform", name)]
     major, minor = operations.PYTHON_VERSION
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                     "--no-compile", "--only-binary=:all:", *platform, "--python-version", f"{major}.{minor}",
@@ -83,7 +89,7 @@ def _vendor(name: str, vendor_dir: Path) -> None:
     """
     from packaging.requirements import Requirement
 
-    _pip_target(vendor_dir, [_requirement_line(name)], deps=False)
+    _pip_target(vendor_dir, [_requirement_line(name)], deps=False)  # pure Python: any platform
     dist = next(importlib.metadata.distributions(name=name, path=[str(vendor_dir)]))
     for requirement in map(Requirement, dist.requires or []):
         wanted = requirement.marker is None or requirement.marker.evaluate({"extra": ""})
@@ -104,10 +110,11 @@ def _prune(vendor_dir: Path) -> None:
         raise SystemExit("cffi's _cffi_backend extension is missing: argon2 cannot load without it.")
 
 
-def prepare_project(dest: Path, *, slim: bool = True) -> Path:
+def prepare_project(dest: Path, *, slim: bool = True, architecture: str = operations.ARCHITECTURE) -> Path:
     """A copy of the project for chalice to package.
 
     slim: every requirement vendored for the functions' platform, none left for chalice to resolve.
+    architecture: the native wheels' (the functions' unless measuring on this machine: bench/cold_start.py).
     """
     if dest.exists():
         shutil.rmtree(dest)
@@ -125,7 +132,7 @@ def prepare_project(dest: Path, *, slim: bool = True) -> Path:
     if slim:
         wanted = [_requirement_line(name) for name in map(_requirement_name, lines)
                   if name and name not in {*VENDORED, *RUNTIME_PROVIDED}]
-        _pip_target(dest / "vendor", wanted, deps=True)
+        _pip_target(dest / "vendor", wanted, deps=True, architecture=architecture)
         for name in VENDORED:
             _vendor(name, dest / "vendor")
         shutil.rmtree(dest / "vendor" / "bin", ignore_errors=True)
@@ -298,9 +305,13 @@ def telemetry_name(function: str) -> str:
 
 
 def build(stage: str, out_root: Path = BUILD_DIR, *, slim: bool = True, run_lint: bool = True,
-          bytecode: bool = True) -> Path:
-    """Package one stage into out_root/<stage>; returns that directory."""
-    project = prepare_project(out_root / "src", slim=slim)
+          bytecode: bool = True, architecture: str = operations.ARCHITECTURE) -> Path:
+    """Package one stage into out_root/<stage>; returns that directory.
+
+    architecture: the native libraries' (the template's is operations.ARCHITECTURE whatever this says;
+    another is only for running the zip on this machine, as bench/cold_start.py does).
+    """
+    project = prepare_project(out_root / "src", slim=slim, architecture=architecture)
     out_dir = out_root / stage
     merge = out_root / f"resources-{stage}.json"
     roles = function_roles(project, stage)
@@ -314,7 +325,7 @@ def build(stage: str, out_root: Path = BUILD_DIR, *, slim: bool = True, run_lint
     if bytecode:
         add_bytecode(zip_path, function_runtime(template))
     if slim:
-        check_native_libraries(zip_path, operations.ARCHITECTURE)
+        check_native_libraries(zip_path, architecture)
     shutil.copy2(merge, out_dir / "resources.json")
     merge.unlink()
     if run_lint:
