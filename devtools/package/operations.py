@@ -220,7 +220,7 @@ def _access_logs(resources: dict, retention: int) -> None:
             # Made after the account's logging role is set (when this stack sets it), so the
             # stages that log here are too: a stage with access logs fails without that role.
             "Tags": [{"Key": "api-gateway-logging-role", "Value": {
-                "Fn::If": ["CreateApiGatewayLogsRole", {"Ref": "ApiGatewayAccount"}, "the account's"]}}]}}
+                "Fn::If": ["CreateApiGatewayLogsRole", {"Ref": "ApiGatewayAccount"}, "existing"]}}]}}
     api = resources["RestAPI"]["Properties"]
     api["Name"] = {"Ref": "AWS::StackName"}  # the alarm's ApiName: one per stack, not the app's name
     api["AccessLogSetting"] = {"DestinationArn": {"Fn::GetAtt": [REST_ACCESS_LOGS, "Arn"]},
