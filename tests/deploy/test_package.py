@@ -891,3 +891,30 @@ def test_the_stream_mapping_isolates_failures_and_sends_what_it_gives_up_on_to_a
     assert {"Effect": "Allow", "Action": ["sqs:SendMessage"],
             "Resource": [{"Fn::GetAtt": ["StreamFailuresQueue", "Arn"]}]} in inline
     assert any("dynamodb:GetRecords" in s["Action"] and s["Resource"] == [props["EventSourceArn"]] for s in inline)
+
+
+def test_argon2_hashes_from_the_zip_without_cffis_python_side(tmp_path):
+    """The same build for this machine's architecture (its native libraries are the only difference):
+    argon2's bindings load with _cffi_backend alone, and a password is hashed and verified on python3.12."""
+    import platform
+
+    python = _runtime_python()
+    here = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    # In a process of its own: the build imports the app from its copy of the project.
+    build = ("import sys; from pathlib import Path; from devtools.package.build import build; "
+             "print(build('dev', Path(sys.argv[1]), run_lint=False, architecture=sys.argv[2]))")
+    built = subprocess.run([sys.executable, "-c", build, str(tmp_path / "package"), here], cwd=PROJECT_DIR,
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    out = Path(built.stdout.strip().splitlines()[-1])
+    with zipfile.ZipFile(out / "deployment.zip") as archive:
+        assert not any(name.startswith(("cffi/", "pycparser/")) for name in archive.namelist())
+        archive.extractall(tmp_path / "task")
+    probe = ("import sys; sys.path[:0] = [sys.argv[1]]\n"
+             "from argon2 import PasswordHasher\n"
+             "hashed = PasswordHasher().hash('correct horse battery')\n"
+             "print(PasswordHasher().verify(hashed, 'correct horse battery'), 'cffi' in sys.modules)")
+    result = subprocess.run([python, "-I", "-S", "-c", probe, str(tmp_path / "task")], capture_output=True, text=True,
+                            timeout=120, env={"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False"]
