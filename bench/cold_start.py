@@ -4,7 +4,10 @@ as a new Lambda instance does (the handler called with an API Gateway event).
 Both sides run as Lambda runs them: from the unpacked deployment zip that `make
 package` builds (the app, its libraries and their bytecode; a read-only task folder,
 so nothing is compiled or written), with boto3/botocore from outside it as the
-runtime provides them, in an isolated interpreter (-I -S). The floor is a bare
+runtime provides them, in an isolated interpreter (-I -S) of the functions' Python
+version (python3.12, found on PATH or in pyenv, whatever Python runs the bench). The
+zip's native libraries are built for this machine's architecture here (the deployed
+one's are arm64's). The floor is a bare
 Chalice app with the same libraries imported (chalice, pynamodb, PyJWT, argon2),
 compiled the same way, serving a route that returns a constant.
 
@@ -14,19 +17,33 @@ connection. DynamoDB is moto's server on loopback, started once by the parent pr
 """
 from __future__ import annotations
 
-import compileall
 import json
 import os
-import py_compile
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 from bench.harness import ADMIN, STAGE_TABLE_PREFIX, server_table_prefix
+
+
+def runtime_python() -> str:
+    """The functions' Python (operations.RUNTIME) on this machine: the zip's bytecode is its own."""
+    from devtools.package.build import runtime_python as find
+    from devtools.package.operations import RUNTIME
+
+    python = find(RUNTIME)
+    if python is None:
+        raise SystemExit(f"The cold start runs the package on {RUNTIME}, which is not installed here.")
+    return python
+
+
+def host_architecture() -> str:
+    import platform
+
+    return "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 
 _EVENT = """
 def event(method, resource, path, token=None):
@@ -85,7 +102,7 @@ STACK_OFFSETS = tuple(range(0, 2048, 256))
 
 def _run(code: str, args: list[str], env: dict, cwd: Path) -> dict:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", code, *args], capture_output=True, text=True,
+    done = subprocess.run([runtime_python(), "-I", "-S", "-c", code, *args], capture_output=True, text=True,
                           env=env, cwd=str(cwd), timeout=120)
     total = time.perf_counter() - started
     if done.returncode != 0:
@@ -106,7 +123,7 @@ def lambda_task(root: Path) -> tuple[Path, Path, Path]:
 
     from devtools import package
 
-    built = package.build("dev", root / "package", run_lint=False)
+    built = package.build("dev", root / "package", run_lint=False, architecture=host_architecture())
     task = root / "task"
     with zipfile.ZipFile(built / "deployment.zip") as archive:
         archive.extractall(task)
@@ -116,16 +133,15 @@ def lambda_task(root: Path) -> tuple[Path, Path, Path]:
         source = Path(importlib.import_module(name).__file__)
         source = source.parent if source.name == "__init__.py" else source
         # The runtime's own copies come with their bytecode; so do these (in the venv, once).
-        if source.is_dir():
-            compileall.compile_dir(source, quiet=2)
-        else:
-            compileall.compile_file(source, quiet=2)
+        subprocess.run([runtime_python(), "-m", "compileall", "-q", str(source)], check=True,
+                       capture_output=True)
         (runtime / source.name).symlink_to(source)
     floor = root / "floor"
     floor.mkdir()
     (floor / "floor_app.py").write_text(FLOOR_APP)
-    py_compile.compile(str(floor / "floor_app.py"), doraise=True,
-                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    subprocess.run([runtime_python(), "-c", "import py_compile, sys; py_compile.compile(sys.argv[1], doraise=True, "
+                    "invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)", str(floor / "floor_app.py")],
+                   check=True)
     for folder in (task, floor):  # read-only, as Lambda's task folder is
         for path in folder.rglob("*"):
             path.chmod(path.stat().st_mode & ~0o222)
@@ -137,7 +153,7 @@ def import_profile(task: Path, runtime: Path, top: int = 12) -> tuple[list[tuple
     in the task folder), and the own time of the app's modules (app and chalicelib) together."""
     own: dict[str, list[float]] = {}
     for pad in STACK_OFFSETS:
-        done = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", "-c",
+        done = subprocess.run([runtime_python(), "-I", "-S", "-X", "importtime", "-c",
                                f"import sys; sys.path[:0] = {[str(task), str(runtime)]!r}\n"
                                + _loader(pad) + "load('app')\n"],
                               capture_output=True, text=True, cwd=str(task), timeout=120)

@@ -15,6 +15,7 @@
 7. the embedded DynamoDB as a clinic's data grows: join latency at 10 entries and after 30
    simulated days of 300 patients, concurrent joins against moto's raw UpdateItem rate, and the
    restart time of 10,000 live items after 20,000 writes (bench/engine.py).
+8. the cost of 1,000 clinic visits on AWS, from the counted calls and list prices (bench/cost.py).
 """
 from __future__ import annotations
 
@@ -279,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_engine:
         log("the embedded DynamoDB as the data grows...")
         body += engine_section(args.engine_days, args.engine_patients, 0.1 if args.quick else 1.0)
+    log("cost per 1,000 visits...")
+    from bench import cost
+
+    body += [""] + cost.section()
     elapsed = time.perf_counter() - started
 
     header = [

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from devtools.package.tables import cfn_name, indexes, model_of, models, table_logical_id
 
-# Where: TABLES is every table of the stage, INDEXES every index of them; otherwise a list of
-# (table suffix, index name or None for the table itself), which may also hold TABLES or INDEXES.
+# Where: TABLES is every table of the stage, INDEXES every index of them (both but the tables
+# a function never touches: NOT_TOUCHED); otherwise a list of (table suffix, index name or None
+# for the table itself), which may also hold TABLES or INDEXES.
 TABLES, INDEXES = "tables", "indexes"
 
 # The API (every route, as the function `api_handler`).
@@ -28,6 +29,9 @@ API_ACCESS = {
     # Every index, and the clinical lists, which are one patient's items of their table in key order.
     "Query": [INDEXES, ("clinical-entries", None), ("access-log", None)],
 }
+# Tables a function's TABLES and INDEXES leave out: the API never touches the WebSocket
+# connections (only the WebSocket handlers and the stream handler do).
+NOT_TOUCHED = {"api_handler": ("connections",)}
 
 # The scheduled reset (app.queue_reset, queue.expire_past_days): one Query of the open
 # entries' index, then per entry one transaction of an Update of the entry and a
@@ -93,12 +97,13 @@ LOCAL_ONLY = {
 def grants(function: str) -> set[tuple[str, str, str | None]]:
     """What a function's policy allows: (action, table suffix, index name or None for the table)."""
     granted = set()
+    tables = [m for m in models() if m.Meta.table_suffix not in NOT_TOUCHED.get(function, ())]
     for action, where in FUNCTION_ACCESS[function].items():
         for place in [where] if isinstance(where, str) else where:
             if place == TABLES:
-                granted.update((action, m.Meta.table_suffix, None) for m in models())
+                granted.update((action, m.Meta.table_suffix, None) for m in tables)
             elif place == INDEXES:
-                granted.update((action, m.Meta.table_suffix, i) for m in models() for i in indexes(m))
+                granted.update((action, m.Meta.table_suffix, i) for m in tables for i in indexes(m))
             else:
                 suffix, index = place
                 granted.add((action, suffix, index))
@@ -116,8 +121,10 @@ def _arn(suffix: str, index: str | None) -> dict:
     return {"Fn::Sub": "${%s.Arn}/index/%s" % (logical, index)}
 
 
-def data_access_policy(function: str, role: str, secret_param: str | None, email_sender: str | None = None) -> dict:
-    """One function's access to this stage's tables, indexes and secret parameter, no more."""
+def data_access_policy(function: str, role: str, log_group: str, secret_param: str | None,
+                       previous_secret_param: str | None = None) -> dict:
+    """One function's access to this stage's tables, indexes and secret parameter, and to its own
+    log group (by logical id), no more."""
     resources_by_action: dict[str, list] = {}
     for action, suffix, index in sorted(grants(function), key=lambda g: (g[0], g[1], g[2] or "")):
         resources_by_action.setdefault(action, []).append(_arn(suffix, index))
@@ -128,13 +135,13 @@ def data_access_policy(function: str, role: str, secret_param: str | None, email
         statement = statements.setdefault(key, {"Effect": "Allow", "Action": [], "Resource": resources})
         statement["Action"].append(f"dynamodb:{action}")
     policy_statements = list(statements.values())
+    # Its own log group only (the group exists before the function writes: chalice's LogGroup
+    # resource; the stream, a new one per instance, is created by the function).
+    policy_statements.append({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                              "Resource": [{"Fn::GetAtt": [log_group, "Arn"]}]})
     if function == READS_ENTRIES_STREAM:
-        entries = table_logical_id(model_of(ENTRIES_TABLE))
-        policy_statements.append({"Effect": "Allow", "Action": [f"dynamodb:{action}" for action in STREAM_ACTIONS],
-                                  "Resource": [{"Fn::GetAtt": [entries, "StreamArn"]}]})
-        # ListStreams names no resource in IAM: it lists stream ARNs only.
-        policy_statements.append({"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": ["*"]})
-        policy_statements += messaging_statements(email_sender)
+        # Its stream read is inline in its role (devtools/package/operations.py).
+        policy_statements += messaging_statements()
     if function in SENDS_TO_CONNECTIONS:
         # This stage's WebSocket API only: post to (and drop) its connections.
         policy_statements.append({"Effect": "Allow", "Action": ["execute-api:ManageConnections"], "Resource": [
@@ -143,8 +150,10 @@ def data_access_policy(function: str, role: str, secret_param: str | None, email
     if secret_param and function in READS_SECRET:
         # A SecureString under the AWS-managed key aws/ssm: that key's own policy lets any
         # principal of the account decrypt through SSM, so no kms:Decrypt grant is needed.
+        # The previous secret's parameter too, kept during a rotation (docs/OPERATIONS.md).
+        names = [secret_param] + ([previous_secret_param] if previous_secret_param else [])
         policy_statements.append({"Effect": "Allow", "Action": ["ssm:GetParameter"],
-                                  "Resource": [_parameter_arn(secret_param)]})
+                                  "Resource": [_parameter_arn(name) for name in names]})
     return {
         "Type": "AWS::IAM::Policy",
         "Properties": {
@@ -155,14 +164,21 @@ def data_access_policy(function: str, role: str, secret_param: str | None, email
     }
 
 
-def messaging_statements(sender: str | None) -> list[dict]:
-    """The stream handler's "your turn" messages: SMS through SNS (a phone number has no ARN to name),
-    email through SES from the stage's sender identity only."""
-    statements = [{"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["*"]}]
-    if sender:
-        statements.append({"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": [
-            {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/" + sender}]})
-    return statements
+def messaging_statements() -> list[dict]:
+    """The stream handler's "your turn" messages.
+
+    SMS through SNS, to phone numbers only: a phone number has no ARN, so the grant is every
+    resource but an SNS one (NotResource), which leaves out every topic and endpoint.
+    Email through SES from the deploy parameter EmailSender only (ses:FromAddress), through
+    any identity of this account and region: the one SES checks is the address's or its
+    domain's, whichever is verified, and in the sandbox each recipient's too.
+    """
+    return [
+        {"Effect": "Allow", "Action": ["sns:Publish"], "NotResource": [{"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}]},
+        {"Effect": "Allow", "Action": ["ses:SendEmail"],
+         "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}],
+         "Condition": {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}},
+    ]
 
 
 def policy_logical_id(function: str) -> str:

@@ -69,8 +69,9 @@ def resources_template(stage: str, roles: dict[str, str]) -> dict:
     prefix = env["DQS_TABLE_PREFIX"]
     resources = {table_logical_id(m): table_resource(m, prefix) for m in tables}
     for function, role in sorted(roles.items()):
-        resources[policy_logical_id(function)] = data_access_policy(function, role, env.get("DQS_JWT_SECRET_PARAM"),
-                                                                    env.get("DQS_EMAIL_SENDER"))
+        resources[policy_logical_id(function)] = data_access_policy(
+            function, role, cfn_name(function) + "LogGroup", env.get("DQS_JWT_SECRET_PARAM"),
+            env.get("DQS_JWT_PREVIOUS_SECRET_PARAM"))
     resources["RestAPI"] = {"Properties": {
         # Any OpenApiVersion stops SAM from adding a second stage named "Stage" (its
         # deployment's own), which would serve the whole API without the settings below.

@@ -28,7 +28,7 @@ from devtools.stage import stage_env as config_stage_env
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 STAGE = "prod"
 SENTINEL_SECRET = "sentinel-jwt-secret-never-shipped-0123456789abcdef"
-MAX_ZIP_BYTES = 2 * 1024 * 1024  # the naive package (botocore bundled) is about 18 MB
+MAX_ZIP_BYTES = 1024 * 1024  # 1 MiB, bytecode included (the naive package, botocore bundled, is about 18 MB)
 
 
 @pytest.fixture(scope="session")
@@ -185,6 +185,9 @@ def test_every_function_points_at_the_stage_tables_and_secret_parameter(resource
         # The display page (its CSP) and the stream handler (where it posts) know the WebSocket API's URL.
         websocket = env.pop("DQS_WEBSOCKET_URL", None)
         assert (websocket == package.WEBSOCKET_URL) == (name in ("APIHandler", "QueueChanges")), name
+        # Only the stream handler sends email, from the required deploy parameter.
+        sender = env.pop("DQS_EMAIL_SENDER", None)
+        assert (sender == {"Ref": "EmailSender"}) == (name == "QueueChanges"), name
         assert env == expected, name
         assert "DQS_JWT_SECRET" not in env and "DQS_DYNAMODB_ENDPOINT" not in env
         assert env["DQS_JWT_SECRET_PARAM"].startswith("/dqs/")
@@ -212,8 +215,9 @@ def test_scheduled_functions_of_the_app_are_deployed_with_their_schedules(resour
 
 def test_log_groups_belong_to_deployed_functions(resources):
     functions = set(of_type(resources, "AWS::Serverless::Function"))
-    groups = of_type(resources, "AWS::Logs::LogGroup")
-    assert groups
+    groups = {name: group for name, group in of_type(resources, "AWS::Logs::LogGroup").items()
+              if name not in ("RestAPIAccessLogGroup", "WebsocketAPIAccessLogGroup")}
+    assert len(groups) == len(functions)
     for group in groups.values():
         referenced = re.findall(r"\$\{(\w+)\}", group["Properties"]["LogGroupName"]["Fn::Sub"])
         assert referenced and set(referenced) <= functions
@@ -248,16 +252,16 @@ def _role_grants(resources: dict, role: str) -> tuple[set, list]:
     arns = _table_arns(resources)
     dynamodb, other = set(), []
     for policy in of_type(resources, "AWS::IAM::Policy").values():
-        if {"Ref": role} not in policy["Properties"]["Roles"]:
-            continue
+        if {"Ref": role} not in policy["Properties"]["Roles"] or policy.get("Condition") == "TracingOn":
+            continue  # X-Ray's, only while tracing is on: test_each_function_has_its_own_role_and_data_policy
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            assert statement["Effect"] == "Allow" and "Condition" not in statement
+            assert statement["Effect"] == "Allow"
             actions = statement["Action"]
             assert not any("*" in a for a in actions)
-            stream = {f"dynamodb:{a}" for a in (*package.STREAM_ACTIONS, "ListStreams")}
-            if not all(a.startswith("dynamodb:") for a in actions) or set(actions) <= stream:
+            if not all(a.startswith("dynamodb:") for a in actions):
                 other.append(statement)
                 continue
+            assert "Condition" not in statement
             for resource in statement["Resource"]:
                 assert isinstance(resource, dict), f"literal resource {resource!r}"
                 assert json.dumps(resource) in arns, resource
@@ -276,11 +280,26 @@ HANDLERS = {"app.app": "api_handler", "app.queue_reset": "queue_reset", "app.que
             "app.websocket_disconnect": "websocket_disconnect"}
 
 
+def _own_logs(resources: dict, handler: str) -> dict:
+    """The one logs statement of a function: its own log group's streams."""
+    function = next(name for name, f in of_type(resources, "AWS::Serverless::Function").items()
+                    if f["Properties"]["Handler"] == handler)
+    group = next(name for name, g in of_type(resources, "AWS::Logs::LogGroup").items()
+                 if g["Properties"]["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${%s}" % function})
+    return {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [{"Fn::GetAtt": [group, "Arn"]}]}
+
+
 def test_each_function_has_its_own_role_and_data_policy(resources):
     roles = _function_roles(resources)
     assert set(roles) == set(HANDLERS)
     assert len(set(roles.values())) == len(HANDLERS)
     policies = of_type(resources, "AWS::IAM::Policy")
+    tracing = policies.pop("TracingPolicy")
+    assert tracing["Condition"] == "TracingOn"  # X-Ray's writes, only while tracing is on
+    assert tracing["Properties"]["PolicyDocument"]["Statement"] == [{
+        "Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": ["*"]}]
+    assert sorted(r["Ref"] for r in tracing["Properties"]["Roles"]) == sorted(roles.values())
     assert len(policies) == len(HANDLERS)
     assert sorted(r["Ref"] for p in policies.values() for r in p["Properties"]["Roles"]) == sorted(roles.values())
 
@@ -291,7 +310,9 @@ def test_the_api_may_read_and_write_items_and_query_indexes_and_read_its_secret(
     assert {a for a, _, _ in granted} == {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem",
                                           "Query"}
     assert all(index is not None for action, _, index in granted if action == "Query")
-    assert other == [_secret_statement()]
+    assert other == [_own_logs(resources, "app.app"), _secret_statement()]
+    # The WebSocket connections are the WebSocket handlers' and the stream handler's only.
+    assert not {t for _, t, _ in granted} & {"connections"}
 
 
 def test_the_reset_may_only_query_open_entries_update_them_and_delete_their_claims(resources):
@@ -301,7 +322,7 @@ def test_the_reset_may_only_query_open_entries_update_them_and_delete_their_clai
         ("UpdateItem", "queue-entries", None),
         ("DeleteItem", "uniques", None),
     }
-    assert other == []  # not even the token secret
+    assert other == [_own_logs(resources, "app.queue_reset")]  # not even the token secret
 
 
 def test_no_function_may_scan_batch_or_manage_tables(resources):
@@ -312,49 +333,64 @@ def test_no_function_may_scan_batch_or_manage_tables(resources):
     assert not set(package.LOCAL_ONLY) & {a for f in package.FUNCTION_ACCESS for a in package.FUNCTION_ACCESS[f]}
 
 
-def test_chalice_roles_keep_only_their_logging_permissions(resources):
-    for name, role in of_type(resources, "AWS::IAM::Role").items():
-        for inline in role["Properties"].get("Policies", []):
-            for statement in inline["PolicyDocument"]["Statement"]:
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                assert all(a.startswith("logs:") for a in actions), name
-        assert "ManagedPolicyArns" not in role["Properties"]
+def test_function_roles_hold_no_logs_policy_of_chalices_and_only_the_stream_reader_an_inline_one(resources):
+    """chalice's logs policy (every log group of the account) is gone; each function's own log group is in its
+    data-access policy. The stream reader's stream grant is inline: it exists before the event source mapping."""
+    roles = _function_roles(resources)
+    for handler, name in roles.items():
+        role = resources[name]["Properties"]
+        assert "ManagedPolicyArns" not in role
+        if handler != "app.queue_changes":
+            assert "Policies" not in role, name
+    [inline] = resources[roles["app.queue_changes"]]["Properties"]["Policies"]
+    assert not any(a.startswith("logs:") for s in inline["PolicyDocument"]["Statement"] for a in s["Action"])
 
 
 def test_after_the_transform_each_function_runs_with_only_its_own_role(translated):
     functions = of_type(translated, "AWS::Lambda::Function")
     roles = {f["Properties"]["Handler"]: f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()}
     assert set(roles) == set(HANDLERS) and len(set(roles.values())) == len(HANDLERS)
-    assert set(of_type(translated, "AWS::IAM::Role")) == set(roles.values())  # SAM added none
+    # SAM adds CodeDeploy's role for the canary; API Gateway's logging role is optional (a parameter).
+    assert set(of_type(translated, "AWS::IAM::Role")) == {*roles.values(), "CodeDeployServiceRole",
+                                                          "ApiGatewayLogsRole"}
+    assert translated["ApiGatewayLogsRole"]["Condition"] == "CreateApiGatewayLogsRole"
     for handler, role in roles.items():
-        attached = [policy["Properties"]["PolicyDocument"]["Statement"]
-                    for policy in of_type(translated, "AWS::IAM::Policy").values()
-                    if {"Ref": role} in policy["Properties"]["Roles"]]
-        actions = {a for statements in attached for s in statements for a in s["Action"]}
+        actions = {a for s in _statements_of(translated, role) for a in s["Action"]}
         function = HANDLERS[handler]
         expected = {f"dynamodb:{a}" for a, _, _ in package.grants(function)}
+        expected |= {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
         if function == "api_handler":
             expected.add("ssm:GetParameter")
         if function in package.SENDS_TO_CONNECTIONS:
             expected.add("execute-api:ManageConnections")
         if function == package.READS_ENTRIES_STREAM:
             expected |= {f"dynamodb:{a}" for a in (*package.STREAM_ACTIONS, "ListStreams")}
-            expected |= {"sns:Publish", "ses:SendEmail"}
+            expected |= {"sns:Publish", "ses:SendEmail", "sqs:SendMessage"}
         assert actions == expected, handler
         assert "ManagedPolicyArns" not in translated[role]["Properties"]
+
+
+def _statements_of(resources: dict, role: str) -> list[dict]:
+    """Every statement a role holds: its inline policies' and those of the policies attached to it."""
+    statements = [s for inline in resources[role]["Properties"].get("Policies", [])
+                  for s in inline["PolicyDocument"]["Statement"]]
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
 
 
 def test_the_websocket_functions_touch_only_connections_and_the_board(resources):
     roles = _function_roles(resources)
     assert _role_grants(resources, roles["app.websocket_connect"]) == (
-        {("PutItem", "connections", None)}, [])
+        {("PutItem", "connections", None)}, [_own_logs(resources, "app.websocket_connect")])
     assert _role_grants(resources, roles["app.websocket_disconnect"]) == (
-        {("DeleteItem", "connections", None)}, [])
+        {("DeleteItem", "connections", None)}, [_own_logs(resources, "app.websocket_disconnect")])
     granted, other = _role_grants(resources, roles["app.websocket_message"])
     assert granted == package.grants("websocket_message")
     assert {a for a, _, _ in granted} == {"PutItem", "GetItem", "Query"}
     assert {t for a, t, _ in granted if a == "PutItem"} == {"connections"}
-    assert other == [_manage_connections()]
+    assert other == [_own_logs(resources, "app.websocket_message"), _manage_connections()]
 
 
 def _manage_connections() -> dict:
@@ -374,14 +410,21 @@ def test_the_stream_handler_reads_the_entries_stream_and_posts_to_this_apis_conn
     granted, other = _role_grants(resources, _function_roles(resources)["app.queue_changes"])
     assert granted == package.grants("queue_changes")
     assert {(a, t) for a, t, _ in granted if a in ("PutItem", "UpdateItem")} == {("UpdateItem", "queue-entries")}
-    sender = stage_env()["DQS_EMAIL_SENDER"]
+    # Email from the deploy parameter's address only, through whichever identity SES checks.
     assert {"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": [
-        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/" + sender}]} in other
-    assert {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["*"]} in other
+        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}],
+        "Condition": {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}} in other
+    # SMS to phone numbers only: every resource but SNS's own (topics, endpoints).
+    assert {"Effect": "Allow", "Action": ["sns:Publish"],
+            "NotResource": [{"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}]} in other
+    assert _manage_connections() in other
+    assert other == [_own_logs(resources, "app.queue_changes"), *other[1:]]
+    # The stream is read through the role's inline policy (made with the role, before the mapping).
+    role = resources[_function_roles(resources)["app.queue_changes"]]["Properties"]
+    [inline] = role["Policies"]
     assert {"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords",
                                           "dynamodb:GetShardIterator"],
-            "Resource": [{"Fn::GetAtt": [logical, "StreamArn"]}]} in other
-    assert _manage_connections() in other
+            "Resource": [{"Fn::GetAtt": [logical, "StreamArn"]}]} in inline["PolicyDocument"]["Statement"]
 
 
 def test_the_websocket_api_has_its_stage_and_routes(resources, translated):
@@ -522,37 +565,83 @@ def test_the_documented_secret_commands_never_read_a_secret_as_an_option():
 
 # -- the zip ------------------------------------------------------------------------
 
-def test_zip_is_small_and_leaves_boto_to_the_runtime(built):
+def test_zip_is_within_1_mib_and_ships_only_what_runs(built):
     path = built["dir"] / "deployment.zip"
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
     top = {name.split("/", 1)[0] for name in names}
     assert not top & {"boto3", "botocore", "s3transfer"}
     assert not top & {"moto", "flask", "werkzeug", "websockets"}  # `make run`'s, not the function's
-    assert {"app.py", "chalicelib", "pynamodb", "jwt", "argon2"} <= top
+    # cffi's Python side and pycparser only build argon2's bindings; at run time _cffi_backend is enough.
+    assert not top & {"cffi", "pycparser"}
+    assert not any(name.endswith(".dist-info") for name in top)
+    assert [n for n in top if n.startswith("_cffi_backend.")] == ["_cffi_backend.cpython-312-aarch64-linux-gnu.so"]
+    assert {"app.py", "chalicelib", "pynamodb", "jwt", "argon2", "_argon2_cffi_bindings", "tzdata"} <= top
     assert "chalicelib/api/docs.html" in names  # the docs page's template, read at first use
-    assert path.stat().st_size < MAX_ZIP_BYTES
+    assert "tzdata/zoneinfo/Europe/London" in names and "tzdata/zoneinfo/tzdata.zi" not in names
+    size = path.stat().st_size
+    assert size <= MAX_ZIP_BYTES, f"{size:,} bytes"
+    assert f"{size:,} bytes" in built["output"]  # `make package` prints it
+
+
+ELF_AARCH64 = 183
+
+
+def test_every_native_library_is_built_for_arm64(built):
+    """Graviton: each shared library's ELF header names AArch64 (e_machine 183), as the template's architecture."""
+    with zipfile.ZipFile(built["dir"] / "deployment.zip") as archive:
+        libraries = {name: archive.read(name)[:20] for name in archive.namelist() if name.endswith(".so")}
+    assert len(libraries) >= 2  # cffi's backend and argon2's bindings
+    for name, header in libraries.items():
+        assert header[:4] == b"\x7fELF" and header[4] == 2 and header[5] == 1, name  # 64-bit, little-endian
+        assert int.from_bytes(header[18:20], "little") == ELF_AARCH64, name
+        assert "x86_64" not in name and "cpython-311" not in name, name
+    functions = of_type(built["template"]["Resources"], "AWS::Serverless::Function").values()
+    assert {tuple(f["Properties"]["Architectures"]) for f in functions} == {("arm64",)}
+
+
+def test_runtime_is_pinned_whatever_python_builds_the_package(resources, translated):
+    functions = of_type(resources, "AWS::Serverless::Function").values()
+    assert {f["Properties"]["Runtime"] for f in functions} == {"python3.12"}
+    deployed = of_type(translated, "AWS::Lambda::Function").values()
+    assert {(f["Properties"]["Runtime"], tuple(f["Properties"]["Architectures"])) for f in deployed} == {
+        ("python3.12", ("arm64",))}
+    assert len(deployed) == len(HANDLERS)
+
+
+def _runtime_python() -> str:
+    from devtools.package.build import runtime_python
+
+    python = runtime_python("python3.12")
+    if python is None:
+        pytest.skip("no python3.12 on this machine to check its bytecode with")
+    return python
 
 
 def test_zip_ships_bytecode_for_every_module_compiled_for_the_runtime(built):
-    """Lambda's task folder is read-only: without it, every cold start compiles from source."""
-    import importlib.util
-
-    template = json.loads((built["dir"] / "sam.json").read_text())
-    runtimes = {r["Properties"]["Runtime"] for r in template["Resources"].values()
-                if r.get("Type") == "AWS::Serverless::Function"}
-    assert runtimes == {f"python{sys.version_info.major}.{sys.version_info.minor}"}
+    """Lambda's task folder is read-only: without it, every cold start compiles from source. The app's
+    modules keep their source (tracebacks); a library's module is its bytecode only."""
+    python = _runtime_python()
+    show_magic = "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"
+    magic = bytes.fromhex(subprocess.run([python, "-c", show_magic], capture_output=True, text=True,
+                                         check=True).stdout.strip())
     with zipfile.ZipFile(built["dir"] / "deployment.zip") as archive:
         names = set(archive.namelist())
         sources = [name for name in names if name.endswith(".py")]
-        assert "app.py" in sources and len(sources) > 100
+        assert "app.py" in sources and len(sources) > 50
+        assert all(name == "app.py" or name.startswith("chalicelib/") for name in sources)
+        compiled = [name for name in names if name.endswith(".pyc")]
         for source in sources:
-            compiled = importlib.util.cache_from_source(source)
-            assert compiled in names, source
-            header = archive.read(compiled)[:8]
-            assert header[:4] == importlib.util.MAGIC_NUMBER  # this Python's, the runtime's
+            assert f"{source.rsplit('/', 1)[0] + '/' if '/' in source else ''}__pycache__/" \
+                   f"{source.rsplit('/', 1)[-1][:-3]}.cpython-312.pyc" in names, source
+        assert "pynamodb/models.pyc" in names and "jwt/__init__.pyc" in names and "chalice/app.pyc" in names
+        assert len(compiled) > len(sources) + 50
+        for name in compiled:
+            header = archive.read(name)[:8]
+            assert header[:4] == magic, name  # python3.12's
             assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, not checked against the source
-        assert all(f".{sys.implementation.cache_tag}." in name for name in names if name.endswith(".pyc"))
+        assert all(".cpython-312." in name for name in compiled if "/__pycache__/" in name or
+                   name.startswith("__pycache__/"))
 
 
 def test_no_secret_in_the_template_or_the_zip(built):
@@ -567,9 +656,11 @@ def test_no_secret_in_the_template_or_the_zip(built):
 
 
 def test_unpacked_zip_imports_with_the_runtime_boto(built, tmp_path):
-    """The app starts from the zip with boto3/botocore only from outside it, as on Lambda."""
+    """The app starts from the zip, on python3.12, with boto3/botocore only from outside it, as on Lambda
+    (its native libraries are arm64's: argon2 is not imported at start, so this runs on any machine)."""
     import importlib
 
+    python = _runtime_python()
     with zipfile.ZipFile(built["dir"] / "deployment.zip") as archive:
         archive.extractall(tmp_path / "task")
     runtime = tmp_path / "runtime"
@@ -578,13 +669,252 @@ def test_unpacked_zip_imports_with_the_runtime_boto(built, tmp_path):
         source = Path(importlib.import_module(name).__file__)
         source = source.parent if source.name == "__init__.py" else source
         (runtime / source.name).symlink_to(source)
-    probe = ("import sys; sys.path[:0] = sys.argv[1:3]; import app, botocore, pynamodb; "
+    probe = ("import sys; sys.path[:0] = sys.argv[1:3]; import app, botocore, pynamodb, jwt; "
              "from chalicelib import storage; storage.bind(); storage.binding.connection().client; "
-             "print(app.app.app_name, botocore.__file__.startswith(sys.argv[2]), pynamodb.__file__)")
-    env = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"}
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(tmp_path / "task"), str(runtime)],
+             "from zoneinfo import ZoneInfo; ZoneInfo('Europe/London'); "
+             "print(app.app.app_name, botocore.__file__.startswith(sys.argv[2]), pynamodb.__file__, "
+             "sys.version_info[:2] == (3, 12))")
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run([python, "-I", "-S", "-c", probe, str(tmp_path / "task"), str(runtime)],
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    name, botocore_from_runtime, pynamodb_file = result.stdout.split()
-    assert name == "digital-queue-system" and botocore_from_runtime == "True"
-    assert pynamodb_file.startswith(str(tmp_path / "task"))
+    name, botocore_from_runtime, pynamodb_file, on_312 = result.stdout.split()
+    assert name == "digital-queue-system" and botocore_from_runtime == "True" and on_312 == "True"
+    assert pynamodb_file == str(tmp_path / "task" / "pynamodb" / "__init__.pyc")  # bytecode only
+
+
+# -- operating it: alarms, logs, releases, stream failures (devtools/package/operations.py) ------------
+
+def _alarm_metrics(alarm: dict) -> list[tuple[str, str, dict]]:
+    """(namespace, metric, dimensions) of an alarm: its metric, or each metric of its math."""
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return [(props["Namespace"], props["MetricName"],
+                 {d["Name"]: d["Value"] for d in props.get("Dimensions", [])})]
+    return [(m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"],
+             {d["Name"]: d["Value"] for d in m["MetricStat"]["Metric"]["Dimensions"]})
+            for m in props["Metrics"] if "MetricStat" in m]
+
+
+def test_every_alarm_the_operator_needs_exists_and_notifies_the_alarm_topic(translated):
+    alarms = of_type(translated, "AWS::CloudWatch::Alarm")
+    watched = {(ns, metric, json.dumps(dims, sort_keys=True)) for a in alarms.values() for ns, metric, dims in
+               _alarm_metrics(a)}
+
+    def watches(namespace, metric, **dimensions):
+        return (namespace, metric, json.dumps(dimensions, sort_keys=True)) in watched
+
+    assert watches("AWS/ApiGateway", "5XXError", ApiName={"Ref": "AWS::StackName"}, Stage="api")
+    assert translated["RestAPI"]["Properties"]["Name"] == {"Ref": "AWS::StackName"}  # the alarm's ApiName
+    functions = of_type(translated, "AWS::Lambda::Function")
+    assert len(functions) == len(HANDLERS)
+    for name in functions:
+        assert watches("AWS/Lambda", "Errors", FunctionName={"Ref": name}), name
+        assert watches("AWS/Lambda", "Throttles", FunctionName={"Ref": name}), name
+    assert watches("AWS/Lambda", "IteratorAge", FunctionName={"Ref": "QueueChanges"})
+    assert watches("AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                   QueueName={"Fn::GetAtt": ["StreamFailuresQueue", "QueueName"]})
+    for table in of_type(translated, "AWS::DynamoDB::Table"):
+        assert watches("AWS/DynamoDB", "ReadThrottleEvents", TableName={"Ref": table}), table
+        assert watches("AWS/DynamoDB", "WriteThrottleEvents", TableName={"Ref": table}), table
+    for function in ("api", "queue_changes", "queue_reset"):  # chalicelib/telemetry.py's dimension values
+        assert watches("DigitalQueueSystem", "MessagesFailed", function=function), function
+    assert watches("AWS/SNS", "SMSMonthToDateSpentUSD")
+    assert translated["SmsSpendAlarm"]["Properties"]["Threshold"] == {"Ref": "SmsMonthlySpendAlarmUSD"}
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}] and props["OKActions"] == [{"Ref": "AlarmTopic"}], name
+        assert props["AlarmDescription"]
+        # Math alarms return one series: the sum they alarm on.
+        assert "Metrics" not in props or sum(m["ReturnData"] for m in props["Metrics"]) == 1, name
+
+
+def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use_and_email_is_optional(built, translated):
+    topic = translated["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key = translated["AlarmTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    cloudwatch = [s for s in key["KeyPolicy"]["Statement"]
+                  if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch and set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    subscription = translated["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email",
+                                          "Endpoint": {"Ref": "AlarmEmail"}}
+    parameters = built["template"]["Parameters"]
+    assert parameters["AlarmEmail"]["Default"] == ""
+    assert built["template"]["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"},
+                                                                                              ""]}]}
+
+
+def test_the_email_sender_is_a_required_parameter_and_no_placeholder_is_left(built):
+    sender = built["template"]["Parameters"]["EmailSender"]
+    assert "Default" not in sender  # a deploy without it is refused
+    assert re.fullmatch(sender["AllowedPattern"], "queue@clinic.example.org")
+    assert not re.fullmatch(sender["AllowedPattern"], "")
+    text = (built["dir"] / "sam.json").read_text() + (PROJECT_DIR / ".chalice" / "config.json").read_text()
+    assert "clinic.example" not in text
+
+
+def test_the_api_is_released_through_the_alias_live_with_a_canary_the_alarms_roll_back(translated):
+    [alias] = of_type(translated, "AWS::Lambda::Alias").items()
+    alias_name, alias = alias
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionName"] == {"Ref": "APIHandler"}
+    [version] = of_type(translated, "AWS::Lambda::Version")
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version, "Version"]}
+    update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    group = translated[update["DeploymentGroupName"]["Ref"]]["Properties"]
+    assert group["DeploymentConfigName"]["Fn::Sub"][1] == {"ConfigName": "Canary10Percent5Minutes"}
+    assert group["AutoRollbackConfiguration"]["Enabled"] is True
+    assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+    assert group["AlarmConfiguration"]["Enabled"] is True
+    rollback = [a["Name"]["Ref"] for a in group["AlarmConfiguration"]["Alarms"]]
+    assert set(rollback) == {"Api5xxAlarm", "APIHandlerNewVersionErrorsAlarm"}
+    # The error alarm watches the version being released, through the alias.
+    dims = {d["Name"]: d["Value"] for d in translated["APIHandlerNewVersionErrorsAlarm"]["Properties"]["Dimensions"]}
+    assert dims == {"FunctionName": {"Ref": "APIHandler"}, "Resource": {"Fn::Sub": "${APIHandler}:live"},
+                    "ExecutedVersion": {"Fn::GetAtt": [version, "Version"]}}
+    # API Gateway invokes the alias, on every route, and may: a canary then reaches callers.
+    body = translated["RestAPI"]["Properties"]["Body"]
+    integrations = [operation["x-amazon-apigateway-integration"] for path in body["paths"].values()
+                    for operation in path.values() if "x-amazon-apigateway-integration" in operation]
+    assert len(integrations) > 20
+    assert {json.dumps(i["uri"]) for i in integrations if i["type"] == "aws_proxy"} == {json.dumps(
+        {"Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+                    "${%s}/invocations" % alias_name})}
+    assert "APIHandler.Arn" not in json.dumps(body)
+    assert translated["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": alias_name}
+
+
+def test_the_websocket_api_is_redeployed_when_its_routes_change(built, translated):
+    [deployment] = of_type(translated, "AWS::ApiGatewayV2::Deployment")
+    [stage] = of_type(translated, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["DeploymentId"] == {"Ref": deployment}
+    changed = copy.deepcopy(built["template"])
+    route = next(r for r in changed["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Route"
+                 and r["Properties"]["RouteKey"] == "$default")
+    route["Properties"]["RouteKey"] = "subscribe"
+    from devtools.package.operations import _redeploy_websocket_on_route_change
+
+    # The id is made from the routes when the package is built: rebuild that step on the changed routes.
+    rebuilt = copy.deepcopy(changed)
+    [old] = of_type(rebuilt["Resources"], "AWS::ApiGatewayV2::Deployment")
+    rebuilt["Resources"]["WebsocketAPIDeployment"] = rebuilt["Resources"].pop(old)
+    rebuilt = json.loads(json.dumps(rebuilt).replace(json.dumps({"Ref": old}),
+                                                     json.dumps({"Ref": "WebsocketAPIDeployment"})))
+    _redeploy_websocket_on_route_change(rebuilt)
+    [new] = of_type(rebuilt["Resources"], "AWS::ApiGatewayV2::Deployment")
+    assert new != deployment and new.startswith("WebsocketAPIDeployment")
+    assert of_type(rebuilt["Resources"], "AWS::ApiGatewayV2::Stage")["WebsocketAPIStage"]["Properties"][
+        "DeploymentId"] == {"Ref": new}
+
+
+def test_no_policy_may_publish_to_a_topic_or_everything(translated):
+    for name, resource in translated.items():
+        documents = []
+        if resource["Type"] == "AWS::IAM::Policy":
+            documents.append(resource["Properties"]["PolicyDocument"])
+        if resource["Type"] == "AWS::IAM::Role":
+            documents += [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
+        for document in documents:
+            for statement in document["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if any(a in ("sns:Publish", "sns:*", "*") for a in actions):
+                    assert "Resource" not in statement, name
+                    assert statement["NotResource"] == [{"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}], name
+
+
+def test_no_role_but_the_websocket_and_stream_handlers_touches_the_connections_table(translated):
+    roles = {f["Properties"]["Handler"]: f["Properties"]["Role"]["Fn::GetAtt"][0]
+             for f in of_type(translated, "AWS::Lambda::Function").values()}
+    connections = next(name for name, t in of_type(translated, "AWS::DynamoDB::Table").items()
+                       if t["Properties"]["TableName"].endswith("-connections"))
+    for handler, role in roles.items():
+        text = json.dumps(_statements_of(translated, role))
+        touches = connections in text
+        assert touches == (handler in ("app.websocket_connect", "app.websocket_message", "app.websocket_disconnect",
+                                       "app.queue_changes")), handler
+
+
+def test_each_function_may_write_its_own_log_group_only(translated):
+    for function in of_type(translated, "AWS::Lambda::Function"):
+        role = translated[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+        logs = [s for s in _statements_of(translated, role) if any(a.startswith("logs:") for a in s["Action"])]
+        [statement] = logs
+        assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        [(group_name, group)] = [(n, g) for n, g in of_type(translated, "AWS::Logs::LogGroup").items()
+                                 if g["Properties"]["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${%s}" % function}]
+        assert statement["Resource"] == [{"Fn::GetAtt": [group_name, "Arn"]}], function
+        assert group["Properties"]["RetentionInDays"] > 0
+
+
+def test_both_apis_write_access_logs_without_personal_data(translated):
+    [rest] = of_type(translated, "AWS::ApiGateway::Stage").values()
+    [websocket] = of_type(translated, "AWS::ApiGatewayV2::Stage").values()
+    for settings, route_key in ((rest["Properties"]["AccessLogSetting"], "$context.resourcePath"),
+                                (websocket["Properties"]["AccessLogSettings"], "$context.routeKey")):
+        group = settings["DestinationArn"]["Fn::GetAtt"][0]
+        assert settings["DestinationArn"] == {"Fn::GetAtt": [group, "Arn"]}
+        assert translated[group]["Type"] == "AWS::Logs::LogGroup"
+        assert translated[group]["Properties"]["RetentionInDays"] > 0
+        line = json.loads(settings["Format"])  # one JSON object a line
+        assert {"requestId", "status", "route", "latency"} <= set(line)
+        assert line["route"] == route_key
+        text = settings["Format"]
+        # No source IP, user agent, caller identity or path with ids in it.
+        for personal in ("sourceIp", "userAgent", "identity", "$context.path", "authorizer", "connectionId"):
+            assert personal not in text
+    assert rest["Properties"]["TracingEnabled"] == {"Fn::If": ["TracingOn", True, False]}
+
+
+def test_tracing_is_a_setting_off_by_default(built, translated):
+    assert built["template"]["Parameters"]["Tracing"]["Default"] == "false"
+    for function in of_type(translated, "AWS::Lambda::Function").values():
+        assert function["Properties"]["TracingConfig"] == {"Mode": {"Fn::If": ["TracingOn", "Active", "PassThrough"]}}
+
+
+def test_the_stream_mapping_isolates_failures_and_sends_what_it_gives_up_on_to_an_encrypted_queue(translated):
+    [mapping] = of_type(translated, "AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["BisectBatchOnFunctionError"] is True
+    assert 0 <= props["MaximumRetryAttempts"] <= 3
+    assert 60 <= props["MaximumRecordAgeInSeconds"] <= 3600
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["StreamFailuresQueue", "Arn"]}}}
+    queue = translated["StreamFailuresQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue" and queue["Properties"]["SqsManagedSseEnabled"] is True
+    # The grants the mapping needs are inline in the function's role: they exist when the mapping is made.
+    assert props["FunctionName"] == {"Ref": "QueueChanges"}
+    role = translated["QueueChanges"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    inline = [s for p in translated[role]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert {"Effect": "Allow", "Action": ["sqs:SendMessage"],
+            "Resource": [{"Fn::GetAtt": ["StreamFailuresQueue", "Arn"]}]} in inline
+    assert any("dynamodb:GetRecords" in s["Action"] and s["Resource"] == [props["EventSourceArn"]] for s in inline)
+
+
+def test_argon2_hashes_from_the_zip_without_cffis_python_side(tmp_path):
+    """The same build for this machine's architecture (its native libraries are the only difference):
+    argon2's bindings load with _cffi_backend alone, and a password is hashed and verified on python3.12."""
+    import platform
+
+    python = _runtime_python()
+    here = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    # In a process of its own: the build imports the app from its copy of the project.
+    build = ("import sys; from pathlib import Path; from devtools.package.build import build; "
+             "print(build('dev', Path(sys.argv[1]), run_lint=False, architecture=sys.argv[2]))")
+    built = subprocess.run([sys.executable, "-c", build, str(tmp_path / "package"), here], cwd=PROJECT_DIR,
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    out = Path(built.stdout.strip().splitlines()[-1])
+    with zipfile.ZipFile(out / "deployment.zip") as archive:
+        assert not any(name.startswith(("cffi/", "pycparser/")) for name in archive.namelist())
+        archive.extractall(tmp_path / "task")
+    probe = ("import sys; sys.path[:0] = [sys.argv[1]]\n"
+             "from argon2 import PasswordHasher\n"
+             "hashed = PasswordHasher().hash('correct horse battery')\n"
+             "print(PasswordHasher().verify(hashed, 'correct horse battery'), 'cffi' in sys.modules)")
+    result = subprocess.run([python, "-I", "-S", "-c", probe, str(tmp_path / "task")], capture_output=True, text=True,
+                            timeout=120, env={"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False"]
