@@ -9,6 +9,9 @@ import os
 # request; then fake credentials and loopback only, before any AWS client exists.
 from devtools.stage import stage_env  # noqa: E402 (reads a file; no AWS client)
 
+# Before any AWS client exists: every botocore session announces its DynamoDB calls to the tests.
+from tests.support import dynamodb  # noqa: F401
+
 os.environ.update(stage_env("dev"))
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing",
@@ -30,7 +33,10 @@ from devtools.moto_memory import forget_dynamodb_objects  # noqa: E402
 
 forget_dynamodb_objects()  # moto would keep every item of every test (devtools/moto_memory.py)
 
-pytest_plugins = ["tests.support.iam_calls"]  # records DynamoDB calls; checks the IAM policies at the end
+pytest_plugins = [
+    "tests.support.iam_calls",  # records DynamoDB calls; checks the IAM policies at the end
+    "tests.support.layers",  # prints the time of each layer of tests
+]
 
 
 @pytest.fixture
