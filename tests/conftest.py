@@ -241,3 +241,23 @@ def live_server(dynamodb_server):
     yield LiveServer(f"http://{host}:{port}/api")
     server.server.shutdown()
     server.server.server_close()
+
+
+# -- running on several processes (pytest-xdist; `make test` uses --dist loadgroup) ---------
+
+# Modules whose tests share something costly of their own (a server or a build in a fixture of
+# module or session scope): under xdist each of them runs on one worker, so that it is made once.
+# Every other test goes to whichever worker is free.
+SHARED_PER_MODULE = (
+    "tests/deploy/test_package.py",  # the package build and its cfn-lint run
+    "tests/e2e/test_e2e_http.py",
+    "tests/e2e/test_pages_browser.py",
+    "tests/e2e/test_waiting_room_live.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        if module in SHARED_PER_MODULE:
+            item.add_marker(pytest.mark.xdist_group(module))
