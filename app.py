@@ -12,6 +12,7 @@ from chalicelib.api import (
     departments,
     docs,
     doctors,
+    health,
     index,
     live,
     patients,
@@ -21,16 +22,18 @@ from chalicelib.api import (
     waiting_room,
 )
 from chalicelib.api.headers import browser_headers
-from chalicelib.api.http import answer_other_methods
+from chalicelib.api.http import answer_other_methods, request_edge
 from chalicelib.api.logs import log_requests
 from chalicelib.domain import queue
+from chalicelib.telemetry import logged
 
 app = Chalice(app_name="digital-queue-system")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
+app.register_middleware(request_edge, "http")  # first: routes a path with repeated slashes
 app.register_middleware(log_requests, "http")
 app.register_middleware(browser_headers, "http")
 
-for blueprint in (index.bp, auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, service_points.bp,
+for blueprint in (index.bp, health.bp, auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, service_points.bp,
                   appointments.bp, queues.bp, waiting_room.bp,
                   docs.bp):  # docs last: GET /openapi.json and /docs describe the routes above
     app.register_blueprint(blueprint)
@@ -38,6 +41,7 @@ answer_other_methods(app)  # a wrong method is a JSON 405 on API Gateway too
 
 
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"), name="queue_reset")
+@logged("queue_reset")
 def queue_reset(event):
     """Hourly at minute 5: expire what is left of days that have ended in the clinic's time zone.
 
@@ -51,22 +55,26 @@ def queue_reset(event):
 # The waiting room's live updates (chalicelib/api/live.py): a WebSocket API, fed by the entries'
 # stream. The functions' names are Chalice's for its WebSocket handlers, and the IAM lists' keys.
 @app.on_ws_connect()
+@logged("websocket_connect")
 def websocket_connect(event):
     live.connect(event)
 
 
 @app.on_ws_message()
+@logged("websocket_message")
 def websocket_message(event):
     live.message(app.websocket_api, event)
 
 
 @app.on_ws_disconnect()
+@logged("websocket_disconnect")
 def websocket_disconnect(event):
     live.disconnect(event)
 
 
 @app.on_dynamodb_record(stream_arn=live.ENTRIES_STREAM, name="queue_changes", batch_size=100,
                         starting_position="LATEST")
+@logged("queue_changes")
 def queue_changes(event):
     """Every change of the queue's entries: push the boards it changed, send the messages it made due."""
     return live.changes(app.websocket_api, event.to_dict()["Records"])

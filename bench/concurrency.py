@@ -42,7 +42,7 @@ class ConcurrencyResult:
 @contextlib.contextmanager
 def _counting():
     """Every DynamoDB call the server makes inside the block, from all its threads."""
-    from tests.support.dynamodb import listening
+    from devtools.calls import listening
 
     calls: list[str] = []
     lock = threading.Lock()
@@ -57,7 +57,7 @@ def _counting():
 
 def _patients(n: int) -> list[int]:
     """n patient records, written straight to storage (one transaction each, as the API writes them)."""
-    from tests.support.queue import add_patients
+    from devtools.seed import add_patients
 
     return add_patients(n)
 

@@ -61,7 +61,7 @@ def _fixed_clock(start: datetime):
 
 
 def _recorded(result: DayResult, name: str, action):
-    from tests.support.dynamodb import recording
+    from devtools.calls import recording
 
     with recording() as calls:
         outcome = action()
@@ -73,7 +73,7 @@ def simulate_day(result: DayResult) -> None:
     from chalicelib.domain import departments, queue, service_points
     from chalicelib.domain.entities import TRANSFERRED
     from chalicelib.storage import queue_entries
-    from tests.support.queue import add_patients, admin, desk
+    from devtools.seed import add_patients, admin, desk
 
     rng = random.Random(SEED)
     staff, boss = desk(), admin()
@@ -168,8 +168,8 @@ def _grow(result: DayResult, n: int) -> None:
     from chalicelib.domain import clock, departments, queue
     from chalicelib.domain.entities import SERVED
     from chalicelib.storage import counters
-    from tests.support.dynamodb import recording
-    from tests.support.queue import desk, seed_entries, waiting_entries
+    from devtools.calls import recording
+    from devtools.seed import desk, seed_entries, waiting_entries
 
     staff = desk()
     department = departments.ensure_department(f"Growth {n}")

@@ -32,7 +32,7 @@ class GrowthResult:
 
 def _patients(n: int, first_id: int) -> None:
     """n patient records, batch-written."""
-    from tests.support.queue import bulk_patients
+    from devtools.seed import bulk_patients
 
     bulk_patients(range(first_id, first_id + n))
 
@@ -43,7 +43,7 @@ def _waiting_entries(n: int) -> list[int]:
     from chalicelib.domain import clock
     from chalicelib.domain.entities import queue_name
     from chalicelib.storage import counters
-    from tests.support.queue import waiting_entries
+    from devtools.seed import waiting_entries
 
     counters.next_value(f"token#{queue_name(None)}#{clock.today().isoformat()}", n)
     return [entry.id for entry in waiting_entries(n)]

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import devtools.calls  # noqa: F401 (first: it counts the DynamoDB calls of botocore clients made after it)
 from devtools.stage import stage_env
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -84,7 +85,7 @@ class CallCounter:
         self._listening = None
 
     def attach(self) -> None:
-        from tests.support.dynamodb import listening
+        from devtools.calls import listening
 
         self.detach()
         self._listening = listening(self._record)

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app import app  # noqa: F401
 
-    logging.getLogger("dqs.requests").setLevel(logging.WARNING)
+    logging.getLogger("dqs.invocations").setLevel(logging.WARNING)
     results = run(args.tries, args.transport, log=lambda message: print(message, file=sys.stderr, flush=True))
     print("\n".join(section(results)))
     return 0

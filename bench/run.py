@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare_environment()
     from app import app  # noqa: F401
 
-    logging.getLogger("dqs.requests").setLevel(logging.WARNING)  # no line per request in the output
+    logging.getLogger("dqs.invocations").setLevel(logging.WARNING)  # no line per request in the output
     started = time.perf_counter()
     log("cold start...")  # first: before this process holds the data of the sections below
     cold_start = cold_start_section(args.cold_runs)

@@ -27,7 +27,7 @@ from bench.harness import ADMIN, ClientTransport, median, ms, p95, prepare_envir
 def board_costs(sizes: list[int], runs: int) -> list[str]:
     from chalicelib.domain import departments
     from chalicelib.domain.entities import CALLED, SERVED
-    from tests.support.queue import seed_entries, waiting_entries
+    from devtools.seed import seed_entries, waiting_entries
 
     transport = ClientTransport()
     rows = ["| served today | DynamoDB calls | calls | median ms | p95 ms |", "|---:|---:|---|---:|---:|"]
@@ -50,7 +50,7 @@ def board_costs(sizes: list[int], runs: int) -> list[str]:
 def websocket_latency(changes: int) -> list[str]:
     import websocket
 
-    from tests.support.local_process import LocalServer, free_port, server_env
+    from devtools.process import LocalServer, free_port, server_env
 
     with tempfile.TemporaryDirectory() as data:
         server = LocalServer(server_env(DQS_ADMIN_USERNAME=ADMIN[0], DQS_ADMIN_PASSWORD=ADMIN[1], DQS_DATA_DIR=data,

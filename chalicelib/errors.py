@@ -2,8 +2,8 @@
 maps each to an HTTP status in one place (chalicelib.api.http)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import NamedTuple, NoReturn, Self, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, NoReturn, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -30,6 +30,10 @@ class ValidationFailed(DomainError):
 class Conflict(DomainError):
     """The request is well formed, but conflicts with what is stored (409): a name already
     taken, a patient already holding a place, the last active admin."""
+
+
+class Unavailable(DomainError):
+    """A service the request needs is not answering (503): the operator's problem, not the client's."""
 
 
 class Unauthenticated(DomainError):
@@ -104,3 +108,14 @@ def raise_taken(exc: ConditionFailed, taken: Mapping[str, tuple[str, str]]) -> N
 
 class ConfigurationError(Exception):
     """The deployment is misconfigured; the server refuses to serve rather than guess."""
+
+
+def retry_on_conflict(action: Callable[[], Any], attempts: int = 5) -> Any:
+    """Run `action` again while another writer on the same items won (a "conflict")."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except ConditionFailed as exc:
+            if not exc.conflicted or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

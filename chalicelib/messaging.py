@@ -1,11 +1,15 @@
 """Messages to patients: SMS through SNS, email through SES. The clients are made at first use
 (boto3 is imported only by the function that sends), against DQS_MESSAGING_ENDPOINT when set
-(`make run`: the embedded moto server), else AWS."""
+(`make run`: the embedded moto server), else AWS.
+
+The log lines and counts say that a message went or failed, with the provider's message id:
+never the phone number, the address or the text."""
 from __future__ import annotations
 
 import functools
 import logging
 
+from chalicelib import telemetry
 from chalicelib.errors import ConfigurationError
 from chalicelib.settings import Settings, get_settings
 
@@ -26,14 +30,28 @@ def _for(service: str, settings: Settings):
 
 
 def send_sms(phone: str, text: str) -> None:
-    _for("sns", get_settings()).publish(PhoneNumber=phone, Message=text)
-    log.info("SMS sent to %s: %s", phone, text)
+    try:
+        answer = _for("sns", get_settings()).publish(PhoneNumber=phone, Message=text)
+    except Exception:
+        telemetry.count("MessagesFailed")
+        raise
+    telemetry.count("SmsSent")
+    telemetry.count("MessagesSent")
+    log.info("SMS sent: message id %s", answer.get("MessageId"))
 
 
 def send_email(address: str, subject: str, text: str) -> None:
     settings = get_settings()
     if not settings.email_sender:
+        telemetry.count("MessagesFailed")
         raise ConfigurationError("DQS_EMAIL_SENDER is not set: no email can be sent.")
-    _for("ses", settings).send_email(Source=settings.email_sender, Destination={"ToAddresses": [address]},
-                                     Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}})
-    log.info("Email sent to %s: %s", address, text)
+    try:
+        answer = _for("ses", settings).send_email(
+            Source=settings.email_sender, Destination={"ToAddresses": [address]},
+            Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}})
+    except Exception:
+        telemetry.count("MessagesFailed")
+        raise
+    telemetry.count("EmailsSent")
+    telemetry.count("MessagesSent")
+    log.info("Email sent: message id %s", answer.get("MessageId"))

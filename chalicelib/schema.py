@@ -288,7 +288,13 @@ class Obj(Field):
         self.schema = schema
 
     def json_schema(self) -> dict:
-        return {"$ref": f"#/components/schemas/{self.schema.name}"}
+        reference = {"$ref": f"#/components/schemas/{self.schema.name}"}
+        if not self.nullable:
+            return reference
+        schema: dict[str, Any] = {"oneOf": [reference, {"type": "null"}]}
+        if self.description:
+            schema["description"] = self.description
+        return schema
 
 
 class List(Field):

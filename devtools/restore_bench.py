@@ -18,9 +18,9 @@ from pathlib import Path
 
 
 def _fresh_backend() -> None:
-    from moto.moto_api._internal import moto_api_backend
+    from devtools.overrides import reset_moto
 
-    moto_api_backend.reset()
+    reset_moto()
 
 
 def _write(endpoint: str, n: int) -> float:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from devtools.moto_memory import forget_shard_iterator
+from devtools.overrides import table_schema
 
 log = logging.getLogger("dqs.stream")
 
@@ -41,7 +42,7 @@ def ensure_stream(dynamodb, table: str, model=None) -> str:
     described = dynamodb.describe_table(TableName=table)["Table"]
     if model is not None:
         have = {index["IndexName"] for index in described.get("GlobalSecondaryIndexes", [])}
-        schema = model._get_schema()
+        schema = table_schema(model)
         for index in schema.get("global_secondary_indexes", []):
             if index["index_name"] in have:
                 continue

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from chalice import Blueprint, Response
 
-from chalicelib import openapi
-from chalicelib.api import http
+from chalicelib.api import http, openapi
 
 bp = Blueprint(__name__)
 

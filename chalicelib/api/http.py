@@ -31,6 +31,7 @@ from chalicelib.errors import (
     NotFound,
     TooManyRequests,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
 )
 from chalicelib.schema import Field, Int, Schema, Str, query_params
@@ -50,6 +51,7 @@ _STATUS = [
     (NotFound, 404, "NotFoundError"),
     (Conflict, 409, "ConflictError"),
     (TooManyRequests, 429, "TooManyRequestsError"),
+    (Unavailable, 503, "ServiceUnavailableError"),
 ]
 
 PAGE_QUERY: dict[str, Field] = {
@@ -62,6 +64,10 @@ PAGE_QUERY: dict[str, Field] = {
 
 # A JSON string, or one of the brackets that open and close arrays and objects.
 _JSON_NESTING = rb'"(?:[^"\\]|\\.)*"|[\[\]{}]'
+
+# What a 415 says: Chalice's own ("Unsupported media type: <type>") does not say what to send.
+MEDIA_TYPE_MESSAGE = ("Unsupported media type: {0}. Send the body as JSON, with the header "
+                      "Content-Type: application/json.")
 
 
 @dataclass
@@ -286,3 +292,70 @@ def answer_other_methods(app) -> None:
         app.route(path, methods=missing)(other_method)
         FALLBACK_ROUTES.update((path, method) for method in missing)
 
+
+
+def collapse_slashes(path: str) -> str:
+    """`//patients//1/` as `/patients/1/`: a run of slashes counts as one."""
+    return re.sub("/{2,}", "/", path)
+
+
+def match_route(path: str) -> tuple[str, dict[str, str]] | None:
+    """The route a path (without its query) names, and its path parameters, or None.
+
+    As API Gateway and Chalice's local gateway match: one trailing slash is dropped, and a
+    concrete segment is tried before a `{parameter}` one (sorted: `{` comes after letters).
+    """
+    if path != "/" and path.endswith("/"):
+        path = path[:-1]
+    parts = path.split("/")
+    for route_path in sorted(PATH_METHODS):
+        pattern = route_path.split("/")
+        if len(pattern) != len(parts):
+            continue
+        params: dict[str, str] = {}
+        for given, expected in zip(parts, pattern, strict=True):
+            if expected.startswith("{") and expected.endswith("}"):
+                params[expected[1:-1]] = given
+            elif given != expected:
+                break
+        else:
+            return route_path, params
+    return None
+
+
+def _route_repeated_slashes(event) -> Response | None:
+    """Route a path with repeated slashes (`/api//patients/`, a base URL ending in a slash
+    plus a path starting with one) as the same path with single slashes.
+
+    Chalice's local gateway (`make run`, chalice.test) reads `//patients/` as a URL whose host
+    is `patients` and path `/`, so without this it would serve the API index; API Gateway routes
+    `/api//patients/` as `/api/patients/`. The route is re-resolved here, before the handler
+    runs: the event's resource path and parameters are replaced, in the event dictionary the
+    handler reads. A path that names no route even so answers 404, saying why.
+    """
+    original = event.to_original_event()
+    raw = original.get("path") or event.context.get("path") or ""  # API Gateway's, else the local gateway's
+    if "//" not in raw:
+        return None
+    found = match_route(collapse_slashes(raw))
+    if found is None:
+        return error_response(404, "NotFoundError", "No such route (the path has repeated slashes, read as "
+                                                    f"{collapse_slashes(raw)[:200]}).")
+    resource, params = found
+    if resource != event.context.get("resourcePath") or params != (event.uri_params or {}):
+        event.context["resourcePath"] = event.path = resource
+        original["pathParameters"] = event.uri_params = params
+    return None
+
+
+def request_edge(event, get_response):
+    """Chalice HTTP middleware, registered first: how Chalice's own routing answers, made the
+    contract's. Repeated slashes in a path count as one, and a 415 says to send JSON."""
+    refused = _route_repeated_slashes(event)
+    if refused is not None:
+        return refused
+    response = get_response(event)
+    if response.status_code == 415 and isinstance(response.body, dict) and "Message" in response.body:
+        content_type = (event.headers or {}).get("content-type", "")
+        response.body["Message"] = MEDIA_TYPE_MESSAGE.format(content_type[:100])
+    return response

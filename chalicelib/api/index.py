@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib import openapi
+from chalicelib.api import openapi
 from chalicelib.api.http import route
 from chalicelib.domain.permissions import ANONYMOUS
 from chalicelib.schema import Schema, Str

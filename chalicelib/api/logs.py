@@ -1,34 +1,27 @@
-"""One JSON line per request: method, path, status, duration, caller. Never a body,
-a password or a token."""
+"""One JSON line per request (chalicelib/telemetry.py): method, path, status, outcome,
+duration, caller, and the request's business counts as metrics. Never a body, a
+password or a token."""
 from __future__ import annotations
 
-import json
-import logging
-import sys
-import time
-
 from chalicelib.api.http import logged_user_id, reset_logged_user
+from chalicelib.telemetry import invocation
 
-_logger = logging.getLogger("dqs.requests")
-if not _logger.handlers:
-    _handler = logging.StreamHandler(sys.stdout)
-    _handler.setFormatter(logging.Formatter("%(message)s"))
-    _logger.addHandler(_handler)
-    _logger.setLevel(logging.INFO)
-    _logger.propagate = False
+
+def outcome(status: int) -> str:
+    """ok (2xx, 3xx), rejected (4xx: the client's request was refused), error (5xx)."""
+    return "error" if status >= 500 else "rejected" if status >= 400 else "ok"
 
 
 def log_requests(event, get_response):
     """Chalice HTTP middleware."""
     reset_logged_user()
-    started = time.perf_counter()
-    response = get_response(event)
-    _logger.info(json.dumps({
-        "method": event.method,
-        "path": event.context.get("resourcePath", event.path),
-        "status": response.status_code,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-        "user_id": logged_user_id(),
-        "request_id": event.context.get("requestId"),
-    }))
+    with invocation("api", event.context.get("requestId")) as line:
+        response = get_response(event)
+        line.update(
+            method=event.method,
+            path=event.context.get("resourcePath", event.path),
+            status=response.status_code,
+            outcome=outcome(response.status_code),
+            user_id=logged_user_id(),
+        )
     return response

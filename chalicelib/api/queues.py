@@ -103,16 +103,6 @@ class Minutes(Field):
     json_type = "number"
 
 
-class MaybeObj(Obj):
-    """A nested object or null."""
-
-    def json_schema(self) -> dict:
-        schema = {"oneOf": [super().json_schema(), {"type": "null"}]}
-        if self.description:
-            schema["description"] = self.description
-        return schema
-
-
 SPREAD = Schema("MinutesSpread", {"median": Minutes(), "p90": Minutes()},
                 description="Median and 90th percentile (nearest rank), in minutes.")
 
@@ -120,7 +110,7 @@ POINT_STATS = Schema("ServicePointStats", {
     "service_point": Int(),
     "called": Int(minimum=0, description="Entries called to it (last call)."),
     "served": Int(minimum=0),
-    "service_minutes": MaybeObj(SPREAD, nullable=True),
+    "service_minutes": Obj(SPREAD, nullable=True),
 })
 
 STATS = Schema("QueueStats", {
@@ -128,8 +118,8 @@ STATS = Schema("QueueStats", {
     "department": Int(nullable=True),
     "joined": Int(minimum=0, description="Every entry of the day, whatever its status."),
     **{status: Int(minimum=0) for status in STATUSES},
-    "wait_minutes": MaybeObj(SPREAD, nullable=True, description="From joining to the first call."),
-    "service_minutes": MaybeObj(SPREAD, nullable=True, description="From the (last) call to served."),
+    "wait_minutes": Obj(SPREAD, nullable=True, description="From joining to the first call."),
+    "service_minutes": Obj(SPREAD, nullable=True, description="From the (last) call to served."),
     "by_service_point": List(Obj(POINT_STATS)),
 })
 

@@ -24,6 +24,7 @@ from chalicelib.domain.security import (
     same_secret,
     verify_password,
 )
+from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
 from chalicelib.errors import (
     ConditionFailed,
@@ -34,10 +35,11 @@ from chalicelib.errors import (
     ValidationFailed,
     found,
     raise_taken,
+    retry_on_conflict,
 )
 from chalicelib.settings import get_settings
 from chalicelib.storage import counters, doctors, patients, users
-from chalicelib.storage.transactions import Transaction, retry_on_conflict
+from chalicelib.storage.transactions import Transaction
 
 USERNAME_PATTERN = r"[A-Za-z0-9@.+_-]+"
 DEFAULT_DEPARTMENT = "General Medicine"
@@ -210,7 +212,7 @@ def register(actor: User | None, data: dict, address: str | None = None) -> User
 
     now = iso_instant(clock.now())
     user = User(
-        id=counters.next_id("user"), username=data["username"], email=data["email"], role=role,
+        id=stores().ids.next_id("user"), username=data["username"], email=data["email"], role=role,
         password_hash=hash_password(data["password"]), date_of_birth=data.get("date_of_birth"),
         first_name=data.get("first_name", ""), last_name=data.get("last_name", ""),
         is_active=True, date_joined=now, token_key=new_token_key(),
@@ -250,7 +252,7 @@ def _register_patient(user: User, now: str) -> User:
     holds (a walk-in, or a record whose account was deleted) never links to it: the
     patient is asked for the record's link code instead."""
     patient = Patient(
-        id=counters.next_id("patient"), name=_display_name(user), email=user.email, phone=None,
+        id=stores().ids.next_id("patient"), name=_display_name(user), email=user.email, phone=None,
         date_of_birth=user.date_of_birth, user_id=user.id, created_at=now,
     )
 
@@ -298,7 +300,7 @@ def _register_doctor(user: User, data: dict) -> User:
     department_id = data.get("department")
     if department_id is None:
         department_id = ensure_department(DEFAULT_DEPARTMENT)
-    doctor = Doctor(id=counters.next_id("doctor"), name=_display_name(user),
+    doctor = Doctor(id=stores().ids.next_id("doctor"), name=_display_name(user),
                     specialty=data.get("specialty") or DEFAULT_SPECIALTY,
                     department=department_id, user_id=user.id)
     return _commit_new_user(replace(user, doctor_id=doctor.id), lambda tx: doctors.stage_new_doctor(tx, doctor),
@@ -312,7 +314,7 @@ def ensure_admin(username: str, email: str, password: str) -> tuple[User, bool]:
         return existing, False
     check_password_rules(password, username)
     user = User(
-        id=counters.next_id("user"), username=username, email=email, role=ADMIN,
+        id=stores().ids.next_id("user"), username=username, email=email, role=ADMIN,
         password_hash=hash_password(password), date_of_birth=None, first_name="", last_name="",
         is_active=True, date_joined=iso_instant(clock.now()), token_key=new_token_key(),
     )

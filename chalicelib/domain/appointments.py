@@ -21,12 +21,21 @@ from chalicelib.domain import clock
 from chalicelib.domain.conflicts import edit
 from chalicelib.domain.entities import CANCELED, COMPLETED, SCHEDULED, Appointment, Page, User
 from chalicelib.domain.permissions import DOCTOR, PATIENT, own_doctor_id, own_patient_id
+from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Conflict, Forbidden, Missing, ValidationFailed, found, raise_taken
+from chalicelib.errors import (
+    ConditionFailed,
+    Conflict,
+    Forbidden,
+    Missing,
+    ValidationFailed,
+    found,
+    raise_taken,
+    retry_on_conflict,
+)
 from chalicelib.settings import get_settings
-from chalicelib.storage import appointments, counters
+from chalicelib.storage import appointments
 from chalicelib.storage.appointments import Filters
-from chalicelib.storage.transactions import retry_on_conflict
 
 SLOT_TAKEN = "This doctor already has a scheduled appointment at that time."
 NOT_IN_FUTURE = "A scheduled appointment must be in the future."
@@ -119,7 +128,7 @@ def book(actor: User, data: dict) -> Appointment:
         raise ValidationFailed.field("patient", "This field is required.")
     now = clock.now()
     appointment = Appointment(
-        id=counters.next_id("appointment"), patient=data["patient"], doctor=data["doctor"],
+        id=stores().ids.next_id("appointment"), patient=data["patient"], doctor=data["doctor"],
         date=iso_instant(data["date"]), status=data.get("status") or SCHEDULED,
         created_at=iso_instant(now),
     )

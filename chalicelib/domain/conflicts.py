@@ -5,8 +5,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from chalicelib.errors import ConditionFailed, Conflict, raise_taken
-from chalicelib.storage.transactions import retry_on_conflict
+from chalicelib.errors import ConditionFailed, Conflict, raise_taken, retry_on_conflict
 
 T = TypeVar("T")
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from chalicelib.domain.conflicts import create, edit, set_fields
 from chalicelib.domain.entities import Department, Page, User
+from chalicelib.domain.stores import stores
 from chalicelib.errors import ConditionFailed, ValidationFailed, found
-from chalicelib.storage import counters, departments
+from chalicelib.storage import departments
 
 NAME_TAKEN = "A department with that name already exists."
 
@@ -30,7 +31,7 @@ def get_department(department_id: int) -> Department:
 
 def create_department(actor: User, data: dict) -> Department:
     """A new department; names are unique without regard to case."""
-    department = Department(id=counters.next_id("department"), name=data["name"],
+    department = Department(id=stores().ids.next_id("department"), name=data["name"],
                             description=data.get("description") or "")
     return create(department, departments.add, {"department-name": ("name", NAME_TAKEN)})
 
@@ -48,7 +49,7 @@ def ensure_department(name: str) -> int:
     existing = departments.id_by_name(name)
     if existing is not None:
         return existing
-    department = Department(id=counters.next_id("department"), name=name, description="")
+    department = Department(id=stores().ids.next_id("department"), name=name, description="")
     try:
         departments.add(department)
         return department.id

@@ -4,8 +4,9 @@ from __future__ import annotations
 from chalicelib.domain.conflicts import create, edit, set_fields
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import Doctor, Page, User
+from chalicelib.domain.stores import stores
 from chalicelib.errors import Missing, found
-from chalicelib.storage import counters, doctors
+from chalicelib.storage import doctors
 
 
 def list_doctors(limit: int, cursor: str | None, department: int | None = None) -> Page:
@@ -23,7 +24,7 @@ def department_missing(department_id: int) -> dict[str, tuple[str, str]]:
 
 def create_doctor(actor: User, data: dict) -> Doctor:
     """A doctor record without an account, in an existing department."""
-    doctor = Doctor(id=counters.next_id("doctor"), name=data["name"], specialty=data["specialty"],
+    doctor = Doctor(id=stores().ids.next_id("doctor"), name=data["name"], specialty=data["specialty"],
                     department=data["department"], user_id=None)
     return create(doctor, doctors.add, department_missing(doctor.department))
 

@@ -9,11 +9,11 @@ from chalicelib.domain.conflicts import create, edit, set_fields
 from chalicelib.domain.entities import LinkCode, Page, Patient, User
 from chalicelib.domain.permissions import PATIENT
 from chalicelib.domain.security import link_code_hash, new_link_code
+from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Conflict, Forbidden, ValidationFailed, found
+from chalicelib.errors import ConditionFailed, Conflict, Forbidden, ValidationFailed, found, retry_on_conflict
 from chalicelib.settings import get_settings
-from chalicelib.storage import counters, patients
-from chalicelib.storage.transactions import retry_on_conflict
+from chalicelib.storage import patients
 
 EMAIL_TAKEN = "A patient with that email already exists."
 TAKEN = {"patient-email": ("email", EMAIL_TAKEN)}
@@ -69,7 +69,7 @@ def create_patient(actor: User, data: dict) -> tuple[Patient, LinkCode]:
     check_birth_date(data)
     link, code_hash = _new_link_code()
     patient = Patient(
-        id=counters.next_id("patient"), name=data["name"], email=data.get("email"), phone=data.get("phone"),
+        id=stores().ids.next_id("patient"), name=data["name"], email=data.get("email"), phone=data.get("phone"),
         date_of_birth=data.get("date_of_birth"), user_id=None, created_at=iso_instant(clock.now()),
         link_code_hash=code_hash, link_code_expires_at=link.expires_at,
     )

@@ -49,3 +49,26 @@ def own_doctor_id(actor: User) -> int:
     if actor.doctor_id is None:
         raise Forbidden("Your account has no doctor record.")
     return actor.doctor_id
+
+
+# -- a patient acts only for themself (the one place this rule is written) ------------
+
+NOT_YOURS = "A patient can only act for themself."
+
+
+def acting_patient(actor: User, requested: int | None, message: str = NOT_YOURS) -> int | None:
+    """The patient an operation acts for. A patient acts for their own record only: it is
+    the answer whatever they leave out, and naming another patient is a 403 (`message`).
+    Other roles act for the patient they name (None when they name none)."""
+    if actor.role != PATIENT:
+        return requested
+    own = own_patient_id(actor)
+    if requested not in (None, own):
+        raise Forbidden(message)
+    return own
+
+
+def check_owner(actor: User, patient_id: int, message: str = NOT_ALLOWED) -> None:
+    """403 (`message`) when a patient's account reaches for another patient's object;
+    every other role passes (what else it may do is its route's roles)."""
+    acting_patient(actor, patient_id, message)

@@ -34,11 +34,11 @@ from chalicelib.domain.entities import (
     queue_name,
 )
 from chalicelib.domain.permissions import ADMIN, DOCTOR, NOT_ALLOWED, PATIENT, STAFF, own_doctor_id, own_patient_id
+from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
-from chalicelib.errors import ConditionFailed, Conflict, Forbidden, NotFound, ValidationFailed, found
-from chalicelib.storage import counters, queue_entries, service_points
+from chalicelib.errors import ConditionFailed, Conflict, Forbidden, NotFound, ValidationFailed, found, retry_on_conflict
 from chalicelib.storage import departments as departments_store
-from chalicelib.storage.transactions import retry_on_conflict
+from chalicelib.storage import queue_entries, service_points
 
 # A patient's claim on a queue, and the day's token counter, outlive the day by this much
 # (a day lasts at most 25 hours), then DynamoDB's TTL drops them.
@@ -111,7 +111,7 @@ def join(actor: User, data: dict) -> QueueEntry:
         raise NotFound(f"No patient with id {patient_id}.")
     _raise_if_queued(check.holder)
     notifications.check_contact(patient_id, data.get("notify"))
-    entry_id = counters.reserved_id("queue_entry")
+    entry_id = stores().ids.reserved_id("queue_entry")
     at = iso_instant(now)
     entry = QueueEntry(
         id=entry_id, token_number=_next_token(queue, day, now),
@@ -374,7 +374,7 @@ def transfer(actor: User, entry_id: int, data: dict) -> QueueEntry:
             holder = queue_entries.active_entry_id(queue_name(target), entry.queue_date, entry.patient)
             if holder is not None and (held := queue_entries.get(holder)) is not None and held.is_open:
                 raise ValidationFailed.field("patient_id", "This patient already holds a place in that queue today.")
-            new_id = counters.reserved_id("queue_entry")
+            new_id = stores().ids.reserved_id("queue_entry")
             new = QueueEntry(
                 id=new_id, token_number=_next_token(queue_name(target), entry.queue_date, now),
                 queue_date=entry.queue_date, department=target, patient=entry.patient, status=WAITING,

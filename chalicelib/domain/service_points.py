@@ -4,8 +4,9 @@ from __future__ import annotations
 from chalicelib.domain.conflicts import create, edit, set_fields
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import Page, ServicePoint, User
+from chalicelib.domain.stores import stores
 from chalicelib.errors import Missing, found
-from chalicelib.storage import counters, service_points
+from chalicelib.storage import service_points
 
 NAME_TAKEN = "This department already has a service point with that name."
 
@@ -28,7 +29,7 @@ def get_service_point(point_id: int) -> ServicePoint:
 def create_service_point(actor: User, data: dict) -> ServicePoint:
     """A new service point of a department (an existing, active one) or of the general queue; its name
     is unique within its department without regard to case."""
-    point = ServicePoint(id=counters.next_id("service_point"), name=data["name"], kind=data["kind"],
+    point = ServicePoint(id=stores().ids.next_id("service_point"), name=data["name"], kind=data["kind"],
                          department=data.get("department"), is_active=data.get("is_active", True))
     return create(point, service_points.add, _taken(point.department))
 

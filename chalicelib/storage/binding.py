@@ -106,7 +106,7 @@ def connection() -> Connection:
 
 def create_tables() -> None:
     """Create every bound model's table if it is missing, with its TTL (local server and tests)."""
-    from chalicelib.storage.counters import forget_reserved_ids
+    from chalicelib.storage.ids import forget_reserved_ids
 
     forget_reserved_ids()  # ids reserved from tables that may be gone
     for model in MODELS:

@@ -1,7 +1,6 @@
 """Atomic counters: ids, a day's token numbers, failed attempts in a window."""
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
@@ -45,39 +44,6 @@ def current_value(name: str) -> int:
     """A counter's value now (a strongly consistent read); 0 if it was never added to."""
     counter = get_or_none(CounterModel, name)
     return int(counter.value) if counter else 0
-
-
-def next_id(kind: str) -> int:
-    """A new id for an entity kind; ids are never reused."""
-    return next_value(f"id#{kind}")
-
-
-# Ids handed out from blocks reserved by one ADD each: kind -> [next, last].
-ID_BLOCK = 32
-_blocks: dict[str, list[int]] = {}
-_blocks_lock = threading.Lock()
-
-
-def reserved_id(kind: str) -> int:
-    """A new id for a kind written often (queue entries), from a block this process reserved.
-
-    One ADD reserves ID_BLOCK ids, so most calls make no DynamoDB call at all. Ids stay
-    unique and are never reused; they are not consecutive across processes (each Lambda
-    container holds its own block), and a block a process did not use up is skipped.
-    """
-    with _blocks_lock:
-        block = _blocks.get(kind)
-        if block is None or block[0] > block[1]:
-            last = next_value(f"id#{kind}", ID_BLOCK)
-            block = _blocks[kind] = [last - ID_BLOCK + 1, last]
-        block[0] += 1
-        return block[0] - 1
-
-
-def forget_reserved_ids() -> None:
-    """Drop the blocks held (the tables were created anew: their counters start again)."""
-    with _blocks_lock:
-        _blocks.clear()
 
 
 def _part(part: str | None) -> NumberAttribute:

@@ -8,8 +8,7 @@ exception. Each write is labelled, so a cancelled transaction is reported as
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pynamodb.exceptions import PynamoDBException, TransactGetError, TransactWriteError, UpdateError
 from pynamodb.models import Model
@@ -132,15 +131,3 @@ class Transaction:
         if not failed and any(r is not None and r.code == "TransactionConflict" for r in reasons):
             failed = [ConditionFailed.CONFLICT]
         return ConditionFailed(failed) if failed else error
-
-
-def retry_on_conflict(action: Callable[[], Any], attempts: int = 5) -> Any:
-    """Run `action` again while another writer on the same items won (a "conflict")."""
-    for attempt in range(attempts):
-        try:
-            return action()
-        except ConditionFailed as exc:
-            if not exc.conflicted or attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
-

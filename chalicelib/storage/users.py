@@ -6,7 +6,7 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.domain.entities import Page, User
 from chalicelib.domain.values import iso_date, parse_date
-from chalicelib.errors import ConditionFailed
+from chalicelib.errors import ConditionFailed, retry_on_conflict
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.claims import owner_of, stage_claim, stage_move, stage_release, unique_key
 from chalicelib.storage.counters import CounterModel
@@ -17,7 +17,6 @@ from chalicelib.storage.transactions import (
     Transaction,
     cause,
     get_or_none,
-    retry_on_conflict,
     update_unless,
 )
 

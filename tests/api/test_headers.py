@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from chalicelib import openapi
+from chalicelib.api import openapi
 
 DESK = "https://desk.clinic.example"
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chalicelib import openapi
+from chalicelib.api import openapi
 
 LISTS = ["/users", "/patients", "/doctors", "/departments", "/appointments", "/queues"]
 

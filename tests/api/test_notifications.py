@@ -12,7 +12,7 @@ import app as handlers
 from app import app
 from chalicelib.domain import departments, queue, service_points
 from chalicelib.domain.entities import Patient
-from chalicelib.storage import counters, patients
+from chalicelib.storage import ids, patients
 from tests.api.test_waiting_room_live import Sent, Stream
 from tests.support.queue import add_patients, admin
 from tests.support.queue import desk as desk_user
@@ -42,7 +42,7 @@ def emails() -> list:
 
 
 def patient(name: str, phone: str | None = None, email: str | None = None) -> Patient:
-    made = Patient(id=counters.next_id("patient"), name=name, email=email, phone=phone, date_of_birth=None,
+    made = Patient(id=ids.next_id("patient"), name=name, email=email, phone=phone, date_of_birth=None,
                    user_id=None, created_at="2024-01-01T00:00:00Z")
     patients.add(made)
     return made

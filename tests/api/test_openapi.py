@@ -9,7 +9,7 @@ import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from app import app  # registers every route before the description is built
-from chalicelib import openapi
+from chalicelib.api import openapi
 from chalicelib.api.docs import DOC_ROUTES
 from chalicelib.api.http import FALLBACK_ROUTES, ROUTES, RouteSpec
 from chalicelib.api.waiting_room import PAGE_ROUTES
@@ -153,3 +153,50 @@ def test_docs_page_is_self_contained_html(api):
     assert json.loads(embedded) == json.loads(json.dumps(openapi.describe()))
     for path in openapi.describe()["paths"]:
         assert path in page
+
+
+def _media_examples(spec: dict):
+    """(where, schema, example value, request?) of every example in the description."""
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            body = operation.get("requestBody")
+            if body:
+                media = body["content"]["application/json"]
+                yield f"{method} {path} body", media["schema"], media["examples"]["example"]["value"], True
+            for status, response in operation["responses"].items():
+                media = response.get("content", {}).get("application/json", {})
+                if "examples" in media:
+                    yield f"{method} {path} {status}", media["schema"], media["examples"]["example"]["value"], False
+
+
+def test_every_operation_has_examples_its_schemas_accept():
+    import jsonschema
+
+    spec = json.loads(json.dumps(openapi.describe()))
+    examples = list(_media_examples(spec))
+    routes = {(r.path, r.method.lower()): r for r in ROUTES}
+    with_body = {key for key, route in routes.items() if route.body is not None}
+    with_answer = {key for key, route in routes.items() if route.response is not None}
+    assert {tuple(where.split()[1::-1]) for where, _, _, request in examples if request} == with_body
+    assert {tuple(where.split()[1::-1]) for where, _, _, request in examples if not request} == with_answer
+    for where, schema, value, request in examples:
+        validator = jsonschema.Draft202012Validator({**schema, "components": spec["components"]},
+                                                    format_checker=jsonschema.FormatChecker())
+        assert [error.message for error in validator.iter_errors(value)] == [], where
+        if request:  # the API's own validation takes it too
+            method, path = where.split()[:2]
+            route = routes[(path, method)]
+            route.body.validate(value, partial=route.partial)
+
+
+def test_examples_look_like_the_clinic():
+    spec = openapi.describe()
+    board = spec["paths"]["/queues/board"]["get"]["responses"]["200"]["content"]["application/json"]
+    called = board["examples"]["example"]["value"]["now_calling"][0]
+    assert called["service_point"] == {"id": 1, "name": "Desk 1"}
+    register = spec["paths"]["/register"]["post"]["requestBody"]["content"]["application/json"]
+    body = register["examples"]["example"]["value"]
+    assert body["role"] == "patient" and "date_of_birth" in body
+    assert "specialty" not in body and "link_code" not in body  # a doctor's only; a code is used up
+    listing = spec["paths"]["/patients"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert listing["examples"]["example"]["value"]["next"] is None

@@ -480,8 +480,8 @@ INLINE_TEMPLATE_LIMIT = 51_200  # bytes: CloudFormation takes a bigger template 
 
 
 def _readme_deploy_commands() -> list[str]:
-    """The shell commands of the README's deployment section, one line each."""
-    text = (PROJECT_DIR / "README.md").read_text()
+    """The shell commands of docs/DEPLOYMENT.md's "Deploying to AWS", one line each."""
+    text = (PROJECT_DIR / "docs" / "DEPLOYMENT.md").read_text()
     section = text.split("\n## Deploying to AWS", 1)[1].split("\n## ", 1)[0]
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", section, re.S):
@@ -528,6 +528,7 @@ def test_zip_is_small_and_leaves_boto_to_the_runtime(built):
         names = archive.namelist()
     top = {name.split("/", 1)[0] for name in names}
     assert not top & {"boto3", "botocore", "s3transfer"}
+    assert not top & {"moto", "flask", "werkzeug", "websockets"}  # `make run`'s, not the function's
     assert {"app.py", "chalicelib", "pynamodb", "jwt", "argon2"} <= top
     assert "chalicelib/api/docs.html" in names  # the docs page's template, read at first use
     assert path.stat().st_size < MAX_ZIP_BYTES

@@ -68,7 +68,7 @@ def test_request_log_is_one_json_line_without_secrets(served):
 
     def profile_reads() -> list[dict]:
         records = [json.loads(line) for line in list(lines) if line.startswith("{")]
-        return [r for r in records if r["path"] == "/users/{user_id}" and r["method"] == "GET"]
+        return [r for r in records if r.get("path") == "/users/{user_id}" and r.get("method") == "GET"]
 
     _, login, _ = call("POST", f"{base}/api/auth/login", {"username": "boss", "password": "boss-password-1"})
     seen = len(profile_reads())
@@ -78,8 +78,9 @@ def test_request_log_is_one_json_line_without_secrets(served):
     while time.monotonic() < deadline and len(profile_reads()) == seen:
         time.sleep(0.05)
     profile = profile_reads()[seen]
-    assert set(profile) == {"method", "path", "status", "duration_ms", "user_id", "request_id"}
+    assert set(profile) == {"function", "method", "path", "status", "outcome", "duration_ms", "user_id", "request_id"}
     assert profile["status"] == 200 and profile["user_id"] == 1 and profile["duration_ms"] >= 0
+    assert profile["function"] == "api" and profile["outcome"] == "ok"
     text = "".join(lines)
     assert "boss-password-1" not in text and login["token"] not in text
 

@@ -47,7 +47,7 @@ from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app import app  # noqa: F401 (registers every route before the description is built)
-from chalicelib import openapi
+from chalicelib.api import openapi
 from tests.conftest import ADMIN_CREDENTIALS
 from tests.support import dynamodb
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import socket
 import stat
 import threading
@@ -216,16 +217,63 @@ def test_reset_data_removes_the_data_unless_a_server_holds_it(tmp_path, monkeypa
 
 # -- behaving like a server --------------------------------------------------------------
 
-def test_busy_port_is_one_line_and_a_failure(tmp_path):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+def taken_ports(*offsets: int) -> tuple[int, list[socket.socket]]:
+    """A base port with each of base+offset listened on here (the caller closes them)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + max(offsets) + 2 > 65535:
+            continue
+        held = []
+        try:
+            for offset in offsets:
+                sock = socket.socket()
+                held.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+                sock.listen()
+        except OSError:
+            for sock in held:
+                sock.close()
+            continue
+        return base, held
+    raise AssertionError("no run of free ports found")
+
+
+def suggested_port(line: str) -> int:
+    return int(re.search(r"make run PORT=(\d+)", line).group(1))
+
+
+def test_busy_port_is_one_line_and_a_failure_and_the_hint_names_no_websocket_port(tmp_path):
+    # As when `make run` already runs on `port`: its WebSocket holds port+1. Also port+3 is taken,
+    # so port+2 (whose WebSocket would need port+3) is no answer either.
+    port, held = taken_ports(0, 1, 3)
+    try:
         server = LocalServer(server_env(DQS_DATA_DIR=str(tmp_path / "data")), port=port)
         assert server.wait_exit() != 0
+    finally:
+        for sock in held:
+            sock.close()
     lines = server.output.strip().splitlines()
     assert len(lines) == 1, server.output
-    assert f"Port {port}" in lines[0] and "already in use" in lines[0] and "make run PORT=8001" in lines[0]
+    assert f"Port {port}" in lines[0] and "already in use" in lines[0], lines[0]
+    suggested = suggested_port(lines[0])
+    assert suggested >= port + 4, lines[0]
+    assert f"make run PORT={suggested} (its WebSocket then takes {suggested + 1})" in lines[0]
+
+
+def test_the_port_hint_wants_the_websocket_port_free_unless_dqs_ws_port_names_one(monkeypatch):
+    from devtools.local_settings import port_hint
+
+    port, held = taken_ports(1)
+    try:
+        monkeypatch.delenv("DQS_WS_PORT", raising=False)
+        assert suggested_port(port_hint("127.0.0.1", port)) > port + 1  # port's WebSocket port is taken
+        monkeypatch.setenv("DQS_WS_PORT", "9999")
+        assert port_hint("127.0.0.1", port) == f"make run PORT={port}"  # the WebSocket is elsewhere
+    finally:
+        for sock in held:
+            sock.close()
 
 
 @pytest.fixture
@@ -290,6 +338,18 @@ def test_no_server_banner(quick_timeout_server):
         assert response.getheader("Server") is None, response.getheaders()
         assert "Python" not in str(response.getheaders())
         assert response.getheader("Date")
+
+
+def test_a_head_answer_has_no_body_and_the_connection_goes_on(quick_timeout_server):
+    host, port = quick_timeout_server
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    connection.request("HEAD", "/api/docs")
+    head = connection.getresponse()
+    assert head.read() == b"" and int(head.getheader("Content-Length")) > 0
+    connection.request("GET", "/nowhere")  # the same connection: nothing of the HEAD's body in the way
+    after = connection.getresponse()
+    assert after.status == 404 and json.loads(after.read())["Code"] == "NotFoundError"
+    connection.close()
 
 
 def test_http_timeout_setting(monkeypatch):

@@ -1,22 +1,27 @@
-"""The README runs top to bottom.
+"""The documents' examples run top to bottom: README.md's and those of docs/*.md (docs/API.md
+holds most of them).
 
-Its ```sh blocks are run in order, in ONE bash process (so variables carry over), against
-a fresh local server (a free port, an empty data folder, the admin password the README's
-quick start gives `make run`), with `http://127.0.0.1:8000` replaced by that server's URL.
+Each document's ```sh blocks are run in order, in ONE bash process (so variables carry over),
+against a fresh local server of its own (a free port, an empty data folder, the admin password
+the document gives `make run`, if it gives one), with `http://127.0.0.1:8000` replaced by that
+server's URL.
 
-The README's conventions, which this test honours:
+The documents' conventions, which this test honours:
 
 - Every ```sh block is run. Other blocks (```json, ```text, plain ```) are output or
   layout, never run.
 - `<!-- not run: <why> -->` on the line before a ```sh block keeps that block from being
   run (`make run` itself, commands that need an AWS account, the long test runs). Before
   a heading, it keeps every block of that section (up to the next heading of the same or
-  a higher level) from being run.
+  a higher level) from being run; before a document's title, the whole document.
 - Every `curl` must get a 2xx answer, unless its command's last line ends with a comment
-  `# → NNN`, which says the answer is NNN (an error the README shows on purpose, or a
-  success code worth showing); then it must be exactly that. The test runs the README's
-  `curl` through a function that checks this, so README curls must not use `-o`, `-w`, `-i`
+  `# → NNN`, which says the answer is NNN (an error the document shows on purpose, or a
+  success code worth showing); then it must be exactly that. The test runs the examples'
+  `curl` through a function that checks this, so their curls must not use `-o`, `-w`, `-i`
   or `-D` of their own.
+- Ids are never guessed: an example that needs one takes it from an earlier answer into a shell
+  variable (`ID=$(curl ... | pick id)`), so the examples hold whatever ids a server gives out.
+  `test_no_example_guesses_an_id` refuses a literal id in a path or a body.
 - The blocks run with `set -euo pipefail`: a failing command, or an unset variable, fails
   the test.
 """
@@ -33,7 +38,9 @@ import pytest
 
 from tests.support.local_process import LocalServer, server_env
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PROJECT = Path(__file__).resolve().parents[2]
+README = PROJECT / "README.md"
+DOCUMENTS = [README, *sorted((PROJECT / "docs").glob("*.md"))]
 README_BASE = "http://127.0.0.1:8000"
 FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 NOT_RUN = re.compile(r"^\s*<!--\s*not run:\s*(.+?)\s*-->\s*$")
@@ -42,19 +49,20 @@ EXPECT = re.compile(r"#\s*→\s*(\d{3})\b")
 
 PRELUDE = r'''
 set -euo pipefail
-# The README's curl, checked: a 2xx answer, or exactly the status its `# → NNN` comment shows.
+# The examples' curl, checked: a 2xx answer, or exactly the status its `# → NNN` comment shows.
 curl() {
   local body status expect="${DQS_EXPECT:-2xx}"
   body=$(mktemp)
   if ! status=$(command curl -sS -o "$body" -w '%{http_code}' "$@"); then
-    echo "README check: curl $* could not complete" >&2; rm -f "$body"; return 1
+    echo "docs check: curl $* could not complete" >&2; rm -f "$body"; return 1
   fi
   cat "$body"; rm -f "$body"
-  echo "$status $expect curl $*" >> "$DQS_CURL_LOG"
+  local args="$*"
+  echo "$status $expect curl ${args//$'\n'/ }" >> "$DQS_CURL_LOG"  # one line per call
   if [[ $expect == 2xx && $status != 2?? ]]; then
-    echo >&2; echo "README check: curl $* answered $status; the README shows no error here" >&2; return 1
+    echo >&2; echo "docs check: curl $* answered $status; the document shows no error here" >&2; return 1
   elif [[ $expect != 2xx && $status != "$expect" ]]; then
-    echo >&2; echo "README check: curl $* answered $status; the README says $expect" >&2; return 1
+    echo >&2; echo "docs check: curl $* answered $status; the document says $expect" >&2; return 1
   fi
 }
 '''
@@ -68,7 +76,7 @@ class Block:
 
 
 def blocks(text: str) -> list[Block]:
-    """Every ```sh block of the README, with the reason it is not run, if it is not."""
+    """Every ```sh block of a document, with the reason it is not run, if it is not."""
     found: list[Block] = []
     lines = text.splitlines()
     section_skip: tuple[int, str] | None = None  # (heading level, reason)
@@ -159,49 +167,97 @@ def script(block: Block, base: str) -> str:
         if expected:
             first = group[0].lstrip()
             assert first.startswith("curl "), (
-                f"README line {block.line}: `# → {expected[1]}` marks a curl command's answer, not {first!r}")
+                f"line {block.line}: `# → {expected[1]}` marks a curl command's answer, not {first!r}")
             indent = group[0][: len(group[0]) - len(first)]
             group = [f"{indent}DQS_EXPECT={expected[1]} {first}"] + group[1:]
         for line in group:
             for option in (" -o ", " -w ", " -i ", " -D ", " --output ", " --write-out ", " --include "):
                 assert not (line.lstrip().startswith("curl") and option in f" {line} "), (
-                    f"README line {block.line}: the test's curl check cannot take {option.strip()}")
+                    f"line {block.line}: the test's curl check cannot take {option.strip()}")
         out += group
     return "\n".join(out).replace(README_BASE, base)
 
 
-def readme_admin_password(text: str) -> str:
+def admin_password(text: str) -> str | None:
+    """The admin password a document starts `make run` with, if it names one."""
     match = re.search(r"DQS_ADMIN_PASSWORD=(\S+)\s+make run", text)
-    assert match, "the README's quick start starts `make run` with DQS_ADMIN_PASSWORD=..."
-    return match[1]
+    return match[1] if match else None
 
 
-def test_readme_conventions_are_found():
-    text = README.read_text()
-    found = blocks(text)
-    run = [b for b in found if b.skipped is None]
+def _runnable(path: Path) -> list[Block]:
+    return [b for b in blocks(path.read_text()) if b.skipped is None]
+
+
+RUNNABLE = [path for path in DOCUMENTS if _runnable(path)]
+
+
+def test_the_documents_conventions_are_found():
+    api = (PROJECT / "docs" / "API.md").read_text()
+    run = [b for b in blocks(api) if b.skipped is None]
     assert len(run) >= 15, [b.line for b in run]
     assert sum(b.text.count("curl ") for b in run) >= 40
-    # Not-run markers stay few and say why.
-    skipped = [b for b in found if b.skipped]
-    assert all(len(b.skipped) > 8 for b in skipped)
-    assert not any("make run" in b.text and b.skipped is None for b in found)
+    assert admin_password(api), "docs/API.md's first steps start `make run` with DQS_ADMIN_PASSWORD=..."
+    assert README in RUNNABLE and PROJECT / "docs" / "API.md" in RUNNABLE
+    for path in DOCUMENTS:
+        found = blocks(path.read_text())
+        # Not-run markers say why, and nothing that starts a server or needs AWS is run.
+        assert all(len(b.skipped) > 8 for b in found if b.skipped), path
+        for block in found:
+            if block.skipped is None:
+                assert "make run" not in block.text and not re.search(r"^\s*(aws|sam) ", block.text, re.M), (
+                    path.name, block.line)
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the README's examples need curl")
-def test_readme_runs_top_to_bottom(tmp_path):
-    text = README.read_text()
-    server = LocalServer(server_env(DQS_DATA_DIR=str(tmp_path / "data"),
-                                    DQS_ADMIN_PASSWORD=readme_admin_password(text))).wait_serving()
+# A literal id where an id goes: in a path (`/patients/3/`, `/queues/1/recall/`), or as a JSON
+# body's value of an id field (`"patient": 1`, `"department": 2`).
+GUESSED_IDS = [
+    re.compile(r"/(?:users|patients|departments|doctors|appointments|queues|service-points)/[0-9]+\b"),
+    re.compile(r'"(?:id|patient|patient_id|doctor|department|service_point|user_id)":\s*[0-9]+'),
+    re.compile(r"[?&](?:department|doctor|patient)=[0-9]+\b"),
+]
+
+
+def _code(line: str) -> str:
+    """A line of a block without its comment (a `#` after a space, outside quotes, roughly)."""
+    return re.split(r"\s#\s", line, maxsplit=1)[0]
+
+
+def _curls(block: Block) -> int:
+    """The curl commands of a block, outside comments."""
+    return sum(len(re.findall(r"(?<![\w-])curl ", _code(line))) for line in block.text.splitlines()
+               if not line.lstrip().startswith("#"))
+
+
+def test_no_example_guesses_an_id():
+    guessed = []
+    for path in RUNNABLE:
+        for block in _runnable(path):
+            for number, line in enumerate(block.text.splitlines(), start=block.line + 1):
+                code = _code(line)
+                if code.lstrip().startswith("#"):
+                    continue
+                guessed += [f"{path.name}:{number}: {line.strip()}" for pattern in GUESSED_IDS if pattern.search(code)]
+    assert guessed == []
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the examples need curl")
+@pytest.mark.parametrize("document", RUNNABLE, ids=[path.name for path in RUNNABLE])
+def test_the_examples_run_top_to_bottom(document, tmp_path):
+    text = document.read_text()
+    password = admin_password(text)
+    env = {"DQS_DATA_DIR": str(tmp_path / "data")}
+    if password:
+        env["DQS_ADMIN_PASSWORD"] = password
+    server = LocalServer(server_env(**env)).wait_serving()
     try:
         base = f"http://127.0.0.1:{server.port}"
         parts = [PRELUDE]
-        for block in blocks(text):
-            if block.skipped is None:
-                parts.append(f"echo '### README.md line {block.line}' >&2")
-                parts.append(script(block, base))
+        run = [block for block in blocks(text) if block.skipped is None]
+        for block in run:
+            parts.append(f"echo '### {document.name} line {block.line}' >&2")
+            parts.append(script(block, base))
         log = tmp_path / "curl.log"
-        work = tmp_path / "work"  # where the README's commands may write files
+        work = tmp_path / "work"  # where the examples may write files
         work.mkdir()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DQS_")}
         env["DQS_CURL_LOG"] = str(log)
@@ -209,9 +265,9 @@ def test_readme_runs_top_to_bottom(tmp_path):
                                 text=True, timeout=300)
         calls = log.read_text().splitlines() if log.exists() else []
         assert result.returncode == 0, (
-            f"the README failed (exit {result.returncode}) after {len(calls)} curl calls:\n"
+            f"{document.name} failed (exit {result.returncode}) after {len(calls)} curl calls:\n"
             f"{result.stderr[-3000:]}\n--- its output:\n{result.stdout[-2000:]}")
-        assert len(calls) >= 40, calls
+        assert len(calls) == sum(_curls(block) for block in run), calls  # every curl ran, through the check
     finally:
         server.stop()
 

@@ -12,8 +12,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
-def chromium():
-    """A headless Chromium with its console log readable; skips the test where there is none."""
+def chromium(*flags: str, size: str = "1280,800"):
+    """A headless Chromium with its console log readable, and any more `flags`; skips the test
+    where there is none."""
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver; .ci/run does it)")
     from selenium import webdriver
@@ -24,7 +25,7 @@ def chromium():
     # This machine has no network but loopback: nothing in the background may try to reach out.
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1280,800"):
+                 "--disable-dev-shm-usage", f"--window-size={size}", *flags):
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='dqs-chromium-')}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 from schemathesis.core.jsonschema import FANCY_REGEX_OPTIONS
 
 from app import app  # noqa: F401 (registers every route)
-from chalicelib import openapi
+from chalicelib.api import openapi
 from chalicelib.api.http import ROUTES
 from chalicelib.schema import Bool, Choice, Date, Field, FieldError, Instant, Int, Password, Str, query_params
 

@@ -1,20 +1,17 @@
-"""`make run`'s WebSocket server (devtools/websocket.py) at the frame level, over a raw socket:
-RFC 6455's handshake, masked and fragmented text frames, ping/pong, close, refused frames."""
+"""`make run`'s WebSocket server (devtools/websocket.py), as clients see it: subscribe and get the
+board, then each change to that queue only; errors as messages; binary, oversized and plain-HTTP
+requests refused; a handshake that never finishes is cut; stop drops everyone, start listens again."""
 from __future__ import annotations
 
-import base64
 import json
-import os
 import socket
-import struct
+import time
 
 import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect as ws_connect
 
-from devtools.websocket import Hub, WebSocketServer, accept_key
-
-
-def test_the_accept_key_is_rfc_6455s():
-    assert accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+from devtools.websocket import Hub, WebSocketServer
 
 
 @pytest.fixture
@@ -24,75 +21,97 @@ def server():
     def board_of(department):
         return boards[department]
 
-    served = WebSocketServer(Hub(board_of), "127.0.0.1", 0).start()
+    served = WebSocketServer(Hub(board_of), "127.0.0.1", 0, open_timeout=0.5).start()
     yield served
     served.stop()
 
 
-def connect(server) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    assert head.startswith(b"HTTP/1.1 101") and accept_key(key).encode() in head
-    return sock
+def connect(server):
+    return ws_connect(f"ws://127.0.0.1:{server.port}/", open_timeout=5, close_timeout=1)
 
 
-def send(sock, opcode: int, payload: bytes, fin: bool = True) -> None:
-    mask = os.urandom(4)
-    header = bytes([(0x80 if fin else 0) | opcode])
-    size = len(payload)
-    header += bytes([0x80 | size]) if size < 126 else bytes([0x80 | 126]) + struct.pack("!H", size)
-    sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+def subscribe(ws, department) -> dict:
+    ws.send(json.dumps({"action": "subscribe", "department": department}))
+    return json.loads(ws.recv(timeout=5))
 
 
-def receive(sock) -> tuple[int, bytes]:
-    first, second = sock.recv(1)[0], sock.recv(1)[0]
-    size = second & 0x7F
-    if size == 126:
-        size = struct.unpack("!H", sock.recv(2))[0]
-    data = b""
-    while len(data) < size:
-        data += sock.recv(size - len(data))
-    return first & 0x0F, data
+def wait_until(condition, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
-def test_subscribe_in_fragments_ping_and_close(server):
-    sock = connect(server)
-    text = json.dumps({"action": "subscribe", "department": 7}).encode()
-    send(sock, 0x1, text[:5], fin=False)
-    send(sock, 0x9, b"are you there")  # a ping between fragments is answered at once
-    assert receive(sock) == (0xA, b"are you there")
-    send(sock, 0x0, text[5:])
-    opcode, data = receive(sock)
-    assert opcode == 0x1 and json.loads(data) == {"type": "board", "board": {"next": [7]}}
-    assert server.hub.publish(7, {"next": [8]}) == 1 and server.hub.publish(None, {"next": [2]}) == 0
-    assert json.loads(receive(sock)[1])["board"] == {"next": [8]}
-    send(sock, 0x1, b'{"action": "shout"}')
-    assert json.loads(receive(sock)[1])["type"] == "error"
-    send(sock, 0x8, struct.pack("!H", 1000))
-    assert receive(sock)[0] == 0x8
+def test_a_subscriber_gets_its_board_at_once_then_only_its_queues_changes(server):
+    with connect(server) as cardiology, connect(server) as general:
+        assert subscribe(cardiology, 7) == {"type": "board", "board": {"next": [7]}}
+        assert subscribe(general, None) == {"type": "board", "board": {"next": [1]}}
+        assert server.hub.publish(7, {"next": [8]}) == 1
+        assert json.loads(cardiology.recv(timeout=5)) == {"type": "board", "board": {"next": [8]}}
+        with pytest.raises(TimeoutError):
+            general.recv(timeout=0.2)  # nothing of the other queue
+        # A second subscribe moves the client to that queue.
+        assert subscribe(cardiology, None)["board"] == {"next": [1]}
+        assert server.hub.publish(7, {"next": [9]}) == 0 and server.hub.publish(None, {"next": [2]}) == 2
+    wait_until(lambda: server.hub.clients() == [])
 
 
-def test_binary_frames_and_plain_http_are_refused(server):
-    sock = connect(server)
-    send(sock, 0x2, b"\x00\x01")
-    opcode, data = receive(sock)
-    assert opcode == 0x8 and struct.unpack("!H", data[:2])[0] == 1003
-    plain = socket.create_connection(("127.0.0.1", server.port), timeout=5)
-    plain.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert plain.recv(100).startswith(b"HTTP/1.1 400")
+def test_a_message_that_is_not_a_subscribe_gets_an_error_and_the_connection_stays(server):
+    with connect(server) as ws:
+        for text in ("not json", '{"action": "shout"}', json.dumps({"action": "subscribe", "department": "x"})):
+            ws.send(text)
+            answer = json.loads(ws.recv(timeout=5))
+            assert answer["type"] == "error" and answer["message"], answer
+        assert subscribe(ws, 7)["type"] == "board"
+        ws.ping(b"are you there").wait(5)  # pings are answered
 
 
-def test_stop_drops_every_client_and_start_listens_again(server):
-    sock = connect(server)
-    server.stop()
-    opcode, data = receive(sock)
-    assert opcode == 0x8 and struct.unpack("!H", data[:2])[0] == 1001
-    with pytest.raises(OSError):
-        connect(server)
+def test_binary_and_oversized_messages_close_the_connection(server):
+    with connect(server) as ws:
+        ws.send(b"\x00\x01")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 1003
+    with connect(server) as ws:
+        ws.send("x" * (64 * 1024 + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 1009
+    wait_until(lambda: server.hub.clients() == [])
+
+
+def test_plain_http_is_told_to_use_a_websocket_client(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as plain:
+        plain.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := plain.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 426"), answer
+    assert b"connect with a WebSocket client" in answer and b"Server:" not in answer
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"],
+                         ids=["silent", "half a handshake"])
+def test_a_handshake_that_does_not_finish_in_time_is_cut(server, sent):
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(sent)
+        assert sock.recv(4096) == b""  # closed by the server, without an answer
+    assert time.monotonic() - started < 3  # open_timeout is 0.5 s here
+
+
+def test_stop_drops_every_client_and_start_listens_again_on_the_same_port(server):
+    port = server.port
+    with connect(server) as ws:
+        subscribe(ws, None)
+        server.stop()
+        assert not server.running
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 1001
+    with pytest.raises((OSError, InvalidStatus)), connect(server):
+        pass
     server.start()
-    connect(server).close()
+    assert server.running and server.port == port
+    with connect(server) as again:
+        assert subscribe(again, 7)["board"] == {"next": [7]}

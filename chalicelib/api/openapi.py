@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 description of the API, generated from the route registry.
 
-Every route registered through `chalicelib.api.http.route()` records its path,
+Every route registered through `http.route()` (this package) records its path,
 method, body and response Schema, query fields, roles and status. The
 description is built from those records and from the same Schema definitions
 that validate requests, so it follows the code without being edited by hand.
@@ -11,7 +11,8 @@ import re
 from http import HTTPStatus
 from typing import Any
 
-from chalicelib.schema import Field, List, Obj, Schema
+from chalicelib.api.http import ROUTES
+from chalicelib.schema import Bool, Choice, Date, Email, Field, Instant, Int, List, Obj, Password, Schema, Str
 
 TITLE = "Digital Queue System API"
 VERSION = "1.0.0"
@@ -37,8 +38,10 @@ A clinic's day: accounts with roles (admin, staff, doctor, patient), patients, d
 departments, appointments, and a daily token queue.
 
 * Send `Authorization: Token <token>` with the token from `POST /auth/login` (`Bearer <token>` works too).
-* Every path also answers with a trailing slash (`/register/`).
-* Requests and responses are JSON; an empty body counts as `{}`.
+* Every path also answers with a trailing slash (`/register/`), and a doubled slash after the base
+  URL counts as one (`/api//register/` is `/api/register/`).
+* Requests and responses are JSON: send bodies with `Content-Type: application/json` (anything else
+  answers 415); an empty body counts as `{}`.
 * Dates are `YYYY-MM-DD`; instants are ISO 8601 with seconds and a zone, returned in UTC with `Z`;
   both in the years 1900 to 9998.
 * Text is stripped of surrounding white space, and holds no control characters (multi-line text
@@ -50,6 +53,102 @@ departments, appointments, and a daily token queue.
 * Each operation's `x-roles` lists the roles that may call it (`anonymous`: anyone); a role not
   listed gets 403 before anything about the body is checked.
 """
+
+
+_OMIT = object()  # a field an example leaves out (present only in some answers)
+
+# Examples: each body and answer gets one, made from its Schema's fields. A field's example is
+# its name's here, else one of its type. The values are valid for the field (a test checks every
+# example against its schema) and look like the clinic's data.
+_FIELD_EXAMPLES: dict[str, Any] = {
+    "username": "johndoe", "email": "john@example.com", "password": "securepassword123",
+    "old_password": "securepassword123", "new_password": "a-new-password-2",
+    "first_name": "John", "last_name": "Doe", "name": "Jane Roe", "phone": "+1 555 010 0100",
+    "date_of_birth": "1990-01-15", "specialty": "Cardiology", "description": "Heart disease treatment",
+    "role": "patient", "kind": "desk", "status": "waiting", "priority": "normal",
+    "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIyIn0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg",
+    "link_code": "7KQ2MX9P", "message": "The queue is open for today.",
+    "created_at": "2030-12-14T08:30:12Z", "date_joined": "2030-12-14T08:30:12Z",
+    "token_number": 3, "recalls": 0, "people_ahead": 2, "position": 3, "estimated_wait_minutes": 12,
+    "version": "1.0.0", "docs": "/api/docs", "openapi": "/api/openapi.json", "board": "/api/queues/board/",
+    "display": "/api/display/", "closed": False, "waiting": 4, "joined": 12, "served": 6,
+    "called_at": "2030-12-15T10:05:00Z", "served_at": "2030-12-15T10:12:00Z", "closed_at": "2030-12-15T10:12:00Z",
+    "at": "2030-12-15T10:05:00Z", "expires_at": "2030-12-22T08:30:12Z", "link_code_expires_at": "2030-12-22T08:30:12Z",
+    "expired": 0, "next": None,
+    # A name is a person's, unless the schema says otherwise below.
+    "Department.name": "Cardiology", "DepartmentCreate.name": "Cardiology", "DepartmentUpdate.name": "Cardiology",
+    "Doctor.name": "Dr. Smith", "DoctorCreate.name": "Dr. Smith", "DoctorUpdate.name": "Dr. Smith",
+    "ServicePoint.name": "Desk 1", "ServicePointCreate.name": "Desk 1", "ServicePointUpdate.name": "Desk 1",
+    "BoardServicePoint.name": "Desk 1", "ApiIndex.name": TITLE,
+    "QueueBoard.next": [4, 5], "Message.message": "Logged out.",
+    "QueueCloseResult.message": "The queue is closed for today; 2 waiting entries expired.",
+    "QueueCloseResult.expired": 2, "QueueResetResult.message": "Expired 0 entries from earlier days.",
+    "Patient.email": "jane.roe@example.com", "NewPatient.email": "jane.roe@example.com",
+    "PatientCreate.email": "jane.roe@example.com", "PatientUpdate.email": "jane.roe@example.com",
+    "Patient.user_id": None, "NewPatient.user_id": None, "Doctor.user_id": None, "TokenUser.doctor_id": None,
+    "User.doctor_id": _OMIT, "CallNextResult.message": _OMIT,
+    "Appointment.date": "2030-12-15T10:00:00Z", "Appointment.status": "scheduled",
+    "AppointmentCreate.status": "scheduled", "AppointmentUpdate.status": "canceled",
+    "QueueEntry.status": "called", "CallNextResult.status": "called",
+    "QueueEntry.served_at": None, "CallNextResult.served_at": None,
+    "QueueEntry.closed_at": None, "CallNextResult.closed_at": None, "transferred_from": None,
+    "QueueEntryEvent.service_point": None,
+}
+# Fields a request example leaves out: they depend on what is stored, so the same example could
+# not be sent twice as it is (a link code is used up; a message needs the record's phone or email).
+_NOT_IN_REQUEST_EXAMPLES = {"link_code", "notify"}
+
+
+def field_example(name: str, field: Field, owner: str = "") -> Any:
+    """An example value of one field (of the schema named `owner`)."""
+    for key in (f"{owner}.{name}", name):
+        if key in _FIELD_EXAMPLES:
+            return _FIELD_EXAMPLES[key]
+    if isinstance(field, Obj):
+        return schema_example(field.schema)
+    if isinstance(field, List):
+        return [field_example(name, field.item, owner)]
+    if isinstance(field, Choice):
+        return field.choices[0]
+    if isinstance(field, Email):
+        return "john@example.com"
+    if isinstance(field, Password):
+        return "securepassword123"
+    if isinstance(field, Instant):
+        return "2030-12-15T10:00:00Z"
+    if isinstance(field, Date):
+        return "2030-12-15"
+    if isinstance(field, Bool):
+        return True
+    if isinstance(field, Int):
+        return max(field.minimum or 1, 1)
+    if isinstance(field, Str):
+        return "Triage desk"[: field.max_length].ljust(field.min_length, "x")
+    if field.json_type == "number":
+        return 4.5
+    return "text"
+
+
+def schema_example(schema: Schema, *, request: bool = False, partial: bool = False) -> dict:
+    """An example of a body (`request`) or an answer, with every field the schema lists; a request
+    leaves out what the schema's rules forbid (only a doctor has a specialty), and a partial one
+    (PATCH) holds only the first two fields."""
+    example = {name: field_example(name, field, schema.name) for name, field in schema.fields.items()
+               if _FIELD_EXAMPLES.get(f"{schema.name}.{name}", True) is not _OMIT
+               and not (request and (name in _NOT_IN_REQUEST_EXAMPLES or
+                                    (isinstance(field, Password) and not field.required)))}
+    if request:
+        for rule in schema.rules:
+            for name in rule.broken_by(example):
+                if name in example and not schema.fields[name].required:
+                    del example[name]
+        if partial:
+            example = dict(list(example.items())[:2])
+    return example
+
+
+def _example(value: Any, summary: str) -> dict:
+    return {"example": {"summary": summary, "value": value}}
 
 
 def _components_for(schema: Schema, found: dict[str, Schema]) -> None:
@@ -133,8 +232,13 @@ def _success_response(spec, schemas: dict[str, dict]) -> dict:
             "required": ["results", "next"],
             "additionalProperties": False,
         }
-        return {"description": description, "content": _json_content(_ref(page_name))}
-    return {"description": description, "content": _json_content(_ref(spec.response.name))}
+        content = _json_content(_ref(page_name))
+        content["application/json"]["examples"] = _example(
+            {"results": [schema_example(spec.response)], "next": None}, "A page (the last: `next` is null)")
+        return {"description": description, "content": content}
+    content = _json_content(_ref(spec.response.name))
+    content["application/json"]["examples"] = _example(schema_example(spec.response), "An answer")
+    return {"description": description, "content": content}
 
 
 def _operation(spec, schemas: dict[str, dict]) -> dict:
@@ -155,7 +259,10 @@ def _operation(spec, schemas: dict[str, dict]) -> dict:
             name = f"{name}Partial"
             schemas[name] = spec.body.json_schema(partial=True)
         required = not spec.partial and any(f.required for f in spec.body.fields.values())
-        operation["requestBody"] = {"required": required, "content": _json_content(_ref(name))}
+        content = _json_content(_ref(name))
+        content["application/json"]["examples"] = _example(
+            schema_example(spec.body, request=True, partial=spec.partial), "A request")
+        operation["requestBody"] = {"required": required, "content": content}
     if spec.auth:
         operation["security"] = [{SECURITY_SCHEME: []}]
     elif spec.body is not None:
@@ -201,7 +308,7 @@ def _error_components(used: set[int]) -> tuple[dict, dict]:
 def describe(routes=None) -> dict:
     """The OpenAPI 3.1 description of the given routes (default: every registered route)."""
     if routes is None:
-        from chalicelib.api.http import ROUTES as routes
+        routes = ROUTES
     unique = {(spec.path, spec.method): spec for spec in routes}  # a re-registered route replaces itself
     named: dict[str, Schema] = {}
     for spec in unique.values():

@@ -1,0 +1,106 @@
+"""`make run`'s DynamoDB: moto's server in this process, on a loopback port, one request at a time,
+its data kept in the data folder by the journal (devtools.journal) across restarts and crashes.
+
+`start_embedded_dynamodb` is the engine alone (the tests and the benchmark start it too);
+`open_data` is what `make run` does around it: hold the data folder, restore, say what it found.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from devtools import datadir
+from devtools.local_settings import StartupError
+
+RESTORE_NOTICE_BYTES = 2_000_000  # a journal this large (about 5,000 items) takes a moment: say so
+
+
+def _one_request_at_a_time(wsgi_app, journal=None):
+    """DynamoDB applies each request atomically; moto's backends take no locks (a
+    transaction deep-copies its tables while other threads write them, and fails with
+    a 500), so the embedded server handles one request at a time. With a journal,
+    each answered write is on disk before its answer leaves (devtools.journal)."""
+    from devtools.journal import journaling
+
+    return journaling(wsgi_app, journal, threading.Lock())
+
+
+class EmbeddedDynamoDB:
+    """moto's WSGI app behind werkzeug's threaded server, as moto's own ThreadedMotoServer
+    serves it, with the app wrapped (one request at a time, journaled) and the journal closed on stop."""
+
+    def __init__(self, app, journal=None, restored=None, host: str = "127.0.0.1", port: int = 0):
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from werkzeug.serving import make_server
+
+        self.journal = journal
+        self.restored = restored
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-dynamodb", daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> EmbeddedDynamoDB:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        if self.journal is not None:
+            self.journal.close()
+
+
+def start_embedded_dynamodb(data_dir: Path | str | None = None):
+    """moto's server on a free loopback port; returns (server, endpoint URL).
+
+    With `data_dir`, the data is restored from its journal first and every answered
+    write is journaled there (`server.restored` reports what was restored); without
+    it, the data lasts as long as the process.
+    """
+    import logging
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from devtools.journal import Journal
+    from devtools.moto_memory import forget_dynamodb_objects
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    forget_dynamodb_objects()
+
+    backend_app = DomainDispatcherApplication(create_backend_app)
+    journal = restored = None
+    if data_dir is not None:
+        journal = Journal(datadir.ensure(Path(data_dir)), backend_app)
+        restored = journal.restore()
+    server = EmbeddedDynamoDB(_one_request_at_a_time(backend_app, journal), journal, restored).start()
+    return server, server.endpoint
+
+
+def open_data(data: Path) -> tuple[EmbeddedDynamoDB, str, list[str]]:
+    """`make run`'s embedded DynamoDB on the data folder, which must be held already
+    (datadir.lock): (server, endpoint, notes to print). StartupError on a damaged journal."""
+    from devtools.journal import JOURNAL_FILE, JournalDamaged
+
+    journal_file = data / JOURNAL_FILE
+    if journal_file.exists() and journal_file.stat().st_size > RESTORE_NOTICE_BYTES:
+        print(f"Restoring the data in {datadir.display(data)}/ "
+              f"({journal_file.stat().st_size / 1e6:.0f} MB)...", flush=True)
+    try:
+        embedded, endpoint = start_embedded_dynamodb(data)
+    except JournalDamaged as exc:
+        raise StartupError(str(exc)) from None
+    restored = embedded.restored
+    kept = f"{restored.items} items in {restored.tables} tables" if restored.tables else "no data yet"
+    notes = [f"Embedded DynamoDB (moto) at {endpoint}, kept in {datadir.display(data)}/: "
+             f"{kept}, restored in {restored.seconds:.1f} s (`make reset-data` empties it)."]
+    if restored.dropped_tail:
+        notes.append("The last journal record was unfinished when the server stopped (its request "
+                     "was never answered): dropped.")
+    if restored.failed:
+        notes.append(f"Warning: {restored.failed} journal records could not be replayed (see above).")
+    return embedded, endpoint, notes
