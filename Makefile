@@ -9,7 +9,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: install run reset-data test lint bench package clean
+.PHONY: install run reset-data test fuzz lint bench package clean
 
 # The virtualenv. Its pip comes from the system's pip when that can install into another
 # environment (--python): some 7 s quicker than the venv module's ensurepip, the fallback.
@@ -38,8 +38,19 @@ reset-data:
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
+# The tests run on as many processes as there are cores (at most 4; pytest-xdist): a test goes to
+# whichever is free, the tests of a module that shares a server or a build stay together
+# (tests/conftest.py). `make test TEST_WORKERS=0` runs them in this process. The last lines
+# give the time of each layer of tests.
+TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs -n $(TEST_WORKERS) --maxprocesses 4 --dist loadgroup
+
+# A deeper fuzzing pass than `make test`'s: 100 random examples per operation, not 8.
+FUZZ_EXAMPLES ?= 100
+fuzz: $(DEV_STAMP)
+	DQS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -rs -n $(TEST_WORKERS) --maxprocesses 4 \
+	  tests/e2e/test_fuzz.py
 
 # The deployable artifact of every stage, offline: build/package/<stage>/{sam.json,deployment.zip}
 package: $(DEV_STAMP)

@@ -1,6 +1,7 @@
 """Shared fixtures: moto-mocked DynamoDB, the Chalice test client, and users of every role."""
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -9,6 +10,9 @@ import os
 # request; then fake credentials and loopback only, before any AWS client exists.
 from devtools.stage import stage_env  # noqa: E402 (reads a file; no AWS client)
 
+# Before any AWS client exists: every botocore session announces its DynamoDB calls to the tests.
+from tests.support import dynamodb  # noqa: F401
+
 os.environ.update(stage_env("dev"))
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing",
@@ -16,6 +20,9 @@ os.environ.update({
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "DQS_JWT_SECRET": "test-secret-that-is-at-least-32-bytes-long!",
+    # The tests' DynamoDB over HTTP is moto's server in this process, one request at a time (as
+    # make run's): on a loaded machine a 3 s read timeout would retry writes that already landed.
+    "DQS_DYNAMODB_READ_TIMEOUT": "15",
 })
 os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)
 os.environ.pop("AWS_PROFILE", None)
@@ -25,14 +32,34 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from chalicelib import storage  # noqa: E402
-from chalicelib.domain import queue  # noqa: E402
+from chalicelib.domain import queue, security  # noqa: E402
 from devtools import moto_transactions  # noqa: E402
 from devtools.moto_memory import forget_dynamodb_objects  # noqa: E402
 
 forget_dynamodb_objects()  # moto would keep every item of every test (devtools/moto_memory.py)
 moto_transactions.install()  # the same transactions as make run's engine: an undo log, not table copies
 
-pytest_plugins = ["tests.support.iam_calls"]  # records DynamoDB calls; checks the IAM policies at the end
+# Passwords: argon2id at the deployed cost (OWASP's baseline, 19 MiB and 2 passes: some 30 ms a hash
+# or a check) would cost the suite over a minute of CPU, for the several passwords nearly every test
+# sets and checks. In this process passwords are hashed at argon2's least cost instead. A hash made at
+# the deployed cost still verifies (argon2 reads the cost from the hash); the servers the tests start
+# as processes hash at the deployed cost; tests/unit/test_password_cost.py checks that cost itself.
+DEPLOYED_HASHER = security._hasher
+
+
+@functools.cache
+def _cheapest_hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+security._hasher = _cheapest_hasher
+
+pytest_plugins = [
+    "tests.support.iam_calls",  # records DynamoDB calls; checks the IAM policies at the end
+    "tests.support.layers",  # prints the time of each layer of tests
+]
 
 
 @pytest.fixture
@@ -237,3 +264,30 @@ def live_server(dynamodb_server):
     yield LiveServer(f"http://{host}:{port}/api")
     server.server.shutdown()
     server.server.server_close()
+
+
+# -- running on several processes (pytest-xdist; `make test` uses --dist loadgroup) ---------
+
+# Modules whose tests share something costly of their own (a server or a build in a fixture of
+# module or session scope): under xdist each of them runs on one worker, so that it is made once.
+SHARED_PER_MODULE = (
+    "tests/deploy/test_package.py",  # the package build and its cfn-lint run
+    "tests/e2e/test_e2e_http.py",
+    "tests/e2e/test_pages_browser.py",
+    "tests/e2e/test_waiting_room_live.py",
+)
+# The races (16 threads against moto's server, each request timing out after 3 s as deployed) run
+# one after another on one worker: two at once on two cores starve each other into timeouts.
+RACES = "tests/e2e/test_*races*.py"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every other test goes to whichever worker is free."""
+    from fnmatch import fnmatch
+
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        if module in SHARED_PER_MODULE:
+            item.add_marker(pytest.mark.xdist_group(module))
+        elif fnmatch(module, RACES):
+            item.add_marker(pytest.mark.xdist_group("races"))

@@ -21,11 +21,17 @@ A second pass (`test_hostile_values_...`) takes a valid request of every operati
 puts each of HOSTILE_VALUES in turn into each field and parameter: no 5xx, a 4xx that
 names the field whenever the value is invalid, and no stored change on a 4xx.
 
-DQS_FUZZ_EXAMPLES sets the examples per operation in the random phase (default 8);
-the boundary-value phase adds its own deterministic cases.
+DQS_FUZZ_EXAMPLES sets the examples per operation in the random phase (default 8, what
+`make test` runs); the boundary-value phase adds its own deterministic cases. A deeper
+run: `make fuzz` (DQS_FUZZ_EXAMPLES=100, this file only).
+
+The schema and each operation's cases are built when that operation's test runs, not
+when the tests are collected: under pytest-xdist every worker collects every test, and
+building them all (the boundary values above all) takes tens of seconds.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -136,7 +142,39 @@ CONFIG = SchemathesisConfig.from_dict({
     },
 })
 
-schema = schemathesis.openapi.from_dict(openapi.describe(), config=CONFIG)
+
+
+@functools.cache
+def _schema():
+    """The description as schemathesis reads it: built once per process, at first use."""
+    return schemathesis.openapi.from_dict(openapi.describe(), config=CONFIG)
+
+
+@functools.cache
+def _operations() -> list[tuple[str, str, dict]]:
+    spec = openapi.describe()
+    return [(method.upper(), path, operation) for path, item in spec["paths"].items()
+            for method, operation in item.items()]
+
+
+def run_operation(method: str, path: str, test_func, **fixtures) -> None:
+    """Run `test_func(case, **fixtures)` on the cases schemathesis generates for one operation:
+    the same Hypothesis test `@schema.parametrize()` builds for each operation, with every phase
+    CONFIG enables, built here when the test runs rather than for every operation at collection.
+    (schemathesis.pytest.from_fixture, its lazy form, fails on pytest 9.2: no `Node._nodeid`.)"""
+    from schemathesis.core.failures import FailureGroup, as_reported_failure
+    from schemathesis.generation.feedback import FeedbackSources
+    from schemathesis.pytest._test_builder import build_operation_test
+    from schemathesis.python._constants.orchestrator import make_constants_value_source
+
+    schema = _schema()
+    test = build_operation_test(
+        config=schema.config, operation=schema[path][method], test_func=test_func, given_kwargs={},
+        feedback=FeedbackSources(constants_value_source=make_constants_value_source(schema)))
+    try:
+        test(**fixtures)
+    except FailureGroup as exc:
+        raise as_reported_failure(exc) from None
 
 
 class FuzzEnv:
@@ -295,9 +333,14 @@ def _with_issued_cursor(case, headers, env: FuzzEnv) -> None:
         del query["cursor"]
 
 
-@schema.parametrize()
+@pytest.mark.parametrize("method, path", [(method, path) for method, path, _ in _operations()],
+                         ids=[f"{method} {path}" for method, path, _ in _operations()])
+def test_fuzz_every_operation_as_every_role(method, path, fuzz_env):
+    run_operation(method, path, _fuzz_case, fuzz_env=fuzz_env)
+
+
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
-def test_fuzz_every_operation_as_every_role(case, fuzz_env):
+def _fuzz_case(case, fuzz_env):
     generated_query = dict(case.query) if case.query else None
     for identity in _identities(case):
         if _revokes_fuzzing_token(case, identity, fuzz_env):
@@ -401,12 +444,6 @@ def _valid_value(schema: dict):
         *_VALID_TEXT, "hostile-password-1"]
     checker = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     return next(value for value in candidates if checker.is_valid(value))
-
-
-def _operations() -> list[tuple[str, str, dict]]:
-    spec = openapi.describe()
-    return [(method.upper(), path, operation) for path, item in spec["paths"].items()
-            for method, operation in item.items()]
 
 
 class _Client:

@@ -1,44 +1,12 @@
-"""What the app asks of DynamoDB: every call PynamoDB dispatches, recorded for tests.
+"""What is asked of DynamoDB, for tests: every call a botocore client makes to it, the app's
+(PynamoDB's connections) and the tests' own (boto3's clients) alike, from any thread.
 
-Each model has its own connection, so the calls are seen where they all pass,
-at `Connection.dispatch`, rather than on one botocore client.
+The calls are seen through botocore's public event system (devtools/calls.py, which bench uses
+too): its handler joins every botocore session made after it is imported, so tests/conftest.py
+imports this module before any client exists.
 """
 from __future__ import annotations
 
-import contextlib
-import threading
+from devtools.calls import add_listener, listening, recording, remove_listener
 
-from pynamodb.connection.base import Connection
-
-_listeners: list = []
-_lock = threading.Lock()
-_original_dispatch = Connection.dispatch
-
-
-def _dispatch(self, operation_name, operation_kwargs):
-    for listener in list(_listeners):
-        listener(operation_name, operation_kwargs)
-    return _original_dispatch(self, operation_name, operation_kwargs)
-
-
-Connection.dispatch = _dispatch
-
-
-@contextlib.contextmanager
-def listening(listener):
-    """Call `listener(operation_name, kwargs)` for every DynamoDB call made inside the block."""
-    with _lock:
-        _listeners.append(listener)
-    try:
-        yield
-    finally:
-        with _lock:
-            _listeners.remove(listener)
-
-
-@contextlib.contextmanager
-def recording():
-    """A list that fills with the operation name of every DynamoDB call made inside the block."""
-    calls: list[str] = []
-    with listening(lambda name, _kwargs: calls.append(name)):
-        yield calls
+__all__ = ["add_listener", "listening", "recording", "remove_listener"]

@@ -2,14 +2,18 @@
 recorded, and at the end checked against the IAM policies `make package` deploys
 (devtools/package.py: FUNCTION_ACCESS, LOCAL_ONLY).
 
-The hook wraps botocore's BaseClient._make_api_call, the one method every client
-call goes through, so it sees the calls made under moto's mock_aws and those sent
-to moto's server alike. A call counts when the app's code made it (a frame of
+Calls are seen through botocore's event system (tests/support/dynamodb.py), which
+every client call announces, so the calls made under moto's mock_aws and those sent
+to moto's server are seen alike. A call counts when the app's code made it (a frame of
 chalicelib/ or app.py on the stack); calls the tests make themselves (a scan to
 look at a table) do not. A call made inside app.py's `queue_reset` belongs to that
 function; every other call to the API's. The items of a transaction are recorded as
 the actions IAM checks them as (PutItem, UpdateItem, DeleteItem, ConditionCheckItem,
 GetItem).
+
+Under pytest-xdist (`-n`), each worker records its own calls and hands them to the
+controller with its results (xdist's `workeroutput`); the controller checks the calls
+of all workers together.
 
 At the end of the session:
 - a call that its function's policy does not grant fails the run, whatever was selected;
@@ -23,8 +27,9 @@ import sys
 import threading
 from pathlib import Path
 
-import botocore.client
 import pytest
+
+from tests.support import dynamodb
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 APP_FILE = str(PROJECT_DIR / "app.py")
@@ -43,23 +48,17 @@ class Recorder:
         self.calls: dict[tuple[str, str, str, str | None], str] = {}
         self.current_test = "(outside a test)"
         self._lock = threading.Lock()
-        self._original = None
+        self._installed = False
 
     def install(self) -> None:
-        original = self._original = botocore.client.BaseClient._make_api_call
-        recorder = self
-
-        def _make_api_call(client, operation_name, api_params):
-            if client.meta.service_model.service_name == "dynamodb":
-                recorder.record(operation_name, api_params)
-            return original(client, operation_name, api_params)
-
-        botocore.client.BaseClient._make_api_call = _make_api_call
+        if not self._installed:
+            dynamodb.add_listener(self.record)
+            self._installed = True
 
     def uninstall(self) -> None:
-        if self._original is not None:
-            botocore.client.BaseClient._make_api_call = self._original
-            self._original = None
+        if self._installed:
+            dynamodb.remove_listener(self.record)
+            self._installed = False
 
     def record(self, operation: str, params: dict) -> None:
         from devtools.package import LOCAL_ONLY
@@ -67,7 +66,7 @@ class Recorder:
         function = None
         from_code = False
         names = set()
-        frame = sys._getframe(2)
+        frame = sys._getframe(1)
         while frame is not None:
             filename = frame.f_code.co_filename
             names.add(frame.f_code.co_name)
@@ -143,8 +142,25 @@ def unused(calls) -> list[str]:
     return lines
 
 
+def to_rows(calls) -> list[list]:
+    """The calls as lists of text, as xdist carries them from a worker to the controller."""
+    return [[*key, test] for key, test in calls.items()]
+
+
+def merge(calls, rows) -> None:
+    """Add a worker's rows (to_rows) to `calls`, keeping the first test seen for each kind of call."""
+    for function, action, table, index, test in rows:
+        calls.setdefault((function, action, table, index), test)
+
+
 RECORDER = Recorder()
+# The controller's view of the run (under xdist, also what the workers report).
 _run = {"deselected": 0, "finished": 0}
+WORKER_OUTPUT = "iam_calls"
+
+
+def _is_worker(config) -> bool:
+    return hasattr(config, "workerinput")
 
 
 def pytest_configure(config):
@@ -168,16 +184,33 @@ def pytest_deselected(items):
     _run["deselected"] += len(items)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """Under xdist, on the controller: a worker is done; take its calls."""
+    output = getattr(node, "workeroutput", None) or {}
+    if WORKER_OUTPUT in output:
+        merge(RECORDER.calls, output[WORKER_OUTPUT]["calls"])
+        # Every worker collects (and deselects) the whole selection.
+        _run["deselected"] = max(_run["deselected"], output[WORKER_OUTPUT]["deselected"])
+
+
 def _whole_suite_ran(session) -> bool:
     """pytest was given the project or tests/ (or nothing), deselected nothing, and ran every test, all passing."""
     config = session.config
     suite = {PROJECT_DIR, PROJECT_DIR / "tests"}
     paths = {Path(config.invocation_params.dir, arg.split("::", 1)[0]).resolve() for arg in config.args}
-    return (paths <= suite and not _run["deselected"] and _run["finished"] == len(session.items)
+    # Under xdist the controller collects nothing itself: its count is the workers' (each collects all).
+    collected = len(session.items) if session.items else session.testscollected
+    return (paths <= suite and not _run["deselected"] and _run["finished"] == collected
             and session.testsfailed == 0)
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if _is_worker(session.config):
+        # The controller checks everything the workers saw (pytest_testnodedown).
+        session.config.workeroutput[WORKER_OUTPUT] = {"calls": to_rows(RECORDER.calls),
+                                                      "deselected": _run["deselected"]}
+        return
     if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         return
     problems = unauthorised(RECORDER.calls)
