@@ -103,8 +103,11 @@ _NOT_IN_REQUEST_EXAMPLES = {"link_code", "notify"}
 def field_example(name: str, field: Field, owner: str = "") -> Any:
     """An example value of one field (of the schema named `owner`)."""
     for key in (f"{owner}.{name}", name):
-        if key in _FIELD_EXAMPLES:
+        if key in _FIELD_EXAMPLES and (not isinstance(field, Choice) or _FIELD_EXAMPLES[key] in field.choices):
             return _FIELD_EXAMPLES[key]
+    own = field.json_schema().get("examples")  # a field that describes its own example (a visit)
+    if own:
+        return own[0]
     if isinstance(field, Obj):
         return schema_example(field.schema)
     if isinstance(field, List):

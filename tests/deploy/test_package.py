@@ -270,9 +270,11 @@ def _role_grants(resources: dict, role: str) -> tuple[set, list]:
 
 
 def _secret_statement() -> dict:
-    param = stage_env()["DQS_JWT_SECRET_PARAM"].lstrip("/")
+    """The current signing secret's parameter and the previous one's (kept during a rotation)."""
+    params = [stage_env()[key].lstrip("/") for key in ("DQS_JWT_SECRET_PARAM", "DQS_JWT_PREVIOUS_SECRET_PARAM")]
     return {"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": [
-        {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + param}]}
+        {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + param}
+        for param in params]}
 
 
 HANDLERS = {"app.app": "api_handler", "app.queue_reset": "queue_reset", "app.queue_changes": "queue_changes",
@@ -309,7 +311,9 @@ def test_the_api_may_read_and_write_items_and_query_indexes_and_read_its_secret(
     assert granted == package.grants("api_handler")
     assert {a for a, _, _ in granted} == {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem",
                                           "Query"}
-    assert all(index is not None for action, _, index in granted if action == "Query")
+    # Query on indexes, and on the two clinical lists' own tables (one patient's items in key order).
+    assert {table for action, table, index in granted if action == "Query" and index is None} == {
+        "clinical-entries", "access-log"}
     assert other == [_own_logs(resources, "app.app"), _secret_statement()]
     # The WebSocket connections are the WebSocket handlers' and the stream handler's only.
     assert not {t for _, t, _ in granted} & {"connections"}

@@ -26,16 +26,16 @@ def test_refused(value):
 def test_make_run_waits_longer_for_its_embedded_dynamodb():
     import os
 
-    from devtools import local_server
+    from devtools import local_settings
 
     kept = dict(os.environ)
     try:
         for key in ("DQS_DYNAMODB_ENDPOINT", "DQS_DYNAMODB_READ_TIMEOUT"):
             os.environ.pop(key, None)
-        local_server._local_environment()
+        local_settings.fill_environment()
         assert os.environ["DQS_DYNAMODB_READ_TIMEOUT"] == "15"
         os.environ["DQS_DYNAMODB_READ_TIMEOUT"] = "7"  # the developer's own choice stays
-        local_server._local_environment()
+        local_settings.fill_environment()
         assert os.environ["DQS_DYNAMODB_READ_TIMEOUT"] == "7"
     finally:
         os.environ.clear()
