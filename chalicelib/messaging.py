@@ -29,15 +29,22 @@ def _for(service: str, settings: Settings):
     return _client(service, settings.region, settings.messaging_endpoint)
 
 
-def send_sms(phone: str, text: str) -> None:
+def _sent(kind: str, send) -> None:
+    """Send one message, count it as sent (SmsSent or EmailsSent, and MessagesSent) or failed, and log
+    its provider's message id."""
     try:
-        answer = _for("sns", get_settings()).publish(PhoneNumber=phone, Message=text)
+        answer = send()
     except Exception:
         telemetry.count("MessagesFailed")
         raise
-    telemetry.count("SmsSent")
+    telemetry.count("SmsSent" if kind == "SMS" else "EmailsSent")
     telemetry.count("MessagesSent")
-    log.info("SMS sent: message id %s", answer.get("MessageId"))
+    log.info("%s sent: message id %s", kind, answer.get("MessageId"))
+
+
+def send_sms(phone: str, text: str) -> None:
+    sns = _for("sns", get_settings())
+    _sent("SMS", lambda: sns.publish(PhoneNumber=phone, Message=text))
 
 
 def send_email(address: str, subject: str, text: str) -> None:
@@ -45,13 +52,7 @@ def send_email(address: str, subject: str, text: str) -> None:
     if not settings.email_sender:
         telemetry.count("MessagesFailed")
         raise ConfigurationError("DQS_EMAIL_SENDER is not set: no email can be sent.")
-    try:
-        answer = _for("ses", settings).send_email(
-            Source=settings.email_sender, Destination={"ToAddresses": [address]},
-            Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}})
-    except Exception:
-        telemetry.count("MessagesFailed")
-        raise
-    telemetry.count("EmailsSent")
-    telemetry.count("MessagesSent")
-    log.info("Email sent: message id %s", answer.get("MessageId"))
+    ses = _for("ses", settings)
+    _sent("Email", lambda: ses.send_email(
+        Source=settings.email_sender, Destination={"ToAddresses": [address]},
+        Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": text}}}))

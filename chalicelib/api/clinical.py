@@ -137,10 +137,11 @@ DIAGNOSIS_UPDATE = Schema("DiagnosisUpdate", {
     "description": _text(nullable=True),
 })
 
+# What every diagnosis, treatment and note shows first: itself, its patient and the visit it was made at.
+ENTRY_HEAD = {"id": Int(), "patient": Int(), "visit": VISIT}
+
 DIAGNOSIS_SHAPE = Schema("Diagnosis", {
-    "id": Int(),
-    "patient": Int(),
-    "visit": VISIT,
+    **ENTRY_HEAD,
     "condition": Str(max_length=TEXT),
     "description": _text(nullable=True),
     "severity": Choice(SEVERITIES),
@@ -169,9 +170,7 @@ TREATMENT_UPDATE = Schema("TreatmentUpdate", {
 })
 
 TREATMENT_SHAPE = Schema("Treatment", {
-    "id": Int(),
-    "patient": Int(),
-    "visit": VISIT,
+    **ENTRY_HEAD,
     "kind": Choice(TREATMENT_KINDS),
     "name": Str(max_length=TEXT),
     "description": _text(nullable=True),
@@ -194,9 +193,7 @@ NOTE_CREATE = Schema("NoteCreate", {
 })
 
 NOTE_SHAPE = Schema("Note", {
-    "id": Int(),
-    "patient": Int(),
-    "visit": VISIT,
+    **ENTRY_HEAD,
     "kind": Choice(NOTE_KINDS),
     "title": Str(max_length=200),
     "content": _text(),
