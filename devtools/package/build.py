@@ -29,8 +29,8 @@ from pathlib import Path
 
 from devtools.package import operations
 from devtools.package.iam import FUNCTION_ACCESS, function_roles
-from devtools.package.template import _log_retention, resources_template
-from devtools.stage import CONFIG_FILE, stages
+from devtools.package.template import log_retention, resources_template
+from devtools.stage import CONFIG_FILE, stage_env, stages
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BUILD_DIR = PROJECT_DIR / "build" / "package"
@@ -110,11 +110,31 @@ def _prune(vendor_dir: Path) -> None:
         raise SystemExit("cffi's _cffi_backend extension is missing: argon2 cannot load without it.")
 
 
-def prepare_project(dest: Path, *, slim: bool = True, architecture: str = operations.ARCHITECTURE) -> Path:
+def _keep_zones(vendor_dir: Path, zones: tuple[str, ...]) -> None:
+    """Leave tzdata only the zone files `zones` name (its package files stay, so every zone folder
+    still imports): a stage serves its clinic's zone, and some 600 others would take 180 KB."""
+    root = vendor_dir / "tzdata" / "zoneinfo"
+    kept = set(zones)
+    missing = [zone for zone in kept if not (root / zone).is_file()]
+    if missing:
+        raise SystemExit(f"DQS_CLINIC_TIMEZONE {missing[0]!r} is not a zone tzdata knows.")
+    for path in root.rglob("*"):
+        if path.is_file() and path.name != "__init__.py" and path.relative_to(root).as_posix() not in kept:
+            path.unlink()
+
+
+def stage_zones(stage: str) -> tuple[str, ...]:
+    """The zones a stage's functions may read: its clinic's (DQS_CLINIC_TIMEZONE) and UTC."""
+    return tuple(sorted({stage_env(stage).get("DQS_CLINIC_TIMEZONE") or "UTC", "UTC"}))
+
+
+def prepare_project(dest: Path, *, slim: bool = True, architecture: str = operations.ARCHITECTURE,
+                    zones: tuple[str, ...] | None = None) -> Path:
     """A copy of the project for chalice to package.
 
     slim: every requirement vendored for the functions' platform, none left for chalice to resolve.
     architecture: the native wheels' (the functions' unless measuring on this machine: bench/cold_start.py).
+    zones: the only time zones tzdata keeps (a stage's clinic zone and UTC), or all of them.
     """
     if dest.exists():
         shutil.rmtree(dest)
@@ -137,6 +157,8 @@ def prepare_project(dest: Path, *, slim: bool = True, architecture: str = operat
             _vendor(name, dest / "vendor")
         shutil.rmtree(dest / "vendor" / "bin", ignore_errors=True)
         _prune(dest / "vendor")
+        if zones is not None:
+            _keep_zones(dest / "vendor", zones)
         lines = []
     (dest / "requirements.txt").write_text("\n".join(lines) + "\n")
     return dest
@@ -165,12 +187,13 @@ def chalice_package(project_dir: Path, stage: str, out_dir: Path, merge_template
 
 
 _COMPILE = """
-import ast, importlib.util, py_compile, sys
+import ast, importlib.util, os, sys
 from importlib._bootstrap_external import _code_to_hash_pyc
 
-def without_docstrings(tree):
+def without_docstrings(tree, classes=True):
+    kinds = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef) + ((ast.ClassDef,) if classes else ())
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        if isinstance(node, kinds):
             body = node.body
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \\
                     and isinstance(body[0].value.value, str):
@@ -179,15 +202,15 @@ def without_docstrings(tree):
 
 root, names = sys.argv[1], sys.argv[2:]
 for name in names:
-    if not name.startswith("-"):
-        py_compile.compile(root + "/" + name, cfile=root + "/" + importlib.util.cache_from_source(name), dfile=name,
-                           doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-        continue
-    name = name[1:]
+    own = not name.startswith("-")
+    name = name if own else name[1:]
     source = open(root + "/" + name, "rb").read()
-    tree = ast.fix_missing_locations(without_docstrings(ast.parse(source, name)))
+    # The app's own classes keep theirs: a dataclass without a docstring computes its signature.
+    tree = ast.fix_missing_locations(without_docstrings(ast.parse(source, name), classes=not own))
     code = compile(tree, name, "exec", dont_inherit=True)
-    with open(root + "/" + name + "c", "wb") as pyc:
+    target = root + "/" + (importlib.util.cache_from_source(name) if own else name + "c")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "wb") as pyc:
         pyc.write(_code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False))
 print(sys.implementation.cache_tag)
 """
@@ -220,10 +243,11 @@ def add_bytecode(zip_path: Path, runtime: str) -> int:
     against nothing (unchecked-hash): they are valid exactly as shipped. They must be
     compiled by the runtime's own Python version (another version's bytecode is ignored),
     so they are compiled by that Python, whatever Python runs this.
-    The app's own modules keep their source, with the bytecode in __pycache__; a library's
-    module is replaced by its bytecode (module.pyc, which Python imports without a source),
-    compiled without its docstrings (nothing reads a library's __doc__ at run time; its
-    asserts stay, unlike -OO).
+    The app's own modules keep their source (for tracebacks), with the bytecode in __pycache__;
+    a library's module is replaced by its bytecode (module.pyc, which Python imports without a
+    source). Bytecode is compiled without docstrings (nothing reads a module's or a function's
+    __doc__ at run time; the app's classes keep theirs, which spare dataclasses their signature
+    text), and asserts stay, unlike -OO.
     """
     python = runtime_python(runtime)
     if python is None:
@@ -311,14 +335,15 @@ def build(stage: str, out_root: Path = BUILD_DIR, *, slim: bool = True, run_lint
     architecture: the native libraries' (the template's is operations.ARCHITECTURE whatever this says;
     another is only for running the zip on this machine, as bench/cold_start.py does).
     """
-    project = prepare_project(out_root / "src", slim=slim, architecture=architecture)
+    project = prepare_project(out_root / "src", slim=slim, architecture=architecture,
+                              zones=stage_zones(stage) if slim else None)
     out_dir = out_root / stage
     merge = out_root / f"resources-{stage}.json"
     roles = function_roles(project, stage)
     merge.write_text(json.dumps(resources_template(stage, roles), indent=2) + "\n")
     chalice_package(project, stage, out_dir, merge)
     template_path = out_dir / "sam.json"
-    template = operations.finish(json.loads(template_path.read_text()), roles, _log_retention(stage),
+    template = operations.finish(json.loads(template_path.read_text()), roles, log_retention(stage),
                                  [telemetry_name(f) for f in sorted(FUNCTION_ACCESS)])
     template_path.write_text(json.dumps(template, indent=2) + "\n")
     zip_path = out_dir / "deployment.zip"

@@ -35,7 +35,7 @@ GATEWAY_RESPONSES = {
 }
 
 
-def _log_retention(stage: str) -> int | None:
+def log_retention(stage: str) -> int | None:
     config = load_config()
     return config["stages"][stage].get("log_retention_in_days", config.get("log_retention_in_days"))
 
@@ -92,7 +92,7 @@ def resources_template(stage: str, roles: dict[str, str]) -> dict:
         "ThrottlingRateLimit": THROTTLE_RATE_PER_SECOND, "ThrottlingBurstLimit": THROTTLE_BURST}}}
     # The display page's Content-Security-Policy names the WebSocket it connects to.
     resources["APIHandler"] = {"Properties": {"Environment": {"Variables": {"DQS_WEBSOCKET_URL": WEBSOCKET_URL}}}}
-    if _log_retention(stage):
+    if log_retention(stage):
         # chalice 1.34 names the API handler's log group after "ApiHandler", a resource
         # that does not exist (the function is "APIHandler"): point it at the function.
         resources["ApiHandlerLogGroup"] = {

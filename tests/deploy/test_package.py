@@ -582,7 +582,9 @@ def test_zip_is_within_1_mib_and_ships_only_what_runs(built):
     assert [n for n in top if n.startswith("_cffi_backend.")] == ["_cffi_backend.cpython-312-aarch64-linux-gnu.so"]
     assert {"app.py", "chalicelib", "pynamodb", "jwt", "argon2", "_argon2_cffi_bindings", "tzdata"} <= top
     assert "chalicelib/api/docs.html" in names  # the docs page's template, read at first use
-    assert "tzdata/zoneinfo/Europe/London" in names and "tzdata/zoneinfo/tzdata.zi" not in names
+    # tzdata keeps the stage's clinic zone and UTC only (the dev stage's is UTC), its packages all.
+    assert "tzdata/zoneinfo/UTC" in names and "tzdata/zoneinfo/tzdata.zi" not in names
+    assert "tzdata/zoneinfo/Europe/London" not in names and "tzdata/zoneinfo/Europe/__init__.pyc" in names
     size = path.stat().st_size
     assert size <= MAX_ZIP_BYTES, f"{size:,} bytes"
     assert f"{size:,} bytes" in built["output"]  # `make package` prints it
@@ -922,3 +924,35 @@ def test_argon2_hashes_from_the_zip_without_cffis_python_side(tmp_path):
                             timeout=120, env={"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "False"]
+
+
+def test_the_clinic_zone_loads_from_the_zip_and_other_zones_are_not_shipped(built, tmp_path):
+    """zoneinfo finds the stage's zone in the shipped tzdata alone (no system zone files)."""
+    with zipfile.ZipFile(built["dir"] / "deployment.zip") as archive:
+        archive.extractall(tmp_path, [n for n in archive.namelist() if n.startswith("tzdata/")])
+    # The shipped bytecode is the runtime's (3.12); this interpreter reads the zone files from the folder.
+    for pyc in tmp_path.rglob("__init__.pyc"):
+        pyc.with_suffix(".py").write_text("")
+    script = ("import sys, zoneinfo; zoneinfo.reset_tzpath([]); sys.path.insert(0, sys.argv[1]);"
+              "print(zoneinfo.ZoneInfo('UTC').key)\n"
+              "try:\n    zoneinfo.ZoneInfo('Europe/London')\n"
+              "except zoneinfo.ZoneInfoNotFoundError:\n    print('absent')")
+    result = subprocess.run([sys.executable, "-I", "-c", script, str(tmp_path)], capture_output=True, text=True)
+    assert result.stdout.split() == ["UTC", "absent"], result.stderr
+
+
+def test_a_stage_keeps_its_own_clinic_zone(tmp_path):
+    import importlib
+
+    building = importlib.import_module("devtools.package.build")
+
+    root = tmp_path / "tzdata" / "zoneinfo"
+    for zone in ("UTC", "Europe/London", "Europe/Paris", "America/New_York"):
+        (root / zone).parent.mkdir(parents=True, exist_ok=True)
+        (root / zone).write_bytes(b"TZif")
+        (root / zone).parent.joinpath("__init__.py").write_text("")
+    building._keep_zones(tmp_path, ("Europe/Paris", "UTC"))
+    kept = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != "__init__.py")
+    assert kept == ["Europe/Paris", "UTC"] and (root / "America" / "__init__.py").exists()
+    with pytest.raises(SystemExit, match="Mars/Olympus"):
+        building._keep_zones(tmp_path, ("Mars/Olympus",))
