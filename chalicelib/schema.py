@@ -345,6 +345,23 @@ class OnlyWhen:
                 "else": {"properties": {name: False for name in self.fields}}}
 
 
+class NotWhen:
+    """A rule across fields: `fields` may not be given when `other` is one of `values` (a missing
+    `other` takes its default, which is not among them)."""
+
+    def __init__(self, fields: tuple[str, ...], other: str, values: tuple[str, ...], message: str):
+        self.fields, self.other, self.values, self.message = fields, other, values, message
+
+    def broken_by(self, data: dict) -> dict[str, str]:
+        if data.get(self.other) not in self.values:
+            return {}
+        return {name: self.message for name in self.fields if name in data}
+
+    def json_schema(self) -> dict:
+        return {"if": {"properties": {self.other: {"enum": list(self.values)}}, "required": [self.other]},
+                "then": {"properties": {name: False for name in self.fields}}}
+
+
 class Schema:
     """A named JSON object shape: validates request bodies, describes responses.
 

@@ -11,7 +11,7 @@ from chalicelib.domain.commands import ProfileChanges, Registration
 from chalicelib.domain.entities import User
 from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, DOCTOR, PATIENT, ROLES, STAFF, is_admin
 from chalicelib.domain.values import iso_date
-from chalicelib.schema import Bool, Choice, Date, Email, Int, OnlyWhen, Password, RequiredUnless, Schema, Str
+from chalicelib.schema import Bool, Choice, Date, Email, Int, NotWhen, OnlyWhen, Password, RequiredUnless, Schema, Str
 
 bp = Blueprint(__name__)
 
@@ -34,6 +34,7 @@ REGISTER = Schema("RegisterRequest", {
 }, rules=(
     RequiredUnless("date_of_birth", "role", (ADMIN, STAFF, DOCTOR), PATIENT, "This field is required for a patient."),
     OnlyWhen(("specialty", "department"), "role", DOCTOR, "Only a doctor has a %s."),
+    NotWhen(("link_code",), "role", (ADMIN, STAFF, DOCTOR), "Only a patient account is linked to a patient record."),
 ), description="A patient (the default role) needs `date_of_birth`; only a doctor has `specialty` and `department`.")
 
 _PROFILE_FIELDS = {

@@ -42,8 +42,6 @@ def register(actor: User | None, account: Registration, address: str | None = No
         raise Forbidden("Only an admin can register a user with the role %r." % account.role)
     check_password_rules(account.password, account.username)
     check_birth_date(account.date_of_birth)
-    if account.role != PATIENT and account.link_code is not None:
-        raise ValidationFailed.field("link_code", "Only a patient account is linked to a patient record.")
     # The code is checked before anything is spent on the account (an id, a password hash).
     link = _check_link_code(account.link_code, address) if account.link_code is not None else None
 
