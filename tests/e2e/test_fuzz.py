@@ -66,6 +66,7 @@ UNSTATABLE: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/register"): {
         "password": "must differ from the username: one field compared with another, which JSON Schema cannot do",
         "department": _EXISTS,
+        "date_of_birth": "not in the future: today's date, which a description cannot state",
     },
     ("POST", "/appointments"): {
         "patient": "required of staff and admins, not of a patient booking for themself: the caller's role; "
@@ -102,6 +103,16 @@ UNSTATABLE: dict[tuple[str, str], dict[str, str]] = {
     ("PATCH", "/patients/{patient_id}"): {"date_of_birth": "not in the future: today's date"},
     ("PUT", "/users/{user_id}"): {"date_of_birth": "required while the stored role is patient: stored data"},
     ("PATCH", "/users/{user_id}"): {"date_of_birth": "required while the stored role is patient: stored data"},
+    # Clinical entries: the visit (and a treatment's diagnosis, an amended note) must be this patient's,
+    # and end dates not before start dates: stored data, or one field compared with another.
+    ("POST", "/patients/{patient_id}/diagnoses"): {"visit": _EXISTS},
+    ("POST", "/patients/{patient_id}/treatments"): {
+        "visit": _EXISTS, "diagnosis": _EXISTS, "ended_on": "not before started_on: one field compared with another"},
+    ("POST", "/patients/{patient_id}/notes"): {"visit": _EXISTS, "amends": _EXISTS},
+    ("PATCH", "/patients/{patient_id}/diagnoses/{diagnosis_id}"): {
+        "resolved_on": "not before diagnosed_on: compared with stored data"},
+    ("PATCH", "/patients/{patient_id}/treatments/{treatment_id}"): {
+        "ended_on": "not before started_on: compared with stored data"},
 }
 
 
@@ -438,6 +449,8 @@ def _valid_value(schema: dict):
 
     if "enum" in schema:
         return next(value for value in schema["enum"] if value is not None)
+    if "examples" in schema:  # a field that describes its own value (a clinical entry's visit)
+        return schema["examples"][0]
     kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     candidates = {"integer": [1], "boolean": [True]}.get(kinds[0]) or [
         {"date": "1990-01-15", "date-time": "2031-01-01T10:00:00Z"}.get(schema.get("format"), ""),
