@@ -99,24 +99,25 @@ def get_user(ctx, user_id):
     return user_json(management.get_user(ctx.user, parse_id(user_id, "user")))
 
 
-def _update(ctx, user_id):
+def update_own_or_any(ctx, user_id: int):
+    """Edit a user's profile from the request's body (the users resource and /profile/ alike)."""
     def changes() -> ProfileChanges:
         schema = USER_UPDATE if is_admin(ctx.user) else _OWN_PROFILE_UPDATE
         return ProfileChanges(**schema.validate(ctx.json(), partial=ctx.spec.partial))
 
-    return user_json(management.update_user(ctx.user, parse_id(user_id, "user"), changes))
+    return user_json(management.update_user(ctx.user, user_id, changes))
 
 
 @route(bp, "/users/{user_id}", "PUT", summary="Replace a user's profile fields", tag="users", roles=ANY_ROLE,
        body=USER_UPDATE, response=USER, errors=(409,))
 def put_user(ctx, user_id):
-    return _update(ctx, user_id)
+    return update_own_or_any(ctx, parse_id(user_id, "user"))
 
 
 @route(bp, "/users/{user_id}", "PATCH", summary="Change some of a user's profile fields", tag="users",
        roles=ANY_ROLE, body=USER_UPDATE, response=USER, errors=(409,))
 def patch_user(ctx, user_id):
-    return _update(ctx, user_id)
+    return update_own_or_any(ctx, parse_id(user_id, "user"))
 
 
 @route(bp, "/users/{user_id}", "DELETE", summary="Delete a user (admin); linked records stay", tag="users",
