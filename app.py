@@ -16,6 +16,7 @@ from chalicelib.api import (
     health,
     index,
     live,
+    password_reset,
     patients,
     profile,
     queues,
@@ -36,7 +37,7 @@ app.register_middleware(log_requests, "http")
 app.register_middleware(browser_headers, "http")
 
 for blueprint in (index.bp, health.bp, auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, service_points.bp,
-                  appointments.bp, queues.bp, waiting_room.bp, clinical.bp, profile.bp,
+                  appointments.bp, queues.bp, waiting_room.bp, clinical.bp, profile.bp, password_reset.bp,
                   docs.bp):  # docs last: GET /openapi.json and /docs describe the routes above
     app.register_blueprint(blueprint)
 answer_other_methods(app)  # a wrong method is a JSON 405 on API Gateway too

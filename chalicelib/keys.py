@@ -1,6 +1,7 @@
-"""One key per use of the deployment's secret (DQS_JWT_SECRET): tokens, list cursors and link
-codes are each keyed with their own key, derived from the secret as HMAC-SHA256(secret, purpose)
-(HKDF's expand step with a single block), so a value made for one use is never valid for another.
+"""One key per use of the deployment's secret (DQS_JWT_SECRET): tokens, list cursors, link codes
+and password reset codes are each keyed with their own key, derived from the secret as
+HMAC-SHA256(secret, purpose) (HKDF's expand step with a single block), so a value made for one
+use is never valid for another.
 
 A leaf below the domain and storage: both take their keys from here.
 """
@@ -14,7 +15,8 @@ from chalicelib.settings import Settings, jwt_secret
 TOKENS = "tokens"
 CURSORS = "cursors"
 LINK_CODES = "link-codes"
-PURPOSES = (TOKENS, CURSORS, LINK_CODES)
+RESET_CODES = "password-reset-codes"
+PURPOSES = (TOKENS, CURSORS, LINK_CODES, RESET_CODES)
 
 
 def derived_key(purpose: str, settings: Settings | None = None) -> bytes:
