@@ -20,7 +20,7 @@ from chalicelib.storage.users import UserModel
 @register
 class PasswordResetModel(StoredModel):
     class Meta:
-        table_suffix = "password_resets"
+        table_suffix = "password-resets"
         ttl_attribute = "expires_at"
 
     address = UnicodeAttribute(hash_key=True)  # HMAC of the lowercased email: never the address itself
