@@ -107,3 +107,38 @@ def test_search_pages_to_the_end(api, people):
         if cursor is None:
             break
     assert sorted(seen) == [f"Paula Number{i}" for i in range(5)]
+
+
+def test_a_search_page_costs_the_same_at_100_and_2000_patients(api, people):
+    from datetime import date
+
+    from chalicelib.domain.entities import Patient
+    from devtools.seed import bulk_people
+    from tests.support.dynamodb import recording as dynamodb_calls
+
+    staff = people.make("staff")
+
+    def batch(first: int, n: int) -> list[Patient]:
+        names = ["María López", "Mario Rossi", "Ana Marín", "Luis Díaz"]
+        return [Patient(id=i, name=names[i % 4], email=None, phone=f"555-{i:05d}", date_of_birth=date(1980, 1, 1),
+                        user_id=None, created_at="2024-01-01T00:00:00Z") for i in range(first, first + n)]
+
+    def costs() -> dict:
+        found = {}
+        for query in ("search=mar", "search=mar%20lop", "phone=55500042", "date_of_birth=1980-01-01&search=ana",
+                      "email=nobody@clinic.test"):
+            with dynamodb_calls() as calls:
+                r = api.get(f"/patients/?{query}&limit=20", token=staff.token)
+            assert r.status == 200 and "Scan" not in calls
+            found[query] = list(calls)
+        return found
+
+    bulk_people(batch(1, 100))
+    few = costs()
+    bulk_people(batch(101, 1900))
+    many = costs()
+    assert few == many
+    # the caller's GetItem, then one Query of the index and one BatchGetItem of the page's records
+    assert [c for c in many["search=mar"] if c != "GetItem"] == ["Query", "BatchGetItem"]
+    # an email: its claim and the record, when there is one (here none)
+    assert many["email=nobody@clinic.test"].count("Query") == 0
