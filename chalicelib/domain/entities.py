@@ -120,7 +120,11 @@ class ServicePoint:
 SCHEDULED = "scheduled"
 COMPLETED = "completed"
 CANCELED = "canceled"
-APPOINTMENT_STATUSES = (SCHEDULED, COMPLETED, CANCELED)
+APPOINTMENT_NO_SHOW = "no_show"
+APPOINTMENT_STATUSES = (SCHEDULED, COMPLETED, CANCELED, APPOINTMENT_NO_SHOW)
+# How an appointment's reminder goes (or None: it gets none).
+REMIND_EMAIL, REMIND_SMS = "email", "sms"
+REMIND_BY = (REMIND_EMAIL, REMIND_SMS)
 
 
 @dataclass
@@ -132,6 +136,8 @@ class Appointment:
     date: str
     status: str
     created_at: str
+    remind: str | None = None  # "email", "sms" or None
+    reminded_at: str | None = None  # when its reminder went (an instant), or None
 
 
 class AppointmentFilters(NamedTuple):
@@ -141,6 +147,7 @@ class AppointmentFilters(NamedTuple):
     status: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    reminded: bool | None = None  # only those whose reminder went (True) or did not (False)
 
 
 # -- the queue ------------------------------------------------------------------

@@ -34,10 +34,13 @@ API_ACCESS = {
 # The scheduled reset (app.queue_reset, queue.expire_past_days): one Query of the open
 # entries' index, then per entry one transaction of an Update of the entry and a
 # Delete of the patient's claim on the queue.
+# Then the reminder pass (reminders.send_due): Queries of the appointments' sparse reminder index, per
+# appointment a conditional UpdateItem (the mark, before sending), its patient's and doctor's records.
 RESET_ACCESS = {
-    "Query": [("queue-entries", "open-date-index")],
-    "UpdateItem": [("queue-entries", None)],
+    "Query": [("queue-entries", "open-date-index"), ("appointments", "reminder-due-index")],
+    "UpdateItem": [("queue-entries", None), ("appointments", None)],
     "DeleteItem": [("uniques", None)],
+    "GetItem": [("patients", None), ("doctors", None)],
 }
 
 # The waiting room's board (chalicelib/domain/waiting_room.board): Queries of the called and
