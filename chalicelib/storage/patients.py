@@ -12,11 +12,12 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from chalicelib.domain.entities import Page, Patient, PatientLink
 from chalicelib.domain.search import PatientQuery, name_words, phone_digits
 from chalicelib.domain.values import iso_date, optional_int, parse_date, parse_instant
+from chalicelib.errors import ConditionFailed
 from chalicelib.storage import patient_search
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.cursors import decode_cursor, encode_cursor, query_page
 from chalicelib.storage.patient_search import PatientSearchModel
-from chalicelib.storage.transactions import Transaction, get_or_none
+from chalicelib.storage.transactions import Transaction, get_or_none, read_items
 from chalicelib.storage.uniques import move_unique, owner_of, put_unique, release_unique, unique_key
 
 KIND = "patient"
@@ -173,12 +174,24 @@ def save_changes(before: Patient, after: Patient) -> None:
         patient_search.move_tokens(tx, before, after)
 
 
+def _read_records(ids: list[int]) -> list:
+    """The records of a page (at most 100) in one TransactGetItems; again if a write held one of them."""
+    if not ids:
+        return []
+    for _ in range(2):
+        try:
+            return read_items([(PatientModel, patient_id) for patient_id in ids])
+        except ConditionFailed:
+            continue
+    return read_items([(PatientModel, patient_id) for patient_id in ids])
+
+
 def search_page(query: PatientQuery, limit: int, cursor: str | None) -> Page:
     """A page of the records that meet every filter of `query`, whatever the number of patients.
 
     An email reads its claim and that record (2 calls, one page). Otherwise one Query on the index
     item of the most selective filter (the phone's digits, else the longest word of `search`, else the
-    date of birth), then one BatchGetItem of the records it names; the other filters are checked on
+    date of birth), then one TransactGetItems of the records it names; the other filters are checked on
     those records, so a page may hold fewer than `limit` while `next` leads on (as filtered lists do).
     """
     if query.email is not None:
@@ -206,6 +219,6 @@ def search_page(query: PatientQuery, limit: int, cursor: str | None) -> Page:
         patient_id = patient_search.id_of(item["sort"]["S"])
         if patient_id not in ids:  # two words of one name may start alike
             ids.append(patient_id)
-    found = {int(item.id): _to_patient(item) for item in PatientModel.batch_get(ids)} if ids else {}
+    found = {int(item.id): _to_patient(item) for item in _read_records(ids) if item is not None}
     items = [found[i] for i in ids if i in found and query.matches(found[i])]
     return Page(items=items, next=encode_cursor("patient-search", results.page_iter.last_evaluated_key))

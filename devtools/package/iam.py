@@ -26,9 +26,9 @@ API_ACCESS = {
     "DeleteItem": TABLES,
     "ConditionCheckItem": TABLES,
     # Every index, and the clinical lists, which are one patient's items of their table in key order;
-    # the patient search: one Query of its index table, then the page's records in one BatchGetItem.
+    # the patient search: one Query of its index table (then the page's records in one TransactGetItems,
+    # which IAM checks as a GetItem of each).
     "Query": [INDEXES, ("clinical-entries", None), ("access-log", None), ("patient-search", None)],
-    "BatchGetItem": [("patients", None)],
 }
 
 # The scheduled reset (app.queue_reset, queue.expire_past_days): one Query of the open
