@@ -8,7 +8,7 @@ from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain.accounts import management, registration
 from chalicelib.domain.accounts.rules import username_field
 from chalicelib.domain.commands import ProfileChanges, Registration
-from chalicelib.domain.entities import User
+from chalicelib.domain.entities import User, UserFilters
 from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, DOCTOR, PATIENT, ROLES, STAFF, is_admin
 from chalicelib.domain.values import iso_date
 from chalicelib.schema import Bool, Choice, Date, Email, Int, OnlyWhen, Password, RequiredUnless, Schema, Str
@@ -87,10 +87,22 @@ def register(ctx):
     return user_json(registration.register(actor, Registration(**ctx.body()), client_address(ctx)))
 
 
-@route(bp, "/users", "GET", summary="List users (admin)", tag="users", roles=(ADMIN,), many=True, response=USER)
+USER_QUERY = {
+    "username": Str(max_length=150, description="Usernames that start so, without regard to case."),
+    "email": Str(max_length=254, description="Emails that start so, without regard to case."),
+    "role": Choice(ROLES, description="Only this role."),
+    "is_active": Choice(("true", "false"), description="Only active (true) or inactive (false) accounts."),
+}
+
+
+@route(bp, "/users", "GET", summary="List users (admin); filters combine, and a filtered page may hold fewer than "
+       "`limit`: follow `next` until it is null", tag="users", roles=(ADMIN,), many=True, response=USER,
+       query=USER_QUERY)
 def list_users(ctx):
-    limit, cursor, _ = ctx.page()
-    return page_json(management.list_users(limit, cursor), user_json)
+    limit, cursor, filters = ctx.page()
+    if "is_active" in filters:
+        filters["is_active"] = filters["is_active"] == "true"
+    return page_json(management.list_users(limit, cursor, UserFilters(**filters)), user_json)
 
 
 @route(bp, "/users/{user_id}", "GET", summary="A user's profile (own, or any for admin)", tag="users",

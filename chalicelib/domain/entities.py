@@ -140,6 +140,17 @@ class Appointment:
     reminded_at: str | None = None  # when its reminder went (an instant), or None
 
 
+class UserFilters(NamedTuple):
+    """The admin's filters of the users list: `username` and `email` are prefixes, without regard to case."""
+    username: str | None = None
+    email: str | None = None
+    role: str | None = None
+    is_active: bool | None = None
+
+    def any(self) -> bool:
+        return any(value is not None for value in self)
+
+
 class AppointmentFilters(NamedTuple):
     """What a list of appointments asks for. `start`/`end` bound the date (inclusive), e.g. one clinic day."""
     patient: int | None = None
