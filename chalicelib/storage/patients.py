@@ -174,16 +174,23 @@ def save_changes(before: Patient, after: Patient) -> None:
         patient_search.move_tokens(tx, before, after)
 
 
+READ_CHUNK = 25  # records per TransactGetItems (moto's limit; DynamoDB's is 100)
+
+
 def _read_records(ids: list[int]) -> list:
-    """The records of a page (at most 100) in one TransactGetItems; again if a write held one of them."""
-    if not ids:
-        return []
-    for _ in range(2):
-        try:
-            return read_items([(PatientModel, patient_id) for patient_id in ids])
-        except ConditionFailed:
-            continue
-    return read_items([(PatientModel, patient_id) for patient_id in ids])
+    """The records of a page, READ_CHUNK per TransactGetItems (a page of `limit` costs ceil(limit / 25)
+    reads at most, whatever the number of patients); again if a write held one of them."""
+    items: list = []
+    for first in range(0, len(ids), READ_CHUNK):
+        keys = [(PatientModel, patient_id) for patient_id in ids[first:first + READ_CHUNK]]
+        for attempt in range(3):
+            try:
+                items += read_items(keys)
+                break
+            except ConditionFailed:
+                if attempt == 2:
+                    raise
+    return items
 
 
 def search_page(query: PatientQuery, limit: int, cursor: str | None) -> Page:
@@ -191,7 +198,7 @@ def search_page(query: PatientQuery, limit: int, cursor: str | None) -> Page:
 
     An email reads its claim and that record (2 calls, one page). Otherwise one Query on the index
     item of the most selective filter (the phone's digits, else the longest word of `search`, else the
-    date of birth), then one TransactGetItems of the records it names; the other filters are checked on
+    date of birth), then the records it names (one TransactGetItems per 25); the other filters are checked on
     those records, so a page may hold fewer than `limit` while `next` leads on (as filtered lists do).
     """
     if query.email is not None:
