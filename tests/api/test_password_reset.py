@@ -176,3 +176,22 @@ def test_a_failing_provider_changes_nothing_in_the_answer(api, people, monkeypat
     monkeypatch.setattr(password_reset, "ANSWER_FLOOR_SECONDS", 0.0)
     me = people.make("patient")
     assert _ask(api, f"{me.username}@clinic.test").body == _ask(api, "nobody-here@clinic.test").body
+
+
+def test_no_log_line_names_the_address_or_the_code(api, people, monkeypatch, caplog, capsys):
+    import logging
+
+    def fail(address, subject, text):
+        raise RuntimeError(f"provider refused {address}: {text}")
+    monkeypatch.setattr(messaging, "send_email", fail)
+    monkeypatch.setattr(password_reset, "ANSWER_FLOOR_SECONDS", 0.0)
+    me = people.make("patient")
+    caplog.set_level(logging.DEBUG, logger="dqs")  # the app's loggers (botocore's own debug lines aside)
+    email = f"{me.username}@clinic.test"
+    _ask(api, email)
+    _ask(api, "nobody-here@clinic.test")
+    api.post("/auth/password/reset/confirm/", {"email": email, "code": "22222222", "new_password": NEW})
+    logged = caplog.text + capsys.readouterr().out
+    assert "was not sent: RuntimeError" in logged
+    for secret in (email, "nobody-here", me.username, "refused"):
+        assert secret not in logged, secret
