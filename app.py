@@ -16,7 +16,9 @@ from chalicelib.api import (
     health,
     index,
     live,
+    password_reset,
     patients,
+    profile,
     queues,
     service_points,
     users,
@@ -25,7 +27,7 @@ from chalicelib.api import (
 from chalicelib.api.headers import browser_headers
 from chalicelib.api.http import answer_other_methods, request_edge
 from chalicelib.api.logs import log_requests
-from chalicelib.domain import queue
+from chalicelib.domain import queue, reminders
 from chalicelib.telemetry import logged
 
 app = Chalice(app_name="digital-queue-system")
@@ -35,7 +37,7 @@ app.register_middleware(log_requests, "http")
 app.register_middleware(browser_headers, "http")
 
 for blueprint in (index.bp, health.bp, auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, service_points.bp,
-                  appointments.bp, queues.bp, waiting_room.bp, clinical.bp,
+                  appointments.bp, queues.bp, waiting_room.bp, clinical.bp, profile.bp, password_reset.bp,
                   docs.bp):  # docs last: GET /openapi.json and /docs describe the routes above
     app.register_blueprint(blueprint)
 answer_other_methods(app)  # a wrong method is a JSON 405 on API Gateway too
@@ -44,13 +46,14 @@ answer_other_methods(app)  # a wrong method is a JSON 405 on API Gateway too
 @app.schedule(Cron(5, "*", "*", "*", "?", "*"), name="queue_reset")
 @logged("queue_reset")
 def queue_reset(event):
-    """Hourly at minute 5: expire what is left of days that have ended in the clinic's time zone.
+    """Hourly at minute 5: expire what is left of days that have ended in the clinic's time zone, and
+    send the reminders of appointments now due (chalicelib/domain/reminders.py).
 
     Running every hour (rather than once at a fixed UTC time) closes each day soon
     after the clinic's own midnight, whatever its time zone and daylight-saving shift.
     """
     storage.bind()
-    return {"expired": queue.expire_past_days()}
+    return {"expired": queue.expire_past_days(), "reminders": reminders.send_due()}
 
 
 # The waiting room's live updates (chalicelib/api/live.py): a WebSocket API, fed by the entries'

@@ -1,6 +1,7 @@
-"""One key per use of the deployment's secret (DQS_JWT_SECRET): tokens, list cursors and link
-codes are each keyed with their own key, derived from the secret as HMAC-SHA256(secret, purpose)
-(HKDF's expand step with a single block), so a value made for one use is never valid for another.
+"""One key per use of the deployment's secret (DQS_JWT_SECRET): tokens, list cursors, link codes
+and password reset codes are each keyed with their own key, derived from the secret as
+HMAC-SHA256(secret, purpose) (HKDF's expand step with a single block), so a value made for one
+use is never valid for another.
 
 Rotation: the current secret signs everything new; the previous one (DQS_JWT_PREVIOUS_SECRET[_PARAM]),
 while it is kept, still verifies what it signed, so nobody is logged out by a rotation. Each secret
@@ -18,7 +19,8 @@ from chalicelib.settings import Settings, jwt_secret, previous_jwt_secret
 TOKENS = "tokens"
 CURSORS = "cursors"
 LINK_CODES = "link-codes"
-PURPOSES = (TOKENS, CURSORS, LINK_CODES)
+RESET_CODES = "password-reset-codes"
+PURPOSES = (TOKENS, CURSORS, LINK_CODES, RESET_CODES)
 
 
 def _derive(secret: str, purpose: str) -> bytes:

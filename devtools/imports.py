@@ -8,7 +8,7 @@ or inside a function (a lazy import is still a dependency); imports under
 The layers, lowest first (a layer may import the ones below it, never above):
 
     base      errors, settings, telemetry, keys, schema (validation), domain.entities,
-              domain.values, domain.clock, domain.ports, domain.stores
+              domain.values, domain.search, domain.clock, domain.ports, domain.stores
                                                (the domain's types and its storage interface)
     storage   chalicelib.storage               (PynamoDB; implements domain.ports)
     adapters  chalicelib.messaging             (SNS/SES)
@@ -31,7 +31,7 @@ PACKAGES = ("app", "chalicelib", "devtools", "bench", "tests")
 
 BASE = ("chalicelib.errors", "chalicelib.settings", "chalicelib.telemetry", "chalicelib.keys", "chalicelib.schema",
         "chalicelib.domain.entities", "chalicelib.domain.values", "chalicelib.domain.clock", "chalicelib.domain.ports",
-        "chalicelib.domain.stores")
+        "chalicelib.domain.stores", "chalicelib.domain.search")
 LAYERS = (  # (name, module prefixes), lowest first
     ("base", BASE),
     ("storage", ("chalicelib.storage",)),

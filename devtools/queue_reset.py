@@ -8,7 +8,7 @@ import threading
 def start_hourly_queue_reset(interval_seconds: float = 3600) -> threading.Event:
     """Expire what is left of ended days, now and then every hour, on a daemon thread;
     setting the returned event stops it."""
-    from chalicelib.domain import queue
+    from chalicelib.domain import queue, reminders
 
     stop = threading.Event()
 
@@ -18,6 +18,9 @@ def start_hourly_queue_reset(interval_seconds: float = 3600) -> threading.Event:
                 expired = queue.expire_past_days()
                 if expired:
                     print(f"Queue reset: {expired} entries of earlier days expired.", flush=True)
+                sent = reminders.send_due()  # the messages go to the local inbox, which prints them
+                if sent:
+                    print(f"Reminders: {sent} appointment reminders sent.", flush=True)
             except Exception:  # keep serving; the next hour tries again
                 logging.getLogger("dqs").exception("queue reset failed")
             if stop.wait(interval_seconds):

@@ -10,6 +10,8 @@ from chalicelib.domain import clock
 from chalicelib.domain.entities import NORMAL, SERVED, WAITING, Patient, QueueEntry, User
 from chalicelib.domain.permissions import ADMIN, STAFF
 from chalicelib.storage import counters, ids, patients
+from chalicelib.storage.patient_search import PatientSearchModel
+from chalicelib.storage.patient_search import tokens as search_tokens
 from chalicelib.storage.patients import PatientModel
 from chalicelib.storage.patients import to_model as patients_model
 from chalicelib.storage.queue_entries import QueueEntryModel, to_model
@@ -49,6 +51,18 @@ def bulk_patients(patient_ids) -> None:
         for patient_id in patient_ids:
             batch.save(patients_model(Patient(id=patient_id, name=f"Patient {patient_id}", email=None, phone=None,
                                               date_of_birth=None, user_id=None, created_at="2024-01-01T00:00:00Z")))
+
+
+def bulk_people(people: list[Patient]) -> None:
+    """Patient records batch-written with the items of the patient search's index (large tables for
+    benchmarks); no counters or claims."""
+    with PatientModel.batch_write() as batch:
+        for patient in people:
+            batch.save(patients_model(patient))
+    with PatientSearchModel.batch_write() as batch:
+        for patient in people:
+            for key, sort in search_tokens(patient):
+                batch.save(PatientSearchModel(key, sort))
 
 
 def bulk_put(entries: list[QueueEntry]) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
-from chalicelib.domain import appointments
+from chalicelib.domain import appointments, reminders
 from chalicelib.domain.commands import AppointmentChanges, AppointmentQuery, Booking
 from chalicelib.domain.entities import APPOINTMENT_STATUSES as STATUSES
-from chalicelib.domain.entities import Appointment
+from chalicelib.domain.entities import REMIND_BY, Appointment
 from chalicelib.domain.permissions import ANY_ROLE, DOCTOR, PATIENT, STAFF
 from chalicelib.schema import Choice, Date, Instant, Int, Schema, Str
 
@@ -32,6 +32,9 @@ APPOINTMENT = Schema("Appointment", {
     "date": Str(max_length=40, description="UTC instant, e.g. 2023-12-15T10:00:00Z."),
     "status": Choice(STATUSES),
     "created_at": Str(max_length=40),
+    "remind": Choice(REMIND_BY, nullable=True, description="How its reminder goes: email where the patient record "
+                                                           "has an email, else sms where it has a phone, else null."),
+    "reminded_at": Str(max_length=40, nullable=True, description="When its reminder went, or null."),
 })
 
 APPOINTMENT_QUERY = {
@@ -39,12 +42,16 @@ APPOINTMENT_QUERY = {
     "doctor": Int(description="Only this doctor's appointments."),
     "patient": Int(description="Only this patient's appointments."),
     "status": Choice(STATUSES, description="Only appointments with this status."),
+    "from": Instant(description="Only appointments at or after this instant."),
+    "to": Instant(description="Only appointments before this instant."),
+    "reminded": Choice(("true", "false"), description="Only those whose reminder went (true) or did not (false)."),
 }
 
 
 def appointment_json(appointment: Appointment) -> dict:
     return {"id": appointment.id, "patient": appointment.patient, "doctor": appointment.doctor,
-            "date": appointment.date, "status": appointment.status, "created_at": appointment.created_at}
+            "date": appointment.date, "status": appointment.status, "created_at": appointment.created_at,
+            "remind": appointment.remind, "reminded_at": appointment.reminded_at}
 
 
 @route(bp, "/appointments", "GET", tag="appointments", roles=ANY_ROLE, many=True, response=APPOINTMENT,
@@ -53,7 +60,11 @@ def appointment_json(appointment: Appointment) -> dict:
                "A filtered page may hold fewer than `limit` items; follow `next` until it is null.")
 def list_appointments(ctx):
     limit, cursor, filters = ctx.page()
-    page = appointments.list_appointments(ctx.user, limit, cursor, AppointmentQuery(**filters))
+    since, until = filters.pop("from", None), filters.pop("to", None)
+    if "reminded" in filters:
+        filters["reminded"] = filters["reminded"] == "true"
+    page = appointments.list_appointments(ctx.user, limit, cursor,
+                                          AppointmentQuery(**filters, start=since, end=until))
     return page_json(page, appointment_json)
 
 
@@ -76,3 +87,10 @@ def get_appointment(ctx, appointment_id):
 def change(ctx, appointment_id):
     return appointment_json(appointments.change(ctx.user, parse_id(appointment_id, "appointment"),
                                                 lambda: AppointmentChanges(**ctx.body())))
+
+
+@route(bp, "/appointments/{appointment_id}/send_reminder", "POST", tag="appointments", roles=(STAFF,),
+       response=APPOINTMENT, errors=(409,),
+       summary="Send an appointment's reminder now (staff); 409 if it went already or the appointment is not scheduled")
+def send_reminder(ctx, appointment_id):
+    return appointment_json(reminders.send_now(ctx.user, parse_id(appointment_id, "appointment")))

@@ -9,6 +9,7 @@ from chalicelib.domain.commands import PatientChanges, PatientDetails
 from chalicelib.domain.entities import LinkCode, Patient
 from chalicelib.domain.permissions import ANY_ROLE, STAFF
 from chalicelib.domain.permissions import PATIENT as PATIENT_ROLE
+from chalicelib.domain.search import PatientQuery
 from chalicelib.domain.values import iso_date
 from chalicelib.schema import Date, Email, Int, Schema, Str
 
@@ -62,11 +63,21 @@ def patient_json(patient: Patient) -> dict:
             "date_of_birth": iso_date(patient.date_of_birth), "user_id": patient.user_id}
 
 
-@route(bp, "/patients", "GET", summary="List patients (a patient sees only their own record)", tag="patients",
-       roles=ANY_ROLE, many=True, response=PATIENT)
+SEARCH_QUERY = {
+    "search": Str(max_length=200, description="Matches the start of any word of the name, without regard to case "
+                                              "or accents (`mar` finds María López); several words must all match."),
+    "email": Email(description="Matches exactly, without regard to case."),
+    "phone": Str(max_length=32, pattern=PHONE_PATTERN, pattern_message=PHONE_MESSAGE,
+                 description="Matches on digits only (`+1 (555) 010-0200` = `15550100200`)."),
+    "date_of_birth": Date(),
+}
+
+
+@route(bp, "/patients", "GET", tag="patients", roles=ANY_ROLE, many=True, response=PATIENT, query=SEARCH_QUERY,
+       summary="List or find patients (filters combine; a patient sees only their own record)")
 def list_patients(ctx):
-    limit, cursor, _ = ctx.page()
-    return page_json(patients.list_patients(ctx.user, limit, cursor), patient_json)
+    limit, cursor, filters = ctx.page()
+    return page_json(patients.list_patients(ctx.user, limit, cursor, PatientQuery(**filters)), patient_json)
 
 
 @route(bp, "/patients", "POST", summary="Register a patient without an account (staff); the answer shows its link code",

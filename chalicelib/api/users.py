@@ -8,7 +8,7 @@ from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain.accounts import management, registration
 from chalicelib.domain.accounts.rules import username_field
 from chalicelib.domain.commands import ProfileChanges, Registration
-from chalicelib.domain.entities import User
+from chalicelib.domain.entities import User, UserFilters
 from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, DOCTOR, PATIENT, ROLES, STAFF, is_admin
 from chalicelib.domain.values import iso_date
 from chalicelib.schema import Bool, Choice, Date, Email, Int, NotWhen, OnlyWhen, Password, RequiredUnless, Schema, Str
@@ -88,10 +88,22 @@ def register(ctx):
     return user_json(registration.register(actor, Registration(**ctx.body()), client_address(ctx)))
 
 
-@route(bp, "/users", "GET", summary="List users (admin)", tag="users", roles=(ADMIN,), many=True, response=USER)
+USER_QUERY = {
+    "username": Str(max_length=150, description="Usernames that start so, without regard to case."),
+    "email": Str(max_length=254, description="Emails that start so, without regard to case."),
+    "role": Choice(ROLES, description="Only this role."),
+    "is_active": Choice(("true", "false"), description="Only active (true) or inactive (false) accounts."),
+}
+
+
+@route(bp, "/users", "GET", summary="List users (admin); filters combine, and a filtered page may hold fewer than "
+       "`limit`: follow `next` until it is null", tag="users", roles=(ADMIN,), many=True, response=USER,
+       query=USER_QUERY)
 def list_users(ctx):
-    limit, cursor, _ = ctx.page()
-    return page_json(management.list_users(limit, cursor), user_json)
+    limit, cursor, filters = ctx.page()
+    if "is_active" in filters:
+        filters["is_active"] = filters["is_active"] == "true"
+    return page_json(management.list_users(limit, cursor, UserFilters(**filters)), user_json)
 
 
 @route(bp, "/users/{user_id}", "GET", summary="A user's profile (own, or any for admin)", tag="users",
@@ -100,24 +112,25 @@ def get_user(ctx, user_id):
     return user_json(management.get_user(ctx.user, parse_id(user_id, "user")))
 
 
-def _update(ctx, user_id):
+def update_own_or_any(ctx, user_id: int):
+    """Edit a user's profile from the request's body (the users resource and /profile/ alike)."""
     def changes() -> ProfileChanges:
         schema = USER_UPDATE if is_admin(ctx.user) else _OWN_PROFILE_UPDATE
         return ProfileChanges(**schema.validate(ctx.json(), partial=ctx.spec.partial))
 
-    return user_json(management.update_user(ctx.user, parse_id(user_id, "user"), changes))
+    return user_json(management.update_user(ctx.user, user_id, changes))
 
 
 @route(bp, "/users/{user_id}", "PUT", summary="Replace a user's profile fields", tag="users", roles=ANY_ROLE,
        body=USER_UPDATE, response=USER, errors=(409,))
 def put_user(ctx, user_id):
-    return _update(ctx, user_id)
+    return update_own_or_any(ctx, parse_id(user_id, "user"))
 
 
 @route(bp, "/users/{user_id}", "PATCH", summary="Change some of a user's profile fields", tag="users",
        roles=ANY_ROLE, body=USER_UPDATE, response=USER, errors=(409,))
 def patch_user(ctx, user_id):
-    return _update(ctx, user_id)
+    return update_own_or_any(ctx, parse_id(user_id, "user"))
 
 
 @route(bp, "/users/{user_id}", "DELETE", summary="Delete a user (admin); linked records stay", tag="users",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from chalicelib.domain import clock
 from chalicelib.domain.commands import AppointmentChanges, AppointmentQuery, Booking, given
@@ -30,6 +30,7 @@ from chalicelib.domain.entities import (
     User,
 )
 from chalicelib.domain.permissions import DOCTOR, PATIENT, acting_patient, check_owner, own_doctor_id
+from chalicelib.domain.reminders import default_remind
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
 from chalicelib.errors import (
@@ -79,8 +80,25 @@ def list_appointments(actor: User, limit: int, cursor: str | None, query: Appoin
     start = end = None
     if query.date is not None:
         start, end = clinic_day_bounds(query.date)
-    filters = AppointmentFilters(patient=patient, doctor=doctor, status=query.status, start=start, end=end)
+    start, end = _within(start, end, query.start, query.end)
+    if start is not None and end is not None and start > end:  # an empty window
+        return Page(items=[], next=None)
+    filters = AppointmentFilters(patient=patient, doctor=doctor, status=query.status, start=start, end=end,
+                                 reminded=query.reminded)
     return stores().appointments.list_page(filters, limit, cursor)
+
+
+def _within(start: datetime | None, end: datetime | None, since: datetime | None,
+            until: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """A day's inclusive bounds narrowed by `from` (date >= since) and `to` (date < until; instants are
+    whole seconds, so the last one in is a second before). Either bound alone is open on its other side."""
+    if since is None and until is None:
+        return start, end
+    low = [bound for bound in (start, since) if bound is not None]
+    high = [bound for bound in (end, until - timedelta(seconds=1) if until is not None else None) if bound is not None]
+    first = max(low) if low else datetime(1, 1, 2, tzinfo=UTC)
+    last = min(high) if high else datetime(9999, 12, 30, tzinfo=UTC)
+    return first, last
 
 
 def _check_own(actor: User, appointment: Appointment, message: str) -> None:
@@ -129,6 +147,7 @@ def book(actor: User, booking: Booking) -> Appointment:
     appointment = Appointment(
         id=stores().ids.next_id("appointment"), patient=patient, doctor=booking.doctor,
         date=iso_instant(booking.date), status=booking.status or SCHEDULED, created_at=iso_instant(now),
+        remind=default_remind(stores().patients.get(patient)),  # records2: how its reminder goes
     )
     _check_future(appointment.status, appointment.date, now)
     missing = {"patient": Missing("patient", "No patient with id %d." % appointment.patient),

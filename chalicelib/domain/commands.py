@@ -119,3 +119,6 @@ class AppointmentQuery(NamedTuple):
     doctor: int | None = None
     patient: int | None = None
     status: str | None = None
+    start: datetime | None = None  # from: date >= start
+    end: datetime | None = None  # to: date < end
+    reminded: bool | None = None

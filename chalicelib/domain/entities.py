@@ -120,7 +120,11 @@ class ServicePoint:
 SCHEDULED = "scheduled"
 COMPLETED = "completed"
 CANCELED = "canceled"
-APPOINTMENT_STATUSES = (SCHEDULED, COMPLETED, CANCELED)
+APPOINTMENT_NO_SHOW = "no_show"
+APPOINTMENT_STATUSES = (SCHEDULED, COMPLETED, CANCELED, APPOINTMENT_NO_SHOW)
+# How an appointment's reminder goes (or None: it gets none).
+REMIND_EMAIL, REMIND_SMS = "email", "sms"
+REMIND_BY = (REMIND_EMAIL, REMIND_SMS)
 
 
 @dataclass
@@ -132,6 +136,19 @@ class Appointment:
     date: str
     status: str
     created_at: str
+    remind: str | None = None  # "email", "sms" or None
+    reminded_at: str | None = None  # when its reminder went (an instant), or None
+
+
+class UserFilters(NamedTuple):
+    """The admin's filters of the users list: `username` and `email` are prefixes, without regard to case."""
+    username: str | None = None
+    email: str | None = None
+    role: str | None = None
+    is_active: bool | None = None
+
+    def any(self) -> bool:
+        return any(value is not None for value in self)
 
 
 class AppointmentFilters(NamedTuple):
@@ -141,6 +158,7 @@ class AppointmentFilters(NamedTuple):
     status: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    reminded: bool | None = None  # only those whose reminder went (True) or did not (False)
 
 
 # -- the queue ------------------------------------------------------------------

@@ -9,6 +9,7 @@ from chalicelib.domain.commands import PatientChanges, PatientDetails, given
 from chalicelib.domain.conflicts import BUSY, add, edit, set_fields
 from chalicelib.domain.entities import LinkCode, Page, Patient, User
 from chalicelib.domain.permissions import PATIENT, check_owner
+from chalicelib.domain.search import PatientQuery
 from chalicelib.domain.security import link_code_hash, new_link_code
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
@@ -36,12 +37,16 @@ def _new_link_code() -> tuple[LinkCode, str]:
     return LinkCode(code=code, expires_at=expires_at), link_code_hash(code, get_settings())
 
 
-def list_patients(actor: User, limit: int, cursor: str | None) -> Page:
-    """All patients; a patient gets a page holding only their own record."""
+def list_patients(actor: User, limit: int, cursor: str | None, query: PatientQuery | None = None) -> Page:
+    """All patients, or those meeting `query`'s filters; a patient gets a page holding only their own
+    record (if it meets the filters)."""
     patients = stores().patients
+    query = query or PatientQuery()
     if actor.role == PATIENT:
         own = patients.get(actor.patient_id) if actor.patient_id is not None else None
-        return Page(items=[own] if own else [], next=None)
+        return Page(items=[own] if own and query.matches(own) else [], next=None)
+    if query.any():
+        return patients.search_page(query, limit, cursor)
     return patients.list_page(limit, cursor)
 
 

@@ -20,6 +20,7 @@ from chalicelib.domain.ports.departments import Departments
 from chalicelib.domain.ports.doctors import Doctors
 from chalicelib.domain.ports.health import Probe
 from chalicelib.domain.ports.ids import Ids
+from chalicelib.domain.ports.password_resets import PasswordResets
 from chalicelib.domain.ports.patients import Patients
 from chalicelib.domain.ports.queue import Board, Connections, QueueDays, QueueEntries, QueueLookups, ServicePoints
 from chalicelib.domain.ports.users import Users
@@ -48,6 +49,8 @@ class Stores:
     queue_lookups: QueueLookups
     # clinical records
     clinical: Clinical
+    # password reset codes
+    password_resets: PasswordResets
 
 
 _current: Stores | None = None

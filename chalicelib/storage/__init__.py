@@ -21,6 +21,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     doctors,
     health,
     ids,
+    password_resets,
     patients,
     queue_days,
     queue_entries,
@@ -45,6 +46,8 @@ def dynamodb_stores() -> Stores:
         service_points=service_points, queue_lookups=queue_lookups,
         # clinical records
         clinical=clinical,
+        # password reset codes
+        password_resets=password_resets,
     )
 
 

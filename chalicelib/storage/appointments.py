@@ -12,6 +12,8 @@ date); other filters are a FilterExpression on that Query.
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
@@ -20,7 +22,7 @@ from chalicelib.domain.values import iso_instant
 from chalicelib.storage import doctors, patients
 from chalicelib.storage.binding import StoredModel, register
 from chalicelib.storage.cursors import query_page
-from chalicelib.storage.transactions import Transaction, get_or_none, read_items
+from chalicelib.storage.transactions import Transaction, get_or_none, read_items, update_unless
 from chalicelib.storage.uniques import holders, move_unique, put_unique, take_over_unique
 
 KIND = "appointment"
@@ -55,6 +57,21 @@ class _AppointmentsByPatient(GlobalSecondaryIndex):
     date = UnicodeAttribute(range_key=True)
 
 
+class _RemindersDue(GlobalSecondaryIndex):
+    """Scheduled appointments whose reminder has not gone, in date order: a sparse index (only they
+    carry `reminder_due`), so the hourly pass finds the due ones with one Query of a time window."""
+
+    class Meta:
+        index_name = "reminder-due-index"
+        projection = AllProjection()
+
+    reminder_due = UnicodeAttribute(hash_key=True)
+    date = UnicodeAttribute(range_key=True)
+
+
+REMINDER_DUE = "due"
+
+
 @register
 class AppointmentModel(StoredModel):
     class Meta:
@@ -68,8 +85,12 @@ class AppointmentModel(StoredModel):
     date = UnicodeAttribute()
     status = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    remind = UnicodeAttribute(null=True)  # "email", "sms", or absent: no reminder
+    reminded_at = UnicodeAttribute(null=True)  # when the reminder went
+    reminder_due = UnicodeAttribute(null=True)  # REMINDER_DUE while scheduled, with a way, and not reminded
 
     by_date = _AppointmentsByDate()
+    reminders_due = _RemindersDue()
     by_doctor = _AppointmentsByDoctor()
     by_patient = _AppointmentsByPatient()
 
@@ -86,7 +107,14 @@ def booking_place_key(patient_id: int, number: int) -> str:
 
 def _to_appointment(item: AppointmentModel) -> Appointment:
     return Appointment(id=int(item.id), patient=int(item.patient), doctor=int(item.doctor), date=item.date,
-                       status=item.status, created_at=item.created_at)
+                       status=item.status, created_at=item.created_at, remind=item.remind,
+                       reminded_at=item.reminded_at)
+
+
+def _reminder_due(appointment: Appointment) -> str | None:
+    """Whether the appointment belongs in the index of reminders to send."""
+    due = appointment.status == SCHEDULED and appointment.remind is not None and appointment.reminded_at is None
+    return REMINDER_DUE if due else None
 
 
 def booking_places(patient_id: int, places: int) -> dict[int, tuple[int, Appointment | None]]:
@@ -122,6 +150,8 @@ def add(appointment: Appointment, place: tuple[int, int | None] | None = None) -
         tx.put("appointment", AppointmentModel(
             appointment.id, kind=KIND, patient=appointment.patient, doctor=appointment.doctor,
             date=appointment.date, status=appointment.status, created_at=appointment.created_at,
+            remind=appointment.remind, reminded_at=appointment.reminded_at,
+            reminder_due=_reminder_due(appointment),
         ), AppointmentModel.id.does_not_exist())
 
 
@@ -144,8 +174,12 @@ def save_changes(before: Appointment, after: Appointment) -> None:
         move_unique(tx, "doctor-slot", old_slot, new_slot, after.id)
         condition = AppointmentModel.id.exists() & (AppointmentModel.status == before.status) & (
             AppointmentModel.date == before.date)
+        due = _reminder_due(after)
         tx.update("appointment", AppointmentModel(after.id),
-                  [AppointmentModel.status.set(after.status), AppointmentModel.date.set(after.date)], condition)
+                  [AppointmentModel.status.set(after.status), AppointmentModel.date.set(after.date),
+                   AppointmentModel.reminder_due.set(due) if due else AppointmentModel.reminder_due.remove()],
+                  condition & (AppointmentModel.reminded_at.exists() if before.reminded_at
+                               else AppointmentModel.reminded_at.does_not_exist()))
 
 
 def list_page(filters: AppointmentFilters, limit: int, cursor: str | None) -> Page:
@@ -173,13 +207,38 @@ def list_page(filters: AppointmentFilters, limit: int, cursor: str | None) -> Pa
         conditions.append(AppointmentModel.doctor == filters.doctor)
     if filters.status is not None:
         conditions.append(AppointmentModel.status == filters.status)
+    if filters.reminded is not None:
+        conditions.append(AppointmentModel.reminded_at.exists() if filters.reminded
+                          else AppointmentModel.reminded_at.does_not_exist())
     filter_condition = None
     for condition in conditions:
         filter_condition = condition if filter_condition is None else filter_condition & condition
 
     # The cursor is signed for exactly this query, so it cannot be replayed on another.
     scope = "appointments:" + ":".join(str(part) for part in (
-        name, filters.doctor, filters.status,
+        name, filters.doctor, filters.status, filters.reminded,
         iso_instant(filters.start) if filters.start else None, iso_instant(filters.end) if filters.end else None))
     return query_page(AppointmentModel, index, scope, limit, cursor, _to_appointment, hash_key=hash_key,
                       range_key_condition=range_condition, filter_condition=filter_condition)
+
+
+def due_reminders(start: datetime, end: datetime, limit: int, cursor: str | None) -> Page:
+    """A page of the scheduled, not yet reminded appointments with start <= date <= end, in date order:
+    one Query of the sparse reminder index, whatever the number of appointments."""
+    scope = f"reminders:{iso_instant(start)}:{iso_instant(end)}"
+    return query_page(AppointmentModel, AppointmentModel.reminders_due, scope, limit, cursor, _to_appointment,
+                      hash_key=REMINDER_DUE,
+                      range_key_condition=AppointmentModel.date.between(iso_instant(start), iso_instant(end)))
+
+
+def mark_reminded(appointment_id: int, at: str) -> Appointment | None:
+    """Mark the reminder as sent, before it is sent: one conditional UpdateItem that succeeds once
+    (the appointment still scheduled, not yet reminded). The marked appointment, or None if it was
+    reminded already, is no longer scheduled, or is gone."""
+    item = AppointmentModel(appointment_id)
+    condition = (AppointmentModel.id.exists() & (AppointmentModel.status == SCHEDULED)
+                 & AppointmentModel.reminded_at.does_not_exist())
+    if not update_unless(item, [AppointmentModel.reminded_at.set(at), AppointmentModel.reminder_due.remove()],
+                         condition):
+        return None
+    return _to_appointment(item)

@@ -10,10 +10,14 @@ from __future__ import annotations
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.domain.entities import Page, Patient, PatientLink
+from chalicelib.domain.search import PatientQuery, name_words, phone_digits
 from chalicelib.domain.values import iso_date, optional_int, parse_date, parse_instant
+from chalicelib.errors import ConditionFailed
+from chalicelib.storage import patient_search
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
-from chalicelib.storage.cursors import query_page
-from chalicelib.storage.transactions import Transaction, get_or_none
+from chalicelib.storage.cursors import decode_cursor, encode_cursor, query_page
+from chalicelib.storage.patient_search import PatientSearchModel
+from chalicelib.storage.transactions import Transaction, get_or_none, read_items
 from chalicelib.storage.uniques import move_unique, owner_of, put_unique, release_unique, unique_key
 
 KIND = "patient"
@@ -75,6 +79,7 @@ def put_new(tx: Transaction, patient: Patient) -> None:
         put_unique(tx, "link-code", link_code_key(patient.link_code_hash), patient.id,
                    expires_at=parse_instant(patient.link_code_expires_at))
     tx.put("patient", to_model(patient), PatientModel.id.does_not_exist())
+    patient_search.put_tokens(tx, patient)
 
 
 def add(patient: Patient) -> None:
@@ -166,3 +171,61 @@ def save_changes(before: Patient, after: Patient) -> None:
                                  (PatientModel.date_of_birth, iso_date(after.date_of_birth))):
             actions.append(attribute.remove() if value is None else attribute.set(value))
         tx.update("patient", PatientModel(after.id), actions, condition)
+        patient_search.move_tokens(tx, before, after)
+
+
+READ_CHUNK = 25  # records per TransactGetItems (moto's limit; DynamoDB's is 100)
+
+
+def _read_records(ids: list[int]) -> list:
+    """The records of a page, READ_CHUNK per TransactGetItems (a page of `limit` costs ceil(limit / 25)
+    reads at most, whatever the number of patients); again if a write held one of them."""
+    items: list = []
+    for first in range(0, len(ids), READ_CHUNK):
+        keys = [(PatientModel, patient_id) for patient_id in ids[first:first + READ_CHUNK]]
+        for attempt in range(3):
+            try:
+                items += read_items(keys)
+                break
+            except ConditionFailed:
+                if attempt == 2:
+                    raise
+    return items
+
+
+def search_page(query: PatientQuery, limit: int, cursor: str | None) -> Page:
+    """A page of the records that meet every filter of `query`, whatever the number of patients.
+
+    An email reads its claim and that record (2 calls, one page). Otherwise one Query on the index
+    item of the most selective filter (the phone's digits, else the longest word of `search`, else the
+    date of birth), then the records it names (one TransactGetItems per 25); the other filters are checked on
+    those records, so a page may hold fewer than `limit` while `next` leads on (as filtered lists do).
+    """
+    if query.email is not None:
+        patient_id = owner_of(email_key(query.email))
+        found = get(patient_id) if patient_id is not None else None
+        return Page(items=[found] if found is not None and query.matches(found) else [], next=None)
+    digits = phone_digits(query.phone)
+    words = sorted(name_words(query.search or ""), key=len, reverse=True)
+    if query.phone is not None:
+        if digits is None:
+            return Page(items=[], next=None)
+        key, condition = patient_search.phone_key(digits), None
+    elif query.search is not None:
+        if not words:
+            return Page(items=[], next=None)
+        key = patient_search.name_key(words[0])
+        condition = PatientSearchModel.sort.startswith(words[0])
+    else:
+        key, condition = patient_search.dob_key(iso_date(query.date_of_birth)), None
+    results = PatientSearchModel.query(key, condition, limit=limit, page_size=limit,
+                                       last_evaluated_key=decode_cursor("patient-search", cursor))
+    raw = next(results.page_iter)
+    ids: list[int] = []
+    for item in raw.get("Items", []):
+        patient_id = patient_search.id_of(item["sort"]["S"])
+        if patient_id not in ids:  # two words of one name may start alike
+            ids.append(patient_id)
+    found = {int(item.id): _to_patient(item) for item in _read_records(ids) if item is not None}
+    items = [found[i] for i in ids if i in found and query.matches(found[i])]
+    return Page(items=items, next=encode_cursor("patient-search", results.page_iter.last_evaluated_key))

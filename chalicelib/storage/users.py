@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.domain.entities import Doctor, Page, Patient, PatientLink, User
+from chalicelib.domain.entities import Doctor, Page, Patient, PatientLink, User, UserFilters
 from chalicelib.domain.values import iso_date, optional_int, parse_date
 from chalicelib.errors import ConditionFailed, retry_on_conflict
 from chalicelib.storage import doctors, patients
@@ -29,6 +30,29 @@ ACTIVE_ADMINS = "active-admins"
 STAND_IN_ID = 1
 
 
+class _UsersByUsername(GlobalSecondaryIndex):
+    """Every account under one key (its `kind`) in lowercased-username order: the admin's prefix
+    filter is one Query with begins_with."""
+
+    class Meta:
+        index_name = "kind-username-index"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    username_lower = UnicodeAttribute(range_key=True)
+
+
+class _UsersByEmail(GlobalSecondaryIndex):
+    """The same in lowercased-email order."""
+
+    class Meta:
+        index_name = "kind-email-index"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    email_lower = UnicodeAttribute(range_key=True)
+
+
 @register
 class UserModel(StoredModel):
     class Meta:
@@ -50,8 +74,13 @@ class UserModel(StoredModel):
     doctor_id = NumberAttribute(null=True)
     # Drawn when the account is made; its tokens carry it. Absent on accounts made before it existed.
     token_key = UnicodeAttribute(null=True)
+    # The username and email lowercased, for the admin's prefix filters (GET /users/?username=&email=).
+    username_lower = UnicodeAttribute(null=True)
+    email_lower = UnicodeAttribute(null=True)
 
     by_kind = kind_id_index()
+    by_username = _UsersByUsername()
+    by_email = _UsersByEmail()
 
 
 def username_key(username: str) -> str:
@@ -81,6 +110,7 @@ def _to_model(user: User) -> UserModel:
         first_name=user.first_name, last_name=user.last_name, is_active=user.is_active,
         date_joined=user.date_joined, token_version=user.token_version,
         patient_id=user.patient_id, doctor_id=user.doctor_id, token_key=user.token_key or None,
+        username_lower=user.username.lower(), email_lower=user.email.lower(),
     )
 
 
@@ -185,6 +215,8 @@ def save_changes(before: User, after: User) -> None:
         actions = [
             UserModel.username.set(after.username),
             UserModel.email.set(after.email),
+            UserModel.username_lower.set(after.username.lower()),
+            UserModel.email_lower.set(after.email.lower()),
             UserModel.role.set(after.role),
             UserModel.first_name.set(after.first_name),
             UserModel.last_name.set(after.last_name),
@@ -238,3 +270,28 @@ def delete(user: User) -> None:
         if linked_doctor:
             doctors.unlink_user(tx, user.doctor_id)
 
+
+
+def filtered_page(filters: UserFilters, limit: int, cursor: str | None) -> Page:
+    """A page of the accounts meeting the admin's filters, from ONE Query: `username` (else `email`) is a
+    prefix, without regard to case, of the lowercased value's index; the rest filter the page read (so a
+    page may hold fewer than `limit` while `next` leads on)."""
+    conditions = []
+    if filters.role is not None:
+        conditions.append(UserModel.role == filters.role)
+    if filters.is_active is not None:
+        conditions.append(UserModel.is_active == filters.is_active)
+    if filters.username is not None and filters.email is not None:
+        conditions.append(UserModel.email_lower.startswith(filters.email.lower()))
+    filter_condition = None
+    for condition in conditions:
+        filter_condition = condition if filter_condition is None else filter_condition & condition
+    if filters.username is not None:
+        index, range_condition = UserModel.by_username, UserModel.username_lower.startswith(filters.username.lower())
+    elif filters.email is not None:
+        index, range_condition = UserModel.by_email, UserModel.email_lower.startswith(filters.email.lower())
+    else:
+        index, range_condition = UserModel.by_kind, None
+    scope = "users:" + ":".join(str(part) for part in filters)
+    return query_page(UserModel, index, scope, limit, cursor, _to_user, hash_key=KIND,
+                      range_key_condition=range_condition, filter_condition=filter_condition)

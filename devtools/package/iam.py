@@ -26,8 +26,10 @@ API_ACCESS = {
     "UpdateItem": TABLES,
     "DeleteItem": TABLES,
     "ConditionCheckItem": TABLES,
-    # Every index, and the clinical lists, which are one patient's items of their table in key order.
-    "Query": [INDEXES, ("clinical-entries", None), ("access-log", None)],
+    # Every index, and the clinical lists, which are one patient's items of their table in key order;
+    # the patient search: one Query of its index table (then the page's records in one TransactGetItems,
+    # which IAM checks as a GetItem of each).
+    "Query": [INDEXES, ("clinical-entries", None), ("access-log", None), ("patient-search", None)],
 }
 # Tables a function's TABLES and INDEXES leave out: the API never touches the WebSocket
 # connections (only the WebSocket handlers and the stream handler do).
@@ -36,10 +38,13 @@ NOT_TOUCHED = {"api_handler": ("connections",)}
 # The scheduled reset (app.queue_reset, queue.expire_past_days): one Query of the open
 # entries' index, then per entry one transaction of an Update of the entry and a
 # Delete of the patient's claim on the queue.
+# Then the reminder pass (reminders.send_due): Queries of the appointments' sparse reminder index, per
+# appointment a conditional UpdateItem (the mark, before sending), its patient's and doctor's records.
 RESET_ACCESS = {
-    "Query": [("queue-entries", "open-date-index")],
-    "UpdateItem": [("queue-entries", None)],
+    "Query": [("queue-entries", "open-date-index"), ("appointments", "reminder-due-index")],
+    "UpdateItem": [("queue-entries", None), ("appointments", None)],
     "DeleteItem": [("uniques", None)],
+    "GetItem": [("patients", None), ("doctors", None)],
 }
 
 # The waiting room's board (chalicelib/domain/waiting_room.board): Queries of the called and

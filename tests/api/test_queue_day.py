@@ -117,10 +117,10 @@ def test_the_scheduled_reset_expires_a_day_only_after_it_ended_locally(clinic, p
     api.post(f"/queues/{entries[2]['id']}/mark_served", token=staff.token)
 
     fixed_clock("2024-03-11T06:05:00Z")  # the hourly run at 23:05 local: the day is not over
-    assert invoke_scheduled_reset(client) == {"expired": 0}
+    assert invoke_scheduled_reset(client) == {"expired": 0, "reminders": 0}
     fixed_clock("2024-03-11T07:05:00Z")  # 00:05 on the 11th: the 10th has ended
-    assert invoke_scheduled_reset(client) == {"expired": 2}
-    assert invoke_scheduled_reset(client) == {"expired": 0}  # idempotent
+    assert invoke_scheduled_reset(client) == {"expired": 2, "reminders": 0}
+    assert invoke_scheduled_reset(client) == {"expired": 0, "reminders": 0}  # idempotent
     statuses = [api.get(f"/queues/{e['id']}", token=staff.token).body["status"] for e in entries]
     assert statuses == ["expired", "expired", "served"]
     # Nothing is deleted, and the patients may join the new day.
@@ -136,11 +136,11 @@ def test_the_reset_in_auckland_around_the_end_of_daylight_saving(clinic, people,
     fixed_clock("2024-04-06T11:30:00Z")  # 00:30 NZDT on the 7th
     on_the_day = api.post("/queues/join_queue", {}, token=patient.token).body
     assert (before["queue_date"], on_the_day["queue_date"]) == ("2024-04-06", "2024-04-07")
-    assert invoke_scheduled_reset(client) == {"expired": 1}
+    assert invoke_scheduled_reset(client) == {"expired": 1, "reminders": 0}
     fixed_clock("2024-04-07T11:05:00Z")  # 23:05 NZST on the 7th (a 25-hour day): not over yet
-    assert invoke_scheduled_reset(client) == {"expired": 0}
+    assert invoke_scheduled_reset(client) == {"expired": 0, "reminders": 0}
     fixed_clock("2024-04-07T12:05:00Z")  # 00:05 on the 8th
-    assert invoke_scheduled_reset(client) == {"expired": 1}
+    assert invoke_scheduled_reset(client) == {"expired": 1, "reminders": 0}
     assert api.post("/queues/reset_queue", token=admin.token).body["expired"] == 0
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import boto3
 
-from chalicelib import storage
+from chalicelib import messaging, storage
 from chalicelib.domain import clock
 from devtools import package
 from tests.support.iam_calls import Recorder, _actions, merge, to_rows, unauthorised, unused
@@ -58,8 +58,13 @@ def test_local_only_calls_and_the_tests_own_calls_are_not_counted(aws):
 
 def test_the_scheduled_reset_makes_exactly_the_calls_its_policy_grants(api, people, monkeypatch):
     patient = people.make("patient")
+    doctor = people.make("doctor").record["doctor_id"]  # records2: for an appointment whose reminder is due
     monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat("2024-03-10T10:00:00+00:00"))
     assert api.post("/queues/join_queue", {}, token=patient.token).status == 201
+    # an appointment whose reminder is due at the run (records2): the reminder pass's calls
+    monkeypatch.setattr(messaging, "send_email", lambda *args: None)
+    assert api.post("/appointments", {"doctor": doctor, "date": "2024-03-11T15:00:00Z"},
+                    token=patient.token).status == 201
     monkeypatch.setattr(clock, "now", lambda: datetime.fromisoformat("2024-03-11T10:00:00+00:00"))
     event = api.client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={},
@@ -67,7 +72,7 @@ def test_the_scheduled_reset_makes_exactly_the_calls_its_policy_grants(api, peop
     recorder = Recorder()
     recorder.install()
     try:
-        assert api.client.lambda_.invoke("queue_reset", event).payload == {"expired": 1}
+        assert api.client.lambda_.invoke("queue_reset", event).payload == {"expired": 1, "reminders": 1}
     finally:
         recorder.uninstall()
     assert {function for function, *_ in recorder.calls} == {"queue_reset"}

@@ -311,20 +311,27 @@ def test_the_api_may_read_and_write_items_and_query_indexes_and_read_its_secret(
     assert granted == package.grants("api_handler")
     assert {a for a, _, _ in granted} == {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem",
                                           "Query"}
-    # Query on indexes, and on the two clinical lists' own tables (one patient's items in key order).
+    # Queries of indexes, and of the tables whose items are one key's list (clinical lists, the access log,
+    # the patient search's index table)
     assert {table for action, table, index in granted if action == "Query" and index is None} == {
-        "clinical-entries", "access-log"}
+        "clinical-entries", "access-log", "patient-search"}
     assert other == [_own_logs(resources, "app.app"), _secret_statement()]
     # The WebSocket connections are the WebSocket handlers' and the stream handler's only.
     assert not {t for _, t, _ in granted} & {"connections"}
 
 
-def test_the_reset_may_only_query_open_entries_update_them_and_delete_their_claims(resources):
+def test_the_reset_may_only_query_open_entries_update_them_and_delete_their_claims_and_send_reminders(resources):
     granted, other = _role_grants(resources, _function_roles(resources)["app.queue_reset"])
     assert granted == package.grants("queue_reset") == {
         ("Query", "queue-entries", "open-date-index"),
         ("UpdateItem", "queue-entries", None),
         ("DeleteItem", "uniques", None),
+        # the reminder pass (records2): the sparse index of due reminders, the mark on the appointment,
+        # the patient's and the doctor's records
+        ("Query", "appointments", "reminder-due-index"),
+        ("UpdateItem", "appointments", None),
+        ("GetItem", "patients", None),
+        ("GetItem", "doctors", None),
     }
     assert other == [_own_logs(resources, "app.queue_reset")]  # not even the token secret
 

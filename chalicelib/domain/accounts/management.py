@@ -7,7 +7,7 @@ from dataclasses import replace
 from chalicelib.domain.accounts.rules import check_password_rules
 from chalicelib.domain.commands import ProfileChanges, given
 from chalicelib.domain.conflicts import BUSY, edit
-from chalicelib.domain.entities import Page, User
+from chalicelib.domain.entities import Page, User, UserFilters
 from chalicelib.domain.patients import check_birth_date
 from chalicelib.domain.permissions import NOT_ALLOWED, PATIENT, is_admin
 from chalicelib.domain.security import hash_password
@@ -42,7 +42,10 @@ def get_user(actor: User, user_id: int) -> User:
     return existing(stores().users.get(user_id), "user", user_id)
 
 
-def list_users(limit: int, cursor: str | None) -> Page:
+def list_users(limit: int, cursor: str | None, filters: UserFilters | None = None) -> Page:
+    """All accounts, or those meeting the admin's filters."""
+    if filters is not None and filters.any():
+        return stores().users.filtered_page(filters, limit, cursor)
     return stores().users.list_page(limit, cursor)
 
 

@@ -1,6 +1,7 @@
 """Appointments."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from chalicelib.domain.entities import Appointment, AppointmentFilters, Page
@@ -26,3 +27,11 @@ class Appointments(Protocol):
     def booking_places(self, patient_id: int, places: int) -> dict[int, tuple[int, Appointment | None]]:
         """The held ones among a patient's booking places 1..`places`: number -> (the id of the
         appointment holding it, that appointment or None if it is gone)."""
+
+    def due_reminders(self, start: datetime, end: datetime, limit: int, cursor: str | None) -> Page:
+        """A page of the scheduled appointments with a way to remind and no reminder sent yet, with
+        start <= date <= end, in date order; its cost does not grow with the number of appointments."""
+
+    def mark_reminded(self, appointment_id: int, at: str) -> Appointment | None:
+        """Mark the reminder sent at `at` if the appointment is still scheduled and not yet reminded
+        (one conditional write): the marked appointment, or None (reminded already, not scheduled, gone)."""

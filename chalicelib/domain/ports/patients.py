@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from chalicelib.domain.entities import Page, Patient
+from chalicelib.domain.search import PatientQuery
 
 
 class Patients(Protocol):
@@ -29,3 +30,7 @@ class Patients(Protocol):
     def replace_link_code(self, before: Patient, code_hash: str, expires_at: str) -> None:
         """Give an unlinked record a new link code; its old one stops working in the same write.
         Labels: "link-code" (the new hash is held), "patient" (linked, gone or given another code meanwhile)."""
+
+    def search_page(self, query: PatientQuery, limit: int, cursor: str | None) -> Page:
+        """A page of the records meeting every filter given (at least one), at a cost that does not grow
+        with the number of patients."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from chalicelib.domain.entities import Doctor, Page, Patient, PatientLink, User
+from chalicelib.domain.entities import Doctor, Page, Patient, PatientLink, User, UserFilters
 
 
 class Users(Protocol):
@@ -15,6 +15,10 @@ class Users(Protocol):
 
     def list_page(self, limit: int, cursor: str | None) -> Page:
         """A page of all users in id order."""
+
+    def filtered_page(self, filters: UserFilters, limit: int, cursor: str | None) -> Page:
+        """A page of the accounts meeting the filters (username or email by prefix without regard to case,
+        role, is_active), from one read whatever the number of accounts; may hold fewer than `limit`."""
 
     def register(self, user: User, *, patient: Patient | None = None, doctor: Doctor | None = None,
                  link: PatientLink | None = None) -> None:

@@ -17,6 +17,7 @@ from tests.support.fakes.doctors import MemoryDoctors
 from tests.support.fakes.health import MemoryProbe
 from tests.support.fakes.ids import MemoryIds
 from tests.support.fakes.memory import MemoryDb
+from tests.support.fakes.password_resets import MemoryPasswordResets
 from tests.support.fakes.patients import MemoryPatients
 from tests.support.fakes.queue import memory_queue_stores
 from tests.support.fakes.users import MemoryUsers
@@ -34,4 +35,6 @@ def memory_stores() -> Stores:
         **memory_queue_stores(),
         # clinical records
         clinical=MemoryClinical(),
+        # password reset codes
+        password_resets=MemoryPasswordResets(db),
     )

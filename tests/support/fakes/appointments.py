@@ -47,7 +47,8 @@ class MemoryAppointments:
 
             def condition() -> bool:
                 stored = self.rows.get(after.id)
-                return stored is not None and (stored.status, stored.date) == (before.status, before.date)
+                return (stored is not None and (stored.status, stored.date) == (before.status, before.date)
+                        and (stored.reminded_at is None) == (before.reminded_at is None))
 
             tx.update("appointment", condition, lambda: self.rows.__setitem__(after.id, replace(
                 self.rows[after.id], status=after.status, date=after.date)))
@@ -72,9 +73,26 @@ class MemoryAppointments:
 
         def keep(item: Appointment) -> bool:
             return ((filters.patient is None or filters.doctor is None or item.doctor == filters.doctor)
-                    and (filters.status is None or item.status == filters.status))
+                    and (filters.status is None or item.status == filters.status)
+                    and (filters.reminded is None or (item.reminded_at is not None) == filters.reminded))
 
         scope = "appointments:" + ":".join(str(part) for part in (
-            name, filters.doctor, filters.status,
+            name, filters.doctor, filters.status, filters.reminded,
             iso_instant(filters.start) if filters.start else None, iso_instant(filters.end) if filters.end else None))
         return page(chosen, scope, limit, cursor, keep)
+
+    def due_reminders(self, start, end, limit: int, cursor: str | None) -> Page:
+        low, high = iso_instant(start), iso_instant(end)
+        with self.db.lock:
+            chosen = [replace(a) for a in sorted(self.rows.values(), key=lambda a: (a.date, a.id))
+                      if a.status == SCHEDULED and a.remind is not None and a.reminded_at is None
+                      and low <= a.date <= high]
+        return page(chosen, f"reminders:{low}:{high}", limit, cursor)
+
+    def mark_reminded(self, appointment_id: int, at: str) -> Appointment | None:
+        with self.db.lock:
+            stored = self.rows.get(appointment_id)
+            if stored is None or stored.status != SCHEDULED or stored.reminded_at is not None:
+                return None
+            self.rows[appointment_id] = replace(stored, reminded_at=at)
+            return replace(self.rows[appointment_id])

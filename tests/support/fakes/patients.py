@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from chalicelib.domain.entities import Page, Patient, PatientLink
+from chalicelib.domain.search import PatientQuery
 from tests.support.fakes.memory import MemoryDb, MemoryTransaction, page, unique_key
 
 
@@ -61,6 +62,10 @@ class MemoryPatients:
 
     def list_page(self, limit: int, cursor: str | None) -> Page:
         return page([replace(self.rows[key]) for key in sorted(self.rows)], "patients", limit, cursor)
+
+    def search_page(self, query: PatientQuery, limit: int, cursor: str | None) -> Page:
+        found = [replace(self.rows[key]) for key in sorted(self.rows) if query.matches(self.rows[key])]
+        return page(found, "patient-search", limit, cursor)
 
     def add(self, patient: Patient) -> None:
         with self.db.transaction() as tx:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from chalicelib.domain.entities import Doctor, Page, Patient, PatientLink, User
+from chalicelib.domain.entities import Doctor, Page, Patient, PatientLink, User, UserFilters
 from chalicelib.errors import ConditionFailed
 from tests.support.fakes import doctors as doctor_rules
 from tests.support.fakes import patients as patient_rules
@@ -61,6 +61,17 @@ class MemoryUsers:
         owner = self.db.uniques.get(unique_key("user-username", username))
         user = self.get(owner if owner is not None else STAND_IN_ID)
         return user if owner is not None else None
+
+    def filtered_page(self, filters: UserFilters, limit: int, cursor: str | None) -> Page:
+        def keep(user: User) -> bool:
+            return ((filters.username is None or user.username.lower().startswith(filters.username.lower()))
+                    and (filters.email is None or user.email.lower().startswith(filters.email.lower()))
+                    and (filters.role is None or user.role == filters.role)
+                    and (filters.is_active is None or user.is_active == filters.is_active))
+        key = (lambda u: u.username.lower()) if filters.username else (lambda u: u.email.lower()) if filters.email \
+            else (lambda u: u.id)
+        chosen = sorted((replace(u) for u in self.rows.values()), key=key)
+        return page(chosen, "users:" + ":".join(str(part) for part in filters), limit, cursor, keep)
 
     def list_page(self, limit: int, cursor: str | None) -> Page:
         return page([replace(self.rows[key]) for key in sorted(self.rows)], "users", limit, cursor)
