@@ -59,7 +59,7 @@ def list_appointments(ctx):
 
 @route(bp, "/appointments", "POST", summary="Book an appointment (staff for anyone, a patient for themself)",
        tag="appointments", roles=(PATIENT, STAFF), status=201, body=APPOINTMENT_CREATE, response=APPOINTMENT,
-       errors=(409,))
+       errors=(409,), idempotent=True)
 def book(ctx):
     return appointment_json(appointments.book(ctx.user, Booking(**ctx.body())))
 

@@ -19,6 +19,7 @@ from chalicelib.domain.ports.clinical import Clinical
 from chalicelib.domain.ports.departments import Departments
 from chalicelib.domain.ports.doctors import Doctors
 from chalicelib.domain.ports.health import Probe
+from chalicelib.domain.ports.idempotency import IdempotencyKeys
 from chalicelib.domain.ports.ids import Ids
 from chalicelib.domain.ports.patients import Patients
 from chalicelib.domain.ports.queue import Board, Connections, QueueDays, QueueEntries, QueueLookups, ServicePoints
@@ -48,6 +49,8 @@ class Stores:
     queue_lookups: QueueLookups
     # clinical records
     clinical: Clinical
+    # integrations
+    idempotency_keys: IdempotencyKeys
 
 
 _current: Stores | None = None

@@ -20,6 +20,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     departments,
     doctors,
     health,
+    idempotency,
     ids,
     patients,
     queue_days,
@@ -45,6 +46,8 @@ def dynamodb_stores() -> Stores:
         service_points=service_points, queue_lookups=queue_lookups,
         # clinical records
         clinical=clinical,
+        # integrations
+        idempotency_keys=idempotency,
     )
 
 

@@ -15,6 +15,7 @@ from tests.support.fakes.clinical import MemoryClinical
 from tests.support.fakes.departments import MemoryDepartments
 from tests.support.fakes.doctors import MemoryDoctors
 from tests.support.fakes.health import MemoryProbe
+from tests.support.fakes.idempotency import MemoryIdempotencyKeys
 from tests.support.fakes.ids import MemoryIds
 from tests.support.fakes.memory import MemoryDb
 from tests.support.fakes.patients import MemoryPatients
@@ -34,4 +35,6 @@ def memory_stores() -> Stores:
         **memory_queue_stores(),
         # clinical records
         clinical=MemoryClinical(),
+        # integrations
+        idempotency_keys=MemoryIdempotencyKeys(db),
     )
