@@ -9,6 +9,7 @@ from chalicelib import storage
 from chalicelib.api import (
     appointments,
     auth,
+    checkin,
     clinical,
     departments,
     docs,
@@ -35,7 +36,7 @@ app.register_middleware(log_requests, "http")
 app.register_middleware(browser_headers, "http")
 
 for blueprint in (index.bp, health.bp, auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, service_points.bp,
-                  appointments.bp, queues.bp, waiting_room.bp, clinical.bp,
+                  appointments.bp, checkin.bp, queues.bp, waiting_room.bp, clinical.bp,
                   docs.bp):  # docs last: GET /openapi.json and /docs describe the routes above
     app.register_blueprint(blueprint)
 answer_other_methods(app)  # a wrong method is a JSON 405 on API Gateway too

@@ -32,6 +32,7 @@ APPOINTMENT = Schema("Appointment", {
     "date": Str(max_length=40, description="UTC instant, e.g. 2023-12-15T10:00:00Z."),
     "status": Choice(STATUSES),
     "created_at": Str(max_length=40),
+    "checked_in_entry": Int(nullable=True, description="The queue entry its check-in made (null until then)."),
 })
 
 APPOINTMENT_QUERY = {
@@ -44,7 +45,8 @@ APPOINTMENT_QUERY = {
 
 def appointment_json(appointment: Appointment) -> dict:
     return {"id": appointment.id, "patient": appointment.patient, "doctor": appointment.doctor,
-            "date": appointment.date, "status": appointment.status, "created_at": appointment.created_at}
+            "date": appointment.date, "status": appointment.status, "created_at": appointment.created_at,
+            "checked_in_entry": appointment.checked_in_entry}
 
 
 @route(bp, "/appointments", "GET", tag="appointments", roles=ANY_ROLE, many=True, response=APPOINTMENT,

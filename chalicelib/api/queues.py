@@ -6,8 +6,8 @@ from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import queue
+from chalicelib.domain.entities import ENTRY_PRIORITIES, PRIORITIES, QueueEntry
 from chalicelib.domain.entities import ENTRY_STATUSES as STATUSES
-from chalicelib.domain.entities import PRIORITIES, QueueEntry
 from chalicelib.domain.permissions import ADMIN, ANY_ROLE, DOCTOR, PATIENT, STAFF
 from chalicelib.domain.queue import JoinRequest, TransferRequest
 from chalicelib.domain.values import iso_date
@@ -61,7 +61,7 @@ _ENTRY_FIELDS = {
     "department": Int(nullable=True),
     "patient": Int(),
     "status": Choice(STATUSES),
-    "priority": Choice(PRIORITIES),
+    "priority": Choice(ENTRY_PRIORITIES, description="`appointment`: checked in for an appointment."),
     "created_at": Str(max_length=40),
     "called_at": Str(max_length=40, nullable=True),
     "served_at": Str(max_length=40, nullable=True),

@@ -68,6 +68,7 @@ class AppointmentModel(StoredModel):
     date = UnicodeAttribute()
     status = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    checked_in_entry = NumberAttribute(null=True)
 
     by_date = _AppointmentsByDate()
     by_doctor = _AppointmentsByDoctor()
@@ -86,7 +87,8 @@ def booking_place_key(patient_id: int, number: int) -> str:
 
 def _to_appointment(item: AppointmentModel) -> Appointment:
     return Appointment(id=int(item.id), patient=int(item.patient), doctor=int(item.doctor), date=item.date,
-                       status=item.status, created_at=item.created_at)
+                       status=item.status, created_at=item.created_at,
+                       checked_in_entry=int(item.checked_in_entry) if item.checked_in_entry is not None else None)
 
 
 def booking_places(patient_id: int, places: int) -> dict[int, tuple[int, Appointment | None]]:
@@ -183,3 +185,11 @@ def list_page(filters: AppointmentFilters, limit: int, cursor: str | None) -> Pa
         iso_instant(filters.start) if filters.start else None, iso_instant(filters.end) if filters.end else None))
     return query_page(AppointmentModel, index, scope, limit, cursor, _to_appointment, hash_key=hash_key,
                       range_key_condition=range_condition, filter_condition=filter_condition)
+
+
+def stage_check_in(tx: Transaction, label: str, appointment_id: int, entry_id: int) -> None:
+    """Set a scheduled appointment's `checked_in_entry` in a transaction (queue_entries.add); the
+    transaction fails with `label` if it is checked in already or no longer scheduled."""
+    m = AppointmentModel
+    tx.update(label, m(appointment_id), [m.checked_in_entry.set(entry_id)],
+              m.id.exists() & (m.status == SCHEDULED) & m.checked_in_entry.does_not_exist())

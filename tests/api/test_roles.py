@@ -46,6 +46,7 @@ CONTRACT = {
     ("GET", "/appointments/{appointment_id}"): EVERY_ROLE,
     ("POST", "/appointments"): ["patient", "staff", "admin"],
     ("PATCH", "/appointments/{appointment_id}"): ["patient", "doctor", "staff", "admin"],
+    ("POST", "/appointments/{appointment_id}/check_in"): ["patient", "staff", "admin"],
     ("GET", "/queues"): EVERY_ROLE,
     ("GET", "/queues/{entry_id}"): EVERY_ROLE,
     ("POST", "/queues/join_queue"): ["patient", "staff", "admin"],

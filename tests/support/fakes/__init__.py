@@ -32,7 +32,7 @@ def memory_stores() -> Stores:
         users=MemoryUsers(db), attempts=MemoryAttempts(db), patients=MemoryPatients(db), doctors=MemoryDoctors(db),
         departments=MemoryDepartments(db), appointments=MemoryAppointments(db),
         # the queue
-        **memory_queue_stores(),
+        **memory_queue_stores(db),
         # clinical records
         clinical=MemoryClinical(),
         # integrations
