@@ -14,7 +14,8 @@ from chalicelib.settings import Settings, jwt_secret
 TOKENS = "tokens"
 CURSORS = "cursors"
 LINK_CODES = "link-codes"
-PURPOSES = (TOKENS, CURSORS, LINK_CODES)
+WEBHOOK_SECRETS = "webhook-secrets"  # seals the webhooks' signing secrets at rest
+PURPOSES = (TOKENS, CURSORS, LINK_CODES, WEBHOOK_SECRETS)
 
 
 def derived_key(purpose: str, settings: Settings | None = None) -> bytes:

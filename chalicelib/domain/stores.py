@@ -24,6 +24,7 @@ from chalicelib.domain.ports.ids import Ids
 from chalicelib.domain.ports.patients import Patients
 from chalicelib.domain.ports.queue import Board, Connections, QueueDays, QueueEntries, QueueLookups, ServicePoints
 from chalicelib.domain.ports.users import Users
+from chalicelib.domain.ports.webhooks import DeliveryQueue, Webhooks
 from chalicelib.errors import ConfigurationError
 
 
@@ -51,6 +52,8 @@ class Stores:
     clinical: Clinical
     # integrations
     idempotency_keys: IdempotencyKeys
+    webhooks: Webhooks
+    delivery_queue: DeliveryQueue
 
 
 _current: Stores | None = None

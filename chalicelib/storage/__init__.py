@@ -17,6 +17,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     clinical,
     connections,
     counters,
+    delivery_queue,
     departments,
     doctors,
     health,
@@ -30,6 +31,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     uniques,
     users,
     waiting_room,
+    webhooks,
 )
 from chalicelib.storage.binding import MODELS, create_tables  # noqa: F401
 
@@ -47,7 +49,7 @@ def dynamodb_stores() -> Stores:
         # clinical records
         clinical=clinical,
         # integrations
-        idempotency_keys=idempotency,
+        idempotency_keys=idempotency, webhooks=webhooks, delivery_queue=delivery_queue,
     )
 
 

@@ -21,6 +21,7 @@ from tests.support.fakes.memory import MemoryDb
 from tests.support.fakes.patients import MemoryPatients
 from tests.support.fakes.queue import memory_queue_stores
 from tests.support.fakes.users import MemoryUsers
+from tests.support.fakes.webhooks import MemoryDeliveryQueue, MemoryWebhooks
 
 
 def memory_stores() -> Stores:
@@ -36,5 +37,5 @@ def memory_stores() -> Stores:
         # clinical records
         clinical=MemoryClinical(),
         # integrations
-        idempotency_keys=MemoryIdempotencyKeys(db),
+        idempotency_keys=MemoryIdempotencyKeys(db), webhooks=MemoryWebhooks(db), delivery_queue=MemoryDeliveryQueue(),
     )
