@@ -34,6 +34,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib import keys
@@ -171,6 +172,10 @@ def register(url: str, events: list[str], description: str = "") -> tuple[Webhoo
     return webhook, secret
 
 
+def list_page(limit: int, cursor: str | None):
+    return stores().webhooks.list_page(limit, cursor)
+
+
 def get(webhook_id: int) -> Webhook:
     webhook = stores().webhooks.get(webhook_id)
     if webhook is None:
@@ -280,3 +285,49 @@ def _post(url: str, body: bytes, headers: dict) -> int:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+
+
+# -- events from the streams (queue.closed / queue.opened: see entry_events) ---------------------
+def entry_events(records: list[dict], present: Callable[[Any], dict]) -> list[dict]:
+    """The webhook events of the entries' stream records; `present` shows an entry as the API shows
+    it to staff. The event id comes from the record's, so a re-read batch makes the same events.
+    (Closing and opening a queue change its day's counter item, in a table without a stream: no
+    queue.closed / queue.opened events come from here; a closing's expired entries do.)"""
+    events = []
+    changes = stores().queue_entries.changes(records)
+    for record, (before, after) in zip(records, changes, strict=True):
+        kind = _entry_event_type(before, after)
+        if kind:
+            events.append(event(kind, present(after), f"evt_{record.get('eventID', uuid.uuid4().hex)}"))
+    return events
+
+
+def _entry_event_type(before, after) -> str | None:
+    if after is None:
+        return None
+    if before is None:
+        return "entry.created"
+    if after.status != before.status:
+        name = f"entry.{after.status}"
+        return name if name in EVENTS else None
+    if after.recalls > before.recalls:
+        return "entry.recalled"
+    return None
+
+
+def appointment_events(records: list[dict], present: Callable[[Any], dict]) -> list[dict]:
+    """The webhook events of the appointments' stream records (created, changed, checked_in)."""
+    events = []
+    for record, (before, after) in zip(records, stores().webhooks.appointment_changes(records), strict=True):
+        if after is None:
+            continue
+        if before is None:
+            kind = "appointment.created"
+        elif after.checked_in_entry is not None and before.checked_in_entry is None:
+            kind = "appointment.checked_in"
+        elif after != before:
+            kind = "appointment.changed"
+        else:
+            continue
+        events.append(event(kind, present(after), f"evt_{record.get('eventID', uuid.uuid4().hex)}"))
+    return events

@@ -59,6 +59,8 @@ class _AppointmentsByPatient(GlobalSecondaryIndex):
 class AppointmentModel(StoredModel):
     class Meta:
         table_suffix = "appointments"
+        # Webhooks' appointment events follow its changes (chalicelib.domain.webhooks).
+        stream_view_type = "NEW_AND_OLD_IMAGES"
 
     id = NumberAttribute(hash_key=True)
     kind = UnicodeAttribute(default=KIND)
@@ -193,3 +195,12 @@ def stage_check_in(tx: Transaction, label: str, appointment_id: int, entry_id: i
     m = AppointmentModel
     tx.update(label, m(appointment_id), [m.checked_in_entry.set(entry_id)],
               m.id.exists() & (m.status == SCHEDULED) & m.checked_in_entry.does_not_exist())
+
+
+def changes(records: list[dict]) -> list[tuple[Appointment | None, Appointment | None]]:
+    """The (before, after) appointments of the appointments table's stream records."""
+    def appointment(image: dict | None) -> Appointment | None:
+        return _to_appointment(AppointmentModel.from_raw_data(image)) if image else None
+
+    return [(appointment(r.get("dynamodb", {}).get("OldImage")), appointment(r.get("dynamodb", {}).get("NewImage")))
+            for r in records]

@@ -11,6 +11,7 @@ from pynamodb.exceptions import DeleteError, PutError
 from chalicelib.domain.entities import Page
 from chalicelib.domain.ports.webhooks import Delivery, Webhook
 from chalicelib.domain.values import optional_int, parse_instant
+from chalicelib.storage.appointments import changes as appointment_changes  # noqa: F401 (the store's)
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.transactions import CONDITION_FAILED, cause, get_or_none
@@ -112,3 +113,4 @@ def deliveries(webhook_id: int, limit: int) -> list[Delivery]:
     items = WebhookDeliveryModel.query(webhook_id, scan_index_forward=False, limit=limit, page_size=limit)
     return [Delivery(int(i.webhook), i.event_id, i.type, optional_int(i.status_code), i.error, i.at,
                      int(i.try_number)) for i in items]
+

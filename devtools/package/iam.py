@@ -26,7 +26,7 @@ API_ACCESS = {
     "DeleteItem": TABLES,
     "ConditionCheckItem": TABLES,
     # Every index, and the clinical lists, which are one patient's items of their table in key order.
-    "Query": [INDEXES, ("clinical-entries", None), ("access-log", None)],
+    "Query": [INDEXES, ("clinical-entries", None), ("access-log", None), ("webhook-deliveries", None)],
 }
 
 # The scheduled reset (app.queue_reset, queue.expire_past_days): one Query of the open
@@ -64,10 +64,16 @@ CHANGES_ACCESS = {
     "DeleteItem": [("connections", None)],
 }
 
+# Webhooks (chalicelib/domain/webhooks.py): the stream functions read the active webhooks (a Query of
+# the kind index) and queue deliveries; the delivery function reads its webhook and logs the attempt.
+WEBHOOK_EVENTS_ACCESS = {"Query": [("webhooks", "kind-id-index")]}
+WEBHOOK_DELIVERY_ACCESS = {"GetItem": [("webhooks", None)], "PutItem": [("webhook-deliveries", None)]}
+
 # Each of the app's functions (chalice's names) and its access.
 FUNCTION_ACCESS = {"api_handler": API_ACCESS, "queue_reset": RESET_ACCESS, "websocket_connect": CONNECT_ACCESS,
                    "websocket_message": MESSAGE_ACCESS, "websocket_disconnect": DISCONNECT_ACCESS,
-                   "queue_changes": CHANGES_ACCESS}
+                   "queue_changes": CHANGES_ACCESS, "webhook_entry_events": WEBHOOK_EVENTS_ACCESS,
+                   "webhook_appointment_events": WEBHOOK_EVENTS_ACCESS, "webhook_deliveries": WEBHOOK_DELIVERY_ACCESS}
 # Functions that send to the WebSocket API's connections (execute-api:ManageConnections).
 SENDS_TO_CONNECTIONS = ("websocket_message", "queue_changes")
 # The function that reads the entries table's stream.

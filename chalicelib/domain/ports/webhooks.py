@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from chalicelib.domain.entities import Page
+from chalicelib.domain.entities import Appointment, Page
 
 
 @dataclass
@@ -55,6 +55,9 @@ class Webhooks(Protocol):
 
     def deliveries(self, webhook_id: int, limit: int) -> list[Delivery]:
         """The latest attempts, latest first."""
+
+    def appointment_changes(self, records: list[dict]) -> list[tuple[Appointment | None, Appointment | None]]:
+        """The (before, after) appointments of the appointments table's stream records."""
 
 
 class DeliveryQueue(Protocol):

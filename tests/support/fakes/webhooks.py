@@ -46,6 +46,10 @@ class MemoryWebhooks:
     def deliveries(self, webhook_id: int, limit: int) -> list[Delivery]:
         return [d for d in reversed(self.log_items) if d.webhook == webhook_id][:limit]
 
+    def appointment_changes(self, records: list[dict]) -> list:
+        """Records as the fakes' tests write them: {"old": Appointment | None, "new": Appointment | None}."""
+        return [(r.get("old"), r.get("new")) for r in records]
+
 
 class MemoryDeliveryQueue:
     """Messages sent, with their delays, in order; a test hands them to webhooks.deliver()."""
