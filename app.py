@@ -99,7 +99,7 @@ def webhook_appointment_events(event):
     return webhooks.appointment_events(event.to_dict()["Records"])
 
 
-@app.on_sqs_message(queue=webhooks.DELIVERY_QUEUE, batch_size=1, name="webhook_deliveries")
+@app.on_sqs_message(queue_arn=webhooks.DELIVERY_QUEUE, batch_size=1, name="webhook_deliveries")
 @logged("webhook_deliveries")
 def webhook_deliveries(event):
     return webhooks.deliver([record.body for record in event])

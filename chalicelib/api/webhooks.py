@@ -112,7 +112,7 @@ def ping(ctx, webhook_id):
 # Placeholders as live.ENTRIES_STREAM's: `make package` puts the stack's own ARN and queue in.
 APPOINTMENTS_STREAM = ("arn:aws:dynamodb:us-east-1:000000000000:table/dqs-appointments/stream/"
                        "set-by-make-package")
-DELIVERY_QUEUE = "dqs-webhook-deliveries"
+DELIVERY_QUEUE = "arn:aws:sqs:us-east-1:000000000000:dqs-webhook-deliveries-set-by-make-package"
 
 
 def entry_events(records: list[dict]) -> dict:

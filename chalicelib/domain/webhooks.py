@@ -37,7 +37,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalicelib import keys
+from chalicelib import keys, telemetry
 from chalicelib.domain import clock
 from chalicelib.domain.ports.webhooks import Delivery, Webhook
 from chalicelib.domain.stores import stores
@@ -260,9 +260,11 @@ def deliver(message: dict, post: Callable[[str, bytes, dict], int] | None = None
     stores().webhooks.log(Delivery(webhook.id, sent["id"], sent["type"], status_code, error,
                                    iso_instant(clock.now()), attempt))
     if error is None:
+        telemetry.count("WebhooksDelivered")
         return "delivered"
     delays = retry_delays()
     if attempt > len(delays):
+        telemetry.count("WebhooksFailed")  # the alarm's metric (devtools/package/webhooks.py)
         return "failed"
     delay = delays[attempt - 1]
     stores().delivery_queue.send({**message, "try": attempt + 1, "due": now + delay}, min(delay, MAX_SQS_DELAY))

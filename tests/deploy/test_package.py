@@ -23,6 +23,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
 
 from chalicelib import storage
 from devtools import package
+from devtools.package import webhooks as package_webhooks
 from devtools.stage import stage_env as config_stage_env
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -185,6 +186,8 @@ def test_every_function_points_at_the_stage_tables_and_secret_parameter(resource
         # The display page (its CSP) and the stream handler (where it posts) know the WebSocket API's URL.
         websocket = env.pop("DQS_WEBSOCKET_URL", None)
         assert (websocket == package.WEBSOCKET_URL) == (name in ("APIHandler", "QueueChanges")), name
+        queue = env.pop("DQS_WEBHOOK_QUEUE_URL", None)  # the webhook functions' delivery queue
+        assert (queue == {"Ref": "WebhookDeliveryQueue"}) == (name in package_webhooks.FUNCTIONS_CFN), name
         assert env == expected, name
         assert "DQS_JWT_SECRET" not in env and "DQS_DYNAMODB_ENDPOINT" not in env
         assert env["DQS_JWT_SECRET_PARAM"].startswith("/dqs/")
@@ -273,14 +276,17 @@ def _secret_statement() -> dict:
 
 HANDLERS = {"app.app": "api_handler", "app.queue_reset": "queue_reset", "app.queue_changes": "queue_changes",
             "app.websocket_connect": "websocket_connect", "app.websocket_message": "websocket_message",
-            "app.websocket_disconnect": "websocket_disconnect"}
+            "app.websocket_disconnect": "websocket_disconnect", "app.webhook_entry_events": "webhook_entry_events",
+            "app.webhook_appointment_events": "webhook_appointment_events",
+            "app.webhook_deliveries": "webhook_deliveries"}
 
 
 def test_each_function_has_its_own_role_and_data_policy(resources):
     roles = _function_roles(resources)
     assert set(roles) == set(HANDLERS)
     assert len(set(roles.values())) == len(HANDLERS)
-    policies = of_type(resources, "AWS::IAM::Policy")
+    policies = {name: p for name, p in of_type(resources, "AWS::IAM::Policy").items()
+                if not name.endswith("QueueAccess")}  # the webhook functions' SQS and stream access
     assert len(policies) == len(HANDLERS)
     assert sorted(r["Ref"] for p in policies.values() for r in p["Properties"]["Roles"]) == sorted(roles.values())
 
@@ -290,7 +296,8 @@ def test_the_api_may_read_and_write_items_and_query_indexes_and_read_its_secret(
     assert granted == package.grants("api_handler")
     assert {a for a, _, _ in granted} == {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem",
                                           "Query"}
-    assert all(index is not None for action, _, index in granted if action == "Query")
+    assert all(index is not None or table in ("clinical-entries", "access-log", "webhook-deliveries")
+               for action, table, index in granted if action == "Query")
     assert other == [_secret_statement()]
 
 
@@ -340,6 +347,7 @@ def test_after_the_transform_each_function_runs_with_only_its_own_role(translate
         if function == package.READS_ENTRIES_STREAM:
             expected |= {f"dynamodb:{a}" for a in (*package.STREAM_ACTIONS, "ListStreams")}
             expected |= {"sns:Publish", "ses:SendEmail"}
+        expected |= package_webhooks.extra_actions(function)
         assert actions == expected, handler
         assert "ManagedPolicyArns" not in translated[role]["Properties"]
 
