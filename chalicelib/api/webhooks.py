@@ -25,6 +25,9 @@ class EventList(List):
             raise FieldError(f"Give a list of events among: {', '.join(webhooks.EVENTS)}.")
         return value
 
+    def extra_schema(self) -> dict:
+        return {**super().extra_schema(), "minItems": 1, "maxItems": len(webhooks.EVENTS)}
+
 
 _URL = Str(max_length=webhooks.MAX_URL, description="https, to a public address (locally also http to 127.0.0.1, "
                                                     "::1 or localhost).")
