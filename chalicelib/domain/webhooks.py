@@ -23,14 +23,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import os
 import secrets
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -83,8 +83,14 @@ def _forbidden(address: str) -> bool:
             or ip.is_reserved or ip.is_unspecified or not ip.is_global)
 
 
-def check_url(url: str, resolver: Resolver = resolve, loopback_ok: bool | None = None) -> str:
+def check_url(url: str, resolver: Resolver | None = None, loopback_ok: bool | None = None) -> str:
     """The URL if a delivery may go there; a 400 on `url` otherwise."""
+    return _checked(url, resolver, loopback_ok)[0]
+
+
+def _checked(url: str, resolver: Resolver | None = None, loopback_ok: bool | None = None) -> tuple[str, str]:
+    """The URL and the one address a delivery connects to (the checked one: no second lookup
+    between the check and the connection, which DNS rebinding could answer differently)."""
     loopback_ok = allow_loopback() if loopback_ok is None else loopback_ok
     def refuse(message: str) -> ValidationFailed:
         return ValidationFailed.field("url", message)
@@ -99,16 +105,16 @@ def check_url(url: str, resolver: Resolver = resolve, loopback_ok: bool | None =
     if parts.username or parts.password or not host:
         raise refuse("Enter a valid URL, without credentials.")
     if loopback_ok and host in _LOOPBACK_HOSTS and parts.scheme in ("http", "https"):
-        return url
+        return url, host
     if parts.scheme != "https":
         raise refuse("The URL must be https.")
     try:
-        addresses = [host] if _is_address(host) else resolver(host)
+        addresses = [host] if _is_address(host) else (resolver or resolve)(host)
     except (OSError, UnicodeError):
         raise refuse("The URL's host does not resolve.") from None
     if not addresses or any(_forbidden(a) for a in addresses):
         raise refuse("The URL's host must be a public address (not private, loopback, link-local or metadata).")
-    return url
+    return url, addresses[0]
 
 
 def _is_address(host: str) -> bool:
@@ -244,13 +250,14 @@ def deliver(message: dict, post: Callable[[str, bytes, dict], int] | None = None
     sent, attempt = message["event"], int(message["try"])
     status_code, error = None, None
     try:
-        check_url(webhook.url)  # again now: the name may resolve elsewhere than at registration
+        # Again now (the name may resolve elsewhere than at registration), and connect to that address.
+        _, address = _checked(webhook.url)
         body = json.dumps(sent, separators=(",", ":")).encode()
         timestamp = int(now)
         headers = {"Content-Type": "application/json", "User-Agent": "DQS-Webhooks/1",
                    "DQS-Event-Id": sent["id"],
                    "DQS-Signature": signature(unseal(webhook.sealed_secret), timestamp, body)}
-        status_code = (post or _post)(webhook.url, body, headers)
+        status_code = post(webhook.url, body, headers) if post else _post(webhook.url, address, body, headers)
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
     except ValidationFailed as exc:
@@ -271,22 +278,42 @@ def deliver(message: dict, post: Callable[[str, bytes, dict], int] | None = None
     return "retry"
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # a redirect could lead past the URL rule
-        return None
+class _PinnedHTTP(http.client.HTTPConnection):
+    """A connection to a checked address, whatever the host name resolves to by now."""
+
+    def __init__(self, host: str, address: str, **kw):
+        super().__init__(host, **kw)
+        self.address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """As _PinnedHTTP, over TLS verified against the URL's host name (SNI and certificate)."""
+
+    def __init__(self, host: str, address: str, **kw):
+        super().__init__(host, context=ssl.create_default_context(), **kw)
+        self.address = address
+
+    def connect(self):
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def _post(url: str, body: bytes, headers: dict) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+def _post(url: str, address: str, body: bytes, headers: dict) -> int:
+    """POST to the checked address; a redirect is an answer like any other (never followed)."""
+    parts = urlsplit(url)
+    kind = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
+    connection = kind(parts.hostname, address.strip("[]"), port=parts.port, timeout=TIMEOUT_SECONDS)
     try:
-        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
-            response.read(1024)
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(1024)
+        return response.status
+    finally:
+        connection.close()
 
 
 # -- events from the streams (queue.closed / queue.opened: see entry_events) ---------------------

@@ -97,3 +97,20 @@ def test_a_long_delay_waits_on_in_the_queue(fakes):
     assert webhooks.deliver(message) == "waiting"
     [(again, delay)] = fakes.delivery_queue.sent
     assert again == message and delay == 900
+
+
+def test_a_name_that_resolves_privately_by_delivery_time_gets_nothing(fakes, monkeypatch):
+    monkeypatch.setattr(webhooks, "resolve", lambda host: ["93.184.216.34"])
+    webhook, _ = webhooks.register("https://hooks.example.com/in", ["entry.created"])
+    monkeypatch.setattr(webhooks, "resolve", lambda host: ["169.254.169.254"])  # rebound
+    webhooks.fan_out([webhooks.event("entry.created", {"id": 1})])
+    [(message, _)] = fakes.delivery_queue.sent
+    posted = []
+    monkeypatch.setattr(webhooks, "_post", lambda *args: posted.append(args) or 200)
+    assert webhooks.deliver(message) == "retry" and posted == []
+    [attempt] = webhooks.deliveries(webhook.id, 10)
+    assert attempt.status_code is None and "public address" in attempt.error
+    # Resolved publicly again: the POST goes to the address that was checked, not to a new lookup.
+    monkeypatch.setattr(webhooks, "resolve", lambda host: ["93.184.216.34"])
+    assert webhooks.deliver({**message, "try": 2, "due": 0}) == "delivered"
+    assert posted[0][1] == "93.184.216.34"
