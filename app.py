@@ -9,6 +9,7 @@ from chalicelib import storage
 from chalicelib.api import (
     appointments,
     auth,
+    checkin,
     clinical,
     departments,
     docs,
@@ -23,6 +24,7 @@ from chalicelib.api import (
     service_points,
     users,
     waiting_room,
+    webhooks,
 )
 from chalicelib.api.headers import browser_headers
 from chalicelib.api.http import answer_other_methods, request_edge
@@ -37,7 +39,8 @@ app.register_middleware(log_requests, "http")
 app.register_middleware(browser_headers, "http")
 
 for blueprint in (index.bp, health.bp, auth.bp, users.bp, patients.bp, departments.bp, doctors.bp, service_points.bp,
-                  appointments.bp, queues.bp, waiting_room.bp, clinical.bp, profile.bp, password_reset.bp,
+                  appointments.bp, checkin.bp, queues.bp, waiting_room.bp, clinical.bp, profile.bp,
+                  password_reset.bp, webhooks.bp,
                   docs.bp):  # docs last: GET /openapi.json and /docs describe the routes above
     app.register_blueprint(blueprint)
 answer_other_methods(app)  # a wrong method is a JSON 405 on API Gateway too
@@ -82,3 +85,25 @@ def websocket_disconnect(event):
 def queue_changes(event):
     """Every change of the queue's entries: push the boards it changed, send the messages it made due."""
     return live.changes(app.websocket_api, event.to_dict()["Records"])
+
+
+# Webhooks (chalicelib/domain/webhooks.py): events from the entries' and appointments' streams, each
+# delivery one message on an SQS queue, handled one at a time by its own function with a short timeout.
+@app.on_dynamodb_record(stream_arn=live.ENTRIES_STREAM, name="webhook_entry_events", batch_size=100,
+                        starting_position="LATEST")
+@logged("webhook_entry_events")
+def webhook_entry_events(event):
+    return webhooks.entry_events(event.to_dict()["Records"])
+
+
+@app.on_dynamodb_record(stream_arn=webhooks.APPOINTMENTS_STREAM, name="webhook_appointment_events", batch_size=100,
+                        starting_position="LATEST")
+@logged("webhook_appointment_events")
+def webhook_appointment_events(event):
+    return webhooks.appointment_events(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue_arn=webhooks.DELIVERY_QUEUE, batch_size=1, name="webhook_deliveries")
+@logged("webhook_deliveries")
+def webhook_deliveries(event):
+    return webhooks.deliver([record.body for record in event])

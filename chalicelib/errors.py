@@ -32,6 +32,11 @@ class Conflict(DomainError):
     taken, a patient already holding a place, the last active admin."""
 
 
+class Unprocessable(DomainError):
+    """Well formed, but it contradicts what the request claims to be (422): an Idempotency-Key
+    sent again with another request."""
+
+
 class Unavailable(DomainError):
     """A service the request needs is not answering (503): the operator's problem, not the client's."""
 

@@ -20,7 +20,8 @@ TOKENS = "tokens"
 CURSORS = "cursors"
 LINK_CODES = "link-codes"
 RESET_CODES = "password-reset-codes"
-PURPOSES = (TOKENS, CURSORS, LINK_CODES, RESET_CODES)
+WEBHOOK_SECRETS = "webhook-secrets"  # seals the webhooks' signing secrets at rest
+PURPOSES = (TOKENS, CURSORS, LINK_CODES, RESET_CODES, WEBHOOK_SECRETS)
 
 
 def _derive(secret: str, purpose: str) -> bytes:

@@ -26,7 +26,8 @@ from typing import Any
 
 NAMESPACE = "DigitalQueueSystem"
 # The counts published as metrics; anything else counted stays in the line only.
-METRICS = ("Joins", "Calls", "MessagesSent", "MessagesFailed", "SmsSent", "EmailsSent", "RemindersSent",
+METRICS = ("WebhooksDelivered", "WebhooksFailed",
+           "Joins", "Calls", "MessagesSent", "MessagesFailed", "SmsSent", "EmailsSent", "RemindersSent",
            "Errors", "Pushes", "PushesFailed", "RecordsFailed")
 
 logger = logging.getLogger("dqs")

@@ -106,6 +106,9 @@ def _start(notes: list[str]) -> Started:
         messages = local_messaging()  # before the stream feed starts sending them
         started.websocket, live = start_waiting_room(host, started.server.server.server_address[1])
         notes += live + messages
+        from devtools.webhooks import start_local_webhooks
+
+        notes += start_local_webhooks()
     except BaseException:
         started.stop()
         raise

@@ -35,6 +35,7 @@ APPOINTMENT = Schema("Appointment", {
     "remind": Choice(REMIND_BY, nullable=True, description="How its reminder goes: email where the patient record "
                                                            "has an email, else sms where it has a phone, else null."),
     "reminded_at": Str(max_length=40, nullable=True, description="When its reminder went, or null."),
+    "checked_in_entry": Int(nullable=True, description="The queue entry its check-in made (null until then)."),
 })
 
 APPOINTMENT_QUERY = {
@@ -51,7 +52,8 @@ APPOINTMENT_QUERY = {
 def appointment_json(appointment: Appointment) -> dict:
     return {"id": appointment.id, "patient": appointment.patient, "doctor": appointment.doctor,
             "date": appointment.date, "status": appointment.status, "created_at": appointment.created_at,
-            "remind": appointment.remind, "reminded_at": appointment.reminded_at}
+            "remind": appointment.remind, "reminded_at": appointment.reminded_at,
+            "checked_in_entry": appointment.checked_in_entry}
 
 
 @route(bp, "/appointments", "GET", tag="appointments", roles=ANY_ROLE, many=True, response=APPOINTMENT,
@@ -70,7 +72,7 @@ def list_appointments(ctx):
 
 @route(bp, "/appointments", "POST", summary="Book an appointment (staff for anyone, a patient for themself)",
        tag="appointments", roles=(PATIENT, STAFF), status=201, body=APPOINTMENT_CREATE, response=APPOINTMENT,
-       errors=(409,))
+       errors=(409,), idempotent=True)
 def book(ctx):
     return appointment_json(appointments.book(ctx.user, Booking(**ctx.body())))
 

@@ -20,7 +20,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import storage
-from chalicelib.domain import accounts
+from chalicelib.domain import accounts, idempotency
 from chalicelib.domain.entities import User
 from chalicelib.domain.permissions import ANONYMOUS, allowed_roles, check_role
 from chalicelib.errors import (
@@ -32,6 +32,7 @@ from chalicelib.errors import (
     TooManyRequests,
     Unauthenticated,
     Unavailable,
+    Unprocessable,
     ValidationFailed,
 )
 from chalicelib.schema import Field, Int, Schema, Str, query_params
@@ -50,6 +51,7 @@ _STATUS = [
     (Forbidden, 403, "ForbiddenError"),
     (NotFound, 404, "NotFoundError"),
     (Conflict, 409, "ConflictError"),
+    (Unprocessable, 422, "UnprocessableEntityError"),
     (TooManyRequests, 429, "TooManyRequestsError"),
     (Unavailable, 503, "ServiceUnavailableError"),
 ]
@@ -85,6 +87,7 @@ class RouteSpec:
     query: dict[str, Field] = field(default_factory=dict)
     partial: bool = False
     errors: tuple[int, ...] = ()
+    idempotent: bool = False
 
     @property
     def auth(self) -> bool:
@@ -217,20 +220,36 @@ def parse_id(value: str, what: str) -> int:
 
 def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, roles: tuple[str, ...],
           status: int = 200, body: Schema | None = None, response: Schema | None = None,
-          many: bool = False, query: dict[str, Field] | None = None, errors: tuple[int, ...] = ()):
+          many: bool = False, query: dict[str, Field] | None = None, errors: tuple[int, ...] = (),
+          idempotent: bool = False):
     """Register a handler `fn(ctx, **path_params)` returning a dict, a list page or None.
 
     `roles` are the roles that may call it at all (admin always may), or
     `(ANONYMOUS,)` for what anyone may call. They are checked right after the
-    caller is resolved, before anything about the body.
+    caller is resolved, before anything about the body. An `idempotent` route
+    takes an Idempotency-Key header (chalicelib.domain.idempotency).
     """
     query = {**PAGE_QUERY, **(query or {})} if many else dict(query or {})
     roles = roles if roles == (ANONYMOUS,) else allowed_roles(roles)
+    if idempotent:
+        errors = tuple(sorted({*errors, 409, 422}))
     spec = RouteSpec(path=path, method=method, summary=summary, tag=tag, roles=roles, status=status, body=body,
-                     response=response, many=many, query=query, partial=method == "PATCH", errors=errors)
+                     response=response, many=many, query=query, partial=method == "PATCH", errors=errors,
+                     idempotent=idempotent)
     ROUTES.append(spec)
 
     def decorator(fn: Callable[..., Any]):
+        def answer(ctx: Ctx, params: dict) -> Response:
+            try:
+                result = fn(ctx, **params)
+            except DomainError as exc:
+                return domain_error_response(exc)
+            if isinstance(result, Response):  # a handler that sets its own headers (the board's ETag)
+                return result
+            if result is None and status == 204:
+                return Response(body="", status_code=204, headers={"Content-Type": "application/json"})
+            return Response(body=result, status_code=status)
+
         @functools.wraps(fn)
         def handler(**params):
             try:
@@ -238,22 +257,47 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, role
                 ctx = Ctx(bp.current_request, spec)
                 if spec.auth:
                     check_role(ctx.user, spec.roles)  # 401, then 403, before anything else
-                result = fn(ctx, **params)
+                key = _idempotency_key(ctx) if idempotent else None
+                if key is None:
+                    return answer(ctx, params)
+                return _once(ctx, key, lambda: answer(ctx, params))
             except DomainError as exc:
                 return domain_error_response(exc)
             except ConfigurationError:
                 log.exception("configuration error")
                 return error_response(500, "InternalServerError", "The server is not configured correctly.")
-            if isinstance(result, Response):  # a handler that sets its own headers (the board's ETag)
-                return result
-            if result is None and status == 204:
-                return Response(body="", status_code=204, headers={"Content-Type": "application/json"})
-            return Response(body=result, status_code=status)
 
         bp.route(path, methods=[method])(handler)
         return fn
 
     return decorator
+
+
+def _idempotency_key(ctx: Ctx) -> str | None:
+    value = (ctx.request.headers or {}).get(idempotency.HEADER.lower())
+    return None if value is None else idempotency.check_key(value)
+
+
+def _once(ctx: Ctx, key: str, answer: Callable[[], Response]) -> Response:
+    """Answer a request that carries an Idempotency-Key: run it once, replay its answer after."""
+    request = ctx.request
+    target = f"{ctx.spec.path} {json.dumps(request.uri_params or {}, sort_keys=True)}"
+    fingerprint = idempotency.fingerprint(request.method, target, request.raw_body or b"")
+    claim = idempotency.begin(ctx.user.id, key, fingerprint)
+    if isinstance(claim, idempotency.Replay):
+        body = json.loads(claim.body) if claim.body else ""
+        return Response(body=body, status_code=claim.status, headers={idempotency.REPLAYED_HEADER: "true"})
+    try:
+        response = answer()
+    except BaseException:
+        idempotency.abandon(claim)
+        raise
+    if response.status_code >= 500:  # the server's failure, not an answer: a retry runs again
+        idempotency.abandon(claim)
+    else:
+        body = response.body if isinstance(response.body, str) else json.dumps(response.body)
+        idempotency.finish(claim, response.status_code, body)
+    return response
 
 
 def bind_storage() -> None:

@@ -31,6 +31,15 @@ _ERROR_DESCRIPTIONS = {
     405: "The path exists, but not with this method (the `Allow` header lists the methods it has).",
     409: "Conflict: the request is well formed, but conflicts with what is stored (a name already taken, "
          "the last active admin, a record changed by someone else meanwhile). `Fields` names the field.",
+    422: "The Idempotency-Key was already used with another request (method, path or body).",
+}
+
+_IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "1-255 printable ASCII characters. The first request with a key is done once; a retry with "
+                   "the same key and body within 24 hours gets the first answer again (with "
+                   "`Idempotent-Replayed: true`), another body 422, while the first still runs 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
 
 _INFO_DESCRIPTION = """\
@@ -255,6 +264,8 @@ def _operation(spec, schemas: dict[str, dict]) -> dict:
     }
     parameters = [_path_parameter(name) for name in re.findall(_PATH_PARAM, spec.path)]
     parameters += [_query_parameter(name, field) for name, field in spec.query.items()]
+    if spec.idempotent:
+        parameters.append(_IDEMPOTENCY_PARAMETER)
     if parameters:
         operation["parameters"] = parameters
     if spec.body is not None:

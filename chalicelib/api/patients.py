@@ -81,7 +81,8 @@ def list_patients(ctx):
 
 
 @route(bp, "/patients", "POST", summary="Register a patient without an account (staff); the answer shows its link code",
-       tag="patients", roles=(STAFF,), status=201, body=PATIENT_CREATE, response=NEW_PATIENT, errors=(409,))
+       tag="patients", roles=(STAFF,), status=201, body=PATIENT_CREATE, response=NEW_PATIENT, errors=(409,),
+       idempotent=True)
 def create_patient(ctx):
     patient, link = patients.create_patient(ctx.user, PatientDetails(**ctx.body()))
     return {**patient_json(patient), "link_code": link.code, "link_code_expires_at": link.expires_at}

@@ -6,8 +6,8 @@ from chalice import Blueprint
 
 from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.domain import queue
+from chalicelib.domain.entities import ENTRY_PRIORITIES, PRIORITIES, QueueEntry
 from chalicelib.domain.entities import ENTRY_STATUSES as STATUSES
-from chalicelib.domain.entities import PRIORITIES, QueueEntry
 from chalicelib.domain.permissions import ADMIN, ANY_ROLE, DOCTOR, PATIENT, STAFF
 from chalicelib.domain.queue import JoinRequest, TransferRequest
 from chalicelib.domain.values import iso_date
@@ -61,7 +61,7 @@ _ENTRY_FIELDS = {
     "department": Int(nullable=True),
     "patient": Int(),
     "status": Choice(STATUSES),
-    "priority": Choice(PRIORITIES),
+    "priority": Choice(ENTRY_PRIORITIES, description="`appointment`: checked in for an appointment."),
     "created_at": Str(max_length=40),
     "called_at": Str(max_length=40, nullable=True),
     "served_at": Str(max_length=40, nullable=True),
@@ -164,7 +164,7 @@ def list_today(ctx):
 
 
 @route(bp, "/queues/join_queue", "POST", summary="Join a queue and get today's next token number", tag=TAG,
-       roles=(PATIENT, STAFF), status=201, body=JOIN, response=ENTRY, errors=(404, STATE))
+       roles=(PATIENT, STAFF), status=201, body=JOIN, response=ENTRY, errors=(404, STATE), idempotent=True)
 def join_queue(ctx):
     try:
         return entry_json(queue.join(ctx.user, JoinRequest(**ctx.body())))
@@ -174,7 +174,7 @@ def join_queue(ctx):
 
 
 @route(bp, "/queues/call_next", "POST", summary="Call the next token (urgent first, then lowest number)",
-       tag=TAG, roles=DESK, body=CALL_NEXT, response=CALLED, errors=(STATE,))
+       tag=TAG, roles=DESK, body=CALL_NEXT, response=CALLED, errors=(STATE,), idempotent=True)
 def call_next(ctx):
     body = ctx.body()
     entry = queue.call_next(ctx.user, body.get("department"), body.get("service_point"))
@@ -248,7 +248,7 @@ def cancel(ctx, entry_id):
 
 
 @route(bp, "/queues/{entry_id}/transfer", "POST", summary="Send a patient on to another queue (a new entry)",
-       tag=TAG, roles=DESK, status=201, body=TRANSFER, response=ENTRY, errors=(STATE,))
+       tag=TAG, roles=DESK, status=201, body=TRANSFER, response=ENTRY, errors=(STATE,), idempotent=True)
 def transfer(ctx, entry_id):
     entry_id = parse_id(entry_id, "queue entry")
     return entry_json(queue.transfer(ctx.user, entry_id, lambda: TransferRequest(**ctx.body())))

@@ -138,6 +138,7 @@ class Appointment:
     created_at: str
     remind: str | None = None  # "email", "sms" or None
     reminded_at: str | None = None  # when its reminder went (an instant), or None
+    checked_in_entry: int | None = None  # the queue entry its check-in made
 
 
 class UserFilters(NamedTuple):
@@ -176,11 +177,18 @@ OPEN_STATUSES = (WAITING, CALLED)
 NORMAL = "normal"
 URGENT = "urgent"
 PRIORITIES = (NORMAL, URGENT)
+# An appointment's holder who checked in (chalicelib.domain.checkin): after urgent, before normal.
+APPOINTMENT_PRIORITY = "appointment"
+ENTRY_PRIORITIES = (*PRIORITIES, APPOINTMENT_PRIORITY)
 
 GENERAL_QUEUE = "general"
 GENERAL_QUEUE_NAME = "General queue"  # its name on screens and in messages
 # Urgent entries rank by token number alone; normal ones after every urgent one.
 _NORMAL_RANK_OFFSET = 10**9
+# Checked-in appointments between them: by the appointment's minute of the clinic day, then token
+# (base + minute * 10**5 + token: minutes 0-1500 stay below the normal offset, above any urgent token).
+_APPOINTMENT_RANK_BASE = 5 * 10**8
+_APPOINTMENT_TOKENS = 10**5
 
 
 def queue_name(department: int | None) -> str:
@@ -188,9 +196,15 @@ def queue_name(department: int | None) -> str:
     return GENERAL_QUEUE if department is None else f"department-{department}"
 
 
-def rank_of(priority: str, token_number: int) -> int:
-    """Calling order within a queue's day: urgent first, then by token number."""
-    return token_number if priority == URGENT else _NORMAL_RANK_OFFSET + token_number
+def rank_of(priority: str, token_number: int, appointment_minute: int | None = None) -> int:
+    """Calling order within a queue's day: urgent first by token number, then checked-in appointments
+    by appointment time, then normal by token number. (Urgent and normal ranks are what they were
+    before appointments had one, so stored entries keep their order.)"""
+    if priority == URGENT:
+        return token_number
+    if priority == APPOINTMENT_PRIORITY and appointment_minute is not None:
+        return _APPOINTMENT_RANK_BASE + appointment_minute * _APPOINTMENT_TOKENS + token_number
+    return _NORMAL_RANK_OFFSET + token_number
 
 
 @dataclass
@@ -225,6 +239,8 @@ class QueueEntry:
     history: list[Event] = field(default_factory=list)
     notify: str | None = None  # "sms" or "email": the patient asked to be told when their turn nears
     notified: frozenset[str] = frozenset()  # the messages already sent ("ahead", "called")
+    appointment: int | None = None  # the appointment checked in with it
+    appointment_minute: int | None = None  # that appointment's minute of the clinic day (its rank)
 
     @property
     def queue(self) -> str:
@@ -232,7 +248,7 @@ class QueueEntry:
 
     @property
     def rank(self) -> int:
-        return rank_of(self.priority, self.token_number)
+        return rank_of(self.priority, self.token_number, self.appointment_minute)
 
     @property
     def is_open(self) -> bool:
@@ -241,7 +257,11 @@ class QueueEntry:
 
 def token_of_rank(rank: int) -> int:
     """The token number behind a calling rank (see rank_of)."""
-    return rank - _NORMAL_RANK_OFFSET if rank > _NORMAL_RANK_OFFSET else rank
+    if rank > _NORMAL_RANK_OFFSET:
+        return rank - _NORMAL_RANK_OFFSET
+    if rank > _APPOINTMENT_RANK_BASE:
+        return (rank - _APPOINTMENT_RANK_BASE) % _APPOINTMENT_TOKENS
+    return rank
 
 
 class Call(NamedTuple):

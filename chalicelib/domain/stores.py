@@ -19,11 +19,13 @@ from chalicelib.domain.ports.clinical import Clinical
 from chalicelib.domain.ports.departments import Departments
 from chalicelib.domain.ports.doctors import Doctors
 from chalicelib.domain.ports.health import Probe
+from chalicelib.domain.ports.idempotency import IdempotencyKeys
 from chalicelib.domain.ports.ids import Ids
 from chalicelib.domain.ports.password_resets import PasswordResets
 from chalicelib.domain.ports.patients import Patients
 from chalicelib.domain.ports.queue import Board, Connections, QueueDays, QueueEntries, QueueLookups, ServicePoints
 from chalicelib.domain.ports.users import Users
+from chalicelib.domain.ports.webhooks import DeliveryQueue, Webhooks
 from chalicelib.errors import ConfigurationError
 
 
@@ -51,6 +53,10 @@ class Stores:
     clinical: Clinical
     # password reset codes
     password_resets: PasswordResets
+    # integrations
+    idempotency_keys: IdempotencyKeys
+    webhooks: Webhooks
+    delivery_queue: DeliveryQueue
 
 
 _current: Stores | None = None

@@ -17,9 +17,11 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     clinical,
     connections,
     counters,
+    delivery_queue,
     departments,
     doctors,
     health,
+    idempotency,
     ids,
     password_resets,
     patients,
@@ -30,6 +32,7 @@ from chalicelib.storage import (  # noqa: F401 (registers the models)
     uniques,
     users,
     waiting_room,
+    webhooks,
 )
 from chalicelib.storage.binding import MODELS, create_tables  # noqa: F401
 
@@ -48,6 +51,8 @@ def dynamodb_stores() -> Stores:
         clinical=clinical,
         # password reset codes
         password_resets=password_resets,
+        # integrations
+        idempotency_keys=idempotency, webhooks=webhooks, delivery_queue=delivery_queue,
     )
 
 

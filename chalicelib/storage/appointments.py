@@ -76,6 +76,8 @@ REMINDER_DUE = "due"
 class AppointmentModel(StoredModel):
     class Meta:
         table_suffix = "appointments"
+        # Webhooks' appointment events follow its changes (chalicelib.domain.webhooks).
+        stream_view_type = "NEW_AND_OLD_IMAGES"
 
     id = NumberAttribute(hash_key=True)
     kind = UnicodeAttribute(default=KIND)
@@ -88,6 +90,7 @@ class AppointmentModel(StoredModel):
     remind = UnicodeAttribute(null=True)  # "email", "sms", or absent: no reminder
     reminded_at = UnicodeAttribute(null=True)  # when the reminder went
     reminder_due = UnicodeAttribute(null=True)  # REMINDER_DUE while scheduled, with a way, and not reminded
+    checked_in_entry = NumberAttribute(null=True)
 
     by_date = _AppointmentsByDate()
     reminders_due = _RemindersDue()
@@ -108,7 +111,8 @@ def booking_place_key(patient_id: int, number: int) -> str:
 def _to_appointment(item: AppointmentModel) -> Appointment:
     return Appointment(id=int(item.id), patient=int(item.patient), doctor=int(item.doctor), date=item.date,
                        status=item.status, created_at=item.created_at, remind=item.remind,
-                       reminded_at=item.reminded_at)
+                       reminded_at=item.reminded_at,
+                       checked_in_entry=int(item.checked_in_entry) if item.checked_in_entry is not None else None)
 
 
 def _reminder_due(appointment: Appointment) -> str | None:
@@ -242,3 +246,20 @@ def mark_reminded(appointment_id: int, at: str) -> Appointment | None:
                          condition):
         return None
     return _to_appointment(item)
+
+
+def stage_check_in(tx: Transaction, label: str, appointment_id: int, entry_id: int) -> None:
+    """Set a scheduled appointment's `checked_in_entry` in a transaction (queue_entries.add); the
+    transaction fails with `label` if it is checked in already or no longer scheduled."""
+    m = AppointmentModel
+    tx.update(label, m(appointment_id), [m.checked_in_entry.set(entry_id)],
+              m.id.exists() & (m.status == SCHEDULED) & m.checked_in_entry.does_not_exist())
+
+
+def changes(records: list[dict]) -> list[tuple[Appointment | None, Appointment | None]]:
+    """The (before, after) appointments of the appointments table's stream records."""
+    def appointment(image: dict | None) -> Appointment | None:
+        return _to_appointment(AppointmentModel.from_raw_data(image)) if image else None
+
+    return [(appointment(r.get("dynamodb", {}).get("OldImage")), appointment(r.get("dynamodb", {}).get("NewImage")))
+            for r in records]

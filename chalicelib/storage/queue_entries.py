@@ -30,10 +30,10 @@ from pynamodb.expressions.condition import size
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 
 from chalicelib.domain.entities import CALLED, OPEN_STATUSES, WAITING, Event, Page, QueueEntry, queue_name
-from chalicelib.domain.ports.queue import ACTIVE_CLAIM, ENTRY_CHANGED, JoinCheck
+from chalicelib.domain.ports.queue import ACTIVE_CLAIM, CHECKED_IN, ENTRY_CHANGED, JoinCheck
 from chalicelib.domain.values import optional_int
 from chalicelib.errors import ConditionFailed
-from chalicelib.storage import queue_days
+from chalicelib.storage import appointments, queue_days
 from chalicelib.storage.binding import StoredModel, register
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.departments import DepartmentModel
@@ -133,6 +133,8 @@ class QueueEntryModel(StoredModel):
     history = ListAttribute(of=_EventMap, null=True)
     notify = UnicodeAttribute(null=True)  # "sms" | "email" (the waiting room's messages)
     notified = UnicodeSetAttribute(null=True)  # the messages sent, each marked before it is sent
+    appointment = NumberAttribute(null=True)  # checked in for this appointment
+    appointment_minute = NumberAttribute(null=True)
     # index keys
     day_key = UnicodeAttribute()
     patient_day = UnicodeAttribute()
@@ -184,6 +186,7 @@ def to_entry(item: QueueEntryModel) -> QueueEntry:
         transferred_from=optional_int(item.transferred_from), closed_at=item.closed_at,
         first_called_at=item.first_called_at, history=[_to_event(e) for e in item.history or []],
         notify=item.notify, notified=frozenset(item.notified or ()),
+        appointment=optional_int(item.appointment), appointment_minute=optional_int(item.appointment_minute),
     )
 
 
@@ -198,6 +201,7 @@ def to_model(entry: QueueEntry) -> QueueEntryModel:
         recalls=entry.recalls, visit=entry.visit, transferred_from=entry.transferred_from,
         closed_at=entry.closed_at, first_called_at=entry.first_called_at,
         history=[_event_map(e) for e in entry.history], notify=entry.notify, notified=set(entry.notified) or None,
+        appointment=entry.appointment, appointment_minute=entry.appointment_minute,
         day_key=day_key(queue, entry.queue_date),
         patient_day=_patient_day(queue, entry.queue_date, entry.token_number),
         waiting_key=day_key(queue, entry.queue_date) if waiting else None,
@@ -231,9 +235,13 @@ def add(entry: QueueEntry, claim_expires_at: datetime) -> None:
     """Write a new waiting entry with the patient's claim on the queue for its day.
 
     Raises ConditionFailed([ACTIVE_CLAIM]) when the patient already holds a place, and
-    ConditionFailed([QUEUE_CLOSED]) when the queue closed after the token was taken.
+    ConditionFailed([QUEUE_CLOSED]) when the queue closed after the token was taken. An entry
+    checked in for an appointment sets the appointment's `checked_in_entry` in the same
+    transaction, if it is scheduled and not checked in yet (else ConditionFailed([CHECKED_IN])).
     """
     with Transaction() as tx:
+        if entry.appointment is not None:
+            appointments.stage_check_in(tx, CHECKED_IN, entry.appointment, entry.id)
         queue_days.stage_open_check(tx, entry.queue, entry.queue_date)
         put_unique(tx, ACTIVE_CLAIM, active_claim_key(entry.queue, entry.queue_date, entry.patient_id), entry.id,
                     expires_at=claim_expires_at)

@@ -28,8 +28,9 @@ API_ACCESS = {
     "ConditionCheckItem": TABLES,
     # Every index, and the clinical lists, which are one patient's items of their table in key order;
     # the patient search: one Query of its index table (then the page's records in one TransactGetItems,
-    # which IAM checks as a GetItem of each).
-    "Query": [INDEXES, ("clinical-entries", None), ("access-log", None), ("patient-search", None)],
+    # which IAM checks as a GetItem of each); a webhook's delivery log.
+    "Query": [INDEXES, ("clinical-entries", None), ("access-log", None), ("patient-search", None),
+              ("webhook-deliveries", None)],
 }
 # Tables a function's TABLES and INDEXES leave out: the API never touches the WebSocket
 # connections (only the WebSocket handlers and the stream handler do).
@@ -73,10 +74,16 @@ CHANGES_ACCESS = {
     "DeleteItem": [("connections", None)],
 }
 
+# Webhooks (chalicelib/domain/webhooks.py): the stream functions read the active webhooks (a Query of
+# the kind index) and queue deliveries; the delivery function reads its webhook and logs the attempt.
+WEBHOOK_EVENTS_ACCESS = {"Query": [("webhooks", "kind-id-index")]}
+WEBHOOK_DELIVERY_ACCESS = {"GetItem": [("webhooks", None)], "PutItem": [("webhook-deliveries", None)]}
+
 # Each of the app's functions (chalice's names) and its access.
 FUNCTION_ACCESS = {"api_handler": API_ACCESS, "queue_reset": RESET_ACCESS, "websocket_connect": CONNECT_ACCESS,
                    "websocket_message": MESSAGE_ACCESS, "websocket_disconnect": DISCONNECT_ACCESS,
-                   "queue_changes": CHANGES_ACCESS}
+                   "queue_changes": CHANGES_ACCESS, "webhook_entry_events": WEBHOOK_EVENTS_ACCESS,
+                   "webhook_appointment_events": WEBHOOK_EVENTS_ACCESS, "webhook_deliveries": WEBHOOK_DELIVERY_ACCESS}
 # Functions that send to the WebSocket API's connections (execute-api:ManageConnections).
 SENDS_TO_CONNECTIONS = ("websocket_message", "queue_changes")
 # The function that reads the entries table's stream.

@@ -12,6 +12,7 @@ from devtools.package.iam import (
     policy_logical_id,
 )
 from devtools.package.tables import cfn_name, model_of, models, table_logical_id, table_resource
+from devtools.package.webhooks import webhook_resources
 from devtools.stage import load_config, stage_env
 
 WEBSOCKET_URL = {"Fn::Sub": "wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/%s"
@@ -97,5 +98,6 @@ def resources_template(stage: str, roles: dict[str, str]) -> dict:
         # that does not exist (the function is "APIHandler"): point it at the function.
         resources["ApiHandlerLogGroup"] = {
             "Properties": {"LogGroupName": {"Fn::Sub": "/aws/lambda/${APIHandler}"}}}
+    resources.update(webhook_resources(resources, roles, env.get("DQS_JWT_SECRET_PARAM")))
     outputs = {table_logical_id(m) + "Name": {"Value": {"Ref": table_logical_id(m)}} for m in tables}
     return {"Resources": resources, "Outputs": outputs}

@@ -77,7 +77,7 @@ def test_bodies_and_responses_come_from_the_validating_schemas():
             assert "requestBody" not in operation
         params = {(p["name"], p["in"]) for p in operation.get("parameters", [])}
         assert params == {(name, "path") for name in re.findall(r"{(\w+)}", route.path)} | {
-            (name, "query") for name in route.query}
+            (name, "query") for name in route.query} | ({("Idempotency-Key", "header")} if route.idempotent else set())
         success = operation["responses"][str(route.status)]
         if route.response is not None:
             ref = success["content"]["application/json"]["schema"]["$ref"].split("/")[-1]

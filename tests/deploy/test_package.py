@@ -23,6 +23,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, LocalSecondaryIndex
 
 from chalicelib import storage
 from devtools import package
+from devtools.package import webhooks as package_webhooks
 from devtools.stage import stage_env as config_stage_env
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -188,6 +189,8 @@ def test_every_function_points_at_the_stage_tables_and_secret_parameter(resource
         # Only the stream handler sends email, from the required deploy parameter.
         sender = env.pop("DQS_EMAIL_SENDER", None)
         assert (sender == {"Ref": "EmailSender"}) == (name == "QueueChanges"), name
+        queue = env.pop("DQS_WEBHOOK_QUEUE_URL", None)  # the webhook functions' delivery queue
+        assert (queue == {"Ref": "WebhookDeliveryQueue"}) == (name in package_webhooks.FUNCTIONS_CFN), name
         assert env == expected, name
         assert "DQS_JWT_SECRET" not in env and "DQS_DYNAMODB_ENDPOINT" not in env
         assert env["DQS_JWT_SECRET_PARAM"].startswith("/dqs/")
@@ -279,7 +282,9 @@ def _secret_statement() -> dict:
 
 HANDLERS = {"app.app": "api_handler", "app.queue_reset": "queue_reset", "app.queue_changes": "queue_changes",
             "app.websocket_connect": "websocket_connect", "app.websocket_message": "websocket_message",
-            "app.websocket_disconnect": "websocket_disconnect"}
+            "app.websocket_disconnect": "websocket_disconnect", "app.webhook_entry_events": "webhook_entry_events",
+            "app.webhook_appointment_events": "webhook_appointment_events",
+            "app.webhook_deliveries": "webhook_deliveries"}
 
 
 def _own_logs(resources: dict, handler: str) -> dict:
@@ -296,7 +301,8 @@ def test_each_function_has_its_own_role_and_data_policy(resources):
     roles = _function_roles(resources)
     assert set(roles) == set(HANDLERS)
     assert len(set(roles.values())) == len(HANDLERS)
-    policies = of_type(resources, "AWS::IAM::Policy")
+    policies = {name: p for name, p in of_type(resources, "AWS::IAM::Policy").items()
+                if not name.endswith("QueueAccess")}  # the webhook functions' SQS and stream access
     tracing = policies.pop("TracingPolicy")
     assert tracing["Condition"] == "TracingOn"  # X-Ray's writes, only while tracing is on
     assert tracing["Properties"]["PolicyDocument"]["Statement"] == [{
@@ -312,9 +318,9 @@ def test_the_api_may_read_and_write_items_and_query_indexes_and_read_its_secret(
     assert {a for a, _, _ in granted} == {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem",
                                           "Query"}
     # Queries of indexes, and of the tables whose items are one key's list (clinical lists, the access log,
-    # the patient search's index table)
+    # the patient search's index table, a webhook's deliveries)
     assert {table for action, table, index in granted if action == "Query" and index is None} == {
-        "clinical-entries", "access-log", "patient-search"}
+        "clinical-entries", "access-log", "patient-search", "webhook-deliveries"}
     assert other == [_own_logs(resources, "app.app"), _secret_statement()]
     # The WebSocket connections are the WebSocket handlers' and the stream handler's only.
     assert not {t for _, t, _ in granted} & {"connections"}
@@ -377,6 +383,7 @@ def test_after_the_transform_each_function_runs_with_only_its_own_role(translate
         if function == package.READS_ENTRIES_STREAM:
             expected |= {f"dynamodb:{a}" for a in (*package.STREAM_ACTIONS, "ListStreams")}
             expected |= {"sns:Publish", "ses:SendEmail", "sqs:SendMessage"}
+        expected |= package_webhooks.extra_actions(function)
         assert actions == expected, handler
         assert "ManagedPolicyArns" not in translated[role]["Properties"]
 

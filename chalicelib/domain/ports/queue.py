@@ -26,6 +26,7 @@ from chalicelib.domain.entities import (
 ACTIVE_CLAIM = "queue-active"  # the patient holds another open place in that queue today
 QUEUE_CLOSED = "queue-closed"  # the queue is closed for the day
 ENTRY_CHANGED = "entry"  # the entry is no longer as it was read
+CHECKED_IN = "checked-in"  # the appointment is checked in already, or no longer scheduled
 SERVICE_POINT_NAME = "service-point-name"  # the name is taken in that department
 DEPARTMENT = "department"  # the department is missing
 
@@ -55,7 +56,8 @@ class QueueEntries(Protocol):
 
     def add(self, entry: QueueEntry, claim_expires_at: datetime) -> None:
         """A new waiting entry with the patient's claim on the queue's day, if the day is open.
-        Loses ACTIVE_CLAIM or QUEUE_CLOSED."""
+        Loses ACTIVE_CLAIM or QUEUE_CLOSED. An entry with an `appointment` also sets that appointment's
+        `checked_in_entry`, in the same write, if it is scheduled and not checked in (else loses CHECKED_IN)."""
 
     def active_entry_id(self, queue: str, day: date, patient_id: int) -> int | None:
         """The entry holding the patient's open place in a queue's day, or None."""

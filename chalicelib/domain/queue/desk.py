@@ -253,7 +253,9 @@ def transfer(actor: User, entry_id: int, read_request: Callable[[], TransferRequ
                 id=new_id, token_number=next_token(queue_name(target), entry.queue_date, now),
                 queue_date=entry.queue_date, department=target, patient_id=entry.patient_id, status=WAITING,
                 priority=request.priority or entry.priority, created_at=at, visit=entry.visit,
-                transferred_from=entry.id, history=[Event(WAITING, at, actor.id)])
+                transferred_from=entry.id, history=[Event(WAITING, at, actor.id)],
+                # a checked-in appointment keeps its place by appointment time, unless given another priority
+                appointment_minute=entry.appointment_minute if not request.priority else None)
         after = moved(entry, actor, TRANSFERRED, at, entry.service_point)
         try:
             entries.transfer(entry, after, new, claim_expires_at=now + CLAIM_LIFETIME)

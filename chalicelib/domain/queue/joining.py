@@ -1,13 +1,14 @@
 """Joining a queue: a patient's next token today, one open place per patient, queue and day."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from chalicelib.domain import clock, notifications
 from chalicelib.domain.departments import no_department
-from chalicelib.domain.entities import NORMAL, WAITING, Event, QueueEntry, User, queue_name
+from chalicelib.domain.entities import APPOINTMENT_PRIORITY, NORMAL, WAITING, Event, QueueEntry, User, queue_name
 from chalicelib.domain.permissions import acting_patient
-from chalicelib.domain.ports.queue import ACTIVE_CLAIM, QUEUE_CLOSED
+from chalicelib.domain.ports.queue import ACTIVE_CLAIM, CHECKED_IN, QUEUE_CLOSED
 from chalicelib.domain.queue.rules import CLAIM_LIFETIME, check_priority, inactive_department, queue_closed
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
@@ -25,6 +26,13 @@ class JoinRequest(NamedTuple):
     notify: str | None = None
 
 
+class CheckIn(NamedTuple):
+    """A join that checks an appointment in (chalicelib.domain.checkin): its id and its minute of the
+    clinic day, which ranks the entry among the checked-in."""
+    appointment: int
+    minute: int
+
+
 class AlreadyQueued(Conflict):
     """The patient already holds a waiting or called place in this queue today (409)."""
 
@@ -34,11 +42,14 @@ class AlreadyQueued(Conflict):
         self.entry = entry
 
 
-def join(actor: User, request: JoinRequest) -> QueueEntry:
+def join(actor: User, request: JoinRequest, check_in: CheckIn | None = None,
+         checked_in: Callable[[], Exception] | None = None) -> QueueEntry:
     """Give a patient the next token of a queue today.
 
     Patients join for themselves; staff and admins for any patient, and only they
-    may mark an entry urgent. One open place per patient, queue and day.
+    may mark an entry urgent. One open place per patient, queue and day. A `check_in`
+    joins with priority `appointment` and marks the appointment in the same write;
+    `checked_in()` is what to raise when the appointment was checked in meanwhile.
     """
     patient_id = acting_patient(actor, request.patient_id, "A patient can only join the queue for themself.")
     check_priority(actor, request.priority)
@@ -66,8 +77,10 @@ def join(actor: User, request: JoinRequest) -> QueueEntry:
     entry = QueueEntry(
         id=entry_id, token_number=next_token(queue, day, now),
         queue_date=day, department=department_id, patient_id=patient_id, status=WAITING,
-        priority=request.priority or NORMAL, created_at=at, visit=entry_id, history=[Event(WAITING, at, actor.id)],
-        notify=request.notify,
+        priority=APPOINTMENT_PRIORITY if check_in else request.priority or NORMAL, created_at=at, visit=entry_id,
+        history=[Event(WAITING, at, actor.id)], notify=request.notify,
+        appointment=check_in.appointment if check_in else None,
+        appointment_minute=check_in.minute if check_in else None,
     )
     for _ in range(JOIN_ATTEMPTS):
         try:
@@ -76,6 +89,8 @@ def join(actor: User, request: JoinRequest) -> QueueEntry:
         except ConditionFailed as exc:
             if QUEUE_CLOSED in exc.labels:
                 raise queue_closed() from None
+            if CHECKED_IN in exc.labels and checked_in is not None:
+                raise checked_in() from None
             if not exc.conflicted and ACTIVE_CLAIM not in exc.labels:
                 raise
             # Another join of this patient won, or its place was released meanwhile.

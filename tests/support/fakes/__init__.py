@@ -15,12 +15,14 @@ from tests.support.fakes.clinical import MemoryClinical
 from tests.support.fakes.departments import MemoryDepartments
 from tests.support.fakes.doctors import MemoryDoctors
 from tests.support.fakes.health import MemoryProbe
+from tests.support.fakes.idempotency import MemoryIdempotencyKeys
 from tests.support.fakes.ids import MemoryIds
 from tests.support.fakes.memory import MemoryDb
 from tests.support.fakes.password_resets import MemoryPasswordResets
 from tests.support.fakes.patients import MemoryPatients
 from tests.support.fakes.queue import memory_queue_stores
 from tests.support.fakes.users import MemoryUsers
+from tests.support.fakes.webhooks import MemoryDeliveryQueue, MemoryWebhooks
 
 
 def memory_stores() -> Stores:
@@ -32,9 +34,11 @@ def memory_stores() -> Stores:
         users=MemoryUsers(db), attempts=MemoryAttempts(db), patients=MemoryPatients(db), doctors=MemoryDoctors(db),
         departments=MemoryDepartments(db), appointments=MemoryAppointments(db),
         # the queue
-        **memory_queue_stores(),
+        **memory_queue_stores(db),
         # clinical records
         clinical=MemoryClinical(),
         # password reset codes
         password_resets=MemoryPasswordResets(db),
+        # integrations
+        idempotency_keys=MemoryIdempotencyKeys(db), webhooks=MemoryWebhooks(db), delivery_queue=MemoryDeliveryQueue(),
     )

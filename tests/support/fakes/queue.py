@@ -16,6 +16,7 @@ from datetime import date, datetime
 from chalicelib.domain.entities import (
     CALLED,
     OPEN_STATUSES,
+    SCHEDULED,
     WAITING,
     BoardRecords,
     Call,
@@ -29,6 +30,7 @@ from chalicelib.domain.entities import (
 )
 from chalicelib.domain.ports.queue import (
     ACTIVE_CLAIM,
+    CHECKED_IN,
     DEPARTMENT,
     ENTRY_CHANGED,
     QUEUE_CLOSED,
@@ -56,6 +58,9 @@ class QueueState:
     doctors: dict[int, Doctor] = field(default_factory=dict)
     points: dict[int, ServicePoint] = field(default_factory=dict)
     connections: dict[str, str | None] = field(default_factory=dict)
+    # The appointments' table of the MemoryDb beside it, and that db's lock (a check-in writes both).
+    appointments: dict = field(default_factory=dict)
+    appointments_lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 class MemoryQueueEntries:
@@ -85,8 +90,12 @@ class MemoryQueueEntries:
                              holder=self.s.claims.get((queue_name(department_id), day.isoformat(), patient_id)))
 
     def add(self, entry: QueueEntry, claim_expires_at: datetime) -> None:
-        with self.s.lock:
+        with self.s.lock, self.s.appointments_lock:
             failed = []
+            appointment = self.s.appointments.get(entry.appointment) if entry.appointment is not None else None
+            if entry.appointment is not None and (appointment is None or appointment.status != SCHEDULED
+                                                  or appointment.checked_in_entry is not None):
+                failed.append(CHECKED_IN)
             if not self._open_day(entry):
                 failed.append(QUEUE_CLOSED)
             if self._claim(entry) in self.s.claims:
@@ -97,6 +106,8 @@ class MemoryQueueEntries:
                 raise ConditionFailed(failed)
             self.s.claims[self._claim(entry)] = entry.id
             self.s.entries[entry.id] = deepcopy(entry)
+            if appointment is not None:
+                self.s.appointments[entry.appointment] = replace(appointment, checked_in_entry=entry.id)
 
     def active_entry_id(self, queue: str, day: date, patient_id: int) -> int | None:
         with self.s.lock:
@@ -367,9 +378,12 @@ class MemoryQueueLookups:
             return self.s.patients.get(patient_id)
 
 
-def memory_queue_stores() -> dict:
-    """The queue's fields of `Stores`, sharing one state (reachable as `.s` of each)."""
+def memory_queue_stores(db=None) -> dict:
+    """The queue's fields of `Stores`, sharing one state (reachable as `.s` of each); with a MemoryDb,
+    a check-in sets the appointment in its table."""
     state = QueueState()
+    if db is not None:
+        state.appointments, state.appointments_lock = db.table("appointments"), db.lock
     entries = MemoryQueueEntries(state)
     return {"queue_entries": entries, "queue_days": MemoryQueueDays(state), "board": MemoryBoard(state, entries),
             "connections": MemoryConnections(state), "service_points": MemoryServicePoints(state),

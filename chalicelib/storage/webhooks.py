@@ -1,0 +1,116 @@
+"""Webhooks and their delivery log. The `webhooks` table holds the registrations (listed by the
+kind index); `webhook-deliveries` one item per attempt, under its webhook, newest last in key
+order, kept 30 days (TTL)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, PutError
+
+from chalicelib.domain.entities import Page
+from chalicelib.domain.ports.webhooks import Delivery, Webhook
+from chalicelib.domain.values import optional_int, parse_instant
+from chalicelib.storage.appointments import changes as appointment_changes  # noqa: F401 (the store's)
+from chalicelib.storage.binding import StoredModel, kind_id_index, register
+from chalicelib.storage.cursors import query_page
+from chalicelib.storage.transactions import CONDITION_FAILED, cause, get_or_none
+
+KIND = "webhook"
+KEEP_LOG = timedelta(days=30)
+
+
+@register
+class WebhookModel(StoredModel):
+    class Meta:
+        table_suffix = "webhooks"
+
+    id = NumberAttribute(hash_key=True)
+    kind = UnicodeAttribute(default=KIND)
+    url = UnicodeAttribute()
+    events = ListAttribute(of=UnicodeAttribute)
+    description = UnicodeAttribute(default="")
+    is_active = BooleanAttribute(default=True)
+    created_at = UnicodeAttribute()
+    sealed_secret = UnicodeAttribute()
+
+    by_kind = kind_id_index()
+
+
+@register
+class WebhookDeliveryModel(StoredModel):
+    class Meta:
+        table_suffix = "webhook-deliveries"
+        ttl_attribute = "expires_at"
+
+    webhook = NumberAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)  # "<at>#<event id>#<try, 4 digits>": time order
+    event_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    status_code = NumberAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+    try_number = NumberAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+def _webhook(item: WebhookModel) -> Webhook:
+    return Webhook(id=int(item.id), url=item.url, events=list(item.events or []), description=item.description or "",
+                   is_active=bool(item.is_active), created_at=item.created_at, sealed_secret=item.sealed_secret)
+
+
+def _model(webhook: Webhook) -> WebhookModel:
+    return WebhookModel(webhook.id, kind=KIND, url=webhook.url, events=webhook.events,
+                        description=webhook.description, is_active=webhook.is_active,
+                        created_at=webhook.created_at, sealed_secret=webhook.sealed_secret)
+
+
+def add(webhook: Webhook) -> None:
+    _model(webhook).save(condition=WebhookModel.id.does_not_exist())
+
+
+def get(webhook_id: int) -> Webhook | None:
+    item = get_or_none(WebhookModel, webhook_id)
+    return _webhook(item) if item else None
+
+
+def list_page(limit: int, cursor: str | None) -> Page:
+    return query_page(WebhookModel, WebhookModel.by_kind, "webhooks", limit, cursor, _webhook, hash_key=KIND)
+
+
+def active() -> list[Webhook]:
+    return [_webhook(item) for item in WebhookModel.by_kind.query(KIND) if item.is_active]
+
+
+def save(webhook: Webhook) -> bool:
+    try:
+        _model(webhook).save(condition=WebhookModel.id.exists())
+        return True
+    except PutError as exc:
+        if cause(exc) == CONDITION_FAILED:
+            return False
+        raise
+
+
+def delete(webhook_id: int) -> bool:
+    try:
+        WebhookModel(webhook_id).delete(condition=WebhookModel.id.exists())
+        return True
+    except DeleteError as exc:
+        if cause(exc) == CONDITION_FAILED:
+            return False
+        raise
+
+
+def log(delivery: Delivery) -> None:
+    WebhookDeliveryModel(delivery.webhook, f"{delivery.at}#{delivery.event_id}#{delivery.try_number:04d}",
+                         event_id=delivery.event_id, type=delivery.type, status_code=delivery.status_code,
+                         error=delivery.error, at=delivery.at, try_number=delivery.try_number,
+                         expires_at=parse_instant(delivery.at) + KEEP_LOG).save()
+
+
+def deliveries(webhook_id: int, limit: int) -> list[Delivery]:
+    items = WebhookDeliveryModel.query(webhook_id, scan_index_forward=False, limit=limit, page_size=limit)
+    return [Delivery(int(i.webhook), i.event_id, i.type, optional_int(i.status_code), i.error, i.at,
+                     int(i.try_number)) for i in items]
+

@@ -1,0 +1,109 @@
+"""The webhooks' part of the template (template.py merges it in with one call): the delivery
+queue and its dead-letter queue (both encrypted), the three webhook functions pointed at their
+streams and queue with their own access (stream reads, SQS send / receive / delete on the one
+queue, the secret for the delivery function, which unseals the signing secrets), the delivery
+function's short timeout, and an alarm on deliveries given up and on the dead-letter queue."""
+from __future__ import annotations
+
+from devtools.package.iam import ENTRIES_TABLE, READS_SECRET, STREAM_ACTIONS
+from devtools.package.tables import cfn_name, model_of, table_logical_id
+
+QUEUE, DLQ = "WebhookDeliveryQueue", "WebhookDeliveryDeadLetterQueue"
+DELIVERIES, ENTRY_EVENTS = "webhook_deliveries", "webhook_entry_events"
+APPOINTMENT_EVENTS = "webhook_appointment_events"
+DELIVERY_TIMEOUT = 20  # a receiver gets 10 s; the function never waits on more than one
+# Lambda wants a queue's visibility timeout at least its consumer's timeout; AWS advises six times.
+VISIBILITY_TIMEOUT = 6 * DELIVERY_TIMEOUT
+MAX_RECEIVES = 5  # a message whose handling itself fails (not a receiver's failure) goes to the DLQ
+ALARM_TOPIC = "AlarmTopic"  # the operations alarm topic, when the template has it
+OWN_TOPIC = "WebhookAlarmTopic"
+NAMESPACE = "DigitalQueueSystem"
+
+
+def parameter_arn(name: str) -> dict:
+    return {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/" + name.lstrip("/")}
+
+
+def _queue_url() -> dict:
+    return {"Ref": QUEUE}
+
+
+def _queue_arn() -> dict:
+    return {"Fn::GetAtt": [QUEUE, "Arn"]}
+
+
+def _policy(function: str, roles: dict[str, str], statements: list[dict]) -> dict:
+    return {"Type": "AWS::IAM::Policy", "Properties": {
+        "PolicyName": {"Fn::Sub": "${AWS::StackName}-%s-queue-access" % function.replace("_", "-")},
+        "Roles": [{"Ref": roles[function]}],
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}}
+
+
+def _stream_reader(function: str, table: str, roles: dict[str, str]) -> tuple[dict, dict]:
+    stream = {"Fn::GetAtt": [table_logical_id(model_of(table)), "StreamArn"]}
+    name = cfn_name(function)
+    function_part = {"Properties": {
+        "Events": {name + "DynamodbEventSource": {"Properties": {"Stream": stream}}},
+        "Environment": {"Variables": {"DQS_WEBHOOK_QUEUE_URL": _queue_url()}}}}
+    policy = _policy(function, roles, [
+        {"Effect": "Allow", "Action": [f"dynamodb:{a}" for a in STREAM_ACTIONS], "Resource": [stream]},
+        {"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": ["*"]},
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [_queue_arn()]},
+    ])
+    return function_part, policy
+
+
+def webhook_resources(resources: dict, roles: dict[str, str], secret_param: str | None) -> dict:
+    """The resources to merge; `resources` is what the template holds so far (for the alarm topic)."""
+    out: dict = {
+        DLQ: {"Type": "AWS::SQS::Queue", "Properties": {
+            "SqsManagedSseEnabled": True, "MessageRetentionPeriod": 14 * 24 * 3600}},
+        QUEUE: {"Type": "AWS::SQS::Queue", "Properties": {
+            "SqsManagedSseEnabled": True, "VisibilityTimeout": VISIBILITY_TIMEOUT,
+            "MessageRetentionPeriod": 4 * 24 * 3600,
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [DLQ, "Arn"]}, "maxReceiveCount": MAX_RECEIVES}}},
+    }
+    for function, table in ((ENTRY_EVENTS, ENTRIES_TABLE), (APPOINTMENT_EVENTS, "appointments")):
+        out[cfn_name(function)], out[cfn_name(function) + "QueueAccess"] = _stream_reader(function, table, roles)
+    delivery = cfn_name(DELIVERIES)
+    out[delivery] = {"Properties": {
+        "Timeout": DELIVERY_TIMEOUT,
+        "Events": {delivery + "SqsEventSource": {"Properties": {"Queue": _queue_arn()}}},
+        "Environment": {"Variables": {"DQS_WEBHOOK_QUEUE_URL": _queue_url()}}}}
+    statements = [{"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                                                 "sqs:SendMessage"], "Resource": [_queue_arn()]}]
+    if secret_param and DELIVERIES not in READS_SECRET:
+        statements.append({"Effect": "Allow", "Action": ["ssm:GetParameter"],
+                           "Resource": [parameter_arn(secret_param)]})
+    out[delivery + "QueueAccess"] = _policy(DELIVERIES, roles, statements)
+    topic = ALARM_TOPIC if ALARM_TOPIC in resources else OWN_TOPIC
+    if topic == OWN_TOPIC:
+        out[OWN_TOPIC] = {"Type": "AWS::SNS::Topic", "Properties": {"KmsMasterKeyId": "alias/aws/sns"}}
+    out["WebhookDeliveriesFailedAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": "A webhook delivery was given up after 24 hours of retries.",
+        "Namespace": NAMESPACE, "MetricName": "WebhooksFailed",
+        "Dimensions": [{"Name": "function", "Value": DELIVERIES}],
+        "Statistic": "Sum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": topic}]}}
+    out["WebhookDeadLettersAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": "Webhook deliveries whose handling kept failing are in the dead-letter queue.",
+        "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+        "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [DLQ, "QueueName"]}}],
+        "Statistic": "Maximum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": topic}]}}
+    return out
+
+
+FUNCTIONS_CFN = tuple(cfn_name(f) for f in (DELIVERIES, ENTRY_EVENTS, APPOINTMENT_EVENTS))
+
+
+def extra_actions(function: str) -> set[str]:
+    """What this module grants a function besides its DynamoDB access list (for the template's tests)."""
+    if function == DELIVERIES:
+        return {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage",
+                "ssm:GetParameter"}
+    if function in (ENTRY_EVENTS, APPOINTMENT_EVENTS):
+        return {*(f"dynamodb:{a}" for a in STREAM_ACTIONS), "dynamodb:ListStreams", "sqs:SendMessage"}
+    return set()

@@ -1,0 +1,64 @@
+"""The webhooks' part of the deployed template, after the SAM transform: the delivery queue and its
+dead-letter queue, the delivery function's own least privilege and event sources, and the alarm."""
+from __future__ import annotations
+
+from tests.deploy.test_package import built, of_type, translated  # noqa: F401 (fixtures)
+
+
+def _policies_of(resources: dict, role: str) -> list[dict]:
+    return [s for p in of_type(resources, "AWS::IAM::Policy").values()
+            if {"Ref": role} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _role_of(resources: dict, handler: str) -> str:
+    [function] = [f for f in of_type(resources, "AWS::Lambda::Function").values()
+                  if f["Properties"]["Handler"] == handler]
+    return function["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def test_the_delivery_queue_and_its_dead_letter_queue_are_encrypted_and_linked(translated):  # noqa: F811
+    queue, dlq = translated["WebhookDeliveryQueue"], translated["WebhookDeliveryDeadLetterQueue"]
+    assert queue["Type"] == dlq["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["SqsManagedSseEnabled"] and dlq["Properties"]["SqsManagedSseEnabled"]
+    assert queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["WebhookDeliveryDeadLetterQueue", "Arn"]}
+    assert queue["Properties"]["VisibilityTimeout"] >= 6 * 20
+
+
+def test_the_delivery_function_reads_its_queue_with_a_short_timeout_and_only_its_access(translated):  # noqa: F811
+    mappings = of_type(translated, "AWS::Lambda::EventSourceMapping").values()
+    sqs = [m["Properties"] for m in mappings if m["Properties"]["EventSourceArn"] == {
+        "Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}]
+    assert len(sqs) == 1 and sqs[0]["BatchSize"] == 1
+    [function] = [f for f in of_type(translated, "AWS::Lambda::Function").values()
+                  if f["Properties"]["Handler"] == "app.webhook_deliveries"]
+    assert function["Properties"]["Timeout"] == 20
+    assert function["Properties"]["Environment"]["Variables"]["DQS_WEBHOOK_QUEUE_URL"] == {
+        "Ref": "WebhookDeliveryQueue"}
+    statements = _policies_of(translated, _role_of(translated, "app.webhook_deliveries"))
+    actions = {a for s in statements for a in s["Action"]}
+    assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                       "sqs:GetQueueAttributes", "sqs:SendMessage", "ssm:GetParameter"}
+    sqs_resources = [s["Resource"] for s in statements if any(a.startswith("sqs:") for a in s["Action"])]
+    assert sqs_resources == [[{"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}]]
+    tables = [r for s in statements if s["Action"][0].startswith("dynamodb:") for r in s["Resource"]]
+    assert tables == [{"Fn::GetAtt": ["WebhooksTable", "Arn"]}, {"Fn::GetAtt": ["WebhookDeliveriesTable", "Arn"]}]
+
+
+def test_both_streams_feed_the_event_functions(translated):  # noqa: F811
+    mappings = [m["Properties"] for m in of_type(translated, "AWS::Lambda::EventSourceMapping").values()]
+    streams = {m["EventSourceArn"]["Fn::GetAtt"][0] for m in mappings if "StreamArn" in str(m["EventSourceArn"])}
+    assert {"QueueEntriesTable", "AppointmentsTable"} <= streams
+    assert translated["AppointmentsTable"]["Properties"]["StreamSpecification"] == {
+        "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert "set-by-make-package" not in str(translated)
+
+
+def test_an_alarm_watches_given_up_deliveries_and_dead_letters(translated):  # noqa: F811
+    alarms = of_type(translated, "AWS::CloudWatch::Alarm")
+    failed = alarms["WebhookDeliveriesFailedAlarm"]["Properties"]
+    assert (failed["MetricName"], failed["Dimensions"]) == (
+        "WebhooksFailed", [{"Name": "function", "Value": "webhook_deliveries"}])
+    topic = failed["AlarmActions"][0]["Ref"]
+    assert translated[topic]["Type"] == "AWS::SNS::Topic"
+    assert alarms["WebhookDeadLettersAlarm"]["Properties"]["AlarmActions"] == [{"Ref": topic}]
