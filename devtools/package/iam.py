@@ -48,9 +48,9 @@ BOARD_ACCESS = {
 }
 
 # The WebSocket API's handlers (app.websocket_*): a connection's item, written, read back, deleted;
-# a subscribe answers with the board.
+# a subscribe answers with the board (a screen gone before the answer is deleted).
 CONNECT_ACCESS = {"PutItem": [("connections", None)]}
-MESSAGE_ACCESS = {"PutItem": [("connections", None)], **BOARD_ACCESS}
+MESSAGE_ACCESS = {"PutItem": [("connections", None)], "DeleteItem": [("connections", None)], **BOARD_ACCESS}
 DISCONNECT_ACCESS = {"DeleteItem": [("connections", None)]}
 
 # The entries' stream handler (app.queue_changes): the boards of the queues that changed, the
