@@ -53,8 +53,14 @@ def send_due(records: list[dict]) -> list[tuple[int, str]]:
                 sent.append((new.id, CALLED_MESSAGE))
     ahead = get_settings().notify_ahead
     for queue, _department in sorted(queues.items()):
+        # Those still to be told, from the sparse notify index: nobody, mostly (one small Query).
+        asked = set(entries.notify_head(queue, today, ahead + 1))
+        if not asked:
+            continue
         # The head of the waiting list, in calling order: the i-th has i people ahead.
         for people_ahead, entry_id in enumerate(entries.waiting_head(queue, today, ahead + 1)):
+            if entry_id not in asked:
+                continue
             entry = entries.get(entry_id)
             if (entry is not None and entry.status == WAITING and entry.notify and AHEAD not in entry.notified
                     and _send(entry, AHEAD, people_ahead)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 
 from chalicelib.domain import clock
@@ -75,8 +76,11 @@ def touched_queues(records: list[dict]) -> list[int | None]:
     """The queues (by department, None for the general queue) whose board today one of the entries'
     stream records changed."""
     today = clock.today()
-    touched = {entry.department for pair in stores().queue_entries.changes(records) for entry in pair
-               if entry is not None and entry.queue_date == today}
+    touched = set()
+    for old, new in stores().queue_entries.changes(records):
+        if old is not None and new is not None and replace(old, notified=new.notified) == new:
+            continue  # only a message marked as sent: the board is as it was
+        touched.update(entry.department for entry in (old, new) if entry is not None and entry.queue_date == today)
     return sorted(touched, key=lambda d: (d is not None, d or 0))
 
 

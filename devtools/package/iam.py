@@ -58,7 +58,7 @@ DISCONNECT_ACCESS = {"DeleteItem": [("connections", None)]}
 # messages, the entries near the head and the patients' records read, and each message marked on
 # its entry (a conditional UpdateItem) before it is sent.
 CHANGES_ACCESS = {
-    "Query": [*BOARD_ACCESS["Query"], ("connections", "queue-index")],
+    "Query": [*BOARD_ACCESS["Query"], ("connections", "queue-index"), ("queue-entries", "notify-rank-index")],
     "GetItem": [*BOARD_ACCESS["GetItem"], ("queue-entries", None), ("patients", None)],
     "UpdateItem": [("queue-entries", None)],
     "DeleteItem": [("connections", None)],
