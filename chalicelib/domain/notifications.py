@@ -47,7 +47,8 @@ def send_due(records: list[dict]) -> list[tuple[int, str]]:
             continue
         if old is not None and replace(old, notified=new.notified) == new:
             continue  # only a message marked as sent
-        queues[new.queue] = new.department
+        if _may_bring_near(old, new):
+            queues[new.queue] = new.department
         if new.status == CALLED and new.notify and CALLED_MESSAGE not in new.notified:
             if _send(new, CALLED_MESSAGE):
                 sent.append((new.id, CALLED_MESSAGE))
@@ -66,6 +67,15 @@ def send_due(records: list[dict]) -> list[tuple[int, str]]:
                     and _send(entry, AHEAD, people_ahead)):
                 sent.append((entry.id, AHEAD))
     return sent
+
+
+def _may_bring_near(old: QueueEntry | None, new: QueueEntry) -> bool:
+    """Whether a change may make a "your turn is near" message due: someone waiting left the list or
+    moved (those behind have fewer ahead), or the entry itself waits and is still to be told. A join
+    behind the others, a call served or recalled, changes no one's place: nothing to read."""
+    if old is not None and old.status == WAITING and (new.status != WAITING or new.rank != old.rank):
+        return True
+    return new.status == WAITING and bool(new.notify) and AHEAD not in new.notified
 
 
 def message_text(entry: QueueEntry, kind: str, people_ahead: int | None = None) -> tuple[str, str]:

@@ -218,3 +218,36 @@ def test_a_screen_gone_before_the_answer_is_forgotten(sent, dynamodb_server):
     subscribe = json.dumps({"action": "subscribe", "department": None})
     assert handlers.websocket_message(ws_event("$default", "leaving", subscribe), None) == {"statusCode": 200}
     assert waiting_room.subscribers(None) == []
+
+
+def stream_costs(dynamodb_server, change) -> list[str]:
+    """The DynamoDB calls of the stream handler for one change of one entry."""
+    from tests.support.dynamodb import recording as dynamodb_calls
+
+    stream = Stream(dynamodb_server)
+    change()
+    [record] = stream.records()
+    with dynamodb_calls() as calls:
+        assert handlers.queue_changes({"Records": [record]}, None) == {"batchItemFailures": []}
+    return list(calls)
+
+
+def test_an_entry_change_costs_little_when_nobody_watches_and_nobody_asked(sent, dynamodb_server):
+    """No screen on the queue and nobody asked to be told: a call costs two small Queries (the
+    connections following the queue; the entries to tell, since the list moved up), a join one, and
+    no board is built. With a screen: the board's four reads on top."""
+    cardiology = departments.ensure_department("Cardiology")
+    desk = service_points.create_service_point(admin(), service_points.NewServicePoint("Desk 1", "desk", cardiology))
+    patients = add_patients(5)
+    for patient_id in patients[:4]:
+        queue.join(desk_user(), queue.JoinRequest(patient_id=patient_id, department=cardiology))
+    call = lambda: queue.call_next(desk_user(), cardiology, desk.id)  # noqa: E731
+    assert stream_costs(dynamodb_server, call) == ["Query", "Query"]
+    join = lambda: queue.join(desk_user(), queue.JoinRequest(patient_id=patients[4], department=cardiology))  # noqa: E731
+    assert stream_costs(dynamodb_server, join) == ["Query"]
+    handlers.websocket_connect(ws_event("$connect", "screen"), None)
+    handlers.websocket_message(ws_event("$default", "screen", json.dumps({"action": "subscribe",
+                                                                          "department": cardiology})), None)
+    sent.messages.clear()
+    assert len(stream_costs(dynamodb_server, call)) == 6
+    assert [message["board"]["next"] for message in sent.to("screen")] == [[3, 4, 5]]
