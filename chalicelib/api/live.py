@@ -28,8 +28,13 @@ ENTRIES_STREAM = "arn:aws:dynamodb:us-east-1:000000000000:table/dqs-queue-entrie
 def _client(websocket_api) -> None:
     if websocket_api.session is None:
         import boto3  # only the WebSocket and stream functions pay for this import
+        from botocore.config import Config
 
-        websocket_api.session = boto3.session.Session()
+        session = boto3.session.Session()
+        # As many connections to the Management API as pushes in flight; a slow one fails alone.
+        session._session.set_default_client_config(Config(
+            max_pool_connections=PUSH_WORKERS, connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}))
+        websocket_api.session = session
 
 
 def connect(event) -> None:
@@ -108,8 +113,10 @@ def push(websocket_api, records: list[dict]) -> dict:
     parsed = urlparse(url)
     _client(websocket_api)
     websocket_api.configure(parsed.netloc, parsed.path.strip("/"))
-    jobs = [(connection_id, waiting_room.board_message(waiting_room.board(department)))
-            for department, connections in watched.items() for connection_id in connections]
+    jobs = []
+    for department, connections in watched.items():
+        text = waiting_room.board_message(waiting_room.board(department))  # once a queue
+        jobs += [(connection_id, text) for connection_id in connections]
     outcomes = send_all(websocket_api, jobs)
     for connection_id, outcome in outcomes.items():
         if outcome == GONE:
@@ -139,7 +146,8 @@ def send_all(websocket_api, jobs: list[tuple[str, str]]) -> dict[str, str]:
             return connection_id, FAILED
         return connection_id, SENT
 
-    if len(jobs) <= 1:
-        return dict(map(send, jobs))
-    with ThreadPoolExecutor(max_workers=min(PUSH_WORKERS, len(jobs))) as pool:
-        return dict(pool.map(send, jobs))
+    if not jobs:
+        return {}
+    first = dict([send(jobs[0])])  # on this thread: the client is made once, before the others share it
+    with ThreadPoolExecutor(max_workers=min(PUSH_WORKERS, max(1, len(jobs) - 1))) as pool:
+        return {**first, **dict(pool.map(send, jobs[1:]))}

@@ -235,7 +235,7 @@ def stream_costs(dynamodb_server, change) -> list[str]:
 def test_an_entry_change_costs_little_when_nobody_watches_and_nobody_asked(sent, dynamodb_server):
     """No screen on the queue and nobody asked to be told: a call costs two small Queries (the
     connections following the queue; the entries to tell, since the list moved up), a join one, and
-    no board is built. With a screen: the board's four reads on top."""
+    no board is built. With screens: the board's four reads on top, once for them all."""
     cardiology = departments.ensure_department("Cardiology")
     desk = service_points.create_service_point(admin(), service_points.NewServicePoint("Desk 1", "desk", cardiology))
     patients = add_patients(5)
@@ -245,9 +245,11 @@ def test_an_entry_change_costs_little_when_nobody_watches_and_nobody_asked(sent,
     assert stream_costs(dynamodb_server, call) == ["Query", "Query"]
     join = lambda: queue.join(desk_user(), queue.JoinRequest(patient_id=patients[4], department=cardiology))  # noqa: E731
     assert stream_costs(dynamodb_server, join) == ["Query"]
-    handlers.websocket_connect(ws_event("$connect", "screen"), None)
-    handlers.websocket_message(ws_event("$default", "screen", json.dumps({"action": "subscribe",
-                                                                          "department": cardiology})), None)
+    for screen in ("screen", "screen-2"):  # the board is built once for both
+        handlers.websocket_connect(ws_event("$connect", screen), None)
+        handlers.websocket_message(ws_event("$default", screen, json.dumps({"action": "subscribe",
+                                                                            "department": cardiology})), None)
     sent.messages.clear()
     assert len(stream_costs(dynamodb_server, call)) == 6
     assert [message["board"]["next"] for message in sent.to("screen")] == [[3, 4, 5]]
+    assert sent.to("screen-2") == sent.to("screen")
