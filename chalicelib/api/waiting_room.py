@@ -97,8 +97,8 @@ def _page_template() -> tuple[str, str]:
                   "connect-src 'self'{websocket}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
-_LOOPBACK = re.compile(r"^(localhost|127(\.\d{1,3}){3}|\[::1\])$", re.I)
-_HOSTNAME = re.compile(r"^([A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*|\[[0-9A-Fa-f:.]{2,45}\])$")
+_LOOPBACK = r"^(localhost|127(\.\d{1,3}){3}|\[::1\])$"  # compiled at first use (re caches it)
+_HOSTNAME = r"^([A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*|\[[0-9A-Fa-f:.]{2,45}\])$"
 
 
 def websocket_for(configured: str, host_header: str | None) -> str:
@@ -110,7 +110,8 @@ def websocket_for(configured: str, host_header: str | None) -> str:
         return configured
     bracketed = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
     requested = host_header.strip().rsplit(":", 1)[0] if not host_header.strip().endswith("]") else host_header.strip()
-    if not _LOOPBACK.match(bracketed) or not _HOSTNAME.match(requested) or requested.lower() == bracketed.lower():
+    if (not re.match(_LOOPBACK, bracketed, re.I) or not re.match(_HOSTNAME, requested)
+            or requested.lower() == bracketed.lower()):
         return configured
     port = f":{parsed.port}" if parsed.port else ""
     return urlunsplit(("ws", f"{requested}{port}", parsed.path or "/", "", ""))
