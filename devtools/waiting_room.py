@@ -12,7 +12,9 @@ from devtools.local_settings import StartupError, websocket_port
 def start_waiting_room(host: str, http_port: int):
     """The waiting room's WebSocket (DQS_WS_PORT, default PORT+1 or a free one) fed by the entries
     table's stream. SIGUSR1 drops every WebSocket client and stops listening, SIGUSR2 listens again
-    (screens then poll the board meanwhile: how the tests cut the WebSocket).
+    (screens then poll the board meanwhile: how the tests cut the WebSocket). SIGURG stops the stream
+    feed with the sockets left open (no board is pushed: how the tests make a socket silent), SIGWINCH
+    starts it again.
     Returns (the listener, notes to print)."""
     from chalicelib.settings import get_settings
     from chalicelib.storage.queue_entries import QueueEntryModel
@@ -32,9 +34,10 @@ def start_waiting_room(host: str, http_port: int):
     os.environ.setdefault("DQS_WEBSOCKET_URL", url)
     settings = get_settings()
     try:
-        StreamFeed(settings.dynamodb_endpoint, settings.region, push_boards(hub), QueueEntryModel).start()
+        feed = StreamFeed(settings.dynamodb_endpoint, settings.region, push_boards(hub), QueueEntryModel).start()
         fed = "fed by the entries table's stream"
     except Exception as exc:  # a DynamoDB without streams: the screens still poll the board
+        feed = None
         fed = f"NOT fed (the entries table's stream cannot be read: {exc}); screens poll the board"
 
     def toggle(signum, frame):
@@ -43,6 +46,12 @@ def start_waiting_room(host: str, http_port: int):
         elif signum == signal.SIGUSR2 and not listener.running:
             listener.start()
 
+    def feed_toggle(signum, frame):
+        if feed is not None:
+            (feed.pause if signum == signal.SIGURG else feed.resume)()
+
     signal.signal(signal.SIGUSR1, toggle)
     signal.signal(signal.SIGUSR2, toggle)
+    signal.signal(signal.SIGURG, feed_toggle)
+    signal.signal(signal.SIGWINCH, feed_toggle)
     return listener, [f"Waiting room WebSocket at {url} ({fed}); screen: http://{host}:{http_port}/api/display/"]

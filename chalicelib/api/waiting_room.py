@@ -12,6 +12,7 @@ import html
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from chalice import Blueprint, Response
 
@@ -19,7 +20,7 @@ from chalicelib.api.http import bind_storage, domain_error_response, route
 from chalicelib.domain import departments, waiting_room
 from chalicelib.domain.entities import GENERAL_QUEUE_NAME
 from chalicelib.domain.permissions import ANONYMOUS
-from chalicelib.errors import DomainError
+from chalicelib.errors import DomainError, NotFound
 from chalicelib.schema import Bool, Date, Int, List, Obj, Schema, Str, query_params
 from chalicelib.settings import get_settings
 
@@ -96,17 +97,65 @@ def _page_template() -> tuple[str, str]:
                   "connect-src 'self'{websocket}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
+_LOOPBACK = r"^(localhost|127(\.\d{1,3}){3}|\[::1\])$"  # compiled at first use (re caches it)
+_HOSTNAME = r"^([A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*|\[[0-9A-Fa-f:.]{2,45}\])$"
+
+
+def websocket_for(configured: str, host_header: str | None) -> str:
+    """The WebSocket URL a page loaded through `host_header` should open: `make run`'s URL names a
+    loopback host, which a screen on the clinic's network cannot reach, so a page loaded by another
+    name or address gets that name with the WebSocket's port. A deployed (wss://) URL is kept."""
+    parsed = urlsplit(configured)
+    if parsed.scheme != "ws" or not parsed.hostname or not host_header:
+        return configured
+    bracketed = f"[{parsed.hostname}]" if ":" in parsed.hostname else parsed.hostname
+    requested = host_header.strip().rsplit(":", 1)[0] if not host_header.strip().endswith("]") else host_header.strip()
+    if (not re.match(_LOOPBACK, bracketed, re.I) or not re.match(_HOSTNAME, requested)
+            or requested.lower() == bracketed.lower()):
+        return configured
+    port = f":{parsed.port}" if parsed.port else ""
+    return urlunsplit(("ws", f"{requested}{port}", parsed.path or "/", "", ""))
+
+
+_CLOSED_STYLE = ("body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;"
+                 "background:#0b1f33;color:#fff;font:6vh/1.3 system-ui,sans-serif;text-align:center;padding:5vh}")
+_CLOSED_PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="60">'
+                '<link rel="icon" href="data:,"><title>{title}</title><style>' + _CLOSED_STYLE + '</style></head>'
+                '<body data-screen="{state}"><main><h1>{title}</h1><p>{text}</p></main></body></html>')
+
+
+def _closed_screen(status: int, state: str, title: str, text: str) -> Response:
+    """A screen whose queue cannot be shown: a page readable across the room (it looks again every minute)."""
+    digest = base64.b64encode(hashlib.sha256(_CLOSED_STYLE.encode()).digest()).decode()
+    page = (_CLOSED_PAGE.replace("{title}", html.escape(title)).replace("{state}", state)
+            .replace("{text}", html.escape(text)))
+    return Response(body=page,
+                    status_code=status, headers={
+                        "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache",
+                        "Content-Security-Policy": f"default-src 'none'; style-src 'sha256-{digest}'; "
+                                                   "img-src data:; base-uri 'none'; form-action 'none'; "
+                                                   "frame-ancestors 'none'"})
+
+
 @bp.route("/display", methods=["GET"])
 def display_page():
-    """The waiting-room screen: now calling, next, the queue's name and the time; no login."""
+    """The waiting-room screen: now calling, next, the queue's name and the time; no login. A queue
+    that does not exist, or a department closed to patients, gets a page saying so (not JSON)."""
     bind_storage()
     try:
         department_id = query_params(bp.current_request.query_params, BOARD_QUERY).get("department")
-        title = departments.get_department(department_id).name if department_id is not None else None
+        department = departments.get_department(department_id) if department_id is not None else None
+    except NotFound:
+        return _closed_screen(404, "not-found", "Queue not found",
+                              "This screen\u2019s queue was not found. Please ask the reception desk.")
     except DomainError as exc:
         return domain_error_response(exc)
+    if department is not None and not department.is_active:
+        return _closed_screen(200, "closed", department.name,
+                              "This screen\u2019s queue is closed to patients. Please ask the reception desk.")
+    title = department.name if department is not None else None
     text, policy = _page_template()
-    websocket = get_settings().websocket_url or ""
+    websocket = websocket_for(get_settings().websocket_url or "", (bp.current_request.headers or {}).get("host"))
     page = (text.replace("{{TITLE}}", html.escape(title or GENERAL_QUEUE_NAME))
             .replace("{{DEPARTMENT}}", "" if department_id is None else str(department_id))
             .replace("{{WEBSOCKET}}", html.escape(websocket)))

@@ -47,19 +47,35 @@ def send_due(records: list[dict]) -> list[tuple[int, str]]:
             continue
         if old is not None and replace(old, notified=new.notified) == new:
             continue  # only a message marked as sent
-        queues[new.queue] = new.department
+        if _may_bring_near(old, new):
+            queues[new.queue] = new.department
         if new.status == CALLED and new.notify and CALLED_MESSAGE not in new.notified:
             if _send(new, CALLED_MESSAGE):
                 sent.append((new.id, CALLED_MESSAGE))
     ahead = get_settings().notify_ahead
     for queue, _department in sorted(queues.items()):
+        # Those still to be told, from the sparse notify index: nobody, mostly (one small Query).
+        asked = set(entries.notify_head(queue, today, ahead + 1))
+        if not asked:
+            continue
         # The head of the waiting list, in calling order: the i-th has i people ahead.
         for people_ahead, entry_id in enumerate(entries.waiting_head(queue, today, ahead + 1)):
+            if entry_id not in asked:
+                continue
             entry = entries.get(entry_id)
             if (entry is not None and entry.status == WAITING and entry.notify and AHEAD not in entry.notified
                     and _send(entry, AHEAD, people_ahead)):
                 sent.append((entry.id, AHEAD))
     return sent
+
+
+def _may_bring_near(old: QueueEntry | None, new: QueueEntry) -> bool:
+    """Whether a change may make a "your turn is near" message due: someone waiting left the list or
+    moved (those behind have fewer ahead), or the entry itself waits and is still to be told. A join
+    behind the others, a call served or recalled, changes no one's place: nothing to read."""
+    if old is not None and old.status == WAITING and (new.status != WAITING or new.rank != old.rank):
+        return True
+    return new.status == WAITING and bool(new.notify) and AHEAD not in new.notified
 
 
 def message_text(entry: QueueEntry, kind: str, people_ahead: int | None = None) -> tuple[str, str]:

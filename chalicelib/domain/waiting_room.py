@@ -7,6 +7,8 @@ and the head of the waiting list come from sparse indexes that hold only open en
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 
 from chalicelib.domain import clock
@@ -53,13 +55,41 @@ def board(department_id: int | None, day: date | None = None) -> dict:
             "now_calling": now_calling, "next": upcoming, "waiting": waiting, "estimated_wait_minutes": estimate}
 
 
-def changed_queues(records: list[dict]) -> dict[int | None, dict]:
-    """The boards to push after a batch of the entries table's stream records: today's board of each
-    queue (by department, None for the general queue) that one of the records changed."""
+def readable(records: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The entries' stream records that can be read, and those that cannot: an attribute that does
+    not deserialize, or no image where the record's event needs one (a poison record)."""
+    good, bad = [], []
+    for record in records:
+        try:
+            event = record["eventName"]
+            [(before, after)] = stores().queue_entries.changes([record])
+            if (event in ("INSERT", "MODIFY") and after is None) or (event in ("MODIFY", "REMOVE") and before is None):
+                raise ValueError(event)
+        except Exception:  # noqa: BLE001 - whatever a malformed record raises, it is that record's alone
+            bad.append(record)
+        else:
+            good.append(record)
+    return good, bad
+
+
+def touched_queues(records: list[dict]) -> list[int | None]:
+    """The queues (by department, None for the general queue) whose board today one of the entries'
+    stream records changed."""
     today = clock.today()
-    touched = {entry.department for pair in stores().queue_entries.changes(records) for entry in pair
-               if entry is not None and entry.queue_date == today}
-    return {department: board(department, today) for department in sorted(touched, key=lambda d: d or 0)}
+    touched = set()
+    for old, new in stores().queue_entries.changes(records):
+        if old is not None and new is not None and replace(old, notified=new.notified) == new:
+            continue  # only a message marked as sent: the board is as it was
+        touched.update(entry.department for entry in (old, new) if entry is not None and entry.queue_date == today)
+    return sorted(touched, key=lambda d: (d is not None, d or 0))
+
+
+def changed_queues(records: list[dict], watched: Callable[[int | None], bool] | None = None) -> dict[int | None, dict]:
+    """The boards to push after a batch of the entries table's stream records: today's board of each
+    queue that one of the records changed, and (given `watched`) that a screen watches."""
+    today = clock.today()
+    return {department: board(department, today) for department in touched_queues(records)
+            if watched is None or watched(department)}
 
 
 # -- live updates: the WebSocket protocol ------------------------------------------------------

@@ -13,6 +13,9 @@ request path at a fixed number of calls whatever the day's volume:
 - call-day-index: sparse, KEYS_ONLY; an entry enters it at its first call (`call_key` =
   queue#date, ranked by `first_called_at`) and never leaves, so the day's latest calls
   (the calling rate behind wait estimates) are one small Query.
+- notify-rank-index: sparse, KEYS_ONLY; only waiting entries that asked to be told and have not
+  had their "your turn is near" message carry `notify_key` (queue#date), so the stream handler
+  knows with one small Query whether a queue has anyone to tell (mostly nobody).
 - called-index: sparse; only entries whose status is called carry `called_key` (queue#date),
   ranked by `called_at` (a recall moves it up), so the waiting room's board reads the numbers
   being called now without reading the day's served ones.
@@ -98,6 +101,15 @@ class _CalledNow(GlobalSecondaryIndex):
     called_at = UnicodeAttribute(range_key=True)
 
 
+class _NotifyByRank(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "notify-rank-index"
+        projection = KeysOnlyProjection()
+
+    notify_key = UnicodeAttribute(hash_key=True)
+    rank = NumberAttribute(range_key=True)
+
+
 class _EventMap(MapAttribute):
     status = UnicodeAttribute()
     at = UnicodeAttribute()
@@ -143,6 +155,7 @@ class QueueEntryModel(StoredModel):
     open_key = UnicodeAttribute(null=True)
     call_key = UnicodeAttribute(null=True)
     called_key = UnicodeAttribute(null=True)
+    notify_key = UnicodeAttribute(null=True)
 
     by_day = _EntriesByDay()
     waiting = _WaitingByRank()
@@ -150,6 +163,7 @@ class QueueEntryModel(StoredModel):
     by_patient = _EntriesByPatient()
     calls_by_day = _CallsByDay()
     called_now = _CalledNow()
+    notify_waiting = _NotifyByRank()
 
 
 def day_key(queue: str, day: date) -> str:
@@ -209,7 +223,16 @@ def to_model(entry: QueueEntry) -> QueueEntryModel:
         open_key=OPEN if entry.is_open else None,
         call_key=day_key(queue, entry.queue_date) if entry.first_called_at else None,
         called_key=day_key(queue, entry.queue_date) if entry.status == CALLED and entry.called_at else None,
+        notify_key=day_key(queue, entry.queue_date) if _to_tell(entry) else None,
     )
+
+
+NEAR_MESSAGE = "ahead"  # the domain's "your turn is near" message (notifications.AHEAD)
+
+
+def _to_tell(entry: QueueEntry) -> bool:
+    """Whether the entry belongs in the notify index: waiting, asked to be told, not told it is near."""
+    return entry.status == WAITING and bool(entry.notify) and NEAR_MESSAGE not in entry.notified
 
 
 def _append(event: Event):
@@ -265,6 +288,13 @@ def waiting_head(queue: str, day: date, limit: int) -> list[int]:
             QueueEntryModel.waiting.query(day_key(queue, day), limit=limit, page_size=limit)]
 
 
+def notify_head(queue: str, day: date, limit: int) -> list[int]:
+    """Ids of the first waiting entries still to be told their turn is near, in calling order (one
+    Query on the sparse notify index: empty, and cheap, where nobody asked)."""
+    return [int(item.id) for item in
+            QueueEntryModel.notify_waiting.query(day_key(queue, day), limit=limit, page_size=limit)]
+
+
 def count_ahead(entry: QueueEntry) -> int:
     """How many waiting entries of the entry's queue and day will be called before it.
 
@@ -283,7 +313,8 @@ def mark_called(entry_id: int, queue: str, day: date, event: Event) -> QueueEntr
                QueueEntryModel.called_by.set(event.by), QueueEntryModel.service_point.set(event.service_point),
                QueueEntryModel.first_called_at.set(QueueEntryModel.first_called_at | event.at),
                QueueEntryModel.call_key.set(day_key(queue, day)), QueueEntryModel.called_key.set(day_key(queue, day)),
-               QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove(), _append(event)]
+               QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove(), QueueEntryModel.notify_key.remove(),
+               _append(event)]
     called = update_unless(item, actions, QueueEntryModel.status == WAITING)
     return to_entry(item) if called else None
 
@@ -301,7 +332,9 @@ def _change_actions(before: QueueEntry, after: QueueEntry) -> list:
     actions += [QueueEntryModel.waiting_key.set(key if waiting else None),
                 QueueEntryModel.rank.set(after.rank if waiting else None),
                 QueueEntryModel.open_key.set(OPEN if after.is_open else None),
-                QueueEntryModel.called_key.set(key if after.status == CALLED else None)]
+                QueueEntryModel.called_key.set(key if after.status == CALLED else None),
+                # a hint only: `notified` may have changed since read; a message is marked before it goes
+                QueueEntryModel.notify_key.set(key if _to_tell(after) else None)]
     actions += [_append(event) for event in after.history[len(before.history):]]
     return actions
 
@@ -397,7 +430,10 @@ def patient_day_page(patient_id: int, queue: str, day: date, limit: int, cursor:
 def mark_notified(entry_id: int, message: str) -> bool:
     """Mark a message as sent for an entry, unless it already was (one conditional UpdateItem):
     True for the caller that marked it, the one to send it."""
-    return update_unless(QueueEntryModel(entry_id), [QueueEntryModel.notified.add({message})],
+    actions = [QueueEntryModel.notified.add({message})]
+    if message == NEAR_MESSAGE:
+        actions.append(QueueEntryModel.notify_key.remove())
+    return update_unless(QueueEntryModel(entry_id), actions,
                          ~QueueEntryModel.notified.contains(message) & QueueEntryModel.id.exists())
 
 

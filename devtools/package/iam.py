@@ -58,9 +58,9 @@ BOARD_ACCESS = {
 }
 
 # The WebSocket API's handlers (app.websocket_*): a connection's item, written, read back, deleted;
-# a subscribe answers with the board.
+# a subscribe answers with the board (a screen gone before the answer is deleted).
 CONNECT_ACCESS = {"PutItem": [("connections", None)]}
-MESSAGE_ACCESS = {"PutItem": [("connections", None)], **BOARD_ACCESS}
+MESSAGE_ACCESS = {"PutItem": [("connections", None)], "DeleteItem": [("connections", None)], **BOARD_ACCESS}
 DISCONNECT_ACCESS = {"DeleteItem": [("connections", None)]}
 
 # The entries' stream handler (app.queue_changes): the boards of the queues that changed, the
@@ -68,7 +68,7 @@ DISCONNECT_ACCESS = {"DeleteItem": [("connections", None)]}
 # messages, the entries near the head and the patients' records read, and each message marked on
 # its entry (a conditional UpdateItem) before it is sent.
 CHANGES_ACCESS = {
-    "Query": [*BOARD_ACCESS["Query"], ("connections", "queue-index")],
+    "Query": [*BOARD_ACCESS["Query"], ("connections", "queue-index"), ("queue-entries", "notify-rank-index")],
     "GetItem": [*BOARD_ACCESS["GetItem"], ("queue-entries", None), ("patients", None)],
     "UpdateItem": [("queue-entries", None)],
     "DeleteItem": [("connections", None)],

@@ -177,8 +177,20 @@ def test_the_display_page_needs_no_login_and_loads_nothing_from_outside(api, peo
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'none'" in policy and "script-src 'sha256-" in policy and "connect-src 'self'" in policy
     assert "General queue" in api.client.http.get("/display/").body.decode()
-    assert api.client.http.get("/display?department=999").status_code == 404
     assert api.client.http.get("/display?department=x").status_code == 400
+
+
+def test_a_screen_of_an_unknown_or_closed_queue_gets_a_page_saying_so(api, people):
+    unknown = api.client.http.get("/display?department=999")
+    assert unknown.status_code == 404 and unknown.headers["Content-Type"].startswith("text/html")
+    assert "This screen\u2019s queue was not found" in unknown.body.decode()
+    assert "default-src 'none'" in unknown.headers["Content-Security-Policy"]
+    department = departments.ensure_department("Dermatology")
+    assert api.patch(f"/departments/{department}", {"is_active": False}, token=people.admin().token).status == 200
+    closed = api.client.http.get(f"/display?department={department}")
+    assert closed.status_code == 200 and closed.headers["Content-Type"].startswith("text/html")
+    page = closed.body.decode()
+    assert "Dermatology" in page and "is closed to patients" in page and 'http-equiv="refresh"' in page
 
 
 def test_the_display_page_allows_its_websocket(api, monkeypatch):
@@ -186,3 +198,20 @@ def test_the_display_page_allows_its_websocket(api, monkeypatch):
     response = api.client.http.get("/display")
     assert "connect-src 'self' ws://127.0.0.1:8001/;" in response.headers["Content-Security-Policy"]
     assert 'data-websocket="ws://127.0.0.1:8001/"' in response.body.decode()
+
+
+def test_a_screen_on_the_clinics_network_opens_the_websocket_where_it_loaded_the_page(api, monkeypatch):
+    """make run's WebSocket URL names a loopback host; a TV loading the page by the server's LAN address
+    gets that address (with the WebSocket's port) in the page and in its CSP. Deployed URLs are kept."""
+    from chalicelib.api.waiting_room import websocket_for
+
+    monkeypatch.setenv("DQS_WEBSOCKET_URL", "ws://127.0.0.1:8001/")
+    response = api.client.http.get("/display", headers={"Host": "192.168.1.20:8000"})
+    assert "connect-src 'self' ws://192.168.1.20:8001/;" in response.headers["Content-Security-Policy"]
+    assert 'data-websocket="ws://192.168.1.20:8001/"' in response.body.decode()
+    assert websocket_for("ws://127.0.0.1:8001/", "clinic-tv.local") == "ws://clinic-tv.local:8001/"
+    assert websocket_for("ws://localhost:8001/", "[fd00::5]:8000") == "ws://[fd00::5]:8001/"
+    assert websocket_for("ws://127.0.0.1:8001/", "127.0.0.1:8000") == "ws://127.0.0.1:8001/"
+    assert websocket_for("ws://127.0.0.1:8001/", "evil host'; script-src *") == "ws://127.0.0.1:8001/"
+    deployed = "wss://abc123.execute-api.eu-west-1.amazonaws.com/api"
+    assert websocket_for(deployed, "dqs.example.org") == deployed

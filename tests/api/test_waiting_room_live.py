@@ -3,6 +3,7 @@ disconnect, and the entries stream's handler fed with real stream records read f
 DynamoDB Streams, posting each changed board to the connections that follow its queue."""
 from __future__ import annotations
 
+import copy
 import json
 
 import boto3
@@ -92,7 +93,7 @@ def test_connect_subscribe_and_push_each_change_to_the_queues_followers(sent, dy
     records = stream.records()
     assert {r["eventName"] for r in records} >= {"INSERT", "MODIFY"}
     sent.messages.clear()
-    assert handlers.queue_changes({"Records": records}, None) == {"queues": 1, "sent": 2, "messages": 0}
+    assert handlers.queue_changes({"Records": records}, None) == {"batchItemFailures": []}
     [(to, pushed), _] = sent.messages
     assert pushed["board"]["now_calling"][0]["service_point"] == {"id": desk.id, "name": "Desk 1"}
     assert pushed["board"]["next"] == [2, 3] and {to for to, _ in sent.messages} == {"screen-1", "screen-2"}
@@ -103,9 +104,11 @@ def test_connect_subscribe_and_push_each_change_to_the_queues_followers(sent, dy
     handlers.websocket_disconnect(ws_event("$disconnect", "screen-1"), None)
     queue.call_next(desk_user(), cardiology)
     sent.messages.clear()
-    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 1, "sent": 0, "messages": 0}
+    assert handlers.queue_changes({"Records": stream.records()}, None) == {"batchItemFailures": []}
+    assert sent.messages == [] and waiting_room.subscribers(cardiology) == []
     queue.call_next(desk_user(), cardiology)
-    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 1, "sent": 0, "messages": 0}
+    assert handlers.queue_changes({"Records": stream.records()}, None) == {"batchItemFailures": []}
+    assert sent.messages == []
 
 
 def test_records_of_other_days_push_nothing(sent, dynamodb_server):
@@ -116,7 +119,7 @@ def test_records_of_other_days_push_nothing(sent, dynamodb_server):
 
     stream = Stream(dynamodb_server)
     waiting_entries(2, day=clock.today() - timedelta(days=1))
-    assert handlers.queue_changes({"Records": stream.records()}, None) == {"queues": 0, "sent": 0, "messages": 0}
+    assert handlers.queue_changes({"Records": stream.records()}, None) == {"batchItemFailures": []}
 
 
 def test_make_run_upgrades_an_entries_table_kept_from_before_the_waiting_room(moto_endpoint):
@@ -155,3 +158,98 @@ def test_the_stream_feed_leaves_moto_one_iterator_a_shard(dynamodb_server):
     kept = [iterator for regions in dynamodbstreams_backends.values() for backend in regions.values()
             for iterator in backend.shard_iterators]
     assert len(kept) == len(feed._iterators)
+
+
+class LambdaContext:
+    aws_request_id = "c0ffee00-0000-4000-8000-000000000018"
+    function_name = "digital-queue-system-dev-queue_changes"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 120_000
+
+
+def test_a_poison_record_and_a_forbidden_connection_hold_back_nothing_else(sent, dynamodb_server, monkeypatch):
+    """Driven as Lambda drives it (a raw event and a context): the batch holds a record whose image does not
+    deserialize and one without its image, and one screen's connection answers 403. The other records' boards
+    reach the other screens and batchItemFailures names only the poison records."""
+    from botocore.exceptions import ClientError
+
+    cardiology = departments.ensure_department("Cardiology")
+    for connection in ("screen-ok", "screen-403", "general"):
+        handlers.websocket_connect(ws_event("$connect", connection), None)
+    for connection, department in (("screen-ok", cardiology), ("screen-403", cardiology), ("general", None)):
+        handlers.websocket_message(ws_event("$default", connection,
+                                            json.dumps({"action": "subscribe", "department": department})), None)
+    answer = sent.send
+
+    def send(connection_id: str, text: str) -> None:
+        if connection_id == "screen-403":
+            raise ClientError({"Error": {"Code": "ForbiddenException", "Message": "Forbidden"}}, "PostToConnection")
+        answer(connection_id, text)
+    monkeypatch.setattr(app.websocket_api, "send", send)
+
+    stream = Stream(dynamodb_server)
+    first, second = add_patients(2)
+    queue.join(desk_user(), queue.JoinRequest(patient_id=first, department=cardiology))
+    queue.join(desk_user(), queue.JoinRequest(patient_id=second))
+    good = stream.records()
+    assert len(good) == 2
+    poison = copy.deepcopy(good[0])
+    poison["dynamodb"]["SequenceNumber"] = "900000000000000000001"
+    poison["dynamodb"]["NewImage"]["token_number"] = {"N": "not a number"}
+    imageless = copy.deepcopy(good[1])
+    imageless["dynamodb"]["SequenceNumber"] = "900000000000000000002"
+    imageless["eventName"] = "MODIFY"
+    del imageless["dynamodb"]["NewImage"]
+    sent.messages.clear()
+
+    result = app.websocket_api and handlers.queue_changes({"Records": [poison, good[0], imageless, good[1]]},
+                                                          LambdaContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "900000000000000000001"},
+                                            {"itemIdentifier": "900000000000000000002"}]}
+    assert [message["board"]["next"] for message in sent.to("screen-ok")] == [[1]]
+    assert [message["board"]["next"] for message in sent.to("general")] == [[1]]
+    assert waiting_room.subscribers(cardiology) == ["screen-403", "screen-ok"]  # a 403 is not a gone screen
+
+
+def test_a_screen_gone_before_the_answer_is_forgotten(sent, dynamodb_server):
+    handlers.websocket_connect(ws_event("$connect", "leaving"), None)
+    sent.gone.add("leaving")
+    subscribe = json.dumps({"action": "subscribe", "department": None})
+    assert handlers.websocket_message(ws_event("$default", "leaving", subscribe), None) == {"statusCode": 200}
+    assert waiting_room.subscribers(None) == []
+
+
+def stream_costs(dynamodb_server, change) -> list[str]:
+    """The DynamoDB calls of the stream handler for one change of one entry."""
+    from tests.support.dynamodb import recording as dynamodb_calls
+
+    stream = Stream(dynamodb_server)
+    change()
+    [record] = stream.records()
+    with dynamodb_calls() as calls:
+        assert handlers.queue_changes({"Records": [record]}, None) == {"batchItemFailures": []}
+    return list(calls)
+
+
+def test_an_entry_change_costs_little_when_nobody_watches_and_nobody_asked(sent, dynamodb_server):
+    """No screen on the queue and nobody asked to be told: a call costs two small Queries (the
+    connections following the queue; the entries to tell, since the list moved up), a join one, and
+    no board is built. With screens: the board's four reads on top, once for them all."""
+    cardiology = departments.ensure_department("Cardiology")
+    desk = service_points.create_service_point(admin(), service_points.NewServicePoint("Desk 1", "desk", cardiology))
+    patients = add_patients(5)
+    for patient_id in patients[:4]:
+        queue.join(desk_user(), queue.JoinRequest(patient_id=patient_id, department=cardiology))
+    call = lambda: queue.call_next(desk_user(), cardiology, desk.id)  # noqa: E731
+    assert stream_costs(dynamodb_server, call) == ["Query", "Query"]
+    join = lambda: queue.join(desk_user(), queue.JoinRequest(patient_id=patients[4], department=cardiology))  # noqa: E731
+    assert stream_costs(dynamodb_server, join) == ["Query"]
+    for screen in ("screen", "screen-2"):  # the board is built once for both
+        handlers.websocket_connect(ws_event("$connect", screen), None)
+        handlers.websocket_message(ws_event("$default", screen, json.dumps({"action": "subscribe",
+                                                                            "department": cardiology})), None)
+    sent.messages.clear()
+    assert len(stream_costs(dynamodb_server, call)) == 6
+    assert [message["board"]["next"] for message in sent.to("screen")] == [[3, 4, 5]]
+    assert sent.to("screen-2") == sent.to("screen")

@@ -105,3 +105,47 @@ def test_a_screen_that_hears_nothing_for_30_seconds_says_it_is_out_of_date(serve
         wait_for(driver, lambda d: body(d, "data-stale") is None, 15)
     finally:
         driver.quit()
+
+
+def test_a_screen_whose_socket_stays_open_but_silent_says_so_and_still_follows_the_board(server):
+    """The feed stopped by its test hook (SIGURG), the socket left open: a call reaches the screen by
+    its revalidation, which also tells it the socket missed it (data-stale="silent") within 35 s."""
+    oncology = department(server, "Oncology")
+    for n in range(2):
+        join(server, f"Waiting {n}", oncology)
+    driver = chromium(KIOSK)
+    try:
+        driver.get(f"{server.base}/display/?department={oncology}")
+        wait_for(driver, lambda d: body(d, "data-mode") == "live", 10)
+        server.proc.send_signal(signal.SIGURG)  # the stream feed stops; the WebSocket stays open
+        try:
+            time.sleep(1.5)  # the feed's current read ends
+            started = time.monotonic()
+            assert server.call("POST", "/queues/call_next/", {"department": oncology}, server.token)[0] == 200
+            wait_for(driver, lambda d: body(d, "data-stale") == "silent", 35)
+            assert time.monotonic() - started <= 35
+            assert [li.text for li in driver.find_elements("css selector", "#calling li")][0].startswith("1")
+            assert driver.find_element("id", "stale").is_displayed()
+        finally:
+            server.proc.send_signal(signal.SIGWINCH)  # the feed again
+        assert server.call("POST", "/queues/call_next/", {"department": oncology}, server.token)[0] == 200
+        wait_for(driver, lambda d: d.find_element("css selector", "#calling li").text.startswith("2"), 10)
+    finally:
+        driver.quit()
+
+
+def test_a_page_loaded_from_127_0_0_2_opens_its_websocket_there(tmp_path):
+    """The server bound to 127.0.0.2 (HOST): the page opens its WebSocket to 127.0.0.2, and is live."""
+    served = LocalServer(server_env(HOST="127.0.0.2", DQS_WS_PORT=str(free_port()),
+                                    DQS_DATA_DIR=str(tmp_path / "data")))
+    served.base = served.base.replace("127.0.0.1", "127.0.0.2")
+    served.wait_serving(90)
+    driver = chromium()
+    try:
+        driver.get(f"{served.base}/display/")
+        wait_for(driver, lambda d: body(d, "data-mode") == "live", 10)
+        assert body(driver, "data-websocket").startswith("ws://127.0.0.2:")
+        assert driver.execute_script("return location.hostname") == "127.0.0.2"
+    finally:
+        driver.quit()
+        served.stop()

@@ -65,6 +65,10 @@ class QueueEntries(Protocol):
     def waiting_head(self, queue: str, day: date, limit: int) -> list[int]:
         """Ids of the first waiting entries, in calling order (urgent first, then token)."""
 
+    def notify_head(self, queue: str, day: date, limit: int) -> list[int]:
+        """Ids of the first waiting entries that asked to be told and were not told their turn is
+        near, in calling order (a hint: the entry itself is read before a message goes)."""
+
     def count_ahead(self, entry: QueueEntry) -> int:
         """How many waiting entries of its queue and day will be called before it."""
 

@@ -121,6 +121,10 @@ class MemoryQueueEntries:
         with self.s.lock:
             return [e.id for e in self._waiting(queue, day)[:limit]]
 
+    def notify_head(self, queue: str, day: date, limit: int) -> list[int]:
+        with self.s.lock:
+            return [e.id for e in self._waiting(queue, day) if e.notify and "ahead" not in e.notified][:limit]
+
     def count_ahead(self, entry: QueueEntry) -> int:
         with self.s.lock:
             return sum(1 for e in self._waiting(entry.queue, entry.queue_date) if e.rank < entry.rank)
