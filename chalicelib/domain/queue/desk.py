@@ -27,6 +27,7 @@ from chalicelib.domain.entities import (
     queue_name,
 )
 from chalicelib.domain.permissions import DOCTOR, check_owner, own_doctor_id
+from chalicelib.domain.ports.queue import DeskCheck
 from chalicelib.domain.queue.joining import next_token
 from chalicelib.domain.queue.rules import (
     CLAIM_LIFETIME,
@@ -61,35 +62,61 @@ def call_next(actor: User, department_id: int | None = None, service_point: int 
     Desks calling at the same instant each get a different entry: the move from
     waiting to called is conditional, and a desk that loses tries another candidate
     (see _calling_order), looking at the head again after two tries.
+
+    At a service point, the desk's right to call is checked in the call's own write (the point,
+    and a doctor's record: see DeskCheck), not read before it; only when the queue is empty or
+    that check refuses are the desk's records read, to say why (check_desk). Without one, the
+    desk is checked first, as every other move is.
     """
-    check_desk(actor, department_id, service_point, calling=True)
+    desk = _desk_check(actor, department_id, service_point)
+    if desk is None:
+        check_desk(actor, department_id, service_point, calling=True)
     entries = stores().queue_entries
     queue = queue_name(department_id)
     day = clock.today()
     event = Event(CALLED, iso_instant(clock.now()), actor.id, service_point)
     for _ in range(CALL_ROUNDS):
-        candidates = entries.waiting_head(queue, day, CALL_CANDIDATES)
+        candidates = {entry.id: entry for entry in entries.head_entries(queue, day, CALL_CANDIDATES)}
         if not candidates:
+            if desk is not None:
+                check_desk(actor, department_id, service_point, calling=True)
             # An empty queue, or no such department: entries exist only in departments that do.
             department_of(department_id)
             return None
         # Two tries per look at the head: past that, this desk's view is too old to guess from.
-        for entry_id in _calling_order(candidates, queue, day)[:TRIES_PER_LOOK]:
-            called = entries.mark_called(entry_id, queue, day, event)
+        for entry_id in _calling_order(list(candidates), queue, day)[:TRIES_PER_LOOK]:
+            try:
+                called = entries.mark_called(candidates[entry_id], event, desk)
+            except ConditionFailed:
+                # The desk's records refused the call: say why (they may have changed back since).
+                check_desk(actor, department_id, service_point, calling=True)
+                break
             if called is not None:
                 return called
             _contended(queue, day)
     return None
 
 
+def _desk_check(actor: User, department_id: int | None, service_point: int | None) -> DeskCheck | None:
+    """What a call at a service point checks as it is written; None without a service point."""
+    if service_point is None:
+        return None
+    doctor_id = None
+    if actor.role == DOCTOR:
+        if department_id is None:
+            raise Forbidden(NOT_YOUR_QUEUE)
+        doctor_id = own_doctor_id(actor)
+    return DeskCheck(department_id, service_point, doctor_id)
+
+
 def check_desk(actor: User, department_id: int | None, service_point: int | None = None, *,
                calling: bool = False) -> None:
     """Where this caller may run a desk (their route let them run one at all).
 
-    A doctor runs only their own department's queue (403 elsewhere, the general queue
-    included). A department's queue must be active to be called, and a service point must be
-    an active one of this queue: 400 otherwise. What is needed is read in one call (none for
-    staff calling the general queue without a service point).
+    A doctor runs only their own department's queue, and only while their record is active
+    (403 otherwise, the general queue included). A department's queue must be active to be
+    called, and a service point must be an active one of this queue: 400 otherwise. What is
+    needed is read in one call (none for staff calling the general queue without a service point).
     """
     doctor_id = None
     if actor.role == DOCTOR:
@@ -100,7 +127,7 @@ def check_desk(actor: User, department_id: int | None, service_point: int | None
     if doctor_id is None and wanted_department is None and service_point is None:
         return
     doctor, department, point = stores().service_points.desk_records(doctor_id, wanted_department, service_point)
-    if doctor_id is not None and (doctor is None or doctor.department != department_id):
+    if doctor_id is not None and (doctor is None or not doctor.is_active or doctor.department != department_id):
         raise Forbidden(NOT_YOUR_QUEUE)
     if wanted_department is not None:
         if department is None:
