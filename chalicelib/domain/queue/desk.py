@@ -79,12 +79,13 @@ def call_next(actor: User, department_id: int | None = None, service_point: int 
         candidates = {entry.id: entry for entry in entries.head_entries(queue, day, CALL_CANDIDATES)}
         if not candidates:
             if desk is not None:
-                check_desk(actor, department_id, service_point, calling=True)
-            # An empty queue, or no such department: entries exist only in departments that do.
-            department_of(department_id)
+                check_desk(actor, department_id, service_point, calling=True)  # the department's too
+            else:
+                # An empty queue, or no such department: entries exist only in departments that do.
+                department_of(department_id)
             return None
         # Two tries per look at the head: past that, this desk's view is too old to guess from.
-        for entry_id in _calling_order(list(candidates), queue, day)[:TRIES_PER_LOOK]:
+        for entry_id in _calling_order(list(candidates), queue, day, service_point)[:TRIES_PER_LOOK]:
             try:
                 called = entries.mark_called(candidates[entry_id], event, desk)
             except ConditionFailed:
@@ -153,7 +154,7 @@ def forget_contention() -> None:
     _contention.clear()
 
 
-def _calling_order(candidates: list[int], queue: str, day) -> list[int]:
+def _calling_order(candidates: list[int], queue: str, day, spread: int | None = None) -> list[int]:
     """The order to try the head candidates in.
 
     Alone, a desk takes the head: the queue's order exactly. While desks collide in
@@ -161,9 +162,16 @@ def _calling_order(candidates: list[int], queue: str, day) -> list[int]:
     the candidates are tried in a random order, so colliding desks spread over the
     head instead of all trying its first entry: an entry can be overtaken only by
     one at most CALL_CANDIDATES places behind it, and only while desks call at once.
+    A desk at a service point (`spread`: its id) tries first the candidate its point
+    picks, so desks at different points mostly try different entries, then the rest
+    in a random order.
     """
     if time.monotonic() >= _contention.get((queue, day.isoformat()), 0.0):
         return [candidates[0], *_random.sample(candidates[1:], len(candidates) - 1)]
+    if spread is not None:
+        first = spread % len(candidates)
+        rest = candidates[:first] + candidates[first + 1:]
+        return [candidates[first], *_random.sample(rest, len(rest))]
     return _random.sample(candidates, len(candidates))
 
 
