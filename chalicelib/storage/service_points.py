@@ -21,6 +21,7 @@ from chalicelib.domain.ports.queue import (
     DeskRecords,
 )
 from chalicelib.domain.values import optional_int
+from chalicelib.errors import ValidationFailed
 from chalicelib.storage import departments as department_store
 from chalicelib.storage import doctors as doctor_store
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
@@ -29,6 +30,7 @@ from chalicelib.storage.transactions import Transaction, get_or_none, read_items
 from chalicelib.storage.uniques import move_unique, put_unique, unique_key
 
 KIND = "service_point"
+MAX_MARKED_POINTS = 97
 NAME_CLAIM = SERVICE_POINT_NAME
 
 
@@ -141,8 +143,10 @@ def save_department(before, after, stage) -> None:
     version = item.points_version if item is not None else None
     same_points = model.points_version.does_not_exist() if version is None else model.points_version == version
     points = _department_points(before.id)
-    if len(points) > 98:
-        raise ValueError("A department's (de)activation marks at most 98 service points in one transaction.")
+    if len(points) > MAX_MARKED_POINTS:
+        # One transaction holds 100 writes: the department, its name claim and its points.
+        raise ValidationFailed.field("is_active", "A department with more than %d service points cannot be "
+                                     "(de)activated: move some of them first." % MAX_MARKED_POINTS)
     with Transaction() as tx:
         stage(tx, same_points)  # the department's own edit, if its points are still those listed
         for point_id in points:
