@@ -75,6 +75,7 @@ def call_next(actor: User, department_id: int | None = None, service_point: int 
     queue = queue_name(department_id)
     day = clock.today()
     event = Event(CALLED, iso_instant(clock.now()), actor.id, service_point)
+    started = time.monotonic()
     for _ in range(CALL_ROUNDS):
         candidates = {entry.id: entry for entry in entries.head_entries(queue, day, CALL_CANDIDATES)}
         if not candidates:
@@ -94,7 +95,7 @@ def call_next(actor: User, department_id: int | None = None, service_point: int 
                 break
             if called is not None:
                 return called
-            _contended(queue, day)
+            _contended(queue, day, started)
     return None
 
 
@@ -140,13 +141,16 @@ def check_desk(actor: User, department_id: int | None, service_point: int | None
 
 # Until when (time.monotonic()) this process saw desks collide, per queue and day: while
 # they do, a desk's first try is spread over the head of the queue instead of every desk
-# trying the same first entry.
+# trying the same first entry. "While" lasts a second, or twice as long as the losing call
+# had taken when it lost, where storage is slower than that (a loaded local engine): desks
+# whose calls each take seconds still call at once.
 _contention: dict[tuple[str, str], float] = {}
 CONTENTION_SECONDS = 1.0
 
 
-def _contended(queue: str, day) -> None:
-    _contention[(queue, day.isoformat())] = time.monotonic() + CONTENTION_SECONDS
+def _contended(queue: str, day, call_started: float) -> None:
+    now = time.monotonic()
+    _contention[(queue, day.isoformat())] = now + max(CONTENTION_SECONDS, 2 * (now - call_started))
 
 
 def forget_contention() -> None:
@@ -158,7 +162,8 @@ def _calling_order(candidates: list[int], queue: str, day, spread: int | None = 
     """The order to try the head candidates in.
 
     Alone, a desk takes the head: the queue's order exactly. While desks collide in
-    this queue (this process saw one lose an entry to another in the last second),
+    this queue (this process saw one lose an entry to another in the last second, or
+    longer when calls take longer: see _contended),
     the candidates are tried in a random order, so colliding desks spread over the
     head instead of all trying its first entry: an entry can be overtaken only by
     one at most CALL_CANDIDATES places behind it, and only while desks call at once.
