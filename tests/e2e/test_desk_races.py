@@ -126,14 +126,18 @@ def test_50_joins_racing_a_close_leave_no_waiting_entry(dynamodb_server):
     assert queue.close_queue(staff, clinic) == 0
 
 
-def test_16_desks_at_their_service_points_call_each_entry_once_within_4_calls_each(dynamodb_server):
+def test_16_desks_at_their_service_points_call_each_entry_once_within_4_calls_each(dynamodb_server, monkeypatch):
     """A department's queue with one service point per desk: 16 desks calling at once until it is
     empty call each entry exactly once, at their own point, within 4 DynamoDB calls per called entry
     (the route's GetItem of the caller counted for each request, each desk's last, empty call too)."""
+    from chalicelib import storage
     from chalicelib.domain.entities import ServicePoint
     from chalicelib.domain.stores import stores
     from tests.support.dynamodb import recording
 
+    # What is counted is calls, not time: a loaded machine must not turn a slow answer into an error.
+    monkeypatch.setenv("DQS_DYNAMODB_READ_TIMEOUT", "60")
+    storage.bind()
     staff = desk()
     clinic = departments.ensure_department("Clinic")
     points = [stores().ids.next_id("service_point") for _ in range(16)]
