@@ -2,7 +2,8 @@
 setup: the local server on moto's server), and whether the queue stayed correct.
 
 Many threads join many patients to today's queue at once; then several desks call
-the next token at once until the queue is empty. Correct means every join got a
+the next token at once until the queue is empty: in the general queue, or (points=True)
+in a department's queue with one service point per desk, each desk calling to its own. Correct means every join got a
 distinct token number, every entry was called exactly once, and what storage holds
 agrees with what the callers were told.
 """
@@ -21,6 +22,7 @@ from bench.harness import ADMIN, HttpTransport
 @dataclass
 class ConcurrencyResult:
     phase: str
+    queue: str
     requests: int
     threads: int
     seconds: float
@@ -62,7 +64,7 @@ def _patients(n: int) -> list[int]:
     return add_patients(n)
 
 
-def measure(joins: int, join_threads: int, desks: int) -> list[ConcurrencyResult]:
+def measure(joins: int, join_threads: int, desks: int, points: bool = False) -> list[ConcurrencyResult]:
     from chalicelib.storage import queue_entries as entries
 
     t = HttpTransport()
@@ -72,9 +74,19 @@ def measure(joins: int, join_threads: int, desks: int) -> list[ConcurrencyResult
                                    "role": "staff"}, admin)
         staff = t.login("desk", "desk-password-1")["token"]
         patient_ids = _patients(joins)
+        where: dict = {}
+        point_ids: list[int | None] = [None] * desks
+        queue = "general"
+        if points:
+            department = t.ok("POST", "/departments", {"name": "Bench clinic"}, admin)["id"]
+            point_ids = [t.ok("POST", "/service-points", {"name": f"Desk {n}", "kind": "desk",
+                                                         "department": department}, admin)["id"]
+                         for n in range(1, desks + 1)]
+            where = {"department": department}
+            queue = "department, service points"
 
         def join(patient_id: int):
-            return t.call("POST", "/queues/join_queue", {"patient_id": patient_id}, staff)
+            return t.call("POST", "/queues/join_queue", {"patient_id": patient_id, **where}, staff)
 
         started = time.perf_counter()
         with _counting() as join_calls, ThreadPoolExecutor(max_workers=join_threads) as pool:
@@ -83,15 +95,16 @@ def measure(joins: int, join_threads: int, desks: int) -> list[ConcurrencyResult
         joined = [r.body for r in replies if r.status == 201]
         tokens = Counter(entry["token_number"] for entry in joined)
         results = [ConcurrencyResult(
-            "join_queue", joins, join_threads, join_seconds, errors=joins - len(joined),
+            "join_queue", queue, joins, join_threads, join_seconds, errors=joins - len(joined),
             duplicates=sum(n - 1 for n in tokens.values() if n > 1),
             missing=len(set(range(1, len(joined) + 1)) - set(tokens)), calls=len(join_calls), done=len(joined))]
 
-        def desk() -> tuple[list[int], int, int]:
+        def desk(point: int | None) -> tuple[list[int], int, int]:
             """Call until the queue is empty: (entry ids called, requests, errors)."""
             mine, requests_made, errors = [], 0, 0
+            body = {**where, **({"service_point": point} if point is not None else {})}
             while True:
-                reply = t.call("POST", "/queues/call_next", {}, staff)
+                reply = t.call("POST", "/queues/call_next", body, staff)
                 requests_made += 1
                 if reply.status != 200:
                     errors += 1
@@ -102,14 +115,15 @@ def measure(joins: int, join_threads: int, desks: int) -> list[ConcurrencyResult
 
         started = time.perf_counter()
         with _counting() as desk_calls, ThreadPoolExecutor(max_workers=desks) as pool:
-            outcomes = list(pool.map(lambda _: desk(), range(desks)))
+            outcomes = list(pool.map(desk, point_ids))
         call_seconds = time.perf_counter() - started
         counted = Counter(entry_id for ids, _, _ in outcomes for entry_id in ids)
         joined_ids = {entry["id"] for entry in joined}
         # What storage holds must agree: every joined entry is now `called`.
         not_called = sum(1 for entry_id in joined_ids if entries.get(entry_id).status != entries.CALLED)
         results.append(ConcurrencyResult(
-            "call_next", sum(n for _, n, _ in outcomes), desks, call_seconds, errors=sum(e for _, _, e in outcomes),
+            "call_next", queue, sum(n for _, n, _ in outcomes), desks, call_seconds,
+            errors=sum(e for _, _, e in outcomes),
             duplicates=sum(n - 1 for n in counted.values() if n > 1),
             missing=len(joined_ids - set(counted)) + not_called, calls=len(desk_calls), done=len(counted)))
         return results

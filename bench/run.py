@@ -183,25 +183,27 @@ def concurrency_section(joins: int, threads: int, desks: tuple[int, ...]) -> lis
     from bench import concurrency
 
     started = time.perf_counter()
-    results = [result for count in desks for result in concurrency.measure(joins, threads, count)]
+    results = [result for points in (False, True) for count in desks
+               for result in concurrency.measure(joins, threads, count, points)]
     log(f"  concurrency: {time.perf_counter() - started:.1f} s")
     lines = [
         "## Concurrent joins and calls",
         "",
         f"The local HTTP server on moto's server (as `make run`). {joins} patients join today's queue from "
         f"{threads} threads at once; then {', '.join(map(str, desks))} desks call the next token at once until "
-        "the queue is empty (a fresh queue for each). Duplicates: token numbers given twice (joins), entries "
-        "called twice (calls). Missing: token numbers skipped, or joined entries not called (or not stored as "
+        "the queue is empty (a fresh queue for each): in the general queue, and in a department's queue with "
+        "one service point per desk, each desk calling to its own. Duplicates: token numbers given twice (joins), "
+        "entries called twice (calls). Missing: token numbers skipped, or joined entries not called (or not stored as "
         "called). Calls per entry: every DynamoDB call of the phase (the callers' own lookups, collisions "
         "between desks and each desk's last call that finds the queue empty included) over the entries joined "
         "or called.",
         "",
-        "| phase | requests | threads | seconds | requests/s | errors | duplicates | missing | DynamoDB calls "
+        "| phase | queue | requests | threads | seconds | requests/s | errors | duplicates | missing | DynamoDB calls "
         "per entry |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        lines.append(f"| `{r.phase}` | {r.requests} | {r.threads} | {r.seconds:.2f} | {r.per_second:.1f} | "
+        lines.append(f"| `{r.phase}` | {r.queue} | {r.requests} | {r.threads} | {r.seconds:.2f} | {r.per_second:.1f} | "
                      f"{r.errors} | {r.duplicates} | {r.missing} | {r.calls_per_entry:.2f} |")
     lines += ["", "The embedded DynamoDB serves one request at a time (moto takes no locks), so these rates are "
               "the local setup's, not the deployed API's: there each request runs in its own Lambda instance "

@@ -1,6 +1,8 @@
 """Departments. The model stays here; callers get `Department` dataclasses."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.domain.entities import Department, Page
@@ -22,6 +24,7 @@ class DepartmentModel(StoredModel):
     name = UnicodeAttribute()
     description = UnicodeAttribute(default="")
     is_active = BooleanAttribute(null=True)  # missing on items written before it existed: active
+    points_version = NumberAttribute(null=True)  # service points that joined it (storage.service_points)
 
     by_kind = kind_id_index()
 
@@ -47,17 +50,39 @@ def add(department: Department) -> None:
                DepartmentModel.id.does_not_exist())
 
 
+# What writes a change of a department's `is_active` together with the records that carry it
+# (storage.service_points registers its own): a registry, so this module imports no other.
+_ACTIVITY_SAVERS: list[Callable] = []
+
+
+def saves_activity(saver: Callable) -> Callable:
+    """Register `saver(before, after, stage)`, which writes a change of `is_active`: `stage(tx,
+    condition)` puts the department's own edit in its transaction, conditional also on `condition`."""
+    _ACTIVITY_SAVERS.append(saver)
+    return saver
+
+
 def save_changes(before: Department, after: Department) -> None:
     """Write an edited department if it is still as read, moving its name claim when the name changed.
 
     Raises ConditionFailed(["department-name"]) when the new name is taken, ["department-edit"]
     when the department changed meanwhile.
     """
-    with Transaction() as tx:
+    actions = [DepartmentModel.name.set(after.name), DepartmentModel.description.set(after.description),
+               DepartmentModel.is_active.set(after.is_active)]
+
+    def stage(tx: Transaction, condition=None) -> None:
         move_unique(tx, "department-name", name_key(before.name), name_key(after.name), before.id)
-        tx.update("department-edit", DepartmentModel(before.id),
-                  [DepartmentModel.name.set(after.name), DepartmentModel.description.set(after.description),
-                   DepartmentModel.is_active.set(after.is_active)], DepartmentModel.name == before.name)
+        still = DepartmentModel.name == before.name
+        tx.update("department-edit", DepartmentModel(before.id), actions,
+                  still if condition is None else still & condition)
+
+    if before.is_active != after.is_active and _ACTIVITY_SAVERS:
+        # Its service points carry whether it is active: written with it (storage.service_points).
+        _ACTIVITY_SAVERS[0](before, after, stage)
+        return
+    with Transaction() as tx:
+        stage(tx)
 
 
 def get(department_id: int) -> Department | None:

@@ -7,6 +7,8 @@ request path at a fixed number of calls whatever the day's volume:
 - waiting-rank-index: sparse, KEYS_ONLY; only waiting entries carry `waiting_key` and
   `rank`, so finding the head of a queue, or counting who is ahead of an entry, never
   reads entries already called or served.
+- waiting-head-index: the same sparse keys with every attribute, so a desk reads the head's
+  entries themselves in the Query that finds them (calling needs no read of the entry after).
 - open-date-index: sparse; only waiting or called entries carry `open_key`, so the
   nightly reset finds what is left of past days without a Scan.
 - patient-day-index: a patient's entries by date, queue and token (their own list).
@@ -26,6 +28,7 @@ counter or a second entry is involved) that also appends the change to `history`
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
@@ -33,10 +36,18 @@ from pynamodb.expressions.condition import size
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 
 from chalicelib.domain.entities import CALLED, OPEN_STATUSES, WAITING, Event, Page, QueueEntry, queue_name
-from chalicelib.domain.ports.queue import ACTIVE_CLAIM, CHECKED_IN, ENTRY_CHANGED, JoinCheck
+from chalicelib.domain.ports.queue import (
+    ACTIVE_CLAIM,
+    CHECKED_IN,
+    DESK_DOCTOR,
+    DESK_POINT,
+    ENTRY_CHANGED,
+    DeskCheck,
+    JoinCheck,
+)
 from chalicelib.domain.values import optional_int
 from chalicelib.errors import ConditionFailed
-from chalicelib.storage import appointments, queue_days
+from chalicelib.storage import appointments, queue_days, service_points
 from chalicelib.storage.binding import StoredModel, register
 from chalicelib.storage.cursors import query_page
 from chalicelib.storage.departments import DepartmentModel
@@ -60,6 +71,15 @@ class _WaitingByRank(GlobalSecondaryIndex):
     class Meta:
         index_name = "waiting-rank-index"
         projection = KeysOnlyProjection()
+
+    waiting_key = UnicodeAttribute(hash_key=True)
+    rank = NumberAttribute(range_key=True)
+
+
+class _WaitingHead(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "waiting-head-index"
+        projection = AllProjection()
 
     waiting_key = UnicodeAttribute(hash_key=True)
     rank = NumberAttribute(range_key=True)
@@ -159,6 +179,7 @@ class QueueEntryModel(StoredModel):
 
     by_day = _EntriesByDay()
     waiting = _WaitingByRank()
+    waiting_head = _WaitingHead()
     open_by_date = _OpenByDate()
     by_patient = _EntriesByPatient()
     calls_by_day = _CallsByDay()
@@ -305,18 +326,43 @@ def count_ahead(entry: QueueEntry) -> int:
                                          QueueEntryModel.rank < entry.rank)
 
 
-def mark_called(entry_id: int, queue: str, day: date, event: Event) -> QueueEntry | None:
+def head_entries(queue: str, day: date, limit: int) -> list[QueueEntry]:
+    """The first waiting entries in calling order, whole (one Query on the sparse head index)."""
+    return [to_entry(item) for item in
+            QueueEntryModel.waiting_head.query(day_key(queue, day), limit=limit, page_size=limit)]
+
+
+def mark_called(entry: QueueEntry, event: Event, desk: DeskCheck | None = None) -> QueueEntry | None:
     """Move a waiting entry to called at a service point; None if it is no longer waiting (another
-    desk won) or another desk's transaction holds it right now (not ours to take either way)."""
-    item = QueueEntryModel(entry_id)
+    desk won) or another desk's transaction holds it right now (not ours to take either way).
+
+    Without `desk`, one conditional UpdateItem. With it, one TransactWriteItems: the entry's update
+    (still waiting, no change appended since it was read, so what is returned is what is stored)
+    and ConditionChecks of the service point and the doctor record (service_points.stage_desk_check);
+    ConditionFailed([DESK_POINT and/or DESK_DOCTOR]) when those refuse the call.
+    """
+    key = day_key(entry.queue, entry.queue_date)
     actions = [QueueEntryModel.status.set(CALLED), QueueEntryModel.called_at.set(event.at),
                QueueEntryModel.called_by.set(event.by), QueueEntryModel.service_point.set(event.service_point),
                QueueEntryModel.first_called_at.set(QueueEntryModel.first_called_at | event.at),
-               QueueEntryModel.call_key.set(day_key(queue, day)), QueueEntryModel.called_key.set(day_key(queue, day)),
+               QueueEntryModel.call_key.set(key), QueueEntryModel.called_key.set(key),
                QueueEntryModel.waiting_key.remove(), QueueEntryModel.rank.remove(), QueueEntryModel.notify_key.remove(),
                _append(event)]
-    called = update_unless(item, actions, QueueEntryModel.status == WAITING)
-    return to_entry(item) if called else None
+    if desk is None:
+        item = QueueEntryModel(entry.id)
+        called = update_unless(item, actions, QueueEntryModel.status == WAITING)
+        return to_entry(item) if called else None
+    try:
+        with Transaction() as tx:
+            service_points.stage_desk_check(tx, desk)
+            tx.update(ENTRY_CHANGED, QueueEntryModel(entry.id), actions, _as_read(entry))
+    except ConditionFailed as exc:
+        refused = [label for label in exc.labels if label in (DESK_POINT, DESK_DOCTOR)]
+        if refused:
+            raise ConditionFailed(refused) from exc
+        return None
+    return replace(entry, status=CALLED, called_at=event.at, called_by=event.by, service_point=event.service_point,
+                   first_called_at=entry.first_called_at or event.at, history=[*entry.history, event])
 
 
 _CHANGING = ("status", "called_at", "served_at", "service_point", "called_by", "recalls", "closed_at",

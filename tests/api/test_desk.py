@@ -309,6 +309,34 @@ def test_an_inactive_department_takes_no_joins_calls_or_doctors_and_keeps_its_hi
     assert taken.status == 409 and "name" in taken.body["Fields"]
 
 
+def test_a_service_point_follows_its_departments_activity(api, people, staff):
+    """A call at a service point checks the point alone as it is written: the point carries its
+    department's activity, written with every (de)activation, a rename too, and cleared by a move."""
+    admin = people.admin().token
+    surgery = departments.ensure_department("Surgery")
+    dental = departments.ensure_department("Dental")
+    point = api.post("/service-points", {"name": "S1", "kind": "room", "department": surgery}, token=admin).body
+    [a, b] = add_patients(2)
+    entry = join(api, staff, a, surgery)
+    at_point = {"department": surgery, "service_point": point["id"]}
+    off = api.patch(f"/departments/{surgery}", {"is_active": False, "name": "Surgery (closed)"}, token=admin)
+    assert off.status == 200 and off.body["is_active"] is False
+    refused = api.post("/queues/call_next", at_point, token=staff.token)
+    assert refused.status == 400 and list(refused.body["Fields"]) == ["department"], refused
+    assert api.get(f"/queues/{entry['id']}", token=staff.token).body["status"] == "waiting"
+    # Moved out of the inactive department, the point serves its new one.
+    moved = api.patch(f"/service-points/{point['id']}", {"department": dental}, token=admin)
+    assert moved.status == 200
+    other = join(api, staff, b, dental)
+    called = api.post("/queues/call_next", {"department": dental, "service_point": point["id"]}, token=staff.token)
+    assert called.body["id"] == other["id"] and called.body["service_point"] == point["id"]
+    back = api.patch(f"/service-points/{point['id']}", {"department": surgery}, token=admin)
+    assert back.status == 400 and "department" in back.body["Fields"]  # no joining an inactive department
+    assert api.patch(f"/departments/{surgery}", {"is_active": True}, token=admin).body["is_active"] is True
+    assert api.patch(f"/service-points/{point['id']}", {"department": surgery}, token=admin).status == 200
+    assert api.post("/queues/call_next", at_point, token=staff.token).body["id"] == entry["id"]
+
+
 # -- closing and opening a queue -----------------------------------------------------------------
 
 def test_close_and_open(api, staff):

@@ -55,3 +55,31 @@ def test_desk_and_patient_paths_do_not_grow_with_served_entries(api, people, as_
     assert many["call_next"] == ["GetItem", "TransactGetItems", "Query", "UpdateItem"]
     assert many["list"] == ["GetItem", "GetItem", "Query"]
     assert many["reset"] == ["GetItem", "Query", "TransactWriteItems", "TransactWriteItems"]
+
+
+def test_a_call_at_a_service_point_checks_the_desk_in_its_own_write(api, people, as_role):
+    """At a service point, after the caller's GetItem: the head of the queue (one Query) and one
+    transaction of the entry's update with the desk's checks: 3 calls. Only an empty queue, or a
+    refused check, reads the desk's records to say why."""
+    staff, admin = as_role("staff"), people.admin()
+    department = departments.ensure_department("Points")
+    point, other = (api.post("/service-points", {"name": name, "kind": "desk", "department": department},
+                             token=admin.token).body["id"] for name in ("Desk 1", "Desk 2"))
+    waiting = waiting_entries(2, department=department)
+    with dynamodb_calls() as calls:
+        response = api.post("/queues/call_next", {"department": department, "service_point": point},
+                            token=staff.token)
+    assert response.body["id"] == waiting[0].id and response.body["service_point"] == point
+    assert calls == ["GetItem", "Query", "TransactWriteItems"]
+    assert api.patch(f"/service-points/{other}", {"is_active": False}, token=admin.token).status == 200
+    with dynamodb_calls() as calls:
+        response = api.post("/queues/call_next", {"department": department, "service_point": other},
+                            token=staff.token)
+    assert response.status == 400 and "service_point" in response.body["Fields"]
+    assert calls == ["GetItem", "Query", "TransactWriteItems", "TransactGetItems"]
+    api.post("/queues/call_next", {"department": department, "service_point": point}, token=staff.token)
+    with dynamodb_calls() as calls:
+        response = api.post("/queues/call_next", {"department": department, "service_point": point},
+                            token=staff.token)
+    assert response.status == 200 and "id" not in response.body
+    assert calls == ["GetItem", "Query", "TransactGetItems"]

@@ -92,3 +92,90 @@ def test_the_fakes_answer_as_dynamodb_does(aws, monkeypatch):
         installed.use(before)
     assert in_memory == on_dynamodb
     assert ("Conflict", ["status"]) in on_dynamodb and ("ConditionFailed", ["entry"]) in on_dynamodb
+
+
+def desk_scenario(set_department_active) -> list:
+    """Calls at service points, whose desk checks go with the call's write: department 1's active
+    point 1 and inactive point 2, department 2's point 3; doctor 1 (department 1) and inactive
+    doctor 2; patients 1-3 waiting in department 1."""
+    from dataclasses import replace
+
+    from chalicelib.domain.ports.queue import DeskCheck
+
+    seen = []
+
+    def note(action):
+        try:
+            result = action()
+        except DomainError as exc:
+            seen.append((type(exc).__name__, sorted(exc.fields)))
+        except ConditionFailed as exc:
+            seen.append(("ConditionFailed", sorted(exc.labels)))
+        else:
+            seen.append((result.status, result.token_number, result.service_point, len(result.history))
+                        if hasattr(result, "history") else result)
+
+    staff = desk()
+    for patient_id in (1, 2, 3):
+        queue.join(staff, JoinRequest(patient_id=patient_id, department=1))
+    entries = stores().queue_entries
+    head = entries.head_entries("department-1", clock.today(), 32)
+    seen.append([(e.token_number, e.status) for e in head])
+    event = Event("called", "2030-01-01T00:00:00Z", staff.id, 1)
+    note(lambda: entries.mark_called(head[0], event, DeskCheck(1, 1)))
+    note(lambda: entries.mark_called(head[0], event, DeskCheck(1, 1)))  # already called: lost, None
+    for check in (DeskCheck(1, 2), DeskCheck(2, 1), DeskCheck(None, 1), DeskCheck(1, 3), DeskCheck(1, 1, 2),
+                  DeskCheck(1, 2, 2), DeskCheck(1, 99), DeskCheck(1, 1, 99)):
+        note(lambda check=check: entries.mark_called(head[1], event, check))
+    note(lambda: entries.mark_called(head[1], event, DeskCheck(1, 1, 1)))
+    set_department_active(False)
+    note(lambda: entries.mark_called(head[2], event, DeskCheck(1, 1)))
+    note(lambda: queue.call_next(staff, 1, 1))  # says why: the department is inactive
+    set_department_active(True)
+    note(lambda: queue.call_next(staff, 1, 2))  # the inactive point
+    note(lambda: queue.call_next(replace(caller("doctor"), doctor_id=2), 1, 1))  # the inactive doctor
+    note(lambda: queue.call_next(replace(caller("doctor"), doctor_id=1), 1, 1))
+    note(lambda: queue.call_next(staff, 1, 1))  # empty now
+    return seen
+
+
+def test_desk_checks_answer_as_dynamodb_does(aws):
+    from chalicelib.domain import departments
+    from chalicelib.domain.commands import DepartmentChanges
+    from chalicelib.domain.entities import Doctor, ServicePoint
+    from tests.support.queue import admin
+
+    for name in ("Cardiology", "Pharmacy"):
+        departments.ensure_department(name)
+    for name in ("Ada", "Grace", "Alan"):
+        walk_in(name)
+    points = [ServicePoint(1, "Desk 1", "desk", 1), ServicePoint(2, "Desk 2", "desk", 1, is_active=False),
+              ServicePoint(3, "Desk 3", "desk", 2)]
+    doctors = [Doctor(1, "Dr One", "GP", 1, None), Doctor(2, "Dr Two", "GP", 1, None, is_active=False)]
+    for point in points:
+        stores().service_points.add(point)
+    for doctor in doctors:
+        stores().doctors.add(doctor)
+    on_dynamodb = desk_scenario(
+        lambda active: departments.update_department(admin(), 1, DepartmentChanges(is_active=active)))
+
+    fakes = memory_stores()
+    state = fakes.queue_entries.s
+    state.departments.update({1: Department(1, "Cardiology", ""), 2: Department(2, "Pharmacy", "")})
+    for patient_id, name in enumerate(("Ada", "Grace", "Alan"), start=1):
+        state.patients[patient_id] = Patient(patient_id, name, None, None, None, None, "2024-01-01T00:00:00Z")
+    state.points.update({point.id: point for point in points})
+    state.doctors.update({doctor.id: doctor for doctor in doctors})
+
+    def set_active(active: bool) -> None:
+        state.departments[1] = Department(1, "Cardiology", "", is_active=active)
+
+    before = installed._current
+    installed.use(fakes)
+    try:
+        in_memory = desk_scenario(set_active)
+    finally:
+        installed.use(before)
+    assert in_memory == on_dynamodb
+    assert ("ConditionFailed", ["desk-doctor", "desk-point"]) in on_dynamodb
+    assert on_dynamodb[-1] is None and on_dynamodb[-2][0] == "called"

@@ -13,7 +13,7 @@ from chalicelib.domain.queue import JoinRequest, TransferRequest
 from chalicelib.domain.queue.rules import CLOSED
 from chalicelib.errors import ConditionFailed, Conflict, DomainError
 from chalicelib.storage import queue_entries
-from tests.support.queue import add_patients, desk
+from tests.support.queue import add_patients, desk, waiting_entries
 
 # The moves a history may make, from each status (None: before the first).
 STEPS = {None: {"waiting"}, "waiting": {"called", "served", "canceled", "transferred", "expired"},
@@ -124,3 +124,41 @@ def test_50_joins_racing_a_close_leave_no_waiting_entry(dynamodb_server):
     assert all(e.status == entities.EXPIRED for e in stored), Counter(e.status for e in stored)
     assert expired == [len(stored)]
     assert queue.close_queue(staff, clinic) == 0
+
+
+def test_16_desks_at_their_service_points_call_each_entry_once_within_4_calls_each(dynamodb_server, monkeypatch):
+    """A department's queue with one service point per desk: 16 desks calling at once until it is
+    empty call each entry exactly once, at their own point, within 4 DynamoDB calls per called entry
+    (the route's GetItem of the caller counted for each request, each desk's last, empty call too)."""
+    from chalicelib import storage
+    from chalicelib.domain.entities import ServicePoint
+    from chalicelib.domain.stores import stores
+    from tests.support.dynamodb import recording
+
+    # What is counted is calls, not time: a loaded machine must not turn a slow answer into an error.
+    monkeypatch.setenv("DQS_DYNAMODB_READ_TIMEOUT", "60")
+    storage.bind()
+    staff = desk()
+    clinic = departments.ensure_department("Clinic")
+    points = [stores().ids.next_id("service_point") for _ in range(16)]
+    for n, point in enumerate(points):
+        stores().service_points.add(ServicePoint(point, f"Desk {n}", "desk", clinic))
+    ids = {entry.id for entry in waiting_entries(200, department=clinic)}  # written in batches: quick
+
+    def desk_work(point: int) -> tuple[list, int]:
+        called, requests = [], 0
+        while True:
+            requests += 1
+            entry = queue.call_next(staff, clinic, point)
+            if entry is None:
+                return called, requests
+            assert entry.service_point == point and entry.status == entities.CALLED
+            called.append(entry.id)
+
+    with recording() as calls, ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(desk_work, points))
+    called = Counter(entry_id for mine, _ in outcomes for entry_id in mine)
+    assert set(called) == ids and max(called.values()) == 1
+    assert all(queue_entries.get(i).status == entities.CALLED for i in ids)
+    requests = sum(n for _, n in outcomes)
+    assert (len(calls) + requests) / len(ids) <= 4.0, (Counter(calls), requests)

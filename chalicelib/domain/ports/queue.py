@@ -29,6 +29,8 @@ ENTRY_CHANGED = "entry"  # the entry is no longer as it was read
 CHECKED_IN = "checked-in"  # the appointment is checked in already, or no longer scheduled
 SERVICE_POINT_NAME = "service-point-name"  # the name is taken in that department
 DEPARTMENT = "department"  # the department is missing
+DESK_POINT = "desk-point"  # the service point is not an active one of this queue (or its department is inactive)
+DESK_DOCTOR = "desk-doctor"  # the doctor record is not an active one of this queue's department
 
 
 class JoinCheck(NamedTuple):
@@ -45,6 +47,15 @@ class DeskRecords(NamedTuple):
     doctor: Doctor | None
     department: Department | None
     service_point: ServicePoint | None
+
+
+class DeskCheck(NamedTuple):
+    """What a call at a service point must find true as it is written: the point is active, of the
+    queue's department (None: the general queue) and that department is active; and for a doctor,
+    their record is active and of that department."""
+    department: int | None
+    service_point: int
+    doctor: int | None = None
 
 
 class QueueEntries(Protocol):
@@ -72,8 +83,14 @@ class QueueEntries(Protocol):
     def count_ahead(self, entry: QueueEntry) -> int:
         """How many waiting entries of its queue and day will be called before it."""
 
-    def mark_called(self, entry_id: int, queue: str, day: date, event: Event) -> QueueEntry | None:
-        """Move a waiting entry to called; None if it is not waiting any more."""
+    def head_entries(self, queue: str, day: date, limit: int) -> list[QueueEntry]:
+        """The first waiting entries themselves, in calling order, in one read (which may lag a
+        little behind the latest writes: mark_called checks what it relies on)."""
+
+    def mark_called(self, entry: QueueEntry, event: Event, desk: DeskCheck | None = None) -> QueueEntry | None:
+        """Move a waiting entry, still as read (status and history), to called and return it; None if
+        it is not (another desk won). With `desk`, the desk's records are checked in the same write:
+        loses DESK_POINT or DESK_DOCTOR when they do not allow the call."""
 
     def change(self, before: QueueEntry, after: QueueEntry, claim_expires_at: datetime | None = None) -> None:
         """Write `after` if the entry is still as `before` was read, taking or releasing the

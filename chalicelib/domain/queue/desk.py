@@ -27,6 +27,7 @@ from chalicelib.domain.entities import (
     queue_name,
 )
 from chalicelib.domain.permissions import DOCTOR, check_owner, own_doctor_id
+from chalicelib.domain.ports.queue import DeskCheck
 from chalicelib.domain.queue.joining import next_token
 from chalicelib.domain.queue.rules import (
     CLAIM_LIFETIME,
@@ -61,35 +62,63 @@ def call_next(actor: User, department_id: int | None = None, service_point: int 
     Desks calling at the same instant each get a different entry: the move from
     waiting to called is conditional, and a desk that loses tries another candidate
     (see _calling_order), looking at the head again after two tries.
+
+    At a service point, the desk's right to call is checked in the call's own write (the point,
+    and a doctor's record: see DeskCheck), not read before it; only when the queue is empty or
+    that check refuses are the desk's records read, to say why (check_desk). Without one, the
+    desk is checked first, as every other move is.
     """
-    check_desk(actor, department_id, service_point, calling=True)
+    desk = _desk_check(actor, department_id, service_point)
+    if desk is None:
+        check_desk(actor, department_id, service_point, calling=True)
     entries = stores().queue_entries
     queue = queue_name(department_id)
     day = clock.today()
     event = Event(CALLED, iso_instant(clock.now()), actor.id, service_point)
+    started = time.monotonic()
     for _ in range(CALL_ROUNDS):
-        candidates = entries.waiting_head(queue, day, CALL_CANDIDATES)
+        candidates = {entry.id: entry for entry in entries.head_entries(queue, day, CALL_CANDIDATES)}
         if not candidates:
-            # An empty queue, or no such department: entries exist only in departments that do.
-            department_of(department_id)
+            if desk is not None:
+                check_desk(actor, department_id, service_point, calling=True)  # the department's too
+            else:
+                # An empty queue, or no such department: entries exist only in departments that do.
+                department_of(department_id)
             return None
         # Two tries per look at the head: past that, this desk's view is too old to guess from.
-        for entry_id in _calling_order(candidates, queue, day)[:TRIES_PER_LOOK]:
-            called = entries.mark_called(entry_id, queue, day, event)
+        for entry_id in _calling_order(list(candidates), queue, day, service_point)[:TRIES_PER_LOOK]:
+            try:
+                called = entries.mark_called(candidates[entry_id], event, desk)
+            except ConditionFailed:
+                # The desk's records refused the call: say why (they may have changed back since).
+                check_desk(actor, department_id, service_point, calling=True)
+                break
             if called is not None:
                 return called
-            _contended(queue, day)
+            _contended(queue, day, started)
     return None
+
+
+def _desk_check(actor: User, department_id: int | None, service_point: int | None) -> DeskCheck | None:
+    """What a call at a service point checks as it is written; None without a service point."""
+    if service_point is None:
+        return None
+    doctor_id = None
+    if actor.role == DOCTOR:
+        if department_id is None:
+            raise Forbidden(NOT_YOUR_QUEUE)
+        doctor_id = own_doctor_id(actor)
+    return DeskCheck(department_id, service_point, doctor_id)
 
 
 def check_desk(actor: User, department_id: int | None, service_point: int | None = None, *,
                calling: bool = False) -> None:
     """Where this caller may run a desk (their route let them run one at all).
 
-    A doctor runs only their own department's queue (403 elsewhere, the general queue
-    included). A department's queue must be active to be called, and a service point must be
-    an active one of this queue: 400 otherwise. What is needed is read in one call (none for
-    staff calling the general queue without a service point).
+    A doctor runs only their own department's queue, and only while their record is active
+    (403 otherwise, the general queue included). A department's queue must be active to be
+    called, and a service point must be an active one of this queue: 400 otherwise. What is
+    needed is read in one call (none for staff calling the general queue without a service point).
     """
     doctor_id = None
     if actor.role == DOCTOR:
@@ -100,7 +129,7 @@ def check_desk(actor: User, department_id: int | None, service_point: int | None
     if doctor_id is None and wanted_department is None and service_point is None:
         return
     doctor, department, point = stores().service_points.desk_records(doctor_id, wanted_department, service_point)
-    if doctor_id is not None and (doctor is None or doctor.department != department_id):
+    if doctor_id is not None and (doctor is None or not doctor.is_active or doctor.department != department_id):
         raise Forbidden(NOT_YOUR_QUEUE)
     if wanted_department is not None:
         if department is None:
@@ -112,13 +141,16 @@ def check_desk(actor: User, department_id: int | None, service_point: int | None
 
 # Until when (time.monotonic()) this process saw desks collide, per queue and day: while
 # they do, a desk's first try is spread over the head of the queue instead of every desk
-# trying the same first entry.
+# trying the same first entry. "While" lasts a second, or twice as long as the losing call
+# had taken when it lost, where storage is slower than that (a loaded local engine): desks
+# whose calls each take seconds still call at once.
 _contention: dict[tuple[str, str], float] = {}
 CONTENTION_SECONDS = 1.0
 
 
-def _contended(queue: str, day) -> None:
-    _contention[(queue, day.isoformat())] = time.monotonic() + CONTENTION_SECONDS
+def _contended(queue: str, day, call_started: float) -> None:
+    now = time.monotonic()
+    _contention[(queue, day.isoformat())] = now + max(CONTENTION_SECONDS, 2 * (now - call_started))
 
 
 def forget_contention() -> None:
@@ -126,17 +158,25 @@ def forget_contention() -> None:
     _contention.clear()
 
 
-def _calling_order(candidates: list[int], queue: str, day) -> list[int]:
+def _calling_order(candidates: list[int], queue: str, day, spread: int | None = None) -> list[int]:
     """The order to try the head candidates in.
 
     Alone, a desk takes the head: the queue's order exactly. While desks collide in
-    this queue (this process saw one lose an entry to another in the last second),
+    this queue (this process saw one lose an entry to another in the last second, or
+    longer when calls take longer: see _contended),
     the candidates are tried in a random order, so colliding desks spread over the
     head instead of all trying its first entry: an entry can be overtaken only by
     one at most CALL_CANDIDATES places behind it, and only while desks call at once.
+    A desk at a service point (`spread`: its id) tries first the candidate its point
+    picks, so desks at different points mostly try different entries, then the rest
+    in a random order.
     """
     if time.monotonic() >= _contention.get((queue, day.isoformat()), 0.0):
         return [candidates[0], *_random.sample(candidates[1:], len(candidates) - 1)]
+    if spread is not None:
+        first = spread % len(candidates)
+        rest = candidates[:first] + candidates[first + 1:]
+        return [candidates[first], *_random.sample(rest, len(rest))]
     return _random.sample(candidates, len(candidates))
 
 

@@ -32,9 +32,12 @@ from chalicelib.domain.ports.queue import (
     ACTIVE_CLAIM,
     CHECKED_IN,
     DEPARTMENT,
+    DESK_DOCTOR,
+    DESK_POINT,
     ENTRY_CHANGED,
     QUEUE_CLOSED,
     SERVICE_POINT_NAME,
+    DeskCheck,
     DeskRecords,
     JoinCheck,
 )
@@ -129,15 +132,36 @@ class MemoryQueueEntries:
         with self.s.lock:
             return sum(1 for e in self._waiting(entry.queue, entry.queue_date) if e.rank < entry.rank)
 
-    def mark_called(self, entry_id: int, queue: str, day: date, event: Event) -> QueueEntry | None:
+    def head_entries(self, queue: str, day: date, limit: int) -> list[QueueEntry]:
         with self.s.lock:
-            entry = self.s.entries.get(entry_id)
-            if entry is None or entry.status != WAITING:
+            return deepcopy(self._waiting(queue, day)[:limit])
+
+    def _desk_refuses(self, desk: DeskCheck) -> list[str]:
+        """The labels of storage.service_points.stage_desk_check that fail."""
+        refused = []
+        point = self.s.points.get(desk.service_point)
+        department = self.s.departments.get(desk.department) if desk.department is not None else None
+        if (point is None or not point.is_active or point.department != desk.department
+                or (department is not None and not department.is_active)):
+            refused.append(DESK_POINT)
+        if desk.doctor is not None:
+            doctor = self.s.doctors.get(desk.doctor)
+            if doctor is None or not doctor.is_active or doctor.department != desk.department:
+                refused.append(DESK_DOCTOR)
+        return refused
+
+    def mark_called(self, entry: QueueEntry, event: Event, desk: DeskCheck | None = None) -> QueueEntry | None:
+        with self.s.lock:
+            if desk is not None and (refused := self._desk_refuses(desk)):
+                raise ConditionFailed(refused)
+            stored = self.s.entries.get(entry.id)
+            if stored is None or stored.status != WAITING or (
+                    desk is not None and len(stored.history) != len(entry.history)):
                 return None
-            called = replace(entry, status=CALLED, called_at=event.at, called_by=event.by,
-                             service_point=event.service_point, first_called_at=entry.first_called_at or event.at,
-                             history=[*entry.history, event])
-            self.s.entries[entry_id] = called
+            called = replace(stored, status=CALLED, called_at=event.at, called_by=event.by,
+                             service_point=event.service_point, first_called_at=stored.first_called_at or event.at,
+                             history=[*stored.history, event])
+            self.s.entries[entry.id] = called
             return deepcopy(called)
 
     def _as_read(self, before: QueueEntry) -> bool:
