@@ -56,8 +56,12 @@ def read_items(keys: list[tuple[type[Model], object]]) -> list[Model | None]:
 
 
 def cause(exc: PynamoDBException) -> str | None:
-    """DynamoDB's error code behind a PynamoDB exception."""
-    return exc.cause_response_code
+    """DynamoDB's error code behind a PynamoDB exception; None where DynamoDB gave no answer (a
+    timeout, a dropped connection), whose exception carries no response."""
+    try:
+        return exc.cause_response_code
+    except AttributeError:
+        return None
 
 
 def update_unless(item: Model, actions: list, condition) -> bool:

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from chalicelib import telemetry
+from tests.support.queue_world import world_fixture  # noqa: F401 (the `world` fixture)
 
 
 @pytest.fixture
@@ -68,3 +69,16 @@ def test_logged_handlers_put_plain_results_in_their_line(lines):
     assert handler(Event()) == {"expired": 4, "details": [1, 2], "note": None}
     [line] = lines
     assert line["request_id"] == "lambda-req" and line["expired"] == 4 and "details" not in line
+
+
+def test_joins_and_calls_are_counted_in_the_invocation_that_made_them(world, lines):
+    from chalicelib.domain.queue import JoinRequest, call_next, join
+    from tests.support.queue_world import CARDIOLOGY, STAFF
+
+    with telemetry.invocation("api", "join"):
+        join(STAFF, JoinRequest(patient_id=1, department=CARDIOLOGY))
+    with telemetry.invocation("api", "call"):
+        call_next(STAFF, CARDIOLOGY)
+    joined, called = lines
+    assert joined["Joins"] == 1 and "Calls" not in joined
+    assert called["Calls"] == 1 and "Joins" not in called

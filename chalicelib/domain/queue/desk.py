@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
+from chalicelib import telemetry
 from chalicelib.domain import clock
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import (
@@ -94,6 +95,7 @@ def call_next(actor: User, department_id: int | None = None, service_point: int 
                 check_desk(actor, department_id, service_point, calling=True)
                 break
             if called is not None:
+                telemetry.count("Calls")
                 return called
             _contended(queue, day, started)
     return None

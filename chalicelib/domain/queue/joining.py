@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+from chalicelib import telemetry
 from chalicelib.domain import clock, notifications
 from chalicelib.domain.departments import no_department
 from chalicelib.domain.entities import APPOINTMENT_PRIORITY, NORMAL, WAITING, Event, QueueEntry, User, queue_name
@@ -85,6 +86,7 @@ def join(actor: User, request: JoinRequest, check_in: CheckIn | None = None,
     for _ in range(JOIN_ATTEMPTS):
         try:
             entries.add(entry, claim_expires_at=now + CLAIM_LIFETIME)
+            telemetry.count("Joins")
             return entry
         except ConditionFailed as exc:
             if QUEUE_CLOSED in exc.labels:
