@@ -381,3 +381,43 @@ def test_a_record_that_cannot_be_replayed_is_kept_aside(tmp_path, capsys):
     kept = list(tmp_path.glob("dynamodb.journal.unreplayed-*"))
     assert len(kept) == 1 and b"no-such-table" in kept[0].read_bytes()
     assert "replaying PutItem (record 1) answered 400" in capsys.readouterr().err
+
+
+def _raw_answer(address, sent: bytes) -> bytes:
+    with socket.create_connection(address) as sock:
+        sock.sendall(sent)
+        sock.settimeout(5)
+        answer = b""
+        try:
+            while chunk := sock.recv(4096):
+                answer += chunk
+        except (TimeoutError, ConnectionError):
+            pass
+    return answer
+
+
+@pytest.mark.parametrize("line", [
+    b"GARBAGE\r\n\r\n", b"GET /api/\r\n\r\n", b"GET /api/ HTTP/1.1 extra\r\n\r\n", b"GET /api/ HTTP/x.y\r\n\r\n",
+    b"POST /api/register\r\n\r\n",
+], ids=["one word", "no version (HTTP/0.9)", "four words", "bad version", "HTTP/0.9 POST"])
+def test_a_malformed_request_line_gets_a_proper_json_400(quick_timeout_server, line):
+    answer = _raw_answer(quick_timeout_server, line)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0] == "HTTP/1.1 400 Bad Request", answer
+    headers = {name.lower(): value.strip() for name, _, value in (h.partition(":") for h in lines[1:])}
+    assert headers["content-type"] == "application/json" and headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store" and int(headers["content-length"]) == len(body)
+    assert json.loads(body)["Code"] == "BadRequestError"
+
+
+def test_a_logged_in_request_for_no_route_is_not_stored(quick_timeout_server):
+    host, port = quick_timeout_server
+    for path in ("/nowhere", "/api/nowhere/at/all"):
+        connection = http.client.HTTPConnection(host, port, timeout=5)
+        connection.request("GET", path, headers={"Authorization": "Token abc.def.ghi"})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        assert response.status == 404 and response.getheader("Cache-Control") == "no-store", path
+        assert response.getheader("X-Content-Type-Options") == "nosniff"
