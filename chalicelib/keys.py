@@ -14,7 +14,8 @@ from chalicelib.settings import Settings, jwt_secret
 TOKENS = "tokens"
 CURSORS = "cursors"
 LINK_CODES = "link-codes"
-PURPOSES = (TOKENS, CURSORS, LINK_CODES)
+CONTACT_CODES = "contact-codes"  # one-time codes that verify a patient's phone or email
+PURPOSES = (TOKENS, CURSORS, LINK_CODES, CONTACT_CODES)
 
 
 def derived_key(purpose: str, settings: Settings | None = None) -> bytes:

@@ -14,7 +14,7 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.domain.ports.attempts import Entry, Limits, decide
 from chalicelib.errors import ConditionFailed
-from chalicelib.storage.counters import CounterModel
+from chalicelib.storage.counters import CounterModel, current_value
 from chalicelib.storage.transactions import CONDITION_FAILED, cause, get_or_none
 
 
@@ -46,6 +46,11 @@ def take(name: str, limit: int, expires_at: datetime, part: str | None = None,
             return False
         raise
     return True
+
+
+def count(name: str) -> int:
+    """The count take() has made under `name` (0 if none)."""
+    return current_value(name)
 
 
 def give_back(name: str, part: str | None = None) -> None:

@@ -63,6 +63,9 @@ class Attempts(Protocol):
     def give_back(self, name: str, part: str | None = None) -> None:
         """Take back an attempt counted by take() (it succeeded, so it was no failure)."""
 
+    def count(self, name: str) -> int:
+        """The count take() has made under `name` (0 if none; a strongly consistent read)."""
+
     def take_sliding(self, name: str, entry: Entry, limits: Limits) -> int:
         """Add `entry` to the sliding window `name` unless `decide` refuses it: 0 when added, else the
         seconds to wait. The decision and the write are one conditional step (of two attempts at

@@ -24,6 +24,10 @@ class MemoryAttempts:
                 counter[f"part#{part}"] = counter.get(f"part#{part}", 0) + 1
             return True
 
+    def count(self, name: str) -> int:
+        with self.db.lock:
+            return self.db.counters.get(name, {}).get("value", 0)
+
     def give_back(self, name: str, part: str | None = None) -> None:
         with self.db.lock:
             counter = self.db.counters.setdefault(name, {})
