@@ -157,7 +157,7 @@ def test_journal_drops_a_torn_last_record_and_refuses_a_damaged_one(tmp_path):
 
     def client(endpoint):
         return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
+                            aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key="local")
 
     moto_api_backend.reset()
     server, endpoint = start_embedded_dynamodb(tmp_path)
@@ -421,3 +421,33 @@ def test_a_logged_in_request_for_no_route_is_not_stored(quick_timeout_server):
         connection.close()
         assert response.status == 404 and response.getheader("Cache-Control") == "no-store", path
         assert response.getheader("X-Content-Type-Options") == "nosniff"
+
+
+def test_the_embedded_dynamodb_serves_only_its_own_process_and_no_dashboard():
+    """Another local process (another key, or none) gets 403; moto's dashboard is never served."""
+    import urllib.request
+
+    import boto3
+
+    from devtools.embedded_dynamodb import new_access_key, start_embedded_dynamodb
+
+    key = new_access_key()
+    server, endpoint = start_embedded_dynamodb(access_key=key)
+    try:
+        def client(access_key):
+            return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                                aws_access_key_id=access_key, aws_secret_access_key="anything")
+
+        assert "TableNames" in client(key).list_tables()
+        for stranger in ("local", "testing", key[:-1]):
+            with pytest.raises(client(stranger).exceptions.ClientError) as refused:
+                client(stranger).list_tables()
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        for path, headers in (("/moto-api/", {}), ("/moto-api/", {"X-Dqs-Engine-Key": key}),
+                              ("/moto-api/data.json", {"X-Dqs-Engine-Key": key}), ("/", {})):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(endpoint + path, headers=headers), timeout=5)
+            assert refused.value.code == 403, path
+        assert new_access_key() != key
+    finally:
+        server.stop()
