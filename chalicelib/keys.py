@@ -21,7 +21,8 @@ CURSORS = "cursors"
 LINK_CODES = "link-codes"
 RESET_CODES = "password-reset-codes"
 WEBHOOK_SECRETS = "webhook-secrets"  # seals the webhooks' signing secrets at rest
-PURPOSES = (TOKENS, CURSORS, LINK_CODES, RESET_CODES, WEBHOOK_SECRETS)
+CONTACT_CODES = "contact-codes"  # one-time codes that verify a patient's phone or email
+PURPOSES = (TOKENS, CURSORS, LINK_CODES, RESET_CODES, WEBHOOK_SECRETS, CONTACT_CODES)
 
 
 def _derive(secret: str, purpose: str) -> bytes:

@@ -9,6 +9,7 @@ client, or a fuzzer, can rely on the description.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -38,8 +39,12 @@ _END = r"(?![\s\S])"
 # no pattern can name them (a regex engine on Unicode scalar values, as JSON Schema
 # validators in Rust, refuses to compile one that does): the description says it in words.
 _SURROGATES = r"\ud800-\udfff"
-_CONTROLS = r"\x00-\x1f\x7f"
-_MULTILINE_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+# Refused in every text field: C0 and C1 controls, bidi overrides and isolates (which can make a
+# name read as another), zero-width characters and the BOM (which make two names look alike).
+_INVISIBLE = r"\u200b-\u200d\u2060\ufeff"
+_BIDI = r"\u202a-\u202e\u2066-\u2069"
+_CONTROLS = rf"\x00-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}"
+_MULTILINE_CONTROLS = rf"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}{_INVISIBLE}"
 
 
 def _refusing(chars: str) -> str:
@@ -53,6 +58,10 @@ def _bad_character(char: str) -> str:
         return "Unpaired surrogate code points (U+D800 to U+DFFF) are not allowed."
     if char == "\x00":
         return "Null characters are not allowed."
+    if re.fullmatch(f"[{_BIDI}]", char):
+        return "Text direction overrides (U+202A to U+202E, U+2066 to U+2069) are not allowed."
+    if re.fullmatch(f"[{_INVISIBLE}]", char):
+        return "Zero-width characters (U+200B to U+200D, U+2060, U+FEFF) are not allowed."
     return "Control characters are not allowed."
 
 
@@ -90,8 +99,9 @@ class Field:
 
 
 class Str(Field):
-    """Text, stripped of surrounding white space. `max_length` counts the text as sent;
-    `min_length` and `pattern` apply to it once stripped. Single-line unless `multiline`."""
+    """Text, stripped of surrounding white space and stored in NFC. `max_length` counts the text
+    as sent; `min_length` and `pattern` apply to it once stripped. Single-line unless `multiline`.
+    No text holds a control character (C0, C1), a bidi override or isolate, or a zero-width one."""
 
     def __init__(self, *, max_length: int = 200, min_length: int = 1, pattern: str | None = None,
                  pattern_message: str = "Enter a valid value.", multiline: bool = False, **kw):
@@ -121,7 +131,8 @@ class Str(Field):
                              else f"Ensure this field has at least {self.min_length} characters.")
         if self.pattern and not re.fullmatch(self.pattern, value):
             raise FieldError(self.pattern_message)
-        return value
+        # Stored in NFC: one spelling of each name (an "é" typed as one code point or as two).
+        return unicodedata.normalize("NFC", value)
 
     def json_pattern(self) -> str:
         """The checks above as one JSON Schema pattern (which matches anywhere in the text

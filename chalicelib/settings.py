@@ -46,6 +46,11 @@ _ENV_KEYS = (
     "DQS_EMAIL_SENDER",
     "DQS_MESSAGING_ENDPOINT",
     "DQS_DYNAMODB_READ_TIMEOUT",
+    # Abuse limits
+    "DQS_REGISTRATIONS_PER_ADDRESS_HOUR",
+    "DQS_BOOKINGS_PER_DAY",
+    "DQS_MESSAGES_PER_PATIENT_DAY",
+    "DQS_SMS_PER_DAY",
 )
 
 
@@ -73,6 +78,12 @@ class Settings(NamedTuple):
     notify_ahead: int = 3
     email_sender: str | None = None  # SES's From address; no email messages without it
     messaging_endpoint: str | None = None  # SNS and SES elsewhere than AWS (make run: the embedded moto)
+    # Abuse limits: registrations without a login per client address in any hour; bookings made
+    # (canceled ones too) per patient per day; "your turn" messages per patient per day; SMS per clinic per day.
+    registrations_per_address_hour: int = 20
+    bookings_per_day: int = 10
+    messages_per_patient_day: int = 6
+    sms_per_day: int = 500
 
     def table_name(self, suffix: str) -> str:
         return f"{self.table_prefix}{suffix}"
@@ -123,6 +134,10 @@ def _load(values: tuple[str | None, ...]) -> Settings:
         email_sender=env["DQS_EMAIL_SENDER"] or None,
         messaging_endpoint=env["DQS_MESSAGING_ENDPOINT"] or None,
         dynamodb_read_timeout=_read_timeout(env["DQS_DYNAMODB_READ_TIMEOUT"]),
+        registrations_per_address_hour=_whole(env, "DQS_REGISTRATIONS_PER_ADDRESS_HOUR", 20, 1, 100_000),
+        bookings_per_day=_whole(env, "DQS_BOOKINGS_PER_DAY", 10, 1, 1000),
+        messages_per_patient_day=_whole(env, "DQS_MESSAGES_PER_PATIENT_DAY", 6, 0, 1000),
+        sms_per_day=_whole(env, "DQS_SMS_PER_DAY", 500, 0, 10_000_000),
     )
 
 
@@ -135,6 +150,17 @@ def _read_timeout(raw: str | None) -> float:
         raise ConfigurationError("DQS_DYNAMODB_READ_TIMEOUT must be a number of seconds.") from None
     if not 0 < value <= 60:
         raise ConfigurationError("DQS_DYNAMODB_READ_TIMEOUT must be between 0 and 60 seconds.")
+
+
+def _whole(env: dict, key: str, default: int, lowest: int, highest: int) -> int:
+    """A whole-number setting within bounds (the default when unset)."""
+    raw = env[key]
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ConfigurationError(f"{key} must be a whole number.") from None
+    if not lowest <= value <= highest:
+        raise ConfigurationError(f"{key} must be between {lowest} and {highest}.")
     return value
 
 

@@ -23,7 +23,9 @@ from devtools.local_settings import DEFAULT_PORT, StartupError, http_port, http_
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PREFIX = "/api"
 _NOT_FOUND = json.dumps({"Code": "NotFoundError", "Message": "No such route."}).encode()
-_JSON = {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff"}
+# The server's own answers (a 404 outside the app's routes, an error of http.server) are never
+# stored by a cache: a logged-in caller may be asking.
+_JSON = {"Content-Type": "application/json", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
 def _decoded(path: str) -> str:
@@ -114,15 +116,29 @@ class ApiHandler(BaseHTTPRequestHandler):
             # A body that stopped coming (timeout) or a client that went away: nothing to answer.
             self.close_connection = True
 
+    def parse_request(self) -> bool:
+        """As http.server's, refusing HTTP/0.9's request line with no version (`GET /path`), whose
+        answers http.server writes with no status line or headers: a 400 like any malformed line."""
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.send_error(400, "Bad request line: no HTTP version.")
+            return False
+        return True
+
     def send_error(self, code, message=None, explain=None):
-        """http.server's own errors (a method with no do_X, a malformed request line) as JSON."""
-        if code == 501:  # a method http.server has no handler for (TRACE, QUERY, ...): the app's 405, with Allow
+        """http.server's own errors (a method with no do_X, a malformed request line) as JSON, always with
+        a status line and the usual headers (http.server writes none for a line it read as HTTP/0.9)."""
+        if code == 501 and self.request_version != "HTTP/0.9" and self.command:
+            # A method http.server has no handler for (TRACE, QUERY, ...): the app's 405, with Allow.
             return self.handle_api()
+        self.request_version = "HTTP/1.1"  # whatever the line said: a proper status line and headers
+        self.close_connection = True
         error = "BadRequestError" if 400 <= code < 500 else "InternalServerError"
         body = json.dumps({"Code": error, "Message": message or "Bad request."}).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in _JSON.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
         self.end_headers()

@@ -205,7 +205,9 @@ def dynamodb_server(moto_endpoint, monkeypatch):
     """Empty tables on moto's server; storage talks to it over HTTP (thread-safe, like the real thing)."""
     import urllib.request
 
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    # The engine serves only requests carrying its key (the access key id of this process's clients).
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST", headers={
+        "X-Dqs-Engine-Key": os.environ["AWS_ACCESS_KEY_ID"]})).read()
     monkeypatch.setenv("DQS_DYNAMODB_ENDPOINT", moto_endpoint)
     storage.bind()
     storage.create_tables()

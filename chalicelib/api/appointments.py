@@ -70,9 +70,12 @@ def list_appointments(ctx):
     return page_json(page, appointment_json)
 
 
-@route(bp, "/appointments", "POST", summary="Book an appointment (staff for anyone, a patient for themself)",
+# 429 with Retry-After: a patient's own bookings of the clinic's day, canceled ones included, past
+# DQS_BOOKINGS_PER_DAY (default 10).
+@route(bp, "/appointments", "POST", summary="Book an appointment (staff for anyone, a patient for themself, "
+       "at most DQS_BOOKINGS_PER_DAY a day, canceled ones included: 429 past it)",
        tag="appointments", roles=(PATIENT, STAFF), status=201, body=APPOINTMENT_CREATE, response=APPOINTMENT,
-       errors=(409,), idempotent=True)
+       errors=(409, 429), idempotent=True)
 def book(ctx):
     return appointment_json(appointments.book(ctx.user, Booking(**ctx.body())))
 

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.api.auth import client_address
 from chalicelib.api.http import page_json, parse_id, route
-from chalicelib.domain import patients
+from chalicelib.domain import contacts, patients
 from chalicelib.domain.commands import PatientChanges, PatientDetails
 from chalicelib.domain.entities import LinkCode, Patient
 from chalicelib.domain.permissions import ANY_ROLE, STAFF
 from chalicelib.domain.permissions import PATIENT as PATIENT_ROLE
 from chalicelib.domain.search import PatientQuery
 from chalicelib.domain.values import iso_date
-from chalicelib.schema import Date, Email, Int, Schema, Str
+from chalicelib.schema import Bool, Choice, Date, Email, Int, Schema, Str
 
 bp = Blueprint(__name__)
 
@@ -97,6 +98,28 @@ def link_code_json(link: LinkCode) -> dict:
        tag="patients", roles=(STAFF,), status=201, response=LINK_CODE, errors=(409,))
 def issue_link_code(ctx, patient_id):
     return link_code_json(patients.issue_link_code(ctx.user, parse_id(patient_id, "patient")))
+
+
+VERIFY_CONTACT = Schema("VerifyContact", {
+    "channel": Choice(("sms", "email"), required=True, description="The record's phone (sms) or email."),
+    "code": Str(max_length=12, description="Omitted: a one-time code is sent to the contact (at most 3 an hour). "
+                                           "Given: the code that was sent, which verifies the contact."),
+})
+VERIFIED = Schema("ContactVerification", {
+    "channel": Str(max_length=5), "verified": Bool(), "code_sent": Bool(),
+})
+
+
+@route(bp, "/patients/{patient_id}/verify_contact", "POST",
+       summary="Verify a phone or email the patient set themself (only verified ones get messages)",
+       tag="patients", roles=(PATIENT_ROLE, STAFF), body=VERIFY_CONTACT, response=VERIFIED, errors=(429,))
+def verify_contact(ctx, patient_id):
+    body, record = ctx.body(), parse_id(patient_id, "patient")
+    if body.get("code") is None:
+        contacts.request_code(ctx.user, record, body["channel"], client_address(ctx))
+        return {"channel": body["channel"], "verified": False, "code_sent": True}
+    contacts.confirm_code(ctx.user, record, body["channel"], body["code"], client_address(ctx))
+    return {"channel": body["channel"], "verified": True, "code_sent": False}
 
 
 @route(bp, "/patients/{patient_id}", "GET", summary="A patient record (own, or any for staff and doctors)",

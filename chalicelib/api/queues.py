@@ -23,7 +23,10 @@ JOIN = Schema("JoinQueueRequest", {
     "priority": Choice(PRIORITIES, description="`urgent` is called first; staff and admins only."),
     "notify": Choice(("sms", "email"), nullable=True,
                      description="Tell the patient when their turn nears and when called, by SMS (the record's "
-                                 "phone) or email; 400 if the record has none."),
+                                 "phone) or email; 400 if the record has none, or one the patient set themself and "
+                                 "never verified (POST /patients/{id}/verify_contact/); 429 with Retry-After past "
+                                 "DQS_MESSAGES_PER_PATIENT_DAY messages a day for the patient, or DQS_SMS_PER_DAY "
+                                 "SMS a day for the clinic."),
 })
 
 CALL_NEXT = Schema("CallNextRequest", {
@@ -164,7 +167,7 @@ def list_today(ctx):
 
 
 @route(bp, "/queues/join_queue", "POST", summary="Join a queue and get today's next token number", tag=TAG,
-       roles=(PATIENT, STAFF), status=201, body=JOIN, response=ENTRY, errors=(404, STATE), idempotent=True)
+       roles=(PATIENT, STAFF), status=201, body=JOIN, response=ENTRY, errors=(404, STATE, 429), idempotent=True)
 def join_queue(ctx):
     try:
         return entry_json(queue.join(ctx.user, JoinRequest(**ctx.body())))

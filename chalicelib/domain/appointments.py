@@ -9,9 +9,15 @@ holds at most MAX_OWN_BOOKINGS scheduled future appointments: each such booking
 takes one of the patient's booking places, which frees again when the
 appointment is canceled or completed, or its time has passed (see storage).
 Appointments staff book for a patient take no place.
+
+A patient books for themself at most DQS_BOOKINGS_PER_DAY times a clinic day, canceled
+bookings included (booking and canceling over and over is churn, not care): past it, 429 with
+Retry-After until the clinic's next day. One counter per patient and day, taken by a
+conditional ADD before the booking is written, given back if it is not.
 """
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,6 +44,7 @@ from chalicelib.errors import (
     Conflict,
     Forbidden,
     Missing,
+    TooManyRequests,
     ValidationFailed,
     existing,
     raise_taken,
@@ -153,6 +160,8 @@ def book(actor: User, booking: Booking) -> Appointment:
     missing = {"patient": Missing("patient", "No patient with id %d." % appointment.patient),
                "doctor": Missing("doctor", "No doctor with id %d." % appointment.doctor)}
 
+    counted = _count_own_booking(appointment.patient, now) if own_booking else None
+
     def attempt() -> None:
         place = _free_booking_place(appointment.patient, now) if own_booking else None
         try:
@@ -164,10 +173,29 @@ def book(actor: User, booking: Booking) -> Appointment:
             raise_taken(exc, missing if set(missing) & set(exc.labels) else {"doctor-slot": ("date", SLOT_TAKEN)})
 
     try:
-        retry_on_conflict(attempt)
-    except ConditionFailed:
-        raise Conflict(BUSY) from None
+        try:
+            retry_on_conflict(attempt)
+        except ConditionFailed:
+            raise Conflict(BUSY) from None
+    except Exception:
+        if counted:  # no appointment was made: not a booking of the day
+            stores().attempts.give_back(counted)
+        raise
     return appointment
+
+
+TOO_MANY_TODAY = "You have booked too many appointments today (canceled ones count): try again tomorrow."
+
+
+def _count_own_booking(patient_id: int, now: datetime) -> str:
+    """Count a patient's own booking in the clinic's day (one conditional ADD); 429 past the day's limit."""
+    tz = get_settings().clinic_timezone
+    day = clock.service_day(now, tz)
+    next_day = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    name = f"bookings#{patient_id}#{day.isoformat()}"
+    if not stores().attempts.take(name, get_settings().bookings_per_day, next_day + timedelta(days=1)):
+        raise TooManyRequests(TOO_MANY_TODAY, retry_after=math.ceil((next_day - now).total_seconds()))
+    return name
 
 
 def _check_patient_change(appointment: Appointment, changes: dict) -> None:

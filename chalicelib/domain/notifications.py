@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from chalicelib import messaging
-from chalicelib.domain import clock
+from chalicelib import messaging, telemetry
+from chalicelib.domain import clock, contacts
 from chalicelib.domain.entities import CALLED, GENERAL_QUEUE_NAME, WAITING, QueueEntry
 from chalicelib.domain.stores import stores
-from chalicelib.errors import ValidationFailed
+from chalicelib.errors import TooManyRequests, ValidationFailed
 from chalicelib.settings import get_settings
 
 log = logging.getLogger("dqs.notifications")
@@ -23,8 +23,13 @@ SMS, EMAIL = "sms", "email"
 AHEAD, CALLED_MESSAGE = "ahead", "called"
 
 
+UNVERIFIED = ("This contact is not verified: verify it with POST /patients/{id}/verify_contact/ "
+              "(or ask the desk to set it).")
+
+
 def check_contact(patient_id: int, notify: str | None) -> None:
-    """400 on `notify` when the patient's record has no phone (sms) or email (email)."""
+    """400 on `notify` when the patient's record has no phone (sms) or email (email), or one the
+    patient set themself and never verified; 429 when the day's messages are capped (contacts)."""
     if not notify:
         return
     patient = stores().queue_lookups.patient(patient_id)
@@ -34,6 +39,9 @@ def check_contact(patient_id: int, notify: str | None) -> None:
         raise ValidationFailed.field("notify", "This patient's record has no phone number for SMS.")
     if notify == EMAIL and not patient.email:
         raise ValidationFailed.field("notify", "This patient's record has no email address.")
+    if not contacts.is_verified(patient, notify):
+        raise ValidationFailed.field("notify", UNVERIFIED)
+    contacts.check_caps(patient_id, notify, clock.now())
 
 
 def send_due(records: list[dict]) -> list[tuple[int, str]]:
@@ -97,6 +105,8 @@ def _send(entry: QueueEntry, kind: str, people_ahead: int | None = None) -> bool
         return False  # sent already (a record delivered twice, or another handler)
     try:
         patient = stores().queue_lookups.patient(entry.patient_id)
+        if not _allowed(patient, entry.notify):
+            return False
         subject, text = message_text(entry, kind, people_ahead)
         if entry.notify == SMS and patient is not None and patient.phone:
             messaging.send_sms(patient.phone, text)
@@ -106,5 +116,19 @@ def _send(entry: QueueEntry, kind: str, people_ahead: int | None = None) -> bool
             return False
     except Exception:  # one failed message must not hold back the queue's other messages or boards
         log.exception("the %s message of entry %d was not sent", kind, entry.id)
+        return False
+    return True
+
+
+def _allowed(patient, channel: str | None) -> bool:
+    """Whether a message may go: to a verified contact (it may have changed since the join), within
+    the day's caps, each message taken from a conditional counter (so racing senders cannot pass one)."""
+    if patient is None or channel not in (SMS, EMAIL) or not contacts.is_verified(patient, channel):
+        telemetry.count("MessagesRefused")
+        return False
+    try:
+        contacts.take_message(patient.id, channel, clock.now())
+    except TooManyRequests:
+        telemetry.count("MessagesCapped")
         return False
     return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from chalicelib.domain import clock
+from chalicelib.domain import clock, contacts
 from chalicelib.domain.commands import PatientChanges, PatientDetails, given
 from chalicelib.domain.conflicts import BUSY, add, edit, set_fields
 from chalicelib.domain.entities import LinkCode, Page, Patient, User
@@ -68,7 +68,9 @@ def create_patient(actor: User, details: PatientDetails) -> tuple[Patient, LinkC
         date_of_birth=details.date_of_birth, user_id=None, created_at=iso_instant(clock.now()),
         link_code_hash=code_hash, link_code_expires_at=link.expires_at,
     )
-    return add(patient, stores().patients.add, TAKEN), link
+    made = add(patient, stores().patients.add, TAKEN)
+    contacts.staff_set(actor, made, ("phone", "email"))  # set at the desk: verified
+    return made, link
 
 
 def issue_link_code(actor: User, patient_id: int) -> LinkCode:
@@ -104,4 +106,6 @@ def update_patient(actor: User, patient_id: int, read_changes: Callable[[], Pati
     changes = given(read_changes())
     check_birth_date(changes.get("date_of_birth"))
     change = set_fields(changes, ("name", "email", "phone", "date_of_birth"))
-    return edit(lambda: get_patient(actor, patient_id), change, stores().patients.save_changes, TAKEN)
+    patient = edit(lambda: get_patient(actor, patient_id), change, stores().patients.save_changes, TAKEN)
+    contacts.staff_set(actor, patient, changes)  # staff's are verified; the patient's own need a code
+    return patient

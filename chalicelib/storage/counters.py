@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 
 from chalicelib.storage.binding import StoredModel, register
 from chalicelib.storage.transactions import get_or_none
@@ -22,6 +22,9 @@ class CounterModel(StoredModel):
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)
+    # A sliding window's attempts (storage.attempts): encoded entries, and a version each write moves.
+    log = ListAttribute(of=UnicodeAttribute, null=True)
+    log_version = NumberAttribute(null=True)
 
 
 def next_value(name: str, step: int = 1, expires_at: datetime | None = None, condition=None) -> int:

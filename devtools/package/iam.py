@@ -70,7 +70,8 @@ DISCONNECT_ACCESS = {"DeleteItem": [("connections", None)]}
 CHANGES_ACCESS = {
     "Query": [*BOARD_ACCESS["Query"], ("connections", "queue-index"), ("queue-entries", "notify-rank-index")],
     "GetItem": [*BOARD_ACCESS["GetItem"], ("queue-entries", None), ("patients", None)],
-    "UpdateItem": [("queue-entries", None)],
+    # and each message taken from the day's caps (conditional ADDs on counters; issue 23).
+    "UpdateItem": [("queue-entries", None), ("counters", None)],
     "DeleteItem": [("connections", None)],
 }
 

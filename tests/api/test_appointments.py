@@ -444,3 +444,27 @@ def test_a_patient_books_at_most_five_upcoming_appointments_for_themself(api, cl
     assert api.patch(f"/appointments/{second}", {"status": "completed"}, token=c.doc_a.token).status == 200
     assert _own_booking(api, c, 22).status == 201
     assert _own_booking(api, c, 23).status == 400
+
+
+def test_canceled_bookings_count_toward_a_patients_daily_limit(api, clinic, clock_at):
+    """30 book-and-cancel cycles left 30 stored appointments: now the day's own bookings are capped."""
+    from chalicelib.settings import get_settings
+
+    c = clinic
+    clock_at("2030-01-15T10:00:00Z")
+    limit = get_settings().bookings_per_day
+    assert limit == 10
+    for i in range(limit):
+        booked = _own_booking(api, c, 8 + i)
+        assert booked.status == 201, booked
+        assert api.patch(f"/appointments/{booked.body['id']}", {"status": "canceled"},
+                         token=c.pat_a.token).status == 200
+    r = _own_booking(api, c, 20)
+    assert r.status == 429 and r.body["Code"] == "TooManyRequestsError", r
+    assert int(r.headers["Retry-After"]) == 14 * 3600  # until the clinic's next day (UTC here)
+    assert len(api.get(f"/appointments?patient={c.patient_a}", token=c.staff.token).body["results"]) == limit
+    # Another patient, and the desk booking for this one, are not limited.
+    assert _own_booking(api, c, 20, token=c.pat_b.token).status == 201
+    c.book(c.patient_a, c.doctor_b, "2030-02-01T20:00:00Z")
+    clock_at("2030-01-16T00:00:01Z")
+    assert _own_booking(api, c, 21).status == 201

@@ -274,8 +274,8 @@ def test_ten_failures_from_one_address_shut_that_address_out_until_the_window_en
         fixed_clock[0] += timedelta(minutes=5)
         r = api.post("/auth/login", {"username": p.username, "password": p.password})
         assert r.status == 429 and r.body["Code"] == "TooManyRequestsError", r
-        # The window (15 minutes, on the clock's quarter hours) ends 10 minutes from now.
-        assert r.headers["Retry-After"] == str(10 * 60 - 1)
+        # A sliding window of 15 minutes: the oldest failure leaves it 10 minutes from now.
+        assert r.headers["Retry-After"] == str(10 * 60)
         assert "token" not in r.body
     # The owner, from another address, is not locked out; tokens already issued keep working.
     with from_address(monkeypatch, "198.51.100.7"):
@@ -289,7 +289,7 @@ def test_ten_failures_from_one_address_shut_that_address_out_until_the_window_en
         for _ in range(throttling.LOGIN_FAILURES_PER_ADDRESS):
             assert _fail(api, "nobody-here").status == 401
         assert _fail(api, "nobody-here").status == 429
-        # The next window opens the door again.
+        # Once the failures have left the window, the door opens again.
         fixed_clock[0] += timedelta(minutes=10)
         assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200
 
@@ -301,17 +301,19 @@ def test_ten_failures_from_one_address_shut_that_address_out_until_the_window_en
 def test_logins_sent_at_once_cannot_get_past_the_limit(api, people, monkeypatch, fixed_clock):
     """The attempt is counted before the password is checked, in one conditional write."""
     from chalicelib.domain.accounts import throttling
+    from chalicelib.domain.ports.attempts import Entry, Limits
     from chalicelib.storage import attempts
 
     p = people.make("patient")
     # Nine failures already; the tenth and anything after it must not get an answer about the password.
     for _ in range(throttling.LOGIN_FAILURES_PER_ADDRESS - 1):
         _fail(api, p.username)
-    name = f"login-failures#{p.username}#{int(fixed_clock[0].timestamp()) // throttling.LOGIN_WINDOW_SECONDS}"
+    name = f"login-window#{p.username.lower()}"
     # A request in flight holds its attempt: another sent meanwhile is refused.
-    assert attempts.take(name, 101, fixed_clock[0] + timedelta(days=1), part="from#127.0.0.1", part_limit=10)
+    entry = Entry(fixed_clock[0].timestamp(), "from#127.0.0.1", "in-flight")
+    assert attempts.take_sliding(name, entry, Limits(throttling.LOGIN_WINDOW_SECONDS, 101, 10)) == 0
     assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 429
-    attempts.give_back(name, "from#127.0.0.1")
+    attempts.give_back_sliding(name, "in-flight")
     assert api.post("/auth/login", {"username": p.username, "password": p.password}).status == 200
 
 
@@ -336,7 +338,9 @@ def test_known_and_unknown_usernames_cost_the_same_calls(api, people):
         assert r.status == 401 and r.body["Message"] == "Unable to log in with provided credentials."
         answers[username] = calls
     assert answers[p.username] == answers["nobody-by-this-name"] == answers["not a valid name!"], answers
-    assert answers[p.username] == [("UpdateItem", "counters"), ("GetItem", "uniques"), ("GetItem", "users")]
+    # The account's known addresses, its sliding window read and written, then the user.
+    assert answers[p.username] == [("GetItem", "counters"), ("GetItem", "counters"), ("UpdateItem", "counters"),
+                                   ("GetItem", "uniques"), ("GetItem", "users")]
     assert users.get(users.STAND_IN_ID) is not None and users.get_by_username("nobody-by-this-name") is None
 
 
@@ -487,3 +491,4 @@ def test_a_date_of_birth_is_never_in_the_future_nor_before_1900(api, born, statu
         assert set(r.body["Fields"]) == {"date_of_birth"}
     else:
         assert date.fromisoformat(r.body["date_of_birth"]) == date.fromisoformat(born)
+

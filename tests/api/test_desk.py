@@ -229,6 +229,23 @@ def test_a_doctor_runs_only_their_own_departments_queue(api, people, staff):
     assert api.get("/queues/stats", token=doctor.token).status == 200
 
 
+def test_a_deactivated_doctor_record_runs_no_desk(api, people, staff):
+    admin = people.admin()
+    cardiology = departments.ensure_department("Cardiology")
+    doctor = people.make("doctor", department=cardiology)
+    first, second = (join(api, staff, p, cardiology) for p in add_patients(2))
+    assert api.post("/queues/call_next", {"department": cardiology}, token=doctor.token).status == 200
+    record = api.get(f"/users/{doctor.id}", token=admin.token).body["doctor_id"]
+    assert api.patch(f"/doctors/{record}", {"is_active": False}, token=admin.token).status == 200
+    r = api.post("/queues/call_next", {"department": cardiology}, token=doctor.token)
+    assert r.status == 403 and r.body["Message"] == "This doctor record is inactive: it runs no desk.", r
+    for name in ("recall", "no_show", "transfer", "mark_served"):
+        assert move(api, doctor, first["id"], name).status == 403, name
+    assert api.get(f"/queues/{second['id']}", token=staff.token).body["status"] == "waiting"
+    assert api.patch(f"/doctors/{record}", {"is_active": True}, token=admin.token).status == 200
+    assert api.post("/queues/call_next", {"department": cardiology}, token=doctor.token).status == 200
+
+
 def test_call_next_takes_an_active_service_point_of_that_queue(api, people, staff):
     admin = people.admin()
     cardiology = departments.ensure_department("Cardiology")

@@ -40,6 +40,38 @@ def test_control_characters_are_refused_in_names_and_kept_in_descriptions(api, p
     assert made.status == 201 and made.body["description"] == "Floor 2\nRoom 5\tleft"
 
 
+INVISIBLE = ("\u0085", "\u009b", "\u202a", "\u202e", "\u2066", "\u2069", "\u200b", "\u200c", "\u200d",
+             "\u2060", "\ufeff")
+
+
+@pytest.mark.parametrize("char", INVISIBLE)
+def test_invisible_and_direction_characters_are_refused_wherever_a_name_is_written(api, people, char):
+    """C1 controls, bidi overrides and isolates, zero-width characters: 201 before, 400 naming the field."""
+    admin = people.admin().token
+    department = api.post("/departments", {"name": "Radiology"}, token=admin).body["id"]
+    cases = [
+        ("/register", {"username": "jane", "email": "jane@clinic.test", "password": "a-good-password",
+                       "date_of_birth": "1990-01-01", "first_name": f"Ja{char}ne"}, "first_name"),
+        ("/register", {"username": "joe", "email": "joe@clinic.test", "password": "a-good-password",
+                       "date_of_birth": "1990-01-01", "last_name": f"Roe{char}"}, "last_name"),
+        ("/patients", {"name": f"Walk{char} In"}, "name"),
+        ("/departments", {"name": f"Cardio{char}logy"}, "name"),
+        ("/doctors", {"name": f"Dr{char} Who", "specialty": "GP", "department": department}, "name"),
+        ("/service-points", {"name": f"Desk{char} 1", "department": department}, "name"),
+    ]
+    for path, body, field in cases:
+        response = api.post(path, body, token=None if path == "/register" else admin)
+        assert response.status == 400 and field in response.body["Fields"], (path, char, response)
+
+
+def test_names_are_stored_in_nfc(api, people):
+    admin = people.admin().token
+    made = api.post("/patients", {"name": "Rene\u0301e Zoe\u0308"}, token=admin)
+    assert made.status == 201 and made.body["name"] == "Ren\u00e9e Zo\u00eb"
+    again = api.get(f"/patients/{made.body['id']}", token=admin)
+    assert again.body["name"] == "Ren\u00e9e Zo\u00eb"
+
+
 def test_a_body_nested_too_deep_is_a_400(api, people):
     admin = people.admin()
     deep = '{"a":' * 966 + "1" + "}" * 966  # 5.8 KB, the body that once reached a RecursionError

@@ -57,10 +57,21 @@ def test_an_email_alone_never_links_anybody_to_a_record(api, staff):
     record = walk_in(api, staff)
     for email in ("john@example.com", "JOHN@example.com", "John@Example.COM"):
         r = api.post("/register", {**ACCOUNT, "email": email})
-        assert r.status == 400, r
-        assert set(r.body["Fields"]) == {"email"} and "ask the desk for its link code" in r.body["Fields"]["email"]
+        assert r.status == 409, r
+        assert set(r.body["Fields"]) == {"email"} and "ask the desk for your link code" in r.body["Fields"]["email"]
     assert patients.get(record["id"]).user_id is None
     assert api.post("/auth/login", {"username": "johndoe", "password": "securepassword123"}).status == 401
+
+
+def test_an_email_an_account_holds_and_one_a_walk_in_holds_get_the_same_answer(api, staff):
+    """Registration never tells a stranger whether somebody is a patient of the clinic."""
+    walk_in(api, staff, email="walkin@example.com")
+    assert api.post("/register", {**ACCOUNT, "username": "holder", "email": "account@example.com"}).status == 201
+    answers = [api.post("/register", {**ACCOUNT, "email": email})
+               for email in ("walkin@example.com", "account@example.com")]
+    assert answers[0].status == answers[1].status == 409
+    assert answers[0].body == answers[1].body
+    assert "ask the desk for your link code" in answers[0].body["Fields"]["email"]
 
 
 def test_registering_with_the_code_links_the_account_to_the_record(api, staff):
@@ -163,13 +174,15 @@ def test_a_record_whose_account_was_deleted_needs_a_fresh_code(api, staff, peopl
     # The used code stays used; the email alone gets nothing.
     assert api.post("/register", {**ACCOUNT, "link_code": record["link_code"]}).status == 400
     r = api.post("/register", ACCOUNT)
-    assert r.status == 400 and set(r.body["Fields"]) == {"email"}
+    assert r.status == 409 and set(r.body["Fields"]) == {"email"}
     code = api.post(f"/patients/{record['id']}/link_code", token=staff).body["link_code"]
     again = api.post("/register", {**ACCOUNT, "link_code": code})
     assert again.status == 201 and again.body["patient_id"] == record["id"]
 
 
-def test_wrong_codes_are_throttled_per_client_address(api, staff, monkeypatch):
+def test_wrong_codes_are_throttled_per_client_address_and_a_right_one_still_links(api, staff, monkeypatch):
+    """Only wrong codes are counted and refused: a patient sharing an address with a guesser (or
+    anybody) still links with the right code."""
     from chalicelib.domain.accounts import throttling
 
     record = walk_in(api, staff)
@@ -177,10 +190,13 @@ def test_wrong_codes_are_throttled_per_client_address(api, staff, monkeypatch):
         for n in range(throttling.LINK_CODE_FAILURES_PER_ADDRESS):
             r = api.post("/register", {**ACCOUNT, "link_code": f"AAAA{n:04d}".replace("0", "A").replace("1", "B")})
             assert r.status == 400, r
-        r = api.post("/register", {**ACCOUNT, "link_code": record["link_code"]})
+        r = api.post("/register", {**ACCOUNT, "link_code": "ABABABAB"})
         assert r.status == 429 and r.body["Code"] == "TooManyRequestsError" and int(r.headers["Retry-After"]) > 0
-    with from_address(monkeypatch, "198.51.100.50"):
         assert api.post("/register", {**ACCOUNT, "link_code": record["link_code"]}).status == 201
+    with from_address(monkeypatch, "198.51.100.50"):
+        r = api.post("/register", {**ACCOUNT, "username": "other", "email": "other@example.com",
+                                   "link_code": "ABABABAB"})
+        assert r.status == 400, r
 
 
 def test_right_codes_are_not_counted_as_wrong_ones(api, staff, monkeypatch):

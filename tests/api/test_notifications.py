@@ -10,7 +10,7 @@ from moto.sns.models import sns_backends
 
 import app as handlers
 from app import app
-from chalicelib.domain import departments, queue, service_points
+from chalicelib.domain import contacts, departments, queue, service_points
 from chalicelib.domain.entities import Patient
 from chalicelib.storage import ids, patients
 from tests.api.test_waiting_room_live import Sent, Stream
@@ -67,6 +67,7 @@ def patient(name: str, phone: str | None = None, email: str | None = None) -> Pa
     made = Patient(id=ids.next_id("patient"), name=name, email=email, phone=phone, date_of_birth=None,
                    user_id=None, created_at="2024-01-01T00:00:00Z")
     patients.add(made)
+    contacts.staff_set(admin(), made, ("phone", "email"))  # as the desk sets them: verified
     return made
 
 
@@ -127,3 +128,97 @@ def test_join_asks_for_messages_the_record_can_take(api, as_role):
     with_phone = api.post("/patients", {"name": "Has Phone", "phone": "+15550003333"}, token=staff.token).body
     assert api.post("/queues/join_queue", {"patient_id": with_phone["id"], "notify": "sms"},
                     token=staff.token).status == 201
+
+
+# -- verified contacts and caps (issue 23) ----------------------------------------------------
+
+@pytest.fixture
+def codes(monkeypatch):
+    """The codes sent, captured: (contact, text)."""
+    from chalicelib import messaging as sender
+
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(sender, "send_sms", lambda phone, text: sent.append((phone, text)))
+    monkeypatch.setattr(sender, "send_email", lambda address, subject, text: sent.append((address, text)))
+    return sent
+
+
+def _code(text: str) -> str:
+    import re
+
+    return re.search(r"\b(\d{6})\b", text).group(1)
+
+
+def test_a_contact_the_patient_sets_gets_no_message_until_verified(api, people, codes):
+    p = people.make("patient")
+    record = p.record["patient_id"]
+    assert api.patch(f"/patients/{record}", {"phone": "+15550009999"}, token=p.token).status == 200
+    join = {"notify": "sms"}
+    r = api.post("/queues/join_queue", join, token=p.token)
+    assert r.status == 400 and "not verified" in r.body["Fields"]["notify"], r
+    # Its own email, given at registration, is not verified either.
+    r = api.post("/queues/join_queue", {"notify": "email"}, token=p.token)
+    assert r.status == 400 and "not verified" in r.body["Fields"]["notify"], r
+    sent = api.post(f"/patients/{record}/verify_contact", {"channel": "sms"}, token=p.token)
+    assert sent.status == 200 and sent.body == {"channel": "sms", "verified": False, "code_sent": True}
+    [(phone, text)] = codes
+    assert phone == "+15550009999"
+    wrong = str((int(_code(text)) + 1) % 10**6).zfill(6)
+    r = api.post(f"/patients/{record}/verify_contact", {"channel": "sms", "code": wrong}, token=p.token)
+    assert r.status == 400 and "code" in r.body["Fields"], r
+    r = api.post(f"/patients/{record}/verify_contact", {"channel": "sms", "code": _code(text)}, token=p.token)
+    assert r.status == 200 and r.body["verified"] is True, r
+    # Used once.
+    r = api.post(f"/patients/{record}/verify_contact", {"channel": "sms", "code": _code(text)}, token=p.token)
+    assert r.status == 400
+    assert api.post("/queues/join_queue", join, token=p.token).status == 201
+    # Another patient cannot verify this record's contacts.
+    other = people.make("patient")
+    assert api.post(f"/patients/{record}/verify_contact", {"channel": "sms"}, token=other.token).status == 403
+
+
+def test_codes_sent_are_throttled(api, people, codes):
+    p = people.make("patient")
+    record = p.record["patient_id"]
+    api.patch(f"/patients/{record}", {"phone": "+15550009998"}, token=p.token)
+    for _ in range(contacts.CODES_PER_HOUR):
+        assert api.post(f"/patients/{record}/verify_contact", {"channel": "sms"}, token=p.token).status == 200
+    r = api.post(f"/patients/{record}/verify_contact", {"channel": "sms"}, token=p.token)
+    assert r.status == 429 and int(r.headers["Retry-After"]) > 0
+    assert len(codes) == contacts.CODES_PER_HOUR
+
+
+def test_wrong_codes_are_throttled(api, people, codes):
+    p = people.make("patient")
+    record = p.record["patient_id"]
+    api.patch(f"/patients/{record}", {"phone": "+15550009997"}, token=p.token)
+    api.post(f"/patients/{record}/verify_contact", {"channel": "sms"}, token=p.token)
+    right = _code(codes[0][1])
+    wrong = str((int(right) + 1) % 10**6).zfill(6)
+    for _ in range(contacts.CODE_TRIES_PER_WINDOW):
+        assert api.post(f"/patients/{record}/verify_contact", {"channel": "sms", "code": wrong},
+                        token=p.token).status == 400
+    r = api.post(f"/patients/{record}/verify_contact", {"channel": "sms", "code": right}, token=p.token)
+    assert r.status == 429 and int(r.headers["Retry-After"]) > 0
+
+
+def test_past_a_days_cap_notify_gets_429(api, as_role, monkeypatch):
+    from datetime import UTC, datetime
+
+    monkeypatch.setenv("DQS_MESSAGES_PER_PATIENT_DAY", "2")
+    monkeypatch.setenv("DQS_SMS_PER_DAY", "3")
+    staff = as_role("staff")
+    first = api.post("/patients", {"name": "Has Phone", "phone": "+15550003333"}, token=staff.token).body
+    second = api.post("/patients", {"name": "Has Too", "phone": "+15550003334"}, token=staff.token).body
+    now = datetime.now(UTC)
+    for _ in range(2):
+        contacts.take_message(first["id"], "sms", now)
+    r = api.post("/queues/join_queue", {"patient_id": first["id"], "notify": "sms"}, token=staff.token)
+    assert r.status == 429 and int(r.headers["Retry-After"]) > 0, r
+    # The clinic's SMS for the day: 2 taken above, one more, then the cap.
+    assert api.post("/queues/join_queue", {"patient_id": second["id"], "notify": "sms"},
+                    token=staff.token).status == 201
+    contacts.take_message(second["id"], "sms", now)
+    third = api.post("/patients", {"name": "Third", "phone": "+15550003335"}, token=staff.token).body
+    r = api.post("/queues/join_queue", {"patient_id": third["id"], "notify": "sms"}, token=staff.token)
+    assert r.status == 429, r

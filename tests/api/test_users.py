@@ -144,7 +144,7 @@ def test_admin_deletes_a_user_and_the_patient_record_stays_unlinked(api, people)
     body = {"username": p.username, "email": f"{p.username}@clinic.test", "password": "another-pass-1",
             "date_of_birth": "2000-01-01"}
     r = api.post("/register", body)
-    assert r.status == 400 and set(r.body["Fields"]) == {"email"} and "link code" in r.body["Fields"]["email"]
+    assert r.status == 409 and set(r.body["Fields"]) == {"email"} and "link code" in r.body["Fields"]["email"]
     assert patients.get(patient_id).user_id is None
     # ...only a fresh link code from the desk does.
     code = api.post(f"/patients/{patient_id}/link_code", token=admin.token).body["link_code"]

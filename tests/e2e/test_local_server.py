@@ -157,7 +157,7 @@ def test_journal_drops_a_torn_last_record_and_refuses_a_damaged_one(tmp_path):
 
     def client(endpoint):
         return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
+                            aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key="local")
 
     moto_api_backend.reset()
     server, endpoint = start_embedded_dynamodb(tmp_path)
@@ -381,3 +381,73 @@ def test_a_record_that_cannot_be_replayed_is_kept_aside(tmp_path, capsys):
     kept = list(tmp_path.glob("dynamodb.journal.unreplayed-*"))
     assert len(kept) == 1 and b"no-such-table" in kept[0].read_bytes()
     assert "replaying PutItem (record 1) answered 400" in capsys.readouterr().err
+
+
+def _raw_answer(address, sent: bytes) -> bytes:
+    with socket.create_connection(address) as sock:
+        sock.sendall(sent)
+        sock.settimeout(5)
+        answer = b""
+        try:
+            while chunk := sock.recv(4096):
+                answer += chunk
+        except (TimeoutError, ConnectionError):
+            pass
+    return answer
+
+
+@pytest.mark.parametrize("line", [
+    b"GARBAGE\r\n\r\n", b"GET /api/\r\n\r\n", b"GET /api/ HTTP/1.1 extra\r\n\r\n", b"GET /api/ HTTP/x.y\r\n\r\n",
+    b"POST /api/register\r\n\r\n",
+], ids=["one word", "no version (HTTP/0.9)", "four words", "bad version", "HTTP/0.9 POST"])
+def test_a_malformed_request_line_gets_a_proper_json_400(quick_timeout_server, line):
+    answer = _raw_answer(quick_timeout_server, line)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0] == "HTTP/1.1 400 Bad Request", answer
+    headers = {name.lower(): value.strip() for name, _, value in (h.partition(":") for h in lines[1:])}
+    assert headers["content-type"] == "application/json" and headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store" and int(headers["content-length"]) == len(body)
+    assert json.loads(body)["Code"] == "BadRequestError"
+
+
+def test_a_logged_in_request_for_no_route_is_not_stored(quick_timeout_server):
+    host, port = quick_timeout_server
+    for path in ("/nowhere", "/api/nowhere/at/all"):
+        connection = http.client.HTTPConnection(host, port, timeout=5)
+        connection.request("GET", path, headers={"Authorization": "Token abc.def.ghi"})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        assert response.status == 404 and response.getheader("Cache-Control") == "no-store", path
+        assert response.getheader("X-Content-Type-Options") == "nosniff"
+
+
+def test_the_embedded_dynamodb_serves_only_its_own_process_and_no_dashboard():
+    """Another local process (another key, or none) gets 403; moto's dashboard is never served."""
+    import urllib.request
+
+    import boto3
+
+    from devtools.embedded_dynamodb import new_access_key, start_embedded_dynamodb
+
+    key = new_access_key()
+    server, endpoint = start_embedded_dynamodb(access_key=key)
+    try:
+        def client(access_key):
+            return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                                aws_access_key_id=access_key, aws_secret_access_key="anything")
+
+        assert "TableNames" in client(key).list_tables()
+        for stranger in ("local", "testing", key[:-1]):
+            with pytest.raises(client(stranger).exceptions.ClientError) as refused:
+                client(stranger).list_tables()
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        for path, headers in (("/moto-api/", {}), ("/moto-api/", {"X-Dqs-Engine-Key": key}),
+                              ("/moto-api/data.json", {"X-Dqs-Engine-Key": key}), ("/", {})):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(endpoint + path, headers=headers), timeout=5)
+            assert refused.value.code == 403, path
+        assert new_access_key() != key
+    finally:
+        server.stop()

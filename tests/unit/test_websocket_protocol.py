@@ -8,7 +8,7 @@ import socket
 import time
 
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from devtools.websocket import Hub, WebSocketServer
@@ -115,3 +115,71 @@ def test_stop_drops_every_client_and_start_listens_again_on_the_same_port(server
     assert server.running and server.port == port
     with connect(server) as again:
         assert subscribe(again, 7)["board"] == {"next": [7]}
+
+
+# -- limits: connections per address and in all, slow readers (issue 23) -----------------------
+
+def test_connections_over_the_cap_per_address_or_in_all_are_closed_at_once():
+    import socket as sockets
+
+    hub = Hub(lambda department: {"next": []})
+    capped = WebSocketServer(hub, "127.0.0.1", 0, open_timeout=5, max_per_address=3, max_connections=5).start()
+    held = []
+    try:
+        for _ in range(3):  # half-sent handshakes hold their places...
+            sock = sockets.create_connection(("127.0.0.1", capped.port))
+            sock.sendall(b"GET / HTTP/1.1\r\n")
+            held.append(sock)
+        wait_until(lambda: capped.connections() == 3)
+        extra = sockets.create_connection(("127.0.0.1", capped.port))  # ...so a fourth is closed at once
+        extra.settimeout(2)
+        assert extra.recv(100) == b""
+        extra.close()
+        assert capped.refused == 1
+        for sock in held:
+            sock.close()
+        wait_until(lambda: capped.connections() == 0)
+        with connect(capped) as ws:  # places come back
+            assert subscribe(ws, None)["type"] == "board"
+        capped.max_per_address = 100
+        opened = [connect(capped) for _ in range(5)]
+        with pytest.raises((OSError, EOFError, InvalidMessage)):  # the cap in all
+            connect(capped)
+        for ws in opened:
+            ws.close()
+    finally:
+        for sock in held:
+            sock.close()
+        capped.stop()
+
+
+def test_a_reader_that_does_not_keep_up_is_dropped_and_delays_no_other_screen():
+    import socket as sockets
+
+    big = {"next": list(range(20000))}  # about 130 KB a board: some dozens fill the socket buffers
+    hub = Hub(lambda department: big, outbox=4)
+    served = WebSocketServer(hub, "127.0.0.1", 0).start()
+    try:
+        slow = sockets.create_connection(("127.0.0.1", served.port))
+        slow.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)
+        key = "dGhlIHNhbXBsZSBub25jZQ=="
+        slow.sendall(f"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        assert b"101" in slow.recv(200)
+        # A masked text frame with the subscribe (a client must mask what it sends).
+        payload = b'{"action": "subscribe", "department": null}'
+        mask = b"\x01\x02\x03\x04"
+        slow.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        with connect(served) as screen:
+            assert subscribe(screen, None)["type"] == "board"
+            wait_until(lambda: len(hub.subscribers(None)) == 2)
+            started = time.monotonic()
+            for n in range(80):  # the slow one never reads
+                hub.publish(None, {**big, "n": n})
+                got = json.loads(screen.recv(timeout=2))
+                assert got["board"]["n"] == n
+            assert time.monotonic() - started < 20
+            assert hub.dropped == 1 and len(hub.subscribers(None)) == 1
+        slow.close()
+    finally:
+        served.stop()

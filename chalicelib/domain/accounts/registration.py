@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from chalicelib.domain import clock
 from chalicelib.domain.accounts.rules import check_password_rules
-from chalicelib.domain.accounts.throttling import take_link_code_attempt
+from chalicelib.domain.accounts.throttling import count_wrong_link_code, take_registration
 from chalicelib.domain.commands import Registration
 from chalicelib.domain.departments import ensure_department
 from chalicelib.domain.doctors import department_missing
@@ -21,13 +21,15 @@ from chalicelib.settings import get_settings
 DEFAULT_DEPARTMENT = "General Medicine"
 DEFAULT_SPECIALTY = "General Practice"
 BAD_LINK_CODE = "This link code is not valid: it is wrong, expired or already used. Ask the desk for a new one."
-ASK_THE_DESK = ("The clinic already has a patient record with this email: ask the desk for its link code "
-                "and register with it as link_code.")
+# One answer for an email in use, whoever holds it (an account, a walk-in's record): registration
+# never tells a stranger whether somebody is a patient of the clinic.
+EMAIL_TAKEN = ("email", "This email is already in use. If you are a patient of the clinic, ask the desk for "
+                        "your link code and register with it as link_code.")
 
 TAKEN = {
     "username": ("username", "A user with that username already exists."),
-    "email": ("email", "A user with that email already exists."),
-    "patient-email": ("email", "A patient with that email already exists."),
+    "email": EMAIL_TAKEN,
+    "patient-email": EMAIL_TAKEN,
     "patient-link": Missing("link_code", BAD_LINK_CODE),
 }
 
@@ -36,8 +38,11 @@ def register(actor: User | None, account: Registration, address: str | None = No
     """Create an account, and the patient or doctor record its role needs.
 
     Anyone may register a patient; only an admin creates staff, doctors and admins.
-    A patient with a record made at the desk links to it with its link code.
+    A patient with a record made at the desk links to it with its link code. Registrations
+    without an admin's login are throttled per client address (429 with Retry-After).
     """
+    if actor is None or not is_admin(actor):
+        take_registration(address, clock.now())
     if account.role != PATIENT and (actor is None or not is_admin(actor)):
         raise Forbidden("Only an admin can register a user with the role %r." % account.role)
     check_password_rules(account.password, account.username)
@@ -45,10 +50,13 @@ def register(actor: User | None, account: Registration, address: str | None = No
     # The code is checked before anything is spent on the account (an id, a password hash).
     link = _check_link_code(account.link_code, address) if account.link_code is not None else None
 
+    # Every registration that gets this far does the same work (the hash, the ids, one conditional
+    # write), whether or not its email is taken and by whom: the answer's timing tells nothing.
+    password_hash = hash_password(account.password)
     now = iso_instant(clock.now())
     user = User(
         id=stores().ids.next_id("user"), username=account.username, email=account.email, role=account.role,
-        password_hash=hash_password(account.password), date_of_birth=account.date_of_birth,
+        password_hash=password_hash, date_of_birth=account.date_of_birth,
         first_name=account.first_name, last_name=account.last_name,
         is_active=True, date_joined=now, token_key=new_token_key(),
     )
@@ -75,39 +83,26 @@ def _display_name(user: User) -> str:
     return " ".join(part for part in (user.first_name, user.last_name) if part) or user.username
 
 
-def _held_by_unlinked_record(email: str) -> bool:
-    patients = stores().patients
-    owner = patients.id_by_email(email)
-    record = patients.get(owner) if owner is not None else None
-    return record is not None and record.user_id is None
-
-
 def _register_patient(user: User, now: str) -> User:
-    """A new account with a new patient record. An email that a record without an account
-    holds (a walk-in, or a record whose account was deleted) never links to it: the
-    patient is asked for the record's link code instead."""
+    """A new account with a new patient record. An email that a record holds (a walk-in, or a
+    record whose account was deleted) never links to it, and gets the answer an account's email
+    gets (EMAIL_TAKEN, which asks a patient for the record's link code)."""
     patient = Patient(
         id=stores().ids.next_id("patient"), name=_display_name(user), email=user.email, phone=None,
         date_of_birth=user.date_of_birth, user_id=user.id, created_at=now,
     )
-
-    def taken(exc: ConditionFailed) -> dict:
-        if "patient-email" in exc.labels and _held_by_unlinked_record(user.email):
-            # Bad data rather than a conflict: this request, as sent, can never succeed.
-            return {**TAKEN, "patient-email": Missing("email", ASK_THE_DESK)}
-        return TAKEN
-
-    return _write(replace(user, patient_id=patient.id), taken, patient=patient)
+    return _write(replace(user, patient_id=patient.id), patient=patient)
 
 
 def _check_link_code(text: str, address: str | None) -> PatientLink:
     """The link to the record a link code opens; 400 on link_code if it is wrong, expired or used,
-    429 after too many wrong ones from the address.
+    429 after too many wrong ones from the address or from all addresses.
 
-    The code is looked up by its hash and compared with the record's in constant time.
+    The code is looked up by its hash and compared with the record's in constant time. It is
+    checked before anything is counted: a right code is never refused because of wrong ones
+    (a neighbour's on a shared address, or a stranger's); only wrong ones are counted.
     """
     now = clock.now()
-    attempt = take_link_code_attempt(address, now)
     code = normalize_link_code(text)
     code_hash = link_code_hash(code, get_settings()) if code else None
     patients = stores().patients
@@ -115,8 +110,8 @@ def _check_link_code(text: str, address: str | None) -> PatientLink:
     record = patients.get(owner) if owner is not None else None
     if (record is None or record.user_id is not None or not same_secret(record.link_code_hash, code_hash)
             or (record.link_code_expires_at or "") <= iso_instant(now)):
+        count_wrong_link_code(address, now)  # 429 once this address, or all, guessed wrong too often
         raise ValidationFailed.field("link_code", BAD_LINK_CODE)
-    attempt.give_back()
     # Written only if the record is still unlinked and the code still its own and unexpired, in the
     # same transaction as the account: of two registrations racing for one code, one wins.
     return PatientLink(record.id, code_hash, iso_instant(now))

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from chalicelib.domain import clock
 from chalicelib.domain.accounts.rules import check_password_rules
-from chalicelib.domain.accounts.throttling import take_login_attempt
+from chalicelib.domain.accounts.throttling import logged_in, take_login_attempt
 from chalicelib.domain.conflicts import edit
 from chalicelib.domain.entities import Session, User
 from chalicelib.domain.security import hash_password, issue_token, new_token_key, verify_password
@@ -41,6 +41,7 @@ def login(username: str, password: str, address: str | None = None) -> Session:
     attempt.give_back()
     if not user.is_active:
         raise Unauthenticated("This account is inactive.")
+    logged_in(username, address, now)
     return _session(user, now)
 
 

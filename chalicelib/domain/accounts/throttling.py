@@ -1,21 +1,35 @@
-"""Limits on failed attempts: logins (and wrong old passwords) per username and client address,
-wrong link codes per client address, counted in windows of 15 minutes."""
+"""Limits on attempts, each counted in a sliding window (no boundary between windows can double an
+allowance: 10 per 15 minutes means at most 10 in any 15 minutes), with Retry-After the time until
+the oldest counted attempt leaves the window:
+
+- failed logins (and wrong old passwords) per username and client address; more than 100 for one
+  username from all addresses shut it out, except from an address that logged in to it in the
+  last 30 days (a stranger cannot lock an owner out);
+- wrong link codes per client address, and from all addresses together (a right code is checked
+  first and never refused because of anybody's wrong ones);
+- registrations without a login per client address (`DQS_REGISTRATIONS_PER_ADDRESS_HOUR`).
+"""
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime, timedelta
+import secrets
+from datetime import datetime
 from typing import NamedTuple
 
+from chalicelib.domain.ports.attempts import Entry, Limits
 from chalicelib.domain.stores import stores
 from chalicelib.errors import TooManyRequests
+from chalicelib.settings import get_settings
 
-# 10 failed logins from one client address shut that address out for the username until the
-# window ends; more than 100 from all addresses together shut the username out everywhere.
 LOGIN_WINDOW_SECONDS = 15 * 60
 LOGIN_FAILURES_PER_ADDRESS = 10
 LOGIN_FAILURES_PER_USERNAME = 100
-# Wrong link codes are counted per client address, in the same windows.
+# An address that logged in to an account within this long stays exempt from the username's lock.
+KNOWN_ADDRESS_SECONDS = 30 * 24 * 3600
+KNOWN_ADDRESSES_PER_ACCOUNT = 20
+# Wrong link codes: per client address, and from all addresses together, in the same windows.
 LINK_CODE_FAILURES_PER_ADDRESS = 10
+LINK_CODE_FAILURES_IN_ALL = 200
+REGISTRATION_WINDOW_SECONDS = 3600
 
 
 class Attempt(NamedTuple):
@@ -23,20 +37,32 @@ class Attempt(NamedTuple):
     past a limit) and given back when it succeeds (so only failures stay counted)."""
     counter: str
     part: str | None
+    token: str | None = None
 
     def give_back(self) -> None:
-        stores().attempts.give_back(self.counter, self.part)
-
-
-def _window(now: datetime) -> tuple[int, int, datetime]:
-    """The current window: its number, the whole seconds left in it, and when its counters may go."""
-    number = int(now.timestamp()) // LOGIN_WINDOW_SECONDS
-    end = (number + 1) * LOGIN_WINDOW_SECONDS
-    return number, max(1, math.ceil(end - now.timestamp())), datetime.fromtimestamp(end, tz=UTC) + timedelta(days=1)
+        if self.token is not None:
+            stores().attempts.give_back_sliding(self.counter, self.token)
+        else:
+            stores().attempts.give_back(self.counter, self.part)
 
 
 def _address_part(address: str | None) -> str:
     return f"from#{(address or 'unknown')[:64]}"
+
+
+def take(counter: str, address: str | None, limits: Limits, now: datetime, message: str) -> Attempt:
+    """Count an attempt in the sliding window `counter` from a client address; 429 with Retry-After
+    (the seconds until the oldest counted attempt leaves the window) when `limits` are reached.
+    `message` may hold `{seconds}`. For any throttle: give the attempt back if it was no failure."""
+    entry = Entry(now.timestamp(), _address_part(address), secrets.token_hex(8))
+    wait = stores().attempts.take_sliding(counter, entry, limits)
+    if wait:
+        raise TooManyRequests(message.format(seconds=wait), retry_after=wait)
+    return Attempt(counter, entry.part, entry.token)
+
+
+def _known_addresses(username: str) -> str:
+    return f"login-addresses#{username.lower()}"
 
 
 def take_login_attempt(username: str, address: str | None, now: datetime) -> Attempt:
@@ -44,20 +70,33 @@ def take_login_attempt(username: str, address: str | None, now: datetime) -> Att
 
     Known and unknown usernames are counted alike, so a 429 tells nothing about which exist.
     """
-    number, retry_after, forget_after = _window(now)
-    attempt = Attempt(f"login-failures#{username.lower()}#{number}", _address_part(address))
-    if not stores().attempts.take(attempt.counter, LOGIN_FAILURES_PER_USERNAME + 1, forget_after,
-                                  part=attempt.part, part_limit=LOGIN_FAILURES_PER_ADDRESS):
-        raise TooManyRequests(f"Too many failed logins for this username: try again in {retry_after} seconds.",
-                              retry_after=retry_after)
-    return attempt
+    since = now.timestamp() - KNOWN_ADDRESS_SECONDS
+    known = _address_part(address) in stores().attempts.parts_since(_known_addresses(username), since)
+    limits = Limits(LOGIN_WINDOW_SECONDS, None if known else LOGIN_FAILURES_PER_USERNAME + 1,
+                    LOGIN_FAILURES_PER_ADDRESS)
+    return take(f"login-window#{username.lower()}", address, limits, now,
+                "Too many failed logins for this username: try again in {seconds} seconds.")
 
 
-def take_link_code_attempt(address: str | None, now: datetime) -> Attempt:
-    """Count a try of a link code from a client address; 429 after too many wrong ones."""
-    number, retry_after, forget_after = _window(now)
-    attempt = Attempt(f"link-code-failures#{_address_part(address)}#{number}", None)
-    if not stores().attempts.take(attempt.counter, LINK_CODE_FAILURES_PER_ADDRESS, forget_after):
-        raise TooManyRequests(f"Too many wrong link codes: try again in {retry_after} seconds.",
-                              retry_after=retry_after)
-    return attempt
+def logged_in(username: str, address: str | None, now: datetime) -> None:
+    """Remember the address a login to the account succeeded from (for 30 days)."""
+    entry = Entry(now.timestamp(), _address_part(address), "")
+    stores().attempts.remember_part(_known_addresses(username), entry, KNOWN_ADDRESS_SECONDS,
+                                    KNOWN_ADDRESSES_PER_ACCOUNT)
+
+
+def count_wrong_link_code(address: str | None, now: datetime) -> None:
+    """Count a wrong link code from a client address (and among all addresses); 429 once either
+    limit is reached. Called only after the code was checked and found wrong."""
+    message = "Too many wrong link codes: try again in {seconds} seconds."
+    take(f"link-code-window#{_address_part(address)}", address,
+         Limits(LOGIN_WINDOW_SECONDS, LINK_CODE_FAILURES_PER_ADDRESS), now, message)
+    take("link-code-window#all", address, Limits(LOGIN_WINDOW_SECONDS, LINK_CODE_FAILURES_IN_ALL), now, message)
+
+
+def take_registration(address: str | None, now: datetime) -> Attempt:
+    """Count a registration without a login from a client address; 429 past the hour's limit."""
+    limit = get_settings().registrations_per_address_hour
+    return take(f"registration-window#{_address_part(address)}", address,
+                Limits(REGISTRATION_WINDOW_SECONDS, limit), now,
+                "Too many registrations from this address: try again in {seconds} seconds.")

@@ -113,12 +113,15 @@ def _desk_check(actor: User, department_id: int | None, service_point: int | Non
     return DeskCheck(department_id, service_point, doctor_id)
 
 
+INACTIVE_DOCTOR = "This doctor record is inactive: it runs no desk."
+
+
 def check_desk(actor: User, department_id: int | None, service_point: int | None = None, *,
                calling: bool = False) -> None:
     """Where this caller may run a desk (their route let them run one at all).
 
-    A doctor runs only their own department's queue, and only while their record is active
-    (403 otherwise, the general queue included). A department's queue must be active to be
+    A doctor runs only their own department's queue (403 elsewhere, the general queue included),
+    and only while their doctor record is active (403 once it is deactivated). A department's queue must be active to be
     called, and a service point must be an active one of this queue: 400 otherwise. What is
     needed is read in one call (none for staff calling the general queue without a service point).
     """
@@ -131,8 +134,10 @@ def check_desk(actor: User, department_id: int | None, service_point: int | None
     if doctor_id is None and wanted_department is None and service_point is None:
         return
     doctor, department, point = stores().service_points.desk_records(doctor_id, wanted_department, service_point)
-    if doctor_id is not None and (doctor is None or not doctor.is_active or doctor.department != department_id):
+    if doctor_id is not None and (doctor is None or doctor.department != department_id):
         raise Forbidden(NOT_YOUR_QUEUE)
+    if doctor_id is not None and not doctor.is_active:
+        raise Forbidden(INACTIVE_DOCTOR)
     if wanted_department is not None:
         if department is None:
             raise no_department(wanted_department)
