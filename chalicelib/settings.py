@@ -150,6 +150,7 @@ def _read_timeout(raw: str | None) -> float:
         raise ConfigurationError("DQS_DYNAMODB_READ_TIMEOUT must be a number of seconds.") from None
     if not 0 < value <= 60:
         raise ConfigurationError("DQS_DYNAMODB_READ_TIMEOUT must be between 0 and 60 seconds.")
+    return value
 
 
 def _whole(env: dict, key: str, default: int, lowest: int, highest: int) -> int:
