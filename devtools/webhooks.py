@@ -14,7 +14,7 @@ import os
 import threading
 import time
 
-from devtools.stream_feed import StreamFeed, ensure_stream
+from devtools.stream_feed import StreamFeed
 
 log = logging.getLogger("dqs.webhooks")
 WORKERS = 4
@@ -72,28 +72,6 @@ class LocalDeliveryQueue:
             self._ready.notify_all()
 
 
-def _clients(endpoint: str, region: str):
-    import boto3
-    from botocore.config import Config
-
-    config = Config(connect_timeout=1, read_timeout=5, retries={"max_attempts": 2})
-    return (boto3.client("dynamodb", endpoint_url=endpoint, region_name=region, config=config),
-            boto3.client("dynamodbstreams", endpoint_url=endpoint, region_name=region, config=config))
-
-
-class TableFeed(StreamFeed):
-    """StreamFeed on any table's stream."""
-
-    def __init__(self, endpoint: str, region: str, table: str, on_records):  # noqa: D107
-        self.dynamodb, self.streams = _clients(endpoint, region)
-        self.on_records = on_records
-        self.arn = ensure_stream(self.dynamodb, table)
-        self._stop = threading.Event()
-        self._iterators: dict[str, str | None] = {}
-        self._shards_read_at = 0.0
-        self._refresh_shards(start="LATEST")
-
-
 class LocalWebhooks:
     """The delivery queue and both stream feeds, started and stopped together."""
 
@@ -104,10 +82,10 @@ class LocalWebhooks:
 
         self.queue = LocalDeliveryQueue(workers)
         self.feeds = [
-            TableFeed(endpoint, region, QueueEntryModel.Meta.table_name,
-                      lambda records: app.webhook_entry_events({"Records": records}, None)),
-            TableFeed(endpoint, region, AppointmentModel.Meta.table_name,
-                      lambda records: app.webhook_appointment_events({"Records": records}, None)),
+            StreamFeed(endpoint, region, lambda records: app.webhook_entry_events({"Records": records}, None),
+                       model=QueueEntryModel),
+            StreamFeed(endpoint, region, lambda records: app.webhook_appointment_events({"Records": records}, None),
+                       model=AppointmentModel),
         ]
 
     def start(self) -> LocalWebhooks:
