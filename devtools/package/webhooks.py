@@ -15,8 +15,9 @@ DELIVERY_TIMEOUT = 20  # a receiver gets 10 s; the function never waits on more 
 # Lambda wants a queue's visibility timeout at least its consumer's timeout; AWS advises six times.
 VISIBILITY_TIMEOUT = 6 * DELIVERY_TIMEOUT
 MAX_RECEIVES = 5  # a message whose handling itself fails (not a receiver's failure) goes to the DLQ
-ALARM_TOPIC = "AlarmTopic"  # the operations alarm topic, when the template has it
-OWN_TOPIC = "WebhookAlarmTopic"
+# The operations alarm topic (devtools/package/operations.py adds it to every template, encrypted
+# with a key CloudWatch may use: a topic under aws/sns would never receive an alarm).
+ALARM_TOPIC = "AlarmTopic"
 NAMESPACE = "DigitalQueueSystem"
 
 
@@ -76,23 +77,21 @@ def webhook_resources(resources: dict, roles: dict[str, str], secret_param: str 
         statements.append({"Effect": "Allow", "Action": ["ssm:GetParameter"],
                            "Resource": [parameter_arn(secret_param)]})
     out[delivery + "QueueAccess"] = _policy(DELIVERIES, roles, statements)
-    topic = ALARM_TOPIC if ALARM_TOPIC in resources else OWN_TOPIC
-    if topic == OWN_TOPIC:
-        out[OWN_TOPIC] = {"Type": "AWS::SNS::Topic", "Properties": {"KmsMasterKeyId": "alias/aws/sns"}}
+    topic = ALARM_TOPIC
     out["WebhookDeliveriesFailedAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
         "AlarmDescription": "A webhook delivery was given up after 24 hours of retries.",
         "Namespace": NAMESPACE, "MetricName": "WebhooksFailed",
         "Dimensions": [{"Name": "function", "Value": DELIVERIES}],
         "Statistic": "Sum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 1,
         "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
-        "AlarmActions": [{"Ref": topic}]}}
+        "AlarmActions": [{"Ref": topic}], "OKActions": [{"Ref": topic}]}}
     out["WebhookDeadLettersAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
         "AlarmDescription": "Webhook deliveries whose handling kept failing are in the dead-letter queue.",
         "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
         "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [DLQ, "QueueName"]}}],
         "Statistic": "Maximum", "Period": 300, "EvaluationPeriods": 1, "Threshold": 1,
         "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
-        "AlarmActions": [{"Ref": topic}]}}
+        "AlarmActions": [{"Ref": topic}], "OKActions": [{"Ref": topic}]}}
     return out
 
 

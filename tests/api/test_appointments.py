@@ -58,7 +58,8 @@ def test_seed_payload_books_an_appointment(api, as_role, clock_at):
     assert r.status == 201, r
     created_at = r.body.pop("created_at")
     # a record without email or phone: no way to remind (records2: remind and reminded_at)
-    assert r.body == {"id": r.body["id"], **SEED_APPOINTMENT, "remind": None, "reminded_at": None}
+    assert r.body == {"id": r.body["id"], **SEED_APPOINTMENT, "remind": None, "reminded_at": None,
+                      "checked_in_entry": None}
     assert datetime.fromisoformat(created_at.replace("Z", "+00:00")).tzinfo is not None
     assert api.get(f"/appointments/{r.body['id']}/", token=staff).body["status"] == "scheduled"
 

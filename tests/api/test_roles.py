@@ -40,6 +40,7 @@ CONTRACT = {
     ("GET", "/patients/{patient_id}"): EVERY_ROLE,
     ("POST", "/patients"): STAFF,
     ("POST", "/patients/{patient_id}/link_code"): STAFF,
+    ("POST", "/patients/{patient_id}/verify_contact"): ["patient", "staff", "admin"],
     ("PUT", "/patients/{patient_id}"): ["patient", "staff", "admin"],
     ("PATCH", "/patients/{patient_id}"): ["patient", "staff", "admin"],
     ("GET", "/doctors"): EVERY_ROLE,

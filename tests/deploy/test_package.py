@@ -254,9 +254,11 @@ def _role_grants(resources: dict, role: str) -> tuple[set, list]:
     """What the policies attached to a role grant: {(action, table suffix, index)}, [other statements]."""
     arns = _table_arns(resources)
     dynamodb, other = set(), []
-    for policy in of_type(resources, "AWS::IAM::Policy").values():
+    for name, policy in of_type(resources, "AWS::IAM::Policy").items():
         if {"Ref": role} not in policy["Properties"]["Roles"] or policy.get("Condition") == "TracingOn":
             continue  # X-Ray's, only while tracing is on: test_each_function_has_its_own_role_and_data_policy
+        if name.endswith("QueueAccess"):
+            continue  # the webhook functions' queue and stream access: tests/deploy/test_package_webhooks.py
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             assert statement["Effect"] == "Allow"
             actions = statement["Action"]
@@ -406,8 +408,9 @@ def test_the_websocket_functions_touch_only_connections_and_the_board(resources)
         {("DeleteItem", "connections", None)}, [_own_logs(resources, "app.websocket_disconnect")])
     granted, other = _role_grants(resources, roles["app.websocket_message"])
     assert granted == package.grants("websocket_message")
-    assert {a for a, _, _ in granted} == {"PutItem", "GetItem", "Query"}
-    assert {t for a, t, _ in granted if a == "PutItem"} == {"connections"}
+    assert {a for a, _, _ in granted} == {"PutItem", "GetItem", "Query", "DeleteItem"}
+    # Its writes are the connections' own: a subscribe, and a screen gone before the answer.
+    assert {t for a, t, _ in granted if a in ("PutItem", "DeleteItem")} == {"connections"}
     assert other == [_own_logs(resources, "app.websocket_message"), _manage_connections()]
 
 
@@ -427,7 +430,9 @@ def test_the_stream_handler_reads_the_entries_stream_and_posts_to_this_apis_conn
     assert source["Properties"]["Stream"] == {"Fn::GetAtt": [logical, "StreamArn"]}
     granted, other = _role_grants(resources, _function_roles(resources)["app.queue_changes"])
     assert granted == package.grants("queue_changes")
-    assert {(a, t) for a, t, _ in granted if a in ("PutItem", "UpdateItem")} == {("UpdateItem", "queue-entries")}
+    # Marks on entries (each message once), and the messages' daily caps (counters).
+    assert {(a, t) for a, t, _ in granted if a in ("PutItem", "UpdateItem")} == {
+        ("UpdateItem", "queue-entries"), ("UpdateItem", "counters")}
     # Email from the deploy parameter's address only, through whichever identity SES checks.
     assert {"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": [
         {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"}],
@@ -895,7 +900,9 @@ def test_tracing_is_a_setting_off_by_default(built, translated):
 
 
 def test_the_stream_mapping_isolates_failures_and_sends_what_it_gives_up_on_to_an_encrypted_queue(translated):
-    [mapping] = of_type(translated, "AWS::Lambda::EventSourceMapping").values()
+    # The board's and messages' mapping (the webhooks' own are tests/deploy/test_package_webhooks.py's).
+    [mapping] = [m for m in of_type(translated, "AWS::Lambda::EventSourceMapping").values()
+                 if m["Properties"]["FunctionName"] == {"Ref": "QueueChanges"}]
     props = mapping["Properties"]
     assert props["BisectBatchOnFunctionError"] is True
     assert 0 <= props["MaximumRetryAttempts"] <= 3

@@ -22,7 +22,7 @@ def test_many_small_writes_to_few_items_are_compacted_and_a_restart_replays_few(
 
     monkeypatch.setattr(journal_module, "COMPACT_MIN_RECORDS", 20)
     _fresh_backend()
-    server, endpoint = start_embedded_dynamodb(tmp_path)
+    server, endpoint = start_embedded_dynamodb(tmp_path, access_key="local")
     try:
         client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="local",
                               aws_secret_access_key="local")
@@ -40,7 +40,7 @@ def test_many_small_writes_to_few_items_are_compacted_and_a_restart_replays_few(
     finally:
         server.stop()
     _fresh_backend()
-    server, endpoint = start_embedded_dynamodb(tmp_path)
+    server, endpoint = start_embedded_dynamodb(tmp_path, access_key="local")
     try:
         assert server.restored.records <= 23 and server.restored.items == 2 and server.restored.failed == 0
         client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint, aws_access_key_id="local",

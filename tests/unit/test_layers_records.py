@@ -49,6 +49,7 @@ def test_entities_and_values_are_leaves():
 
 def test_storage_takes_only_entities_values_and_the_registry_from_the_domain():
     allowed = ("chalicelib.domain.entities", "chalicelib.domain.values", "chalicelib.domain.stores",
+               "chalicelib.domain.ports",  # the protocols' labels and the shared throttle rule
                "chalicelib.domain.search")  # the search's folding and digits: pure, in the base layer
     for name in STORAGE:
         path = ROOT / f"chalicelib/storage/{name}.py"

@@ -30,7 +30,7 @@ def test_expired_items_are_deleted_with_a_ttl_stream_record_and_stay_deleted(tmp
     from devtools.local_server import start_embedded_dynamodb
 
     _fresh_backend()
-    server, endpoint = start_embedded_dynamodb(tmp_path)
+    server, endpoint = start_embedded_dynamodb(tmp_path, access_key="local")
     try:
         client, streams = _clients(endpoint)
         client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
@@ -72,7 +72,7 @@ def test_expired_items_are_deleted_with_a_ttl_stream_record_and_stay_deleted(tmp
 
     time.sleep(max(0.0, now + 1.1 - time.time()))
     _fresh_backend()
-    server, endpoint = start_embedded_dynamodb(tmp_path)
+    server, endpoint = start_embedded_dynamodb(tmp_path, access_key="local")
     try:
         client, _ = _clients(endpoint)
         assert server.restored.expired == 1
@@ -88,7 +88,7 @@ def test_stream_records_older_than_a_day_are_dropped_and_the_others_keep_their_n
     from devtools.moto_ttl import STREAM_RETENTION_SECONDS, trim_streams
 
     _fresh_backend()
-    server, endpoint = start_embedded_dynamodb(tmp_path)
+    server, endpoint = start_embedded_dynamodb(tmp_path, access_key="local")
     try:
         client, streams = _clients(endpoint)
         client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
