@@ -12,7 +12,7 @@ bp = Blueprint(__name__)
 
 
 @route(bp, "/appointments/{appointment_id}/check_in", "POST", tag="appointments", roles=(PATIENT, STAFF),
-       status=201, response=ENTRY, errors=(409,),
+       status=201, response=ENTRY, errors=(400, 404, 409),
        summary="Check an appointment in on its day, from 60 minutes before it: the patient joins the doctor's "
                "department queue with priority `appointment` (after urgent, before normal, by appointment time)")
 def check_in(ctx, appointment_id):

@@ -51,7 +51,8 @@ USER_UPDATE = Schema("UserUpdate", {
     **_PROFILE_FIELDS,
     "password": Password(description="Admin only: sets the user's password; every token they hold stops working."),
 })
-_OWN_PROFILE_UPDATE = Schema("OwnProfileUpdate", _PROFILE_FIELDS)
+OWN_PROFILE_UPDATE = Schema("OwnProfileUpdate", _PROFILE_FIELDS,
+                            description="Your own password changes with POST /auth/password/ (the old one first).")
 
 USER = Schema("User", {
     "id": Int(),
@@ -113,9 +114,10 @@ def get_user(ctx, user_id):
 
 
 def update_own_or_any(ctx, user_id: int):
-    """Edit a user's profile from the request's body (the users resource and /profile/ alike)."""
+    """Edit a user's profile from the request's body (the users resource and /profile/ alike). An admin
+    may set another user's password; nobody sets their own here (POST /auth/password/ asks the old one)."""
     def changes() -> ProfileChanges:
-        schema = USER_UPDATE if is_admin(ctx.user) else _OWN_PROFILE_UPDATE
+        schema = USER_UPDATE if is_admin(ctx.user) and user_id != ctx.user.id else OWN_PROFILE_UPDATE
         return ProfileChanges(**schema.validate(ctx.json(), partial=ctx.spec.partial))
 
     return user_json(management.update_user(ctx.user, user_id, changes))
