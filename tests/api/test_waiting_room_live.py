@@ -106,7 +106,7 @@ def test_connect_subscribe_and_push_each_change_to_the_queues_followers(sent, dy
     queue.call_next(desk_user(), cardiology)
     sent.messages.clear()
     assert handlers.queue_changes({"Records": stream.records()}, None) == {"batchItemFailures": []}
-    assert sent.messages == [] and waiting_room.subscribers(cardiology) == []
+    assert sent.messages == [] and _connections(dynamodb_server) == ["phone"]  # connected, following no queue
     queue.call_next(desk_user(), cardiology)
     assert handlers.queue_changes({"Records": stream.records()}, None) == {"batchItemFailures": []}
     assert sent.messages == []
@@ -211,9 +211,7 @@ def test_a_poison_record_and_a_forbidden_connection_hold_back_nothing_else(sent,
     assert [message["board"]["next"] for message in sent.to("screen-ok")] == [[1]]
     assert [message["board"]["next"] for message in sent.to("general")] == [[1]]
     # A 403 is not a gone screen: both rows stay (read as the test, not as a function of the app).
-    rows = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=dynamodb_server).scan(
-        TableName=ConnectionModel.Meta.table_name)["Items"]
-    assert sorted(row["connection_id"]["S"] for row in rows) == ["general", "screen-403", "screen-ok"]
+    assert _connections(dynamodb_server) == ["general", "screen-403", "screen-ok"]
 
 
 def test_a_screen_gone_before_the_answer_is_forgotten(sent, dynamodb_server):
@@ -221,7 +219,7 @@ def test_a_screen_gone_before_the_answer_is_forgotten(sent, dynamodb_server):
     sent.gone.add("leaving")
     subscribe = json.dumps({"action": "subscribe", "department": None})
     assert handlers.websocket_message(ws_event("$default", "leaving", subscribe), None) == {"statusCode": 200}
-    assert waiting_room.subscribers(None) == []
+    assert _connections(dynamodb_server) == []
 
 
 def stream_costs(dynamodb_server, change) -> list[str]:
@@ -257,3 +255,10 @@ def test_an_entry_change_costs_little_when_nobody_watches_and_nobody_asked(sent,
     assert len(stream_costs(dynamodb_server, call)) == 6
     assert [message["board"]["next"] for message in sent.to("screen")] == [[3, 4, 5]]
     assert sent.to("screen-2") == sent.to("screen")
+
+
+def _connections(endpoint: str) -> list[str]:
+    """The stored connections, read as the test (not as a function of the app, whose IAM is checked)."""
+    rows = boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint).scan(
+        TableName=ConnectionModel.Meta.table_name)["Items"]
+    return sorted(row["connection_id"]["S"] for row in rows)
