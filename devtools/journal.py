@@ -53,6 +53,8 @@ COMPACT_SLACK_BYTES = 8 * 1024 * 1024
 # item, some µs: at 10,000 items a restart replays at most 1,000 requests.
 COMPACT_RECORDS_PER_ITEM = 0.1
 COMPACT_MIN_RECORDS = 500
+# The regions snapshotted even before a write names one: the local stage's.
+DEFAULT_REGIONS = ("us-east-1",)
 # A snapshot's items, as {"TableName", "Items": [<item in DynamoDB JSON>, ...]}: put straight
 # into moto's table, many times faster than BatchWriteItem requests (see _put_items).
 PUT_ITEMS = "dqs.PutItems"
@@ -142,7 +144,7 @@ class Journal:
         self.appended = 0  # records appended since the last compaction
         self.compactions = 0
         self.compact_seconds = 0.0  # time spent compacting, in total
-        self.regions: set[str] = {"us-east-1"}
+        self.regions: set[str] = set(DEFAULT_REGIONS)
         self.failed: Exception | None = None
         from devtools.moto_ttl import Sweeper
 

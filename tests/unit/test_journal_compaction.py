@@ -21,6 +21,8 @@ def test_many_small_writes_to_few_items_are_compacted_and_a_restart_replays_few(
     from devtools.local_server import start_embedded_dynamodb
 
     monkeypatch.setattr(journal_module, "COMPACT_MIN_RECORDS", 20)
+    # Only this test's region: the process's other tests keep tables of their own in moto's us-east-1.
+    monkeypatch.setattr(journal_module, "DEFAULT_REGIONS", (REGION,))
     _fresh_backend()
     server, endpoint = start_embedded_dynamodb(tmp_path, access_key="local")
     try:
