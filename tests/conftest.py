@@ -31,7 +31,6 @@ import pytest  # noqa: E402
 from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chalicelib import storage  # noqa: E402
 from chalicelib.domain import queue, security  # noqa: E402
 from devtools import moto_transactions  # noqa: E402
 from devtools.moto_memory import forget_dynamodb_objects  # noqa: E402
@@ -65,9 +64,10 @@ pytest_plugins = [
 @pytest.fixture
 def aws():
     """A fresh, empty set of tables in moto for each test."""
+    from tests.support.tables import fresh_tables
+
     with mock_aws():
-        storage.bind()
-        storage.create_tables()
+        fresh_tables()
         queue.forget_contention()
         yield
 
@@ -209,8 +209,9 @@ def dynamodb_server(moto_endpoint, monkeypatch):
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST", headers={
         "X-Dqs-Engine-Key": os.environ["AWS_ACCESS_KEY_ID"]})).read()
     monkeypatch.setenv("DQS_DYNAMODB_ENDPOINT", moto_endpoint)
-    storage.bind()
-    storage.create_tables()
+    from tests.support.tables import fresh_tables
+
+    fresh_tables()  # the server runs in this process, on moto's backend: the same copies serve
     queue.forget_contention()
     yield moto_endpoint
 

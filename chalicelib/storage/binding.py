@@ -114,10 +114,15 @@ def on_new_tables(hook: Callable[[], None]) -> Callable[[], None]:
     return hook
 
 
-def create_tables() -> None:
-    """Create every bound model's table if it is missing, with its TTL (local server and tests)."""
+def tables_replaced() -> None:
+    """Forget what was read from the tables: they were just made anew (create_tables(), or tests)."""
     for hook in _on_new_tables:
         hook()
+
+
+def create_tables() -> None:
+    """Create every bound model's table if it is missing, with its TTL (local server and tests)."""
+    tables_replaced()
     for model in MODELS:
         if not model.exists():
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
