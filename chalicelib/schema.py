@@ -21,6 +21,10 @@ MISSING = object()
 _EMAIL = (r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
           r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 
+# A phone number: digits, spaces and + ( ) - . with at least one digit. Written without a lookahead
+# (which a generator of examples can only meet by drawing and discarding, slowly at long lengths).
+PHONE_PATTERN = r"[0-9+(). -]*[0-9][0-9+(). -]*"
+
 # Dates and instants: years 1900 to 9998, so that every day's bounds and every instant
 # stay inside what datetime can represent in any time zone.
 MIN_DATE, MAX_DATE = date(1900, 1, 1), date(9998, 12, 31)

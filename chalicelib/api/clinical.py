@@ -34,13 +34,12 @@ from chalicelib.domain.ports.clinical import (
 )
 from chalicelib.domain.values import iso_date
 from chalicelib.errors import ValidationFailed
-from chalicelib.schema import Choice, Date, Field, FieldError, Int, List, Obj, Schema, Str
+from chalicelib.schema import PHONE_PATTERN, Choice, Date, Field, FieldError, Int, List, Obj, Schema, Str
 
 bp = Blueprint(__name__)
 
 TAG = "clinical records"
 TEXT = 2000
-PHONE_PATTERN = r"(?=.*[0-9])[0-9+(). -]+"
 LOGGED = " Read by anyone but the patient, it is written to the patient's access log first."
 WRITTEN = " Written to the patient's access log with the change."
 

@@ -12,11 +12,10 @@ from chalicelib.domain.permissions import ANY_ROLE, STAFF
 from chalicelib.domain.permissions import PATIENT as PATIENT_ROLE
 from chalicelib.domain.search import PatientQuery
 from chalicelib.domain.values import iso_date
-from chalicelib.schema import Bool, Choice, Date, Email, Int, Schema, Str
+from chalicelib.schema import PHONE_PATTERN, Bool, Choice, Date, Email, Int, Schema, Str
 
 bp = Blueprint(__name__)
 
-PHONE_PATTERN = r"(?=.*[0-9])[0-9+(). -]+"
 PHONE_MESSAGE = "Enter a valid phone number: digits, spaces and + ( ) - . only."
 
 
