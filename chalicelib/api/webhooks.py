@@ -100,8 +100,8 @@ def delete_webhook(ctx, webhook_id):
        tag=TAG, roles=(ADMIN,), many=True, response=DELIVERY)
 def list_deliveries(ctx, webhook_id):
     webhook_id = parse_id(webhook_id, "webhook")
-    limit, _, _ = ctx.page()
-    return {"results": [delivery_json(d) for d in webhooks.deliveries(webhook_id, limit)], "next": None}
+    limit, cursor, _ = ctx.page()
+    return page_json(webhooks.deliveries(webhook_id, limit, cursor), delivery_json)
 
 
 @route(bp, "/webhooks/{webhook_id}/ping", "POST", summary="Send a webhook a `ping` event now", tag=TAG,

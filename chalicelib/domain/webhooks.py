@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 from chalicelib import keys, telemetry
 from chalicelib.domain import clock
+from chalicelib.domain.entities import Page
 from chalicelib.domain.ports.webhooks import Delivery, Webhook
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
@@ -208,9 +209,10 @@ def remove(webhook_id: int) -> None:
         raise NotFound(f"No webhook with id {webhook_id}.")
 
 
-def deliveries(webhook_id: int, limit: int) -> list[Delivery]:
+def deliveries(webhook_id: int, limit: int, cursor: str | None = None) -> Page:
+    """A page of the webhook's delivery attempts, latest first."""
     get(webhook_id)
-    return stores().webhooks.deliveries(webhook_id, limit)
+    return stores().webhooks.deliveries_page(webhook_id, limit, cursor)
 
 
 # -- events and deliveries ----------------------------------------------------------------

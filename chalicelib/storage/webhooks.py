@@ -109,8 +109,13 @@ def log(delivery: Delivery) -> None:
                          expires_at=parse_instant(delivery.at) + KEEP_LOG).save()
 
 
-def deliveries(webhook_id: int, limit: int) -> list[Delivery]:
-    items = WebhookDeliveryModel.query(webhook_id, scan_index_forward=False, limit=limit, page_size=limit)
-    return [Delivery(int(i.webhook), i.event_id, i.type, optional_int(i.status_code), i.error, i.at,
-                     int(i.try_number)) for i in items]
+def _delivery(item: WebhookDeliveryModel) -> Delivery:
+    return Delivery(int(item.webhook), item.event_id, item.type, optional_int(item.status_code), item.error,
+                    item.at, int(item.try_number))
+
+
+def deliveries_page(webhook_id: int, limit: int, cursor: str | None) -> Page:
+    """A page of the webhook's attempts, latest first: one Query."""
+    return query_page(WebhookDeliveryModel, WebhookDeliveryModel, f"webhook-deliveries:{webhook_id}", limit, cursor,
+                      _delivery, hash_key=webhook_id, scan_index_forward=False)
 

@@ -87,7 +87,7 @@ def test_a_failing_receiver_is_retried_with_growing_delays_then_given_up(fakes, 
     assert len(outcomes) >= 8 and len(set(seen)) == 1
     assert delays == [0, *[min(d, 900) for d in webhooks.RETRY_DELAYS]]
     assert sum(webhooks.RETRY_DELAYS) >= 24 * 3600
-    log = webhooks.deliveries(webhook.id, 50)
+    log = webhooks.deliveries(webhook.id, 50).items
     assert [d.try_number for d in log] == list(range(len(outcomes), 0, -1))
     assert all(d.error == "HTTP 500" and d.status_code == 500 for d in log)
 
@@ -108,7 +108,7 @@ def test_a_name_that_resolves_privately_by_delivery_time_gets_nothing(fakes, mon
     posted = []
     monkeypatch.setattr(webhooks, "_post", lambda *args: posted.append(args) or 200)
     assert webhooks.deliver(message) == "retry" and posted == []
-    [attempt] = webhooks.deliveries(webhook.id, 10)
+    [attempt] = webhooks.deliveries(webhook.id, 10).items
     assert attempt.status_code is None and "public address" in attempt.error
     # Resolved publicly again: the POST goes to the address that was checked, not to a new lookup.
     monkeypatch.setattr(webhooks, "resolve", lambda host: ["93.184.216.34"])

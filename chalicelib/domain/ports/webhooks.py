@@ -53,8 +53,8 @@ class Webhooks(Protocol):
     def log(self, delivery: Delivery) -> None:
         """Record one attempt (kept 30 days)."""
 
-    def deliveries(self, webhook_id: int, limit: int) -> list[Delivery]:
-        """The latest attempts, latest first."""
+    def deliveries_page(self, webhook_id: int, limit: int, cursor: str | None) -> Page:
+        """A page of its attempts, latest first."""
 
     def appointment_changes(self, records: list[dict]) -> list[tuple[Appointment | None, Appointment | None]]:
         """The (before, after) appointments of the appointments table's stream records."""

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 from chalicelib.domain.entities import Page
 from chalicelib.domain.ports.webhooks import Delivery, Webhook
+from chalicelib.errors import ValidationFailed
 from tests.support.fakes.memory import MemoryDb
 
 
@@ -43,8 +44,14 @@ class MemoryWebhooks:
         with self.db.lock:
             self.log_items.append(delivery)
 
-    def deliveries(self, webhook_id: int, limit: int) -> list[Delivery]:
-        return [d for d in reversed(self.log_items) if d.webhook == webhook_id][:limit]
+    def deliveries_page(self, webhook_id: int, limit: int, cursor: str | None) -> Page:
+        """Latest first; the cursor is an offset, as the other fakes' pages."""
+        if cursor is not None and not cursor.isdigit():
+            raise ValidationFailed.field("cursor", "Invalid or expired cursor.")
+        items = [replace(d) for d in reversed(self.log_items) if d.webhook == webhook_id]
+        start = int(cursor or 0)
+        end = start + limit
+        return Page(items[start:end], str(end) if end < len(items) else None)
 
     def appointment_changes(self, records: list[dict]) -> list:
         """Records as the fakes' tests write them: {"old": Appointment | None, "new": Appointment | None}."""
