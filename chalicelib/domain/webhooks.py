@@ -26,7 +26,6 @@ import hmac
 import http.client
 import ipaddress
 import json
-import os
 import secrets
 import socket
 import ssl
@@ -44,6 +43,7 @@ from chalicelib.domain.ports.webhooks import Delivery, Webhook
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
 from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.settings import get_settings
 
 EVENTS = ("entry.created", "entry.called", "entry.recalled", "entry.served", "entry.no_show", "entry.canceled",
           "entry.transferred", "entry.expired", "queue.closed", "queue.opened",
@@ -60,14 +60,14 @@ Resolver = Callable[[str], list[str]]
 
 
 def allow_loopback() -> bool:
-    """`make run` sets DQS_WEBHOOKS_ALLOW_LOOPBACK=1 (devtools); a deployed stage never does."""
-    return os.environ.get("DQS_WEBHOOKS_ALLOW_LOOPBACK") == "1"
+    """`make run` sets DQS_WEBHOOKS_ALLOW_LOOPBACK=1 (devtools); a deployed stage never does (settings)."""
+    return get_settings().webhooks_allow_loopback
 
 
 def retry_delays() -> tuple[int, ...]:
     """The delays between tries; DQS_WEBHOOK_RETRY_SECONDS (tests) makes them all that many seconds."""
-    fixed = os.environ.get("DQS_WEBHOOK_RETRY_SECONDS")
-    return tuple(int(fixed) for _ in RETRY_DELAYS) if fixed else RETRY_DELAYS
+    fixed = get_settings().webhook_retry_seconds
+    return tuple(fixed for _ in RETRY_DELAYS) if fixed else RETRY_DELAYS
 
 
 # -- the URL rule ---------------------------------------------------------------------------

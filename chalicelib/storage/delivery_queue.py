@@ -4,11 +4,11 @@ per delivery, DelaySeconds up to 900). `make run` and the tests install a local 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable
 
 from chalicelib.errors import ConfigurationError
+from chalicelib.settings import get_settings
 
 _local: Callable[[dict, int], None] | None = None
 _client = None
@@ -26,7 +26,7 @@ def send(message: dict, delay_seconds: int) -> None:
     if _local is not None:
         _local(message, delay)
         return
-    url = os.environ.get("DQS_WEBHOOK_QUEUE_URL")
+    url = get_settings().webhook_queue_url
     if not url:
         raise ConfigurationError("DQS_WEBHOOK_QUEUE_URL is not set: no queue for webhook deliveries.")
     _sqs().send_message(QueueUrl=url, MessageBody=json.dumps(message), DelaySeconds=delay)

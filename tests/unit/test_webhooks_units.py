@@ -114,3 +114,37 @@ def test_a_name_that_resolves_privately_by_delivery_time_gets_nothing(fakes, mon
     monkeypatch.setattr(webhooks, "resolve", lambda host: ["93.184.216.34"])
     assert webhooks.deliver({**message, "try": 2, "due": 0}) == "delivered"
     assert posted[0][1] == "93.184.216.34"
+
+
+def _webhook_settings(**values):
+    from chalicelib.settings import _ENV_KEYS, _load
+
+    return _load(tuple(values.get(key) for key in _ENV_KEYS))
+
+
+def test_the_webhook_settings_are_read_through_settings_and_checked():
+    from chalicelib.errors import ConfigurationError
+
+    plain = _webhook_settings()
+    assert (plain.webhooks_allow_loopback, plain.webhook_retry_seconds, plain.webhook_queue_url) == (False, None, None)
+    local = _webhook_settings(DQS_WEBHOOKS_ALLOW_LOOPBACK="1", DQS_WEBHOOK_RETRY_SECONDS="2",
+                              DQS_WEBHOOK_QUEUE_URL="https://sqs.eu-west-1.amazonaws.com/1/q")
+    assert (local.webhooks_allow_loopback, local.webhook_retry_seconds, local.webhook_queue_url) == (
+        True, 2, "https://sqs.eu-west-1.amazonaws.com/1/q")
+    for key, value in (("DQS_WEBHOOKS_ALLOW_LOOPBACK", "yes"), ("DQS_WEBHOOK_RETRY_SECONDS", "soon"),
+                       ("DQS_WEBHOOK_RETRY_SECONDS", "0")):
+        with pytest.raises(ConfigurationError, match=key):
+            _webhook_settings(**{key: value})
+    with pytest.raises(ConfigurationError, match="DQS_WEBHOOKS_ALLOW_LOOPBACK"):  # never deployed
+        _webhook_settings(DQS_WEBHOOKS_ALLOW_LOOPBACK="1", AWS_LAMBDA_FUNCTION_NAME="webhook_deliveries",
+                          DQS_TABLE_PREFIX="dqs-", AWS_REGION="eu-west-1")
+
+
+def test_the_domain_follows_the_environment_as_it_is_now(monkeypatch):
+    monkeypatch.delenv("DQS_WEBHOOK_RETRY_SECONDS", raising=False)
+    monkeypatch.delenv("DQS_WEBHOOKS_ALLOW_LOOPBACK", raising=False)
+    assert webhooks.retry_delays() == webhooks.RETRY_DELAYS and not webhooks.allow_loopback()
+    monkeypatch.setenv("DQS_WEBHOOK_RETRY_SECONDS", "3")
+    monkeypatch.setenv("DQS_WEBHOOKS_ALLOW_LOOPBACK", "1")
+    assert webhooks.retry_delays() == (3,) * len(webhooks.RETRY_DELAYS) and webhooks.allow_loopback()
+    assert webhooks.check_url("http://127.0.0.1:9/in") == "http://127.0.0.1:9/in"
