@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError
 
 from chalicelib.domain.entities import Page
 from chalicelib.domain.ports.webhooks import Delivery, Webhook
@@ -14,7 +13,7 @@ from chalicelib.domain.values import optional_int, parse_instant
 from chalicelib.storage.appointments import changes as appointment_changes  # noqa: F401 (the store's)
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.cursors import query_page
-from chalicelib.storage.transactions import CONDITION_FAILED, cause, get_or_none
+from chalicelib.storage.transactions import get_or_none, written
 
 KIND = "webhook"
 KEEP_LOG = timedelta(days=30)
@@ -83,23 +82,13 @@ def active() -> list[Webhook]:
 
 
 def save(webhook: Webhook) -> bool:
-    try:
-        _model(webhook).save(condition=WebhookModel.id.exists())
-        return True
-    except PutError as exc:
-        if cause(exc) == CONDITION_FAILED:
-            return False
-        raise
+    """False when it is gone (a conditional PutItem)."""
+    return written(lambda: _model(webhook).save(condition=WebhookModel.id.exists()))
 
 
 def delete(webhook_id: int) -> bool:
-    try:
-        WebhookModel(webhook_id).delete(condition=WebhookModel.id.exists())
-        return True
-    except DeleteError as exc:
-        if cause(exc) == CONDITION_FAILED:
-            return False
-        raise
+    """False when it was not there (a conditional DeleteItem)."""
+    return written(lambda: WebhookModel(webhook_id).delete(condition=WebhookModel.id.exists()))
 
 
 def log(delivery: Delivery) -> None:

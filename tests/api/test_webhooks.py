@@ -105,3 +105,14 @@ def test_the_delivery_log_pages_latest_first_with_signed_cursors(api, people, lo
     for limit in ("0", "101", "x"):
         refused = api.get(f"{path}?limit={limit}", token=admin.token)
         assert refused.status == 400 and "limit" in refused.body["Fields"], limit
+
+
+def test_a_webhook_gone_meanwhile_is_neither_saved_nor_deleted_again(api, people, loopback):
+    admin = people.admin()
+    hook_id = api.post("/webhooks", {"url": "http://127.0.0.1:9/in", "events": ["entry.created"]},
+                       token=admin.token).body["id"]
+    hook = stored_webhooks.get(hook_id)
+    assert api.delete(f"/webhooks/{hook_id}", token=admin.token).status == 204
+    assert stored_webhooks.save(hook) is False and stored_webhooks.get(hook_id) is None  # not written back
+    assert stored_webhooks.delete(hook_id) is False
+    assert api.delete(f"/webhooks/{hook_id}", token=admin.token).status == 404
