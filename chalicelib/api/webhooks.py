@@ -8,6 +8,7 @@ from chalicelib.domain import webhooks
 from chalicelib.domain.permissions import ADMIN
 from chalicelib.domain.ports.webhooks import Delivery, Webhook
 from chalicelib.schema import Bool, Choice, FieldError, Int, List, Schema, Str
+from chalicelib.telemetry import count
 
 bp = Blueprint(__name__)
 TAG = "webhooks"
@@ -124,8 +125,7 @@ def entry_events(records: list[dict]) -> dict:
     from chalicelib.api.queues import entry_json
 
     bind_storage()
-    events = webhooks.entry_events(records, entry_json)
-    return {"events": len(events), "queued": webhooks.fan_out(events)}
+    return _queued(webhooks.entry_events(records, entry_json))
 
 
 def appointment_events(records: list[dict]) -> dict:
@@ -134,8 +134,20 @@ def appointment_events(records: list[dict]) -> dict:
     from chalicelib.api.http import bind_storage
 
     bind_storage()
-    events = webhooks.appointment_events(records, appointment_json)
-    return {"events": len(events), "queued": webhooks.fan_out(events)}
+    return _queued(webhooks.appointment_events(records, appointment_json))
+
+
+def _queued(events: list[tuple[dict, dict]]) -> dict:
+    """Queue the batch's deliveries; the records some of whose deliveries the queue did not take are
+    the batch's item failures (ReportBatchItemFailures: Lambda reads the stream again from the first
+    of them, so nothing is lost; an event already queued may be sent twice, with its same id)."""
+    queued, failed = webhooks.fan_out([sent for _, sent in events])
+    numbers = list(dict.fromkeys(str((events[position][0].get("dynamodb") or {}).get("SequenceNumber", ""))
+                                 for position in failed))
+    count("WebhookEvents", len(events))
+    count("WebhooksQueued", queued)
+    count("RecordsFailed", len(numbers))
+    return {"batchItemFailures": [{"itemIdentifier": number} for number in numbers]}
 
 
 def deliver(bodies: list[str]) -> dict:

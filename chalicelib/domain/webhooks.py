@@ -229,16 +229,20 @@ def ping(webhook_id: int) -> dict:
     return sent
 
 
-def fan_out(events: list[dict]) -> int:
-    """One queued message per (active webhook, event it subscribed to); how many."""
+def fan_out(events: list[dict]) -> tuple[int, list[int]]:
+    """One queued message per (active webhook, event it subscribed to), sent together (SQS:
+    SendMessageBatch, 10 a call): how many were queued, and the positions of the events some of
+    whose messages were not (their stream records are to be read again; a receiver may then get an
+    event twice, with the same DQS-Event-Id, never not at all)."""
     hooks = stores().webhooks.active() if events else []
-    queued = 0
-    for sent in events:
+    messages, of_event = [], []
+    for position, sent in enumerate(events):
         for webhook in hooks:
             if sent["type"] in webhook.events:
-                stores().delivery_queue.send({"webhook": webhook.id, "event": sent, "try": 1, "due": 0}, 0)
-                queued += 1
-    return queued
+                messages.append({"webhook": webhook.id, "event": sent, "try": 1, "due": 0})
+                of_event.append(position)
+    refused = stores().delivery_queue.send_many(messages) if messages else []
+    return len(messages) - len(refused), sorted({of_event[position] for position in refused})
 
 
 def deliver(message: dict, post: Callable[[str, bytes, dict], int] | None = None) -> str:
@@ -321,9 +325,10 @@ def _post(url: str, address: str, body: bytes, headers: dict) -> int:
 
 
 # -- events from the streams (queue.closed / queue.opened: see entry_events) ---------------------
-def entry_events(records: list[dict], present: Callable[[Any], dict]) -> list[dict]:
-    """The webhook events of the entries' stream records; `present` shows an entry as the API shows
-    it to staff. The event id comes from the record's, so a re-read batch makes the same events.
+def entry_events(records: list[dict], present: Callable[[Any], dict]) -> list[tuple[dict, dict]]:
+    """(record, event) for each of the entries' stream records that makes a webhook event; `present`
+    shows an entry as the API shows it to staff. The event id comes from the record's, so a re-read
+    batch makes the same events.
     (Closing and opening a queue change its day's counter item, in a table without a stream: no
     queue.closed / queue.opened events come from here; a closing's expired entries do.)"""
     events = []
@@ -331,7 +336,7 @@ def entry_events(records: list[dict], present: Callable[[Any], dict]) -> list[di
     for record, (before, after) in zip(records, changes, strict=True):
         kind = _entry_event_type(before, after)
         if kind:
-            events.append(event(kind, present(after), f"evt_{record.get('eventID', uuid.uuid4().hex)}"))
+            events.append((record, event(kind, present(after), f"evt_{record.get('eventID', uuid.uuid4().hex)}")))
     return events
 
 
@@ -348,8 +353,8 @@ def _entry_event_type(before, after) -> str | None:
     return None
 
 
-def appointment_events(records: list[dict], present: Callable[[Any], dict]) -> list[dict]:
-    """The webhook events of the appointments' stream records (created, changed, checked_in)."""
+def appointment_events(records: list[dict], present: Callable[[Any], dict]) -> list[tuple[dict, dict]]:
+    """(record, event) for the appointments' stream records that make one (created, changed, checked_in)."""
     events = []
     for record, (before, after) in zip(records, stores().webhooks.appointment_changes(records), strict=True):
         if after is None:
@@ -362,5 +367,5 @@ def appointment_events(records: list[dict], present: Callable[[Any], dict]) -> l
             kind = "appointment.changed"
         else:
             continue
-        events.append(event(kind, present(after), f"evt_{record.get('eventID', uuid.uuid4().hex)}"))
+        events.append((record, event(kind, present(after), f"evt_{record.get('eventID', uuid.uuid4().hex)}")))
     return events

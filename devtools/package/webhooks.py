@@ -44,7 +44,9 @@ def _stream_reader(function: str, table: str, roles: dict[str, str]) -> tuple[di
     stream = {"Fn::GetAtt": [table_logical_id(model_of(table)), "StreamArn"]}
     name = cfn_name(function)
     function_part = {"Properties": {
-        "Events": {name + "DynamodbEventSource": {"Properties": {"Stream": stream}}},
+        # The handler names the records whose deliveries the queue did not take (api/webhooks.py).
+        "Events": {name + "DynamodbEventSource": {"Properties": {
+            "Stream": stream, "FunctionResponseTypes": ["ReportBatchItemFailures"]}}},
         "Environment": {"Variables": {"DQS_WEBHOOK_QUEUE_URL": _queue_url()}}}}
     policy = _policy(function, roles, [
         {"Effect": "Allow", "Action": [f"dynamodb:{a}" for a in STREAM_ACTIONS], "Resource": [stream]},

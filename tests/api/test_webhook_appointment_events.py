@@ -26,3 +26,56 @@ def test_a_new_appointment_is_an_event_looked_up_against_the_active_webhooks(api
     with recording() as calls:
         handlers.webhook_appointment_events({"Records": [record]}, None)
     assert calls == ["Query"]  # the active webhooks, once for the batch
+
+
+def test_a_batch_goes_to_sqs_ten_a_call_and_only_the_records_sqs_refused_are_failures(api, as_role, monkeypatch):
+    import botocore.exceptions
+
+    from chalicelib.storage import delivery_queue
+
+    monkeypatch.setenv("DQS_WEBHOOKS_ALLOW_LOOPBACK", "1")
+    admin, staff = as_role("admin").token, as_role("staff").token
+    for _ in range(2):
+        assert api.post("/webhooks", {"url": "http://127.0.0.1:9/in", "events": ["appointment.created"]},
+                        token=admin).status == 201
+    department = api.post("/departments", {"name": "Cardiology"}, token=admin).body["id"]
+    doctor = api.post("/doctors", {"name": "Dr. Who", "specialty": "Cardiology", "department": department},
+                      token=admin).body["id"]
+    patient = api.post("/patients", {"name": "John Doe"}, token=staff).body["id"]
+    booked = api.post("/appointments", {"patient": patient, "doctor": doctor, "date": "2031-01-01T10:00:00Z"},
+                      token=staff).body["id"]
+    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName=AppointmentModel.Meta.table_name, Key={"id": {"N": str(booked)}})["Item"]
+    records = [{"eventID": f"evt-{n}", "eventName": "INSERT", "eventSource": "aws:dynamodb",
+                "dynamodb": {"NewImage": item, "SequenceNumber": str(100 + n)}} for n in range(12)]
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="webhook-deliveries")["QueueUrl"]
+    monkeypatch.setenv("DQS_WEBHOOK_QUEUE_URL", url)
+    calls, refuse, broken = [], set(), []
+
+    class Sqs:  # moto's SQS, refusing the entries the test names and failing the calls it breaks
+        def send_message_batch(self, QueueUrl, Entries):
+            calls.append(len(Entries))
+            if len(calls) in broken:
+                raise botocore.exceptions.EndpointConnectionError(endpoint_url=QueueUrl)
+            answer = sqs.send_message_batch(QueueUrl=QueueUrl, Entries=[e for e in Entries if e["Id"] not in refuse])
+            return {**answer, "Failed": [{"Id": e["Id"], "Code": "InternalError", "SenderFault": False}
+                                         for e in Entries if e["Id"] in refuse]}
+
+    monkeypatch.setattr(delivery_queue, "_sqs", Sqs)
+
+    def held() -> int:
+        return int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"]["ApproximateNumberOfMessages"])
+
+    # 12 events x 2 webhooks: 24 messages in 3 calls, nothing refused.
+    assert handlers.webhook_appointment_events({"Records": records}, None) == {"batchItemFailures": []}
+    assert calls == [10, 10, 4] and held() == 24
+    # Message 5 (event 2's, second webhook) refused, and the third call lost (events 10 and 11).
+    calls.clear()
+    refuse.add("5")
+    broken.append(3)
+    answer = handlers.webhook_appointment_events({"Records": records}, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "102"}, {"itemIdentifier": "110"},
+                                            {"itemIdentifier": "111"}]}
+    assert calls == [10, 10, 4] and held() == 24 + 19

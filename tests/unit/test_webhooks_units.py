@@ -66,7 +66,7 @@ def test_a_sealed_secret_opens_only_unchanged():
 def test_a_failing_receiver_is_retried_with_growing_delays_then_given_up(fakes, monkeypatch):
     monkeypatch.setenv("DQS_WEBHOOKS_ALLOW_LOOPBACK", "1")
     webhook, secret = webhooks.register("http://127.0.0.1:9/in", ["entry.created"])
-    assert webhooks.fan_out([webhooks.event("entry.created", {"id": 1}), webhooks.event("entry.served", {})]) == 1
+    assert webhooks.fan_out([webhooks.event("entry.created", {"id": 1}), webhooks.event("entry.served", {})]) == (1, [])
     queue = fakes.delivery_queue
     seen = []
 
@@ -148,3 +148,28 @@ def test_the_domain_follows_the_environment_as_it_is_now(monkeypatch):
     monkeypatch.setenv("DQS_WEBHOOKS_ALLOW_LOOPBACK", "1")
     assert webhooks.retry_delays() == (3,) * len(webhooks.RETRY_DELAYS) and webhooks.allow_loopback()
     assert webhooks.check_url("http://127.0.0.1:9/in") == "http://127.0.0.1:9/in"
+
+
+def test_a_batch_of_events_is_queued_ten_a_call_and_only_refused_events_are_reported(fakes, monkeypatch):
+    monkeypatch.setenv("DQS_WEBHOOKS_ALLOW_LOOPBACK", "1")
+    for events in (["entry.created"], ["entry.created", "entry.called"], ["entry.served"]):
+        webhooks.register("http://127.0.0.1:9/in", events)
+    queue = fakes.delivery_queue
+    created = [webhooks.event("entry.created", {"id": n}) for n in range(6)]
+    called = webhooks.event("entry.called", {"id": 9})
+    queued, failed = webhooks.fan_out([*created, called])
+    assert (queued, failed) == (13, []) and queue.calls == 2  # 6 x 2 + 1 messages: SendMessageBatch x 2
+    assert {m["event"]["id"] for m, _ in queue.sent} == {e["id"] for e in [*created, called]}
+    queue.sent.clear()
+    # The queue refuses one message (of one webhook) for event 2 and every message of event 6.
+    queue.refuse = lambda m: (m["event"] is created[2] and m["webhook"] == 1) or m["event"] is called
+    queued, failed = webhooks.fan_out([*created, called])
+    assert (queued, failed) == (11, [2, 6]) and len(queue.sent) == 11
+    assert webhooks.fan_out([]) == (0, [])
+
+
+def test_sqs_batches_keep_within_ten_entries_and_256_kib():
+    from chalicelib.storage import delivery_queue
+
+    chunks = delivery_queue._chunks(["a" * 200_000, "b" * 100_000, "c", *["d"] * 12])
+    assert [[position for position, _ in chunk] for chunk in chunks] == [[0], list(range(1, 11)), [11, 12, 13, 14]]

@@ -63,3 +63,7 @@ class Webhooks(Protocol):
 class DeliveryQueue(Protocol):
     def send(self, message: dict, delay_seconds: int) -> None:
         """Put one delivery on the durable queue, to be handled no sooner than `delay_seconds` (0-900)."""
+
+    def send_many(self, messages: list[dict]) -> list[int]:
+        """Put these deliveries on the queue now, in as few calls as it takes; the positions (in
+        `messages`) of those it did not take."""

@@ -1,6 +1,7 @@
 """Webhooks, their delivery log and the delivery queue, in memory."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from chalicelib.domain.entities import Page
@@ -63,6 +64,16 @@ class MemoryDeliveryQueue:
 
     def __init__(self):
         self.sent: list[tuple[dict, int]] = []
+        self.calls = 0  # send and send_many calls, as SQS calls
+        self.refuse: Callable[[dict], bool] = lambda message: False  # a test's failing entries
 
     def send(self, message: dict, delay_seconds: int) -> None:
+        self.calls += 1
         self.sent.append((message, delay_seconds))
+
+    def send_many(self, messages: list[dict]) -> list[int]:
+        """As SendMessageBatch: up to 10 a call; the refused ones are not queued."""
+        self.calls += -(-len(messages) // 10)
+        failed = [position for position, message in enumerate(messages) if self.refuse(message)]
+        self.sent.extend((message, 0) for position, message in enumerate(messages) if position not in failed)
+        return failed
