@@ -1,8 +1,9 @@
 """Webhooks and their delivery log. The `webhooks` table holds the registrations (listed by the
 kind index); `webhook-deliveries` one item per attempt, under its webhook, newest last in key
-order, kept 30 days (TTL)."""
+order (to the nanosecond), kept 30 days (TTL)."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
@@ -43,7 +44,9 @@ class WebhookDeliveryModel(StoredModel):
         ttl_attribute = "expires_at"
 
     webhook = NumberAttribute(hash_key=True)
-    key = UnicodeAttribute(range_key=True)  # "<at>#<event id>#<try, 4 digits>": time order
+    # "<at>#<ns, 20 digits>#<event id>#<try, 4 digits>": time order, within `at`'s second by the
+    # nanosecond it was logged (older items, "<at>#<event id>#<try>", sort last in their second).
+    key = UnicodeAttribute(range_key=True)
     event_id = UnicodeAttribute()
     type = UnicodeAttribute()
     status_code = NumberAttribute(null=True)
@@ -92,7 +95,8 @@ def delete(webhook_id: int) -> bool:
 
 
 def log(delivery: Delivery) -> None:
-    WebhookDeliveryModel(delivery.webhook, f"{delivery.at}#{delivery.event_id}#{delivery.try_number:04d}",
+    key = f"{delivery.at}#{time.time_ns():020d}#{delivery.event_id}#{delivery.try_number:04d}"
+    WebhookDeliveryModel(delivery.webhook, key,
                          event_id=delivery.event_id, type=delivery.type, status_code=delivery.status_code,
                          error=delivery.error, at=delivery.at, try_number=delivery.try_number,
                          expires_at=parse_instant(delivery.at) + KEEP_LOG).save()
