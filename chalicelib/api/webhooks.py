@@ -116,6 +116,8 @@ def ping(ctx, webhook_id):
 # Placeholders as live.ENTRIES_STREAM's: `make package` puts the stack's own ARN and queue in.
 APPOINTMENTS_STREAM = ("arn:aws:dynamodb:us-east-1:000000000000:table/dqs-appointments/stream/"
                        "set-by-make-package")
+COUNTERS_STREAM = ("arn:aws:dynamodb:us-east-1:000000000000:table/dqs-counters/stream/"
+                   "set-by-make-package")
 DELIVERY_QUEUE = "arn:aws:sqs:us-east-1:000000000000:dqs-webhook-deliveries-set-by-make-package"
 
 
@@ -135,6 +137,14 @@ def appointment_events(records: list[dict]) -> dict:
 
     bind_storage()
     return _queued(webhooks.appointment_events(records, appointment_json))
+
+
+def queue_day_events(records: list[dict]) -> dict:
+    """The counters table's stream (the queue days' closed flag): queue.closed and queue.opened."""
+    from chalicelib.api.http import bind_storage
+
+    bind_storage()
+    return _queued(webhooks.queue_day_events(records))
 
 
 def _queued(events: list[tuple[dict, dict]]) -> dict:

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from chalicelib import keys, telemetry
 from chalicelib.domain import clock
-from chalicelib.domain.entities import Page
+from chalicelib.domain.entities import Page, queue_department
 from chalicelib.domain.ports.webhooks import Delivery, Webhook
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
@@ -324,13 +324,12 @@ def _post(url: str, address: str, body: bytes, headers: dict) -> int:
         connection.close()
 
 
-# -- events from the streams (queue.closed / queue.opened: see entry_events) ---------------------
+# -- events from the streams ----------------------------------------------------------------
 def entry_events(records: list[dict], present: Callable[[Any], dict]) -> list[tuple[dict, dict]]:
     """(record, event) for each of the entries' stream records that makes a webhook event; `present`
     shows an entry as the API shows it to staff. The event id comes from the record's, so a re-read
-    batch makes the same events.
-    (Closing and opening a queue change its day's counter item, in a table without a stream: no
-    queue.closed / queue.opened events come from here; a closing's expired entries do.)"""
+    batch makes the same events. (A closing's expired entries are `entry.expired` events here; the
+    closing itself is `queue.closed`, from the queue days' records: queue_day_events.)"""
     events = []
     changes = stores().queue_entries.changes(records)
     for record, (before, after) in zip(records, changes, strict=True):
@@ -368,4 +367,20 @@ def appointment_events(records: list[dict], present: Callable[[Any], dict]) -> l
         else:
             continue
         events.append((record, event(kind, present(after), f"evt_{record.get('eventID', uuid.uuid4().hex)}")))
+    return events
+
+
+def queue_day_events(records: list[dict]) -> list[tuple[dict, dict]]:
+    """(record, event) for the queue days' records that close or reopen a day's queue (the counters
+    table's stream: other counters' records make none). `data` is {"department", "queue_date",
+    "closed_at"}: the queue (null: the general one), its day, and when it was closed (null once open).
+    The nightly reset closes no queue (it expires what an ended day left: `entry.expired`)."""
+    events = []
+    for record, change in zip(records, stores().queue_days.changes(records), strict=True):
+        if change is None or bool(change.closed_before) == bool(change.closed_after):
+            continue
+        kind = "queue.closed" if change.closed_after else "queue.opened"
+        data = {"department": queue_department(change.queue), "queue_date": change.day.isoformat(),
+                "closed_at": change.closed_after}
+        events.append((record, event(kind, data, f"evt_{record.get('eventID', uuid.uuid4().hex)}")))
     return events

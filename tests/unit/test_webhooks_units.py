@@ -173,3 +173,21 @@ def test_sqs_batches_keep_within_ten_entries_and_256_kib():
 
     chunks = delivery_queue._chunks(["a" * 200_000, "b" * 100_000, "c", *["d"] * 12])
     assert [[position for position, _ in chunk] for chunk in chunks] == [[0], list(range(1, 11)), [11, 12, 13, 14]]
+
+
+def test_a_queue_day_closing_or_reopening_is_an_event_and_nothing_else_is(fakes):
+    from datetime import date
+
+    from chalicelib.domain.ports.queue import DayChange
+
+    day, at = date(2026, 3, 4), "2026-03-04T15:00:00Z"
+    records = [{"eventID": "a", "day": DayChange("department-7", day, None, at)},  # closed
+               {"eventID": "b", "day": None},  # another counter
+               {"eventID": "c", "day": DayChange("general", day, at, None)},  # reopened
+               {"eventID": "d", "day": DayChange("general", day, at, at)},  # closed again: no change
+               {"eventID": "e", "day": DayChange("general", day, None, None)}]  # a token
+    events = webhooks.queue_day_events(records)
+    assert [record["eventID"] for record, _ in events] == ["a", "c"]
+    assert [(e["id"], e["type"], e["data"]) for _, e in events] == [
+        ("evt_a", "queue.closed", {"department": 7, "queue_date": "2026-03-04", "closed_at": at}),
+        ("evt_c", "queue.opened", {"department": None, "queue_date": "2026-03-04", "closed_at": None})]
