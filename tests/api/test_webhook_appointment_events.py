@@ -68,9 +68,10 @@ def test_a_batch_goes_to_sqs_ten_a_call_and_only_the_records_sqs_refused_are_fai
         return int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])[
             "Attributes"]["ApproximateNumberOfMessages"])
 
-    # 12 events x 2 webhooks: 24 messages in 3 calls, nothing refused.
-    assert handlers.webhook_appointment_events({"Records": records}, None) == {"batchItemFailures": []}
-    assert calls == [10, 10, 4] and held() == 24
+    # 12 events x 2 webhooks: 24 messages in 3 calls, nothing refused; one DynamoDB call for the batch.
+    with recording() as dynamodb:
+        assert handlers.webhook_appointment_events({"Records": records}, None) == {"batchItemFailures": []}
+    assert calls == [10, 10, 4] and held() == 24 and dynamodb == ["Query"]
     # Message 5 (event 2's, second webhook) refused, and the third call lost (events 10 and 11).
     calls.clear()
     refuse.add("5")
