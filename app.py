@@ -87,7 +87,7 @@ def queue_changes(event):
     return live.changes(app.websocket_api, event.to_dict()["Records"])
 
 
-# Webhooks (chalicelib/domain/webhooks.py): events from the entries' and appointments' streams, each
+# Webhooks (chalicelib/domain/webhooks.py): events from the entries', appointments' and counters' streams, each
 # delivery one message on an SQS queue, handled one at a time by its own function with a short timeout.
 @app.on_dynamodb_record(stream_arn=live.ENTRIES_STREAM, name="webhook_entry_events", batch_size=100,
                         starting_position="LATEST")
@@ -101,6 +101,15 @@ def webhook_entry_events(event):
 @logged("webhook_appointment_events")
 def webhook_appointment_events(event):
     return webhooks.appointment_events(event.to_dict()["Records"])
+
+
+@app.on_dynamodb_record(stream_arn=webhooks.COUNTERS_STREAM, name="webhook_queue_events", batch_size=100,
+                        starting_position="LATEST")
+@logged("webhook_queue_events")
+def webhook_queue_events(event):
+    """queue.closed and queue.opened: the queue days' closed flag, in the counters table (the
+    deployed mapping lets only those records through: devtools/package/webhooks.py)."""
+    return webhooks.queue_day_events(event.to_dict()["Records"])
 
 
 @app.on_sqs_message(queue_arn=webhooks.DELIVERY_QUEUE, batch_size=1, name="webhook_deliveries")

@@ -51,6 +51,10 @@ _ENV_KEYS = (
     "DQS_BOOKINGS_PER_DAY",
     "DQS_MESSAGES_PER_PATIENT_DAY",
     "DQS_SMS_PER_DAY",
+    # Webhooks
+    "DQS_WEBHOOKS_ALLOW_LOOPBACK",
+    "DQS_WEBHOOK_RETRY_SECONDS",
+    "DQS_WEBHOOK_QUEUE_URL",
 )
 
 
@@ -84,6 +88,12 @@ class Settings(NamedTuple):
     bookings_per_day: int = 10
     messages_per_patient_day: int = 6
     sms_per_day: int = 500
+    # Webhooks: `make run` lets them go to http on loopback (never a deployed function); the tests
+    # shorten every retry delay to this many seconds (None: the real growing delays); the SQS queue
+    # deliveries go through when deployed.
+    webhooks_allow_loopback: bool = False
+    webhook_retry_seconds: int | None = None
+    webhook_queue_url: str | None = None
 
     def table_name(self, suffix: str) -> str:
         return f"{self.table_prefix}{suffix}"
@@ -138,7 +148,22 @@ def _load(values: tuple[str | None, ...]) -> Settings:
         bookings_per_day=_whole(env, "DQS_BOOKINGS_PER_DAY", 10, 1, 1000),
         messages_per_patient_day=_whole(env, "DQS_MESSAGES_PER_PATIENT_DAY", 6, 0, 1000),
         sms_per_day=_whole(env, "DQS_SMS_PER_DAY", 500, 0, 10_000_000),
+        webhooks_allow_loopback=_allow_loopback(env),
+        webhook_retry_seconds=(_whole(env, "DQS_WEBHOOK_RETRY_SECONDS", 0, 1, 24 * 3600)
+                               if env["DQS_WEBHOOK_RETRY_SECONDS"] else None),
+        webhook_queue_url=env["DQS_WEBHOOK_QUEUE_URL"] or None,
     )
+
+
+def _allow_loopback(env: dict) -> bool:
+    """DQS_WEBHOOKS_ALLOW_LOOPBACK=1: webhooks may go to http on 127.0.0.1, ::1 or localhost (`make run`).
+    A deployed function refuses it: there it would open the door to the instance's own services."""
+    raw = env["DQS_WEBHOOKS_ALLOW_LOOPBACK"] or ""
+    if raw not in ("", "0", "1"):
+        raise ConfigurationError("DQS_WEBHOOKS_ALLOW_LOOPBACK must be 1 or 0.")
+    if raw == "1" and env["AWS_LAMBDA_FUNCTION_NAME"]:
+        raise ConfigurationError("DQS_WEBHOOKS_ALLOW_LOOPBACK is for `make run` only, never a deployed function.")
+    return raw == "1"
 
 
 def _read_timeout(raw: str | None) -> float:

@@ -1,8 +1,9 @@
-"""`make run`'s webhooks, through the deployed code: the entries' and appointments' streams read as
-devtools/stream_feed.py reads the entries', handed to the app's own stream functions
-(app.webhook_entry_events, app.webhook_appointment_events); and the delivery queue as an in-process
-queue with delays, whose messages go to the app's SQS function (app.webhook_deliveries) on worker
-threads, one message at a time each, so a slow receiver holds one worker, never the API.
+"""`make run`'s webhooks, through the deployed code: the entries', appointments' and counters' (the
+queue days') streams read as devtools/stream_feed.py reads the entries', handed to the app's own
+stream functions (app.webhook_entry_events, app.webhook_appointment_events,
+app.webhook_queue_events); and the delivery queue as an in-process queue with delays, whose messages
+go to the app's SQS function (app.webhook_deliveries) on worker threads, one message at a time each,
+so a slow receiver holds one worker, never the API.
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ class LocalWebhooks:
     def __init__(self, endpoint: str, region: str, workers: int = WORKERS):
         import app
         from chalicelib.storage.appointments import AppointmentModel
+        from chalicelib.storage.counters import CounterModel
         from chalicelib.storage.queue_entries import QueueEntryModel
 
         self.queue = LocalDeliveryQueue(workers)
@@ -86,6 +88,10 @@ class LocalWebhooks:
                        model=QueueEntryModel),
             StreamFeed(endpoint, region, lambda records: app.webhook_appointment_events({"Records": records}, None),
                        model=AppointmentModel),
+            # The queue days (queue.closed, queue.opened) among the other counters: unfiltered here, the
+            # function itself passes over the rest.
+            StreamFeed(endpoint, region, lambda records: app.webhook_queue_events({"Records": records}, None),
+                       model=CounterModel),
         ]
 
     def start(self) -> LocalWebhooks:

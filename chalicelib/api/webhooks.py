@@ -8,6 +8,7 @@ from chalicelib.domain import webhooks
 from chalicelib.domain.permissions import ADMIN
 from chalicelib.domain.ports.webhooks import Delivery, Webhook
 from chalicelib.schema import Bool, Choice, FieldError, Int, List, Schema, Str
+from chalicelib.telemetry import count
 
 bp = Blueprint(__name__)
 TAG = "webhooks"
@@ -100,8 +101,8 @@ def delete_webhook(ctx, webhook_id):
        tag=TAG, roles=(ADMIN,), many=True, response=DELIVERY)
 def list_deliveries(ctx, webhook_id):
     webhook_id = parse_id(webhook_id, "webhook")
-    limit, _, _ = ctx.page()
-    return {"results": [delivery_json(d) for d in webhooks.deliveries(webhook_id, limit)], "next": None}
+    limit, cursor, _ = ctx.page()
+    return page_json(webhooks.deliveries(webhook_id, limit, cursor), delivery_json)
 
 
 @route(bp, "/webhooks/{webhook_id}/ping", "POST", summary="Send a webhook a `ping` event now", tag=TAG,
@@ -115,6 +116,8 @@ def ping(ctx, webhook_id):
 # Placeholders as live.ENTRIES_STREAM's: `make package` puts the stack's own ARN and queue in.
 APPOINTMENTS_STREAM = ("arn:aws:dynamodb:us-east-1:000000000000:table/dqs-appointments/stream/"
                        "set-by-make-package")
+COUNTERS_STREAM = ("arn:aws:dynamodb:us-east-1:000000000000:table/dqs-counters/stream/"
+                   "set-by-make-package")
 DELIVERY_QUEUE = "arn:aws:sqs:us-east-1:000000000000:dqs-webhook-deliveries-set-by-make-package"
 
 
@@ -124,8 +127,7 @@ def entry_events(records: list[dict]) -> dict:
     from chalicelib.api.queues import entry_json
 
     bind_storage()
-    events = webhooks.entry_events(records, entry_json)
-    return {"events": len(events), "queued": webhooks.fan_out(events)}
+    return _queued(webhooks.entry_events(records, entry_json))
 
 
 def appointment_events(records: list[dict]) -> dict:
@@ -134,8 +136,28 @@ def appointment_events(records: list[dict]) -> dict:
     from chalicelib.api.http import bind_storage
 
     bind_storage()
-    events = webhooks.appointment_events(records, appointment_json)
-    return {"events": len(events), "queued": webhooks.fan_out(events)}
+    return _queued(webhooks.appointment_events(records, appointment_json))
+
+
+def queue_day_events(records: list[dict]) -> dict:
+    """The counters table's stream (the queue days' closed flag): queue.closed and queue.opened."""
+    from chalicelib.api.http import bind_storage
+
+    bind_storage()
+    return _queued(webhooks.queue_day_events(records))
+
+
+def _queued(events: list[tuple[dict, dict]]) -> dict:
+    """Queue the batch's deliveries; the records some of whose deliveries the queue did not take are
+    the batch's item failures (ReportBatchItemFailures: Lambda reads the stream again from the first
+    of them, so nothing is lost; an event already queued may be sent twice, with its same id)."""
+    queued, failed = webhooks.fan_out([sent for _, sent in events])
+    numbers = list(dict.fromkeys(str((events[position][0].get("dynamodb") or {}).get("SequenceNumber", ""))
+                                 for position in failed))
+    count("WebhookEvents", len(events))
+    count("WebhooksQueued", queued)
+    count("RecordsFailed", len(numbers))
+    return {"batchItemFailures": [{"itemIdentifier": number} for number in numbers]}
 
 
 def deliver(bodies: list[str]) -> dict:

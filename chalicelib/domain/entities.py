@@ -196,6 +196,11 @@ def queue_name(department: int | None) -> str:
     return GENERAL_QUEUE if department is None else f"department-{department}"
 
 
+def queue_department(queue: str) -> int | None:
+    """The department a queue name is of (None: the general queue); queue_name's inverse."""
+    return None if queue == GENERAL_QUEUE else int(queue.removeprefix("department-"))
+
+
 def rank_of(priority: str, token_number: int, appointment_minute: int | None = None) -> int:
     """Calling order within a queue's day: urgent first by token number, then checked-in appointments
     by appointment time, then normal by token number. (Urgent and normal ranks are what they were

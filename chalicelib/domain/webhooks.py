@@ -26,7 +26,6 @@ import hmac
 import http.client
 import ipaddress
 import json
-import os
 import secrets
 import socket
 import ssl
@@ -39,10 +38,12 @@ from urllib.parse import urlsplit
 
 from chalicelib import keys, telemetry
 from chalicelib.domain import clock
+from chalicelib.domain.entities import Page, queue_department
 from chalicelib.domain.ports.webhooks import Delivery, Webhook
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
 from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.settings import get_settings
 
 EVENTS = ("entry.created", "entry.called", "entry.recalled", "entry.served", "entry.no_show", "entry.canceled",
           "entry.transferred", "entry.expired", "queue.closed", "queue.opened",
@@ -59,14 +60,14 @@ Resolver = Callable[[str], list[str]]
 
 
 def allow_loopback() -> bool:
-    """`make run` sets DQS_WEBHOOKS_ALLOW_LOOPBACK=1 (devtools); a deployed stage never does."""
-    return os.environ.get("DQS_WEBHOOKS_ALLOW_LOOPBACK") == "1"
+    """`make run` sets DQS_WEBHOOKS_ALLOW_LOOPBACK=1 (devtools); a deployed stage never does (settings)."""
+    return get_settings().webhooks_allow_loopback
 
 
 def retry_delays() -> tuple[int, ...]:
     """The delays between tries; DQS_WEBHOOK_RETRY_SECONDS (tests) makes them all that many seconds."""
-    fixed = os.environ.get("DQS_WEBHOOK_RETRY_SECONDS")
-    return tuple(int(fixed) for _ in RETRY_DELAYS) if fixed else RETRY_DELAYS
+    fixed = get_settings().webhook_retry_seconds
+    return tuple(fixed for _ in RETRY_DELAYS) if fixed else RETRY_DELAYS
 
 
 # -- the URL rule ---------------------------------------------------------------------------
@@ -208,9 +209,10 @@ def remove(webhook_id: int) -> None:
         raise NotFound(f"No webhook with id {webhook_id}.")
 
 
-def deliveries(webhook_id: int, limit: int) -> list[Delivery]:
+def deliveries(webhook_id: int, limit: int, cursor: str | None = None) -> Page:
+    """A page of the webhook's delivery attempts, latest first."""
     get(webhook_id)
-    return stores().webhooks.deliveries(webhook_id, limit)
+    return stores().webhooks.deliveries_page(webhook_id, limit, cursor)
 
 
 # -- events and deliveries ----------------------------------------------------------------
@@ -227,16 +229,20 @@ def ping(webhook_id: int) -> dict:
     return sent
 
 
-def fan_out(events: list[dict]) -> int:
-    """One queued message per (active webhook, event it subscribed to); how many."""
+def fan_out(events: list[dict]) -> tuple[int, list[int]]:
+    """One queued message per (active webhook, event it subscribed to), sent together (SQS:
+    SendMessageBatch, 10 a call): how many were queued, and the positions of the events some of
+    whose messages were not (their stream records are to be read again; a receiver may then get an
+    event twice, with the same DQS-Event-Id, never not at all)."""
     hooks = stores().webhooks.active() if events else []
-    queued = 0
-    for sent in events:
+    messages, of_event = [], []
+    for position, sent in enumerate(events):
         for webhook in hooks:
             if sent["type"] in webhook.events:
-                stores().delivery_queue.send({"webhook": webhook.id, "event": sent, "try": 1, "due": 0}, 0)
-                queued += 1
-    return queued
+                messages.append({"webhook": webhook.id, "event": sent, "try": 1, "due": 0})
+                of_event.append(position)
+    refused = stores().delivery_queue.send_many(messages) if messages else []
+    return len(messages) - len(refused), sorted({of_event[position] for position in refused})
 
 
 def deliver(message: dict, post: Callable[[str, bytes, dict], int] | None = None) -> str:
@@ -318,18 +324,18 @@ def _post(url: str, address: str, body: bytes, headers: dict) -> int:
         connection.close()
 
 
-# -- events from the streams (queue.closed / queue.opened: see entry_events) ---------------------
-def entry_events(records: list[dict], present: Callable[[Any], dict]) -> list[dict]:
-    """The webhook events of the entries' stream records; `present` shows an entry as the API shows
-    it to staff. The event id comes from the record's, so a re-read batch makes the same events.
-    (Closing and opening a queue change its day's counter item, in a table without a stream: no
-    queue.closed / queue.opened events come from here; a closing's expired entries do.)"""
+# -- events from the streams ----------------------------------------------------------------
+def entry_events(records: list[dict], present: Callable[[Any], dict]) -> list[tuple[dict, dict]]:
+    """(record, event) for each of the entries' stream records that makes a webhook event; `present`
+    shows an entry as the API shows it to staff. The event id comes from the record's, so a re-read
+    batch makes the same events. (A closing's expired entries are `entry.expired` events here; the
+    closing itself is `queue.closed`, from the queue days' records: queue_day_events.)"""
     events = []
     changes = stores().queue_entries.changes(records)
     for record, (before, after) in zip(records, changes, strict=True):
         kind = _entry_event_type(before, after)
         if kind:
-            events.append(event(kind, present(after), f"evt_{record.get('eventID', uuid.uuid4().hex)}"))
+            events.append((record, event(kind, present(after), f"evt_{record.get('eventID', uuid.uuid4().hex)}")))
     return events
 
 
@@ -346,8 +352,8 @@ def _entry_event_type(before, after) -> str | None:
     return None
 
 
-def appointment_events(records: list[dict], present: Callable[[Any], dict]) -> list[dict]:
-    """The webhook events of the appointments' stream records (created, changed, checked_in)."""
+def appointment_events(records: list[dict], present: Callable[[Any], dict]) -> list[tuple[dict, dict]]:
+    """(record, event) for the appointments' stream records that make one (created, changed, checked_in)."""
     events = []
     for record, (before, after) in zip(records, stores().webhooks.appointment_changes(records), strict=True):
         if after is None:
@@ -360,5 +366,21 @@ def appointment_events(records: list[dict], present: Callable[[Any], dict]) -> l
             kind = "appointment.changed"
         else:
             continue
-        events.append(event(kind, present(after), f"evt_{record.get('eventID', uuid.uuid4().hex)}"))
+        events.append((record, event(kind, present(after), f"evt_{record.get('eventID', uuid.uuid4().hex)}")))
+    return events
+
+
+def queue_day_events(records: list[dict]) -> list[tuple[dict, dict]]:
+    """(record, event) for the queue days' records that close or reopen a day's queue (the counters
+    table's stream: other counters' records make none). `data` is {"department", "queue_date",
+    "closed_at"}: the queue (null: the general one), its day, and when it was closed (null once open).
+    The nightly reset closes no queue (it expires what an ended day left: `entry.expired`)."""
+    events = []
+    for record, change in zip(records, stores().queue_days.changes(records), strict=True):
+        if change is None or bool(change.closed_before) == bool(change.closed_after):
+            continue
+        kind = "queue.closed" if change.closed_after else "queue.opened"
+        data = {"department": queue_department(change.queue), "queue_date": change.day.isoformat(),
+                "closed_at": change.closed_after}
+        events.append((record, event(kind, data, f"evt_{record.get('eventID', uuid.uuid4().hex)}")))
     return events

@@ -18,6 +18,8 @@ class CounterModel(StoredModel):
     class Meta:
         table_suffix = "counters"
         ttl_attribute = "expires_at"
+        # Webhooks' queue.closed / queue.opened follow the queue days' closed flag (storage.queue_days).
+        stream_view_type = "NEW_AND_OLD_IMAGES"
 
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)

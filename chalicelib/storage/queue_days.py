@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.domain.ports.queue import QUEUE_CLOSED
+from chalicelib.domain.ports.queue import QUEUE_CLOSED, DayChange
 from chalicelib.errors import ConditionFailed
 from chalicelib.storage.binding import StoredModel
 from chalicelib.storage.counters import CounterModel
@@ -30,8 +30,11 @@ class QueueDayModel(StoredModel):
     closed = UnicodeAttribute(null=True)  # when the queue was closed for the day (joins refused)
 
 
+PREFIX = "token#"
+
+
 def key(queue: str, day: date) -> str:
-    return f"token#{queue}#{day.isoformat()}"
+    return f"{PREFIX}{queue}#{day.isoformat()}"
 
 
 def next_token(queue: str, day: date, expires_at: datetime) -> int:
@@ -66,3 +69,22 @@ def close(queue: str, day: date, at: str, expires_at: datetime) -> None:
 def reopen(queue: str, day: date) -> None:
     """Take joins again for the day."""
     QueueDayModel(key(queue, day)).update(actions=[QueueDayModel.closed.remove()])
+
+
+def changes(records: list[dict]) -> list[DayChange | None]:
+    """The queue days' changes of the counters table's stream records: (queue, day, closed before,
+    closed after); None for a record of another counter, or of a day's item removed (its TTL)."""
+    def closed(image: dict | None) -> str | None:
+        return ((image or {}).get("closed") or {}).get("S")
+
+    found: list[DayChange | None] = []
+    for record in records:
+        change = record.get("dynamodb") or {}
+        name = ((change.get("Keys") or {}).get("name") or {}).get("S", "")
+        if not name.startswith(PREFIX) or not change.get("NewImage"):
+            found.append(None)
+            continue
+        queue, _, day = name[len(PREFIX):].rpartition("#")
+        found.append(DayChange(queue, date.fromisoformat(day), closed(change.get("OldImage")),
+                               closed(change.get("NewImage"))))
+    return found

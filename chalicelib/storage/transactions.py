@@ -8,9 +8,17 @@ exception. Each write is labelled, so a cancelled transaction is reported as
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TypeVar
 
-from pynamodb.exceptions import PynamoDBException, TransactGetError, TransactWriteError, UpdateError
+from pynamodb.exceptions import (
+    DeleteError,
+    PutError,
+    PynamoDBException,
+    TransactGetError,
+    TransactWriteError,
+    UpdateError,
+)
 from pynamodb.models import Model
 from pynamodb.transactions import TransactGet, TransactWrite
 
@@ -64,18 +72,25 @@ def cause(exc: PynamoDBException) -> str | None:
         return None
 
 
-def update_unless(item: Model, actions: list, condition) -> bool:
-    """A conditional UpdateItem; False when the condition failed or a transaction held the item.
+def written(write: Callable[[], object]) -> bool:
+    """One conditional write (PutItem, UpdateItem or DeleteItem); False when its condition failed
+    or a transaction held the item.
 
     Either way the item is not as the caller expected: they read again or move on.
     """
     try:
-        item.update(actions=actions, condition=condition)
-    except UpdateError as exc:
+        write()
+    except (PutError, UpdateError, DeleteError) as exc:
         if cause(exc) in (CONDITION_FAILED, TRANSACTION_CONFLICT):
             return False
         raise
     return True
+
+
+def update_unless(item: Model, actions: list, condition) -> bool:
+    """A conditional UpdateItem; False when the condition failed or a transaction held the item."""
+    return written(lambda: item.update(actions=actions, condition=condition))
+
 
 
 class Transaction:

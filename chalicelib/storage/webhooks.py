@@ -1,12 +1,12 @@
 """Webhooks and their delivery log. The `webhooks` table holds the registrations (listed by the
 kind index); `webhook-deliveries` one item per attempt, under its webhook, newest last in key
-order, kept 30 days (TTL)."""
+order (to the nanosecond), kept 30 days (TTL)."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError
 
 from chalicelib.domain.entities import Page
 from chalicelib.domain.ports.webhooks import Delivery, Webhook
@@ -14,7 +14,7 @@ from chalicelib.domain.values import optional_int, parse_instant
 from chalicelib.storage.appointments import changes as appointment_changes  # noqa: F401 (the store's)
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.cursors import query_page
-from chalicelib.storage.transactions import CONDITION_FAILED, cause, get_or_none
+from chalicelib.storage.transactions import get_or_none, written
 
 KIND = "webhook"
 KEEP_LOG = timedelta(days=30)
@@ -44,7 +44,9 @@ class WebhookDeliveryModel(StoredModel):
         ttl_attribute = "expires_at"
 
     webhook = NumberAttribute(hash_key=True)
-    key = UnicodeAttribute(range_key=True)  # "<at>#<event id>#<try, 4 digits>": time order
+    # "<at>#<ns, 20 digits>#<event id>#<try, 4 digits>": time order, within `at`'s second by the
+    # nanosecond it was logged (older items, "<at>#<event id>#<try>", sort last in their second).
+    key = UnicodeAttribute(range_key=True)
     event_id = UnicodeAttribute()
     type = UnicodeAttribute()
     status_code = NumberAttribute(null=True)
@@ -83,34 +85,30 @@ def active() -> list[Webhook]:
 
 
 def save(webhook: Webhook) -> bool:
-    try:
-        _model(webhook).save(condition=WebhookModel.id.exists())
-        return True
-    except PutError as exc:
-        if cause(exc) == CONDITION_FAILED:
-            return False
-        raise
+    """False when it is gone (a conditional PutItem)."""
+    return written(lambda: _model(webhook).save(condition=WebhookModel.id.exists()))
 
 
 def delete(webhook_id: int) -> bool:
-    try:
-        WebhookModel(webhook_id).delete(condition=WebhookModel.id.exists())
-        return True
-    except DeleteError as exc:
-        if cause(exc) == CONDITION_FAILED:
-            return False
-        raise
+    """False when it was not there (a conditional DeleteItem)."""
+    return written(lambda: WebhookModel(webhook_id).delete(condition=WebhookModel.id.exists()))
 
 
 def log(delivery: Delivery) -> None:
-    WebhookDeliveryModel(delivery.webhook, f"{delivery.at}#{delivery.event_id}#{delivery.try_number:04d}",
+    key = f"{delivery.at}#{time.time_ns():020d}#{delivery.event_id}#{delivery.try_number:04d}"
+    WebhookDeliveryModel(delivery.webhook, key,
                          event_id=delivery.event_id, type=delivery.type, status_code=delivery.status_code,
                          error=delivery.error, at=delivery.at, try_number=delivery.try_number,
                          expires_at=parse_instant(delivery.at) + KEEP_LOG).save()
 
 
-def deliveries(webhook_id: int, limit: int) -> list[Delivery]:
-    items = WebhookDeliveryModel.query(webhook_id, scan_index_forward=False, limit=limit, page_size=limit)
-    return [Delivery(int(i.webhook), i.event_id, i.type, optional_int(i.status_code), i.error, i.at,
-                     int(i.try_number)) for i in items]
+def _delivery(item: WebhookDeliveryModel) -> Delivery:
+    return Delivery(int(item.webhook), item.event_id, item.type, optional_int(item.status_code), item.error,
+                    item.at, int(item.try_number))
+
+
+def deliveries_page(webhook_id: int, limit: int, cursor: str | None) -> Page:
+    """A page of the webhook's attempts, latest first: one Query."""
+    return query_page(WebhookDeliveryModel, WebhookDeliveryModel, f"webhook-deliveries:{webhook_id}", limit, cursor,
+                      _delivery, hash_key=webhook_id, scan_index_forward=False)
 

@@ -84,7 +84,8 @@ WEBHOOK_DELIVERY_ACCESS = {"GetItem": [("webhooks", None)], "PutItem": [("webhoo
 FUNCTION_ACCESS = {"api_handler": API_ACCESS, "queue_reset": RESET_ACCESS, "websocket_connect": CONNECT_ACCESS,
                    "websocket_message": MESSAGE_ACCESS, "websocket_disconnect": DISCONNECT_ACCESS,
                    "queue_changes": CHANGES_ACCESS, "webhook_entry_events": WEBHOOK_EVENTS_ACCESS,
-                   "webhook_appointment_events": WEBHOOK_EVENTS_ACCESS, "webhook_deliveries": WEBHOOK_DELIVERY_ACCESS}
+                   "webhook_appointment_events": WEBHOOK_EVENTS_ACCESS, "webhook_queue_events": WEBHOOK_EVENTS_ACCESS,
+                   "webhook_deliveries": WEBHOOK_DELIVERY_ACCESS}
 # Functions that send to the WebSocket API's connections (execute-api:ManageConnections).
 SENDS_TO_CONNECTIONS = ("websocket_message", "queue_changes")
 # The function that reads the entries table's stream.

@@ -1,16 +1,20 @@
 """The webhooks' part of the template (template.py merges it in with one call): the delivery
-queue and its dead-letter queue (both encrypted), the three webhook functions pointed at their
-streams and queue with their own access (stream reads, SQS send / receive / delete on the one
-queue, the secret for the delivery function, which unseals the signing secrets), the delivery
-function's short timeout, and an alarm on deliveries given up and on the dead-letter queue."""
+queue and its dead-letter queue (both encrypted), the four webhook functions pointed at their
+streams (entries, appointments, and the counters table's queue days, filtered) and queue with
+their own access (stream reads, SQS send / receive / delete on the one queue, the secret for the
+delivery function, which unseals the signing secrets), the delivery function's short timeout,
+and an alarm on deliveries given up and on the dead-letter queue."""
 from __future__ import annotations
 
+import json
+
+from chalicelib.storage.queue_days import PREFIX as DAY_PREFIX
 from devtools.package.iam import ENTRIES_TABLE, READS_SECRET, STREAM_ACTIONS
 from devtools.package.tables import cfn_name, model_of, table_logical_id
 
 QUEUE, DLQ = "WebhookDeliveryQueue", "WebhookDeliveryDeadLetterQueue"
 DELIVERIES, ENTRY_EVENTS = "webhook_deliveries", "webhook_entry_events"
-APPOINTMENT_EVENTS = "webhook_appointment_events"
+APPOINTMENT_EVENTS, QUEUE_EVENTS = "webhook_appointment_events", "webhook_queue_events"
 DELIVERY_TIMEOUT = 20  # a receiver gets 10 s; the function never waits on more than one
 # Lambda wants a queue's visibility timeout at least its consumer's timeout; AWS advises six times.
 VISIBILITY_TIMEOUT = 6 * DELIVERY_TIMEOUT
@@ -40,11 +44,29 @@ def _policy(function: str, roles: dict[str, str], statements: list[dict]) -> dic
         "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}}
 
 
-def _stream_reader(function: str, table: str, roles: dict[str, str]) -> tuple[dict, dict]:
+def _day_filter(closed_before: bool) -> dict:
+    """The queue days' records whose closed flag was set (closed_before) or not, and now is not or is."""
+    def closed(present: bool) -> dict:
+        return {"closed": {"S": [{"exists": present}]}}
+    return {"Pattern": json.dumps({"eventName": ["INSERT", "MODIFY"], "dynamodb": {
+        "Keys": {"name": {"S": [{"prefix": DAY_PREFIX}]}},
+        "OldImage": closed(closed_before), "NewImage": closed(not closed_before)}}, separators=(",", ":"))}
+
+
+# The counters table holds ids, throttles and the queue days: its mapping lets through only a queue
+# day's closing or reopening (Lambda's event filtering: the other records cost no invocation).
+QUEUE_DAY_FILTERS = {"Filters": [_day_filter(False), _day_filter(True)]}
+
+
+def _stream_reader(function: str, table: str, roles: dict[str, str], filters: dict | None = None) -> tuple[dict, dict]:
     stream = {"Fn::GetAtt": [table_logical_id(model_of(table)), "StreamArn"]}
     name = cfn_name(function)
+    # The handler names the records whose deliveries the queue did not take (api/webhooks.py).
+    source = {"Stream": stream, "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    if filters:
+        source["FilterCriteria"] = filters
     function_part = {"Properties": {
-        "Events": {name + "DynamodbEventSource": {"Properties": {"Stream": stream}}},
+        "Events": {name + "DynamodbEventSource": {"Properties": source}},
         "Environment": {"Variables": {"DQS_WEBHOOK_QUEUE_URL": _queue_url()}}}}
     policy = _policy(function, roles, [
         {"Effect": "Allow", "Action": [f"dynamodb:{a}" for a in STREAM_ACTIONS], "Resource": [stream]},
@@ -64,8 +86,10 @@ def webhook_resources(resources: dict, roles: dict[str, str], secret_param: str 
             "MessageRetentionPeriod": 4 * 24 * 3600,
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [DLQ, "Arn"]}, "maxReceiveCount": MAX_RECEIVES}}},
     }
-    for function, table in ((ENTRY_EVENTS, ENTRIES_TABLE), (APPOINTMENT_EVENTS, "appointments")):
-        out[cfn_name(function)], out[cfn_name(function) + "QueueAccess"] = _stream_reader(function, table, roles)
+    for function, table, filters in ((ENTRY_EVENTS, ENTRIES_TABLE, None), (APPOINTMENT_EVENTS, "appointments", None),
+                                     (QUEUE_EVENTS, "counters", QUEUE_DAY_FILTERS)):
+        out[cfn_name(function)], out[cfn_name(function) + "QueueAccess"] = _stream_reader(function, table, roles,
+                                                                                           filters)
     delivery = cfn_name(DELIVERIES)
     out[delivery] = {"Properties": {
         "Timeout": DELIVERY_TIMEOUT,
@@ -95,7 +119,7 @@ def webhook_resources(resources: dict, roles: dict[str, str], secret_param: str 
     return out
 
 
-FUNCTIONS_CFN = tuple(cfn_name(f) for f in (DELIVERIES, ENTRY_EVENTS, APPOINTMENT_EVENTS))
+FUNCTIONS_CFN = tuple(cfn_name(f) for f in (DELIVERIES, ENTRY_EVENTS, APPOINTMENT_EVENTS, QUEUE_EVENTS))
 
 
 def extra_actions(function: str) -> set[str]:
@@ -103,6 +127,6 @@ def extra_actions(function: str) -> set[str]:
     if function == DELIVERIES:
         return {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage",
                 "ssm:GetParameter"}
-    if function in (ENTRY_EVENTS, APPOINTMENT_EVENTS):
+    if function in (ENTRY_EVENTS, APPOINTMENT_EVENTS, QUEUE_EVENTS):
         return {*(f"dynamodb:{a}" for a in STREAM_ACTIONS), "dynamodb:ListStreams", "sqs:SendMessage"}
     return set()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain import webhooks
+from chalicelib.domain.ports.webhooks import Delivery
 from chalicelib.storage import delivery_queue
+from chalicelib.storage import webhooks as stored_webhooks
 from tests.support.dynamodb import recording as dynamodb_calls
 
 
@@ -74,3 +76,43 @@ def test_a_ping_is_queued_and_one_delivery_costs_two_dynamodb_calls(api, people,
     log = api.get(f"/webhooks/{hook['id']}/deliveries", token=admin.token).body["results"]
     assert [(d["type"], d["status_code"], d["error"], d["try"]) for d in log] == [
         ("ping", 500, "HTTP 500", 2), ("ping", 204, None, 1)]
+
+
+def test_the_delivery_log_pages_latest_first_with_signed_cursors(api, people, loopback):
+    admin = people.admin()
+    hook_ids = [api.post("/webhooks", {"url": "http://127.0.0.1:9/in", "events": ["entry.created"]},
+                         token=admin.token).body["id"] for _ in range(2)]
+    for n in range(5):
+        stored_webhooks.log(Delivery(hook_ids[0], f"evt_{n}", "entry.created", 500, "HTTP 500",
+                                     f"2026-01-01T10:00:0{n}Z", 1))
+    stored_webhooks.log(Delivery(hook_ids[1], "evt_other", "ping", 204, None, "2026-01-01T11:00:00Z", 1))
+    path = f"/webhooks/{hook_ids[0]}/deliveries"
+    seen, cursors = [], [None]
+    while len(cursors) < 10:
+        page = api.get(path + "?limit=2" + (f"&cursor={cursors[-1]}" if cursors[-1] else ""), token=admin.token)
+        assert page.status == 200 and len(page.body["results"]) <= 2
+        seen += [d["event_id"] for d in page.body["results"]]
+        cursors.append(page.body["next"])
+        if cursors[-1] is None:
+            break
+    assert seen == ["evt_4", "evt_3", "evt_2", "evt_1", "evt_0"] and len(cursors) == 4  # three pages
+    whole = api.get(path, token=admin.token).body
+    assert [d["event_id"] for d in whole["results"]] == seen and whole["next"] is None  # default 50
+    # A cursor is signed for its own webhook's log: another's, or a made-up one, is a 400 on `cursor`.
+    for bad in (cursors[1], "eyJ3ZWJob29rIjoxfQ.0000"):
+        refused = api.get(f"/webhooks/{hook_ids[1]}/deliveries?cursor={bad}", token=admin.token)
+        assert refused.status == 400 and "cursor" in refused.body["Fields"], bad
+    for limit in ("0", "101", "x"):
+        refused = api.get(f"{path}?limit={limit}", token=admin.token)
+        assert refused.status == 400 and "limit" in refused.body["Fields"], limit
+
+
+def test_a_webhook_gone_meanwhile_is_neither_saved_nor_deleted_again(api, people, loopback):
+    admin = people.admin()
+    hook_id = api.post("/webhooks", {"url": "http://127.0.0.1:9/in", "events": ["entry.created"]},
+                       token=admin.token).body["id"]
+    hook = stored_webhooks.get(hook_id)
+    assert api.delete(f"/webhooks/{hook_id}", token=admin.token).status == 204
+    assert stored_webhooks.save(hook) is False and stored_webhooks.get(hook_id) is None  # not written back
+    assert stored_webhooks.delete(hook_id) is False
+    assert api.delete(f"/webhooks/{hook_id}", token=admin.token).status == 404

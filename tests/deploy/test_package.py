@@ -286,6 +286,7 @@ HANDLERS = {"app.app": "api_handler", "app.queue_reset": "queue_reset", "app.que
             "app.websocket_connect": "websocket_connect", "app.websocket_message": "websocket_message",
             "app.websocket_disconnect": "websocket_disconnect", "app.webhook_entry_events": "webhook_entry_events",
             "app.webhook_appointment_events": "webhook_appointment_events",
+            "app.webhook_queue_events": "webhook_queue_events",
             "app.webhook_deliveries": "webhook_deliveries"}
 
 

@@ -51,6 +51,9 @@ def test_both_streams_feed_the_event_functions(translated):  # noqa: F811
     mappings = [m["Properties"] for m in of_type(translated, "AWS::Lambda::EventSourceMapping").values()]
     streams = {m["EventSourceArn"]["Fn::GetAtt"][0] for m in mappings if "StreamArn" in str(m["EventSourceArn"])}
     assert {"QueueEntriesTable", "AppointmentsTable"} <= streams
+    # Every stream function names the records it failed (the webhooks': those SQS did not take).
+    assert all(m.get("FunctionResponseTypes") == ["ReportBatchItemFailures"] for m in mappings
+               if "StreamArn" in str(m["EventSourceArn"]))
     assert translated["AppointmentsTable"]["Properties"]["StreamSpecification"] == {
         "StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert "set-by-make-package" not in str(translated)
@@ -64,3 +67,54 @@ def test_an_alarm_watches_given_up_deliveries_and_dead_letters(translated):  # n
     topic = failed["AlarmActions"][0]["Ref"]
     assert translated[topic]["Type"] == "AWS::SNS::Topic"
     assert alarms["WebhookDeadLettersAlarm"]["Properties"]["AlarmActions"] == [{"Ref": topic}]
+
+
+def _matches(pattern, value, present=True) -> bool:
+    """Lambda's event filtering, for the rules the template uses: a list of values, prefix, exists."""
+    if isinstance(pattern, dict):
+        return all(_matches(rule, (value or {}).get(key) if isinstance(value, dict) or value is None else None,
+                            isinstance(value, dict) and key in value) for key, rule in pattern.items())
+    for rule in pattern:
+        if isinstance(rule, dict) and "exists" in rule:
+            if rule["exists"] == (present and value is not None):
+                return True
+        elif isinstance(rule, dict) and "prefix" in rule:
+            if isinstance(value, str) and value.startswith(rule["prefix"]):
+                return True
+        elif value == rule:
+            return True
+    return False
+
+
+def test_the_queue_days_reach_their_function_only_when_a_queue_closes_or_reopens(translated):  # noqa: F811
+    import json
+
+    assert translated["CountersTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    [mapping] = [m["Properties"] for m in of_type(translated, "AWS::Lambda::EventSourceMapping").values()
+                 if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["CountersTable", "StreamArn"]}]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+
+    def passes(event_name, name, old, new) -> bool:
+        record = {"eventName": event_name, "dynamodb": {"Keys": {"name": {"S": name}}}}
+        for image, fields in (("OldImage", old), ("NewImage", new)):
+            if fields is not None:
+                record["dynamodb"][image] = {"name": {"S": name}, **fields}
+        return any(_matches(p, record) for p in patterns)
+
+    day, closed, value = "token#general#2026-01-01", {"closed": {"S": "2026-01-01T10:00:00Z"}}, {"value": {"N": "3"}}
+    assert passes("INSERT", day, None, closed)  # closed before its first join
+    assert passes("MODIFY", day, value, {**value, **closed})  # closed
+    assert passes("MODIFY", day, {**value, **closed}, value)  # reopened
+    assert not passes("MODIFY", day, value, {"value": {"N": "4"}})  # a join's token
+    assert not passes("MODIFY", day, {**value, **closed}, {**value, **closed})  # closed again
+    assert not passes("INSERT", day, None, value)  # the day's first token
+    assert not passes("REMOVE", day, {**value, **closed}, None)  # the TTL's removal
+    assert not passes("MODIFY", "id#patient", value, {"value": {"N": "4"}})  # another counter
+    assert not passes("INSERT", "closed#x", None, closed)
+    role = _role_of(translated, "app.webhook_queue_events")
+    statements = _policies_of(translated, role)
+    streams = [r for s in statements if "dynamodb:GetRecords" in s["Action"] for r in s["Resource"]]
+    assert streams == [{"Fn::GetAtt": ["CountersTable", "StreamArn"]}]
+    assert [s["Resource"] for s in statements if "sqs:SendMessage" in s["Action"]] == [
+        [{"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}]]

@@ -128,3 +128,26 @@ def test_a_receiver_that_sleeps_30_s_does_not_slow_a_join(local_webhooks):
         assert max(during) < max(before) * 3 + 0.25, (before, during)
     finally:
         sleeper.close()
+
+
+def test_closing_and_reopening_a_queue_reach_a_receiver_from_the_counters_stream(local_webhooks):
+    server = local_webhooks
+    admin = server.login("admin", "admin-password-1")
+    department = server.call("POST", "/departments", {"name": "Radiology"}, token=admin).body["id"]
+    receiver = Receiver([])
+    try:
+        hook = register(server, admin, receiver.url, ["queue.closed", "queue.opened"])
+        joined = server.call("POST", "/queues/join_queue", {"department": department}, token=patient(server, "day"))
+        assert joined.status == 201, joined  # the day's token: a counter's change, no event
+        assert server.call("POST", "/queues/close", {"department": department}, token=admin).status == 200
+        wait_for(lambda: len(receiver.got) >= 1)
+        assert server.call("POST", "/queues/open", {"department": department}, token=admin).status == 200
+        wait_for(lambda: len(receiver.got) >= 2)
+        time.sleep(1)  # and nothing more
+        sent = [json.loads(body) for _, body in receiver.got]
+        assert [(e["type"], e["data"]["department"], e["data"]["closed_at"] is None) for e in sent] == [
+            ("queue.closed", department, False), ("queue.opened", department, True)]
+        log = server.call("GET", f"/webhooks/{hook['id']}/deliveries", token=admin).body["results"]
+        assert [d["type"] for d in log] == ["queue.opened", "queue.closed"]
+    finally:
+        receiver.close()

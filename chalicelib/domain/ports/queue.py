@@ -129,6 +129,14 @@ class QueueEntries(Protocol):
         """The (before, after) entries of a batch of change records of the entries."""
 
 
+class DayChange(NamedTuple):
+    """A queue day's closed flag before and after one change record (the instants it was closed at)."""
+    queue: str
+    day: date
+    closed_before: str | None
+    closed_after: str | None
+
+
 class QueueDays(Protocol):
     """A queue's day: its token counter and whether it is closed."""
 
@@ -140,6 +148,10 @@ class QueueDays(Protocol):
 
     def reopen(self, queue: str, day: date) -> None:
         """Take joins again for the day."""
+
+    def changes(self, records: list) -> list[DayChange | None]:
+        """The queue days' changes in a batch of change records of the table they live in (None for a
+        record of anything else, or of a day's item removed)."""
 
 
 class Board(Protocol):

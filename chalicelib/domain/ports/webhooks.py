@@ -53,8 +53,8 @@ class Webhooks(Protocol):
     def log(self, delivery: Delivery) -> None:
         """Record one attempt (kept 30 days)."""
 
-    def deliveries(self, webhook_id: int, limit: int) -> list[Delivery]:
-        """The latest attempts, latest first."""
+    def deliveries_page(self, webhook_id: int, limit: int, cursor: str | None) -> Page:
+        """A page of its attempts, latest first."""
 
     def appointment_changes(self, records: list[dict]) -> list[tuple[Appointment | None, Appointment | None]]:
         """The (before, after) appointments of the appointments table's stream records."""
@@ -63,3 +63,7 @@ class Webhooks(Protocol):
 class DeliveryQueue(Protocol):
     def send(self, message: dict, delay_seconds: int) -> None:
         """Put one delivery on the durable queue, to be handled no sooner than `delay_seconds` (0-900)."""
+
+    def send_many(self, messages: list[dict]) -> list[int]:
+        """Put these deliveries on the queue now, in as few calls as it takes; the positions (in
+        `messages`) of those it did not take."""

@@ -288,6 +288,10 @@ class MemoryQueueDays:
         with self.s.lock:
             self.s.closed.pop(_day_key(queue, day), None)
 
+    def changes(self, records: list) -> list:
+        """Records as the fakes' tests write them: {"day": DayChange | None}."""
+        return [r.get("day") for r in records]
+
 
 class MemoryBoard:
     def __init__(self, state: QueueState, entries: MemoryQueueEntries):
