@@ -127,6 +127,13 @@ def test_a_stopped_run_is_finished_by_running_it_again(prod):
 def test_records_the_api_wrote_are_left_as_they_are(prod):
     patients.add(Patient(id=1, name="Eva Novak", email=None, phone="555", date_of_birth=None,
                          user_id=None, created_at=NOW))
+    users.register(User(id=1, username="Eva", email="eva@clinic.example", role="staff", password_hash="x",
+                        date_of_birth=None, first_name="", last_name="", is_active=True, date_joined=NOW))
+    departments.add(Department(id=1, name="Cardiology", description=""))
+    service_points.add(ServicePoint(id=1, name="Room 1", kind="room", department=1))
+    departments.save_changes(departments.get(1), Department(id=1, name="Cardiology", description="",
+                                                            is_active=False))  # marks its points itself
+    assert _desk_refused(1, 1)
     before = _items()
     assert backfill.backfill(prod, "prod", say=lambda line: None) == {
         "patients": 0, "users": 0, "service points": 0}
@@ -152,6 +159,23 @@ def test_a_record_edited_since_it_was_read_is_indexed_as_it_is_now(prod, monkeyp
     assert _names(PatientQuery(search="perez")) == ["María Pérez"]
     assert _names(PatientQuery(search="maria")) == ["María Pérez"]  # the word the edit kept, never indexed
     assert _names(PatientQuery(search="lopez")) == []
+
+
+def test_a_department_reactivated_meanwhile_keeps_its_points_unmarked(prod, monkeypatch):
+    _old_inactive_department()
+    real_mark = service_points._mark
+    reactivated = []
+
+    def reactivate_first(tx, label, point_id, department_id, *, inactive):
+        if label == "point" and not reactivated:  # the admin reactivates it as the pass marks its points
+            reactivated.append(department_id)
+            inactive_now = departments.get(department_id)
+            departments.save_changes(inactive_now, Department(**{**inactive_now.__dict__, "is_active": True}))
+        real_mark(tx, label, point_id, department_id, inactive=inactive)
+
+    monkeypatch.setattr(service_points, "_mark", reactivate_first)
+    assert service_points.mark_inactive_departments() == (1, 0)
+    assert reactivated == [1] and not _desk_refused(1, 1) and not _desk_refused(1, 2)
 
 
 def test_the_command_runs_on_a_stage(prod, capsys):
