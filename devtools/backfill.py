@@ -47,6 +47,7 @@ def backfill(settings, stage: str, batch: int = BATCH, say: Callable[[str], None
     from pynamodb.exceptions import PynamoDBException
 
     from chalicelib import storage
+    from chalicelib.errors import ConditionFailed
     from chalicelib.storage import patients, service_points, users
 
     storage.bind(settings)
@@ -57,6 +58,9 @@ def backfill(settings, stage: str, batch: int = BATCH, say: Callable[[str], None
         say(f"service points: {departments} inactive departments read, {written['service points']} points marked")
     except (PynamoDBException, ClientError, BotoCoreError) as exc:
         raise dynamodb_refusal(exc, stage, settings) from None
+    except ConditionFailed:
+        raise Refused("A record kept changing while it was being brought up to date; run it again "
+                      "(what is done stays done).") from None
     return written
 
 

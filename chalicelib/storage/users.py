@@ -311,9 +311,9 @@ def index_batch(after_id: int | None, limit: int) -> tuple[int, int, int | None]
     """One batch of the prefix indexes' backfill, for accounts written before they existed.
 
     Reads up to `limit` accounts after `after_id` in id order (one Query of the kind index); an account
-    whose lowercased values are not those _lowered (the rule the writes use) gives is written them, in
-    one UpdateItem conditional on its username and email being as read (an edit in between writes
-    them itself). Accounts already indexed are only read, so running it again writes nothing.
+    lacking the lowercased values _lowered gives (the rule the writes use) is written them, in one
+    UpdateItem conditional on its username and email being as read (an edit in between writes them
+    itself). Accounts already indexed are only read, so running it again writes nothing.
     Returns (accounts read, accounts given their index values, the last id read or None when none was left).
     """
     condition = UserModel.id > after_id if after_id is not None else None

@@ -197,3 +197,15 @@ def test_a_stage_without_tables_is_refused_clearly(capsys):
 def test_unknown_stage_is_refused(capsys):
     assert backfill.main(["--stage", "staging", "--region", "us-east-1"]) == 1
     assert "No stage 'staging'" in capsys.readouterr().err
+
+
+def test_a_record_that_keeps_changing_stops_the_run_with_advice(prod, monkeypatch, capsys):
+    _old_patients()
+
+    def busy(after_id, limit):
+        raise ConditionFailed([ConditionFailed.CONFLICT])
+
+    monkeypatch.setattr(patients, "index_batch", busy)
+    assert backfill.main(["--stage", "prod", "--region", "us-east-1"]) == 1
+    err = capsys.readouterr().err
+    assert "run it again" in err and "Traceback" not in err
