@@ -327,6 +327,7 @@ class List(Field):
 class RequiredUnless:
     """A rule across fields: `field` is required, and not null, unless `other` is one of `values`
     (a field left out counts as its `default`)."""
+    partial = False  # a whole body's rule: not checked on a PATCH
 
     def __init__(self, field: str, other: str, values: tuple[str, ...], default: str, message: str):
         self.field, self.other, self.values, self.default, self.message = field, other, values, default, message
@@ -346,6 +347,7 @@ class RequiredUnless:
 
 class OnlyWhen:
     """A rule across fields: `fields` may be given only when `other` is `value`."""
+    partial = False
 
     def __init__(self, fields: tuple[str, ...], other: str, value: str, message: str):
         self.fields, self.other, self.value, self.message = fields, other, value, message
@@ -363,6 +365,7 @@ class OnlyWhen:
 class NotWhen:
     """A rule across fields: `fields` may not be given when `other` is one of `values` (a missing
     `other` takes its default, which is not among them)."""
+    partial = False
 
     def __init__(self, fields: tuple[str, ...], other: str, values: tuple[str, ...], message: str):
         self.fields, self.other, self.values, self.message = fields, other, values, message
@@ -377,6 +380,27 @@ class NotWhen:
                 "then": {"properties": {name: False for name in self.fields}}}
 
 
+class NotNullWhen:
+    """A rule across fields: `field` may not be null when `other` is given as `value`. It speaks
+    only of fields the body gives, so it holds on a PATCH too."""
+    partial = True
+
+    def __init__(self, field: str, other: str, value: str, message: str):
+        self.field, self.other, self.value, self.message = field, other, value, message
+
+    def broken_by(self, data: dict) -> dict[str, str]:
+        if data.get(self.other) == self.value and self.field in data and data[self.field] is None:
+            return {self.field: self.message}
+        return {}
+
+    def json_schema(self) -> dict:
+        return {"if": {"properties": {self.other: {"const": self.value}}, "required": [self.other]},
+                "then": {"properties": {self.field: {"not": {"type": "null"}}}}}
+
+
+Rule = RequiredUnless | OnlyWhen | NotWhen | NotNullWhen
+
+
 class Schema:
     """A named JSON object shape: validates request bodies, describes responses.
 
@@ -385,7 +409,7 @@ class Schema:
     """
 
     def __init__(self, name: str, fields: dict[str, Field], *, description: str = "",
-                 rules: tuple[RequiredUnless | OnlyWhen, ...] = ()):
+                 rules: tuple[Rule, ...] = ()):
         self.name = name
         self.fields = fields
         self.description = description
@@ -413,8 +437,8 @@ class Schema:
         for key in data:
             if key not in self.fields:
                 errors[str(key)[:100]] = "Unknown field."
-        if not errors and not partial:
-            for rule in self.rules:
+        if not errors:
+            for rule in self._rules(partial):
                 for name, message in rule.broken_by(cleaned).items():
                     errors.setdefault(name, message)
         if errors:
@@ -431,11 +455,16 @@ class Schema:
         required = [name for name, spec in self.fields.items() if spec.required and not partial]
         if required:
             schema["required"] = required
-        if self.rules and not partial:
-            schema["allOf"] = [rule.json_schema() for rule in self.rules]
+        rules = self._rules(partial)
+        if rules:
+            schema["allOf"] = [rule.json_schema() for rule in rules]
         if self.description:
             schema["description"] = self.description
         return schema
+
+    def _rules(self, partial: bool) -> list[Rule]:
+        """The rules a body is held to: on a PATCH (`partial`), those that hold of a part."""
+        return [rule for rule in self.rules if rule.partial or not partial]
 
 
 def query_params(params: dict | None, spec: dict[str, Field]) -> dict:

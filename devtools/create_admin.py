@@ -15,29 +15,11 @@ import getpass
 import sys
 from pathlib import Path
 
+from devtools.stage import Refused, aws_region, checked_stage_env, dynamodb_refusal, stage_settings
+
+__all__ = ["Refused", "create_admin", "main", "stage_settings"]
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-
-class Refused(Exception):
-    """A reason to stop, said in one line."""
-
-
-def _stage_env(stage: str) -> dict[str, str]:
-    from devtools.stage import stage_env, stages
-
-    try:
-        return stage_env(stage)
-    except KeyError:
-        raise Refused(f"No stage {stage!r} in .chalice/config.json (stages: {', '.join(stages())}).") from None
-
-
-def stage_settings(stage: str, region: str, endpoint: str | None = None):
-    """The app's settings pointed at a stage's tables in a region (endpoint: a DynamoDB other than AWS's)."""
-    from chalicelib.settings import get_settings
-
-    env = _stage_env(stage)
-    return get_settings()._replace(region=region, table_prefix=env["DQS_TABLE_PREFIX"],
-                                   dynamodb_endpoint=endpoint)
 
 
 def _validated(username: str, email: str, password: str) -> dict:
@@ -68,17 +50,6 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-def _region(given: str | None) -> str:
-    if given:
-        return given
-    import boto3
-
-    region = boto3.session.Session().region_name
-    if not region:
-        raise Refused("No AWS region: give --region (the stack's region) or set AWS_DEFAULT_REGION.")
-    return region
-
-
 def create_admin(stage: str, username: str, email: str, password: str, region: str,
                  endpoint: str | None = None) -> str:
     """Create the admin in the stage's tables; returns what happened, in one line."""
@@ -99,12 +70,7 @@ def create_admin(stage: str, username: str, email: str, password: str, region: s
         fields = exc.fields
         raise Refused("; ".join(f"{k}: {v}" for k, v in fields.items()) or str(exc)) from None
     except (PynamoDBException, ClientError, BotoCoreError) as exc:
-        cause = getattr(exc, "cause_response_code", None) or type(exc).__name__
-        if cause == "ResourceNotFoundException":
-            raise Refused(f"The tables {tables} do not exist in {region}: deploy stage {stage!r} first "
-                          "(or give the stack's --region).") from None
-        message = getattr(exc, "cause_response_message", None) or str(exc)
-        raise Refused(f"DynamoDB refused ({cause}): {message}") from None
+        raise dynamodb_refusal(exc, stage, settings) from None
     where = f"stage {stage!r} (tables {tables}, {region})"
     if created:
         return f"Created admin {user.username!r} (id {user.id}) in {where}."
@@ -125,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_DIR))
     try:
-        _stage_env(args.stage)  # an unknown stage is refused before any prompt
-        region = _region(args.region)
+        checked_stage_env(args.stage)  # an unknown stage is refused before any prompt
+        region = aws_region(args.region)
         password = _read_password(args.password_stdin)
         print(create_admin(args.stage, args.username, args.email, password, region, args.endpoint_url))
     except Refused as exc:

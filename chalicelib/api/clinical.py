@@ -2,6 +2,7 @@
 history, and the access log that shows the patient who read or wrote them."""
 from __future__ import annotations
 
+from copy import copy
 from typing import Any
 
 from chalice import Blueprint
@@ -11,6 +12,14 @@ from chalicelib.api.http import page_json, parse_id, route
 from chalicelib.api.patients import PATIENT as PATIENT_SHAPE
 from chalicelib.api.patients import patient_json
 from chalicelib.domain import clinical
+from chalicelib.domain.commands import (
+    DiagnosisChanges,
+    DiagnosisDetails,
+    MedicalRecordChanges,
+    NoteDetails,
+    TreatmentChanges,
+    TreatmentDetails,
+)
 from chalicelib.domain.permissions import DOCTOR, PATIENT, STAFF
 from chalicelib.domain.ports.clinical import (
     APPOINTMENT_VISIT,
@@ -27,6 +36,7 @@ from chalicelib.domain.ports.clinical import (
     TREATMENT_KINDS,
     AccessEvent,
     Diagnosis,
+    EmergencyContact,
     MedicalRecord,
     Note,
     Treatment,
@@ -98,17 +108,25 @@ EMERGENCY_CONTACT = Schema("EmergencyContact", {
     "relation": Str(max_length=100, nullable=True),
 })
 
-MEDICAL_RECORD_WRITE = Schema("MedicalRecordWrite", {
-    "blood_type": Choice(BLOOD_TYPES, nullable=True),
-    "allergies": _text(nullable=True),
-    "chronic_conditions": _text(nullable=True),
-    "current_medications": _text(nullable=True),
-    "emergency_contact": Nested(EMERGENCY_CONTACT, nullable=True),
-    "notes": _text(nullable=True),
-}, description="PUT replaces every field the caller may write (a field left out becomes null); PATCH sets "
-               "the fields given. Staff may send only `emergency_contact` (another field is a 403).")
 
-MEDICAL_RECORD_SHAPE = Schema("MedicalRecord", {
+def _shape(name: str, fields: dict[str, Field], required: tuple[str, ...] = (), optional: tuple[str, ...] = (),
+           **kw) -> Schema:
+    """A shape made of some of `fields` (every one when none are named), each declared once in `fields`:
+    those in `required` required, those in `optional` not."""
+    named = set(required + optional)
+    chosen = {}
+    for field_name, field in fields.items():
+        if named and field_name not in named:
+            continue
+        chosen[field_name] = copy(field)
+        chosen[field_name].required = field_name in required
+    if not named <= set(chosen):
+        raise ValueError(f"{name}: no field {sorted(named - set(chosen))} to make it of.")
+    return Schema(name, chosen, **kw)
+
+
+# The medical record's fields, as written and as answered.
+RECORD_FIELDS: dict[str, Field] = {
     "patient": Int(),
     "blood_type": Choice(BLOOD_TYPES, nullable=True),
     "allergies": _text(nullable=True),
@@ -118,89 +136,82 @@ MEDICAL_RECORD_SHAPE = Schema("MedicalRecord", {
     "notes": _text(nullable=True),
     "updated_at": Str(max_length=40, nullable=True),
     "updated_by": Int(nullable=True, description="The user id that last wrote it."),
-})
+}
 
-VISIT = VisitField(required=True, description="An appointment or a queue entry of this patient.")
+MEDICAL_RECORD_WRITE = _shape(
+    "MedicalRecordWrite", RECORD_FIELDS, optional=MedicalRecordChanges._fields,
+    description="PUT replaces every field the caller may write (a field left out becomes null); PATCH sets "
+                "the fields given. Staff may send only `emergency_contact` (another field is a 403).")
+MEDICAL_RECORD_SHAPE = _shape("MedicalRecord", RECORD_FIELDS)
 
-DIAGNOSIS_CREATE = Schema("DiagnosisCreate", {
-    "visit": VISIT,
-    "condition": Str(max_length=TEXT, required=True),
-    "description": _text(nullable=True),
-    "severity": Choice(SEVERITIES, required=True),
-    "diagnosed_on": Date(required=True),
-})
+# Every field of diagnoses, treatments and notes, each once: what a doctor sends (the commands'
+# fields) and what every reader gets back are made of these.
+ENTRY_HEAD: dict[str, Field] = {  # what every entry shows first: itself, its patient and its visit
+    "id": Int(),
+    "patient": Int(),
+    "visit": VisitField(description="An appointment or a queue entry of this patient."),
+}
+ENTRY_TAIL: dict[str, Field] = {
+    "doctor": Int(description="The doctor who wrote it (of a treatment: its prescriber)."),
+    "created_at": Str(max_length=40),
+}
+UPDATED_AT = {"updated_at": Str(max_length=40)}
+DESCRIPTION = {"description": _text(nullable=True)}
 
-DIAGNOSIS_UPDATE = Schema("DiagnosisUpdate", {
-    "resolved_on": Date(nullable=True, description="Not before diagnosed_on."),
-    "severity": Choice(SEVERITIES),
-    "description": _text(nullable=True),
-})
-
-# What every diagnosis, treatment and note shows first: itself, its patient and the visit it was made at.
-ENTRY_HEAD = {"id": Int(), "patient": Int(), "visit": VISIT}
-
-DIAGNOSIS_SHAPE = Schema("Diagnosis", {
+DIAGNOSIS_FIELDS: dict[str, Field] = {
     **ENTRY_HEAD,
     "condition": Str(max_length=TEXT),
-    "description": _text(nullable=True),
+    **DESCRIPTION,
     "severity": Choice(SEVERITIES),
     "diagnosed_on": Date(),
-    "resolved_on": Date(nullable=True),
-    "doctor": Int(description="The doctor who wrote it."),
-    "created_at": Str(max_length=40),
-    "updated_at": Str(max_length=40),
-})
-
-TREATMENT_CREATE = Schema("TreatmentCreate", {
-    "visit": VISIT,
-    "kind": Choice(TREATMENT_KINDS, required=True),
-    "name": Str(max_length=TEXT, required=True),
-    "description": _text(nullable=True),
-    "dosage": Str(max_length=TEXT, nullable=True),
-    "started_on": Date(required=True),
-    "ended_on": Date(nullable=True, description="Not before started_on."),
-    "diagnosis": Int(nullable=True, description="A diagnosis of this patient."),
-})
-
-TREATMENT_UPDATE = Schema("TreatmentUpdate", {
-    "ended_on": Date(nullable=True, description="Not before started_on."),
-    "dosage": Str(max_length=TEXT, nullable=True),
-    "description": _text(nullable=True),
-})
-
-TREATMENT_SHAPE = Schema("Treatment", {
+    "resolved_on": Date(nullable=True, description="Not before diagnosed_on."),
+    **ENTRY_TAIL, **UPDATED_AT,
+}
+TREATMENT_FIELDS: dict[str, Field] = {
     **ENTRY_HEAD,
     "kind": Choice(TREATMENT_KINDS),
     "name": Str(max_length=TEXT),
-    "description": _text(nullable=True),
+    **DESCRIPTION,
     "dosage": Str(max_length=TEXT, nullable=True),
     "started_on": Date(),
-    "ended_on": Date(nullable=True),
-    "diagnosis": Int(nullable=True),
-    "doctor": Int(description="The prescriber."),
-    "created_at": Str(max_length=40),
-    "updated_at": Str(max_length=40),
-})
-
-NOTE_CREATE = Schema("NoteCreate", {
-    "visit": VISIT,
-    "kind": Choice(NOTE_KINDS, required=True),
-    "title": Str(max_length=200, required=True),
-    "content": _text(required=True),
-    "amends": Int(nullable=True, description="An earlier note of this patient that this one corrects "
-                                             "(once: to correct a correction, amend the correction)."),
-})
-
-NOTE_SHAPE = Schema("Note", {
+    "ended_on": Date(nullable=True, description="Not before started_on."),
+    "diagnosis": Int(nullable=True, description="A diagnosis of this patient."),
+    **ENTRY_TAIL, **UPDATED_AT,
+}
+NOTE_FIELDS: dict[str, Field] = {
     **ENTRY_HEAD,
     "kind": Choice(NOTE_KINDS),
     "title": Str(max_length=200),
     "content": _text(),
-    "doctor": Int(),
-    "created_at": Str(max_length=40),
-    "amends": Int(nullable=True),
+    **ENTRY_TAIL,
+    "amends": Int(nullable=True, description="An earlier note of this patient that this one corrects "
+                                             "(once: to correct a correction, amend the correction)."),
     "amended_by": Int(nullable=True, description="The note that corrects this one."),
-})
+}
+
+
+def _required(command: type) -> tuple[str, ...]:
+    """A command's fields without a default: what the body must give."""
+    return tuple(name for name in command._fields if name not in command._field_defaults)
+
+
+def _optional(command: type) -> tuple[str, ...]:
+    return tuple(name for name in command._fields if name in command._field_defaults)
+
+
+def _entry_shapes(name: str, fields: dict[str, Field], details: type,
+                  changes: type | None) -> tuple[Schema, Schema, Schema | None]:
+    """An entry's answer, the body that adds one (the fields of its command `details`), and the body
+    that changes one (those of `changes`), all made of its `fields`."""
+    update = _shape(f"{name}Update", fields, optional=changes._fields) if changes else None
+    return (_shape(name, fields),
+            _shape(f"{name}Create", fields, required=_required(details), optional=_optional(details)), update)
+
+
+DIAGNOSIS_SHAPES = _entry_shapes("Diagnosis", DIAGNOSIS_FIELDS, DiagnosisDetails, DiagnosisChanges)
+TREATMENT_SHAPES = _entry_shapes("Treatment", TREATMENT_FIELDS, TreatmentDetails, TreatmentChanges)
+NOTE_SHAPES = _entry_shapes("Note", NOTE_FIELDS, NoteDetails, None)
+DIAGNOSIS_SHAPE, TREATMENT_SHAPE, NOTE_SHAPE = DIAGNOSIS_SHAPES[0], TREATMENT_SHAPES[0], NOTE_SHAPES[0]
 
 ACCESS_SHAPE = Schema("AccessLogLine", {
     "at": Str(max_length=40),
@@ -269,6 +280,21 @@ def access_json(event: AccessEvent) -> dict:
 ENTRY_JSON = {DIAGNOSIS: diagnosis_json, TREATMENT: treatment_json, NOTE: note_json}
 
 
+# -- commands --------------------------------------------------------------------------
+
+def command(kind: type, body: dict) -> Any:
+    """A validated body as the domain's command `kind`: its visit a Visit, its emergency contact an
+    EmergencyContact (the fields it left out null)."""
+    values = dict(body)
+    if "visit" in values:
+        (visit_kind, visit_id), = values["visit"].items()
+        values["visit"] = Visit(visit_kind, visit_id)
+    contact = values.get("emergency_contact")
+    if contact is not None:
+        values["emergency_contact"] = EmergencyContact(**{name: contact.get(name) for name in EmergencyContact._fields})
+    return kind(**values)
+
+
 # -- the medical record --------------------------------------------------------------
 
 RECORD_PATH = "/patients/{patient_id}/medical-record"
@@ -284,7 +310,8 @@ def get_medical_record(ctx, patient_id):
        response=MEDICAL_RECORD_SHAPE, errors=(409,),
        summary="Replace a patient's medical record (staff: the emergency contact only)." + WRITTEN)
 def put_medical_record(ctx, patient_id):
-    record = clinical.write_medical_record(ctx.user, parse_id(patient_id, "patient"), ctx.body, whole=True)
+    record = clinical.write_medical_record(ctx.user, parse_id(patient_id, "patient"),
+                                           lambda: command(MedicalRecordChanges, ctx.body()), whole=True)
     return record_json(record)
 
 
@@ -292,7 +319,8 @@ def put_medical_record(ctx, patient_id):
        response=MEDICAL_RECORD_SHAPE, errors=(409,),
        summary="Change fields of a patient's medical record (staff: the emergency contact only)." + WRITTEN)
 def patch_medical_record(ctx, patient_id):
-    record = clinical.write_medical_record(ctx.user, parse_id(patient_id, "patient"), ctx.body, whole=False)
+    record = clinical.write_medical_record(ctx.user, parse_id(patient_id, "patient"),
+                                           lambda: command(MedicalRecordChanges, ctx.body()), whole=False)
     return record_json(record)
 
 
@@ -306,8 +334,11 @@ def _named(name: str):
     return rename
 
 
-def _entry_routes(kind: str, plural: str, create: Schema, shape: Schema, update: Schema | None) -> None:
-    """The list, create, read (and, but for notes, change) routes of one kind of entry."""
+def _entry_routes(kind: str, plural: str, shapes: tuple[Schema, Schema, Schema | None], details: type,
+                  changes: type | None) -> None:
+    """The list, create, read (and, but for notes, change) routes of one kind of entry; the bodies
+    become the commands `details` and `changes`."""
+    shape, create, update = shapes
     path, item_path = f"/patients/{{patient_id}}/{plural}", f"/patients/{{patient_id}}/{plural}/{{{kind}_id}}"
     present = ENTRY_JSON[kind]
 
@@ -323,7 +354,8 @@ def _entry_routes(kind: str, plural: str, create: Schema, shape: Schema, update:
            summary=f"Add a {kind} at a visit of this patient (a doctor, as its author)." + WRITTEN)
     @_named(f"add_{kind}")
     def add_entry(ctx, patient_id):
-        return present(clinical.add_entry(ctx.user, parse_id(patient_id, "patient"), kind, ctx.body))
+        return present(clinical.add_entry(ctx.user, parse_id(patient_id, "patient"), kind,
+                                          lambda: command(details, ctx.body())))
 
     @route(bp, item_path, "GET", tag=TAG, roles=(PATIENT, DOCTOR), response=shape, errors=(503,),
            summary=f"One {kind} of a patient (a patient: their own)." + LOGGED)
@@ -340,12 +372,13 @@ def _entry_routes(kind: str, plural: str, create: Schema, shape: Schema, update:
     @_named(f"change_{kind}")
     def change_entry(ctx, patient_id, **ids):
         entry_id = parse_id(ids[f"{kind}_id"], kind)
-        return present(clinical.change_entry(ctx.user, parse_id(patient_id, "patient"), kind, entry_id, ctx.body))
+        return present(clinical.change_entry(ctx.user, parse_id(patient_id, "patient"), kind, entry_id,
+                                             lambda: command(changes, ctx.body())))
 
 
-_entry_routes(DIAGNOSIS, "diagnoses", DIAGNOSIS_CREATE, DIAGNOSIS_SHAPE, DIAGNOSIS_UPDATE)
-_entry_routes(TREATMENT, "treatments", TREATMENT_CREATE, TREATMENT_SHAPE, TREATMENT_UPDATE)
-_entry_routes(NOTE, "notes", NOTE_CREATE, NOTE_SHAPE, None)  # notes are never edited: PATCH is a 405
+_entry_routes(DIAGNOSIS, "diagnoses", DIAGNOSIS_SHAPES, DiagnosisDetails, DiagnosisChanges)
+_entry_routes(TREATMENT, "treatments", TREATMENT_SHAPES, TreatmentDetails, TreatmentChanges)
+_entry_routes(NOTE, "notes", NOTE_SHAPES, NoteDetails, None)  # notes are never edited: PATCH is a 405
 
 
 # -- the medical history and the access log ------------------------------------------

@@ -11,7 +11,20 @@ from chalicelib.domain.commands import ProfileChanges, Registration
 from chalicelib.domain.entities import User, UserFilters
 from chalicelib.domain.permissions import ADMIN, ANONYMOUS, ANY_ROLE, DOCTOR, PATIENT, ROLES, STAFF, is_admin
 from chalicelib.domain.values import iso_date
-from chalicelib.schema import Bool, Choice, Date, Email, Int, NotWhen, OnlyWhen, Password, RequiredUnless, Schema, Str
+from chalicelib.schema import (
+    Bool,
+    Choice,
+    Date,
+    Email,
+    Int,
+    NotNullWhen,
+    NotWhen,
+    OnlyWhen,
+    Password,
+    RequiredUnless,
+    Schema,
+    Str,
+)
 
 bp = Blueprint(__name__)
 
@@ -42,16 +55,21 @@ _PROFILE_FIELDS = {
     "email": Email(required=True),
     "first_name": _person_name(),
     "last_name": _person_name(),
-    "date_of_birth": Date(nullable=True, description="Not in the future, not before 1900-01-01."),
+    "date_of_birth": Date(nullable=True, description="Not in the future, not before 1900-01-01. A patient keeps "
+                                                     "theirs: null is refused with `role` patient, and for an "
+                                                     "account that is a patient's."),
     "role": Choice(ROLES, description="Admin only."),
     "is_active": Bool(description="Admin only."),
 }
+# A patient's date of birth, once given, stays: stated where the body says so (the stored role is
+# checked by accounts.management.update_user).
+_PATIENT_KEEPS_BIRTH_DATE = (NotNullWhen("date_of_birth", "role", PATIENT, "This field is required for a patient."),)
 # What an admin may send; anyone else sending `password` gets 400 "Unknown field.".
 USER_UPDATE = Schema("UserUpdate", {
     **_PROFILE_FIELDS,
     "password": Password(description="Admin only: sets the user's password; every token they hold stops working."),
-})
-OWN_PROFILE_UPDATE = Schema("OwnProfileUpdate", _PROFILE_FIELDS,
+}, rules=_PATIENT_KEEPS_BIRTH_DATE)
+OWN_PROFILE_UPDATE = Schema("OwnProfileUpdate", _PROFILE_FIELDS, rules=_PATIENT_KEEPS_BIRTH_DATE,
                             description="Your own password changes with POST /auth/password/ (the old one first).")
 
 USER = Schema("User", {

@@ -20,7 +20,16 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from chalicelib.domain import appointments, clock, patients
-from chalicelib.domain.commands import AppointmentQuery
+from chalicelib.domain.commands import (
+    AppointmentQuery,
+    DiagnosisChanges,
+    DiagnosisDetails,
+    MedicalRecordChanges,
+    NoteDetails,
+    TreatmentChanges,
+    TreatmentDetails,
+    given,
+)
 from chalicelib.domain.conflicts import edit
 from chalicelib.domain.entities import Page, Patient, User
 from chalicelib.domain.permissions import ADMIN, DOCTOR, NOT_ALLOWED, PATIENT, STAFF, check_owner, own_doctor_id
@@ -35,19 +44,16 @@ from chalicelib.domain.ports.clinical import (
     WRITE,
     AccessEvent,
     Diagnosis,
-    EmergencyContact,
     Entry,
     MedicalRecord,
     Note,
     Treatment,
-    Visit,
 )
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_instant
 from chalicelib.errors import ConditionFailed, Conflict, Forbidden, NotFound, Unavailable, ValidationFailed, existing
 
-RECORD_FIELDS = ("blood_type", "allergies", "chronic_conditions", "current_medications", "emergency_contact",
-                 "notes")
+RECORD_FIELDS = MedicalRecordChanges._fields
 STAFF_RECORD_FIELDS = ("emergency_contact",)
 HISTORY_PAGE = 50
 
@@ -64,6 +70,13 @@ NO_SUCH_NOTE = "No note with that id for this patient."
 
 class AccessNotLogged(Unavailable):
     """The access log could not be written, so the read is not answered (503): try again."""
+
+
+EntryDetails = DiagnosisDetails | TreatmentDetails | NoteDetails
+EntryChanges = DiagnosisChanges | TreatmentChanges
+# The command that makes each kind of entry, and the one that changes it (notes are never changed).
+DETAILS = {DIAGNOSIS: DiagnosisDetails, TREATMENT: TreatmentDetails, NOTE: NoteDetails}
+CHANGES = {DIAGNOSIS: DiagnosisChanges, TREATMENT: TreatmentChanges}
 
 
 class History(NamedTuple):
@@ -123,20 +136,18 @@ def get_medical_record(actor: User, patient_id: int) -> MedicalRecord:
     return record
 
 
-def write_medical_record(actor: User, patient_id: int, body: Callable[[], dict], *, whole: bool) -> MedicalRecord:
+def write_medical_record(actor: User, patient_id: int, body: Callable[[], MedicalRecordChanges], *,
+                         whole: bool) -> MedicalRecord:
     """PUT (`whole`: fields left out become null) or PATCH the medical record. Doctors and admins
     write every field; staff only the emergency contact (another field is a 403, and their PUT
     leaves the fields they may not write as they are)."""
     if actor.role not in (DOCTOR, STAFF, ADMIN):
         raise Forbidden(NOT_ALLOWED)
-    data = body()
+    data = given(body())
     writable = STAFF_RECORD_FIELDS if actor.role == STAFF else RECORD_FIELDS
     if any(name not in writable for name in data):
         raise Forbidden(STAFF_CONTACT_ONLY)
-    values = {name: data.get(name) for name in writable} if whole else dict(data)
-    if "emergency_contact" in values and values["emergency_contact"] is not None:
-        values["emergency_contact"] = EmergencyContact(**{
-            key: values["emergency_contact"].get(key) for key in EmergencyContact._fields})
+    values = {name: data.get(name) for name in writable} if whole else data
 
     def change(record: MedicalRecord) -> MedicalRecord:
         if all(getattr(record, name) == value for name, value in values.items()):
@@ -171,7 +182,7 @@ def get_entry(actor: User, patient_id: int, kind: str, entry_id: int) -> Entry:
     return entry
 
 
-def _author(actor: User, patient_id: int, body: Callable[[], dict]) -> int:
+def _author(actor: User, patient_id: int, body: Callable[[], Any]) -> int:
     """The doctor writing an entry: only a doctor writes them, as its author. An admin, whom the
     route lets in, has the body checked like anyone the route lets in, and is then refused."""
     check_owner(actor, patient_id)
@@ -182,39 +193,31 @@ def _author(actor: User, patient_id: int, body: Callable[[], dict]) -> int:
     return own_doctor_id(actor)
 
 
-def _not_before(data: dict, first: str, then: str) -> None:
-    if data.get(then) is not None and data.get(first) is not None and data[then] < data[first]:
-        raise ValidationFailed.field(then, f"This date cannot be before {first}.")
+def _command(kind: str, command: Any, commands: dict[str, type]) -> Any:
+    """The command, if it is the one for this kind of entry."""
+    if not isinstance(command, commands[kind]):
+        raise TypeError(f"A {kind} takes a {commands[kind].__name__}, not a {type(command).__name__}.")
+    return command
 
 
-def _visit(data: dict) -> Visit:
-    (kind, visit_id), = data["visit"].items()
-    return Visit(kind, visit_id)
-
-
-def add_entry(actor: User, patient_id: int, kind: str, body: Callable[[], dict]) -> Entry:
+def add_entry(actor: User, patient_id: int, kind: str, body: Callable[[], EntryDetails]) -> Entry:
     """A new diagnosis, treatment or note, written by a doctor, tied to a visit of this patient."""
     doctor = _author(actor, patient_id, body)
-    data = body()
+    details = _command(kind, body(), DETAILS)
     now = iso_instant(clock.now())
-    common: dict[str, Any] = {"id": stores().ids.next_id(kind), "patient": patient_id, "visit": _visit(data),
-                              "doctor": doctor, "created_at": now}
+    common: dict[str, Any] = {"id": stores().ids.next_id(kind), "patient": patient_id, "doctor": doctor,
+                              "created_at": now, **details._asdict()}
     entry: Entry
     if kind == DIAGNOSIS:
-        _not_before(data, "diagnosed_on", "resolved_on")
-        entry = Diagnosis(**common, condition=data["condition"], description=data.get("description"),
-                          severity=data["severity"], diagnosed_on=data["diagnosed_on"], resolved_on=None,
-                          updated_at=now)
+        entry = Diagnosis(**common, resolved_on=None, updated_at=now)
     elif kind == TREATMENT:
-        _not_before(data, "started_on", "ended_on")
-        entry = Treatment(**common, kind=data["kind"], name=data["name"], description=data.get("description"),
-                          dosage=data.get("dosage"), started_on=data["started_on"], ended_on=data.get("ended_on"),
-                          diagnosis=data.get("diagnosis"), updated_at=now)
+        if details.ended_on is not None and details.ended_on < details.started_on:
+            raise ValidationFailed.field("ended_on", "This date cannot be before started_on.")
+        entry = Treatment(**common, updated_at=now)
     else:
-        if data.get("amends") == common["id"]:  # the id this note just got: no earlier note of anyone's
+        if details.amends == common["id"]:  # the id this note just got: no earlier note of anyone's
             raise ValidationFailed.field("amends", NO_SUCH_NOTE)
-        entry = Note(**common, kind=data["kind"], title=data["title"], content=data["content"],
-                     amends=data.get("amends"))
+        entry = Note(**common)
     try:
         stores().clinical.add_entry(entry, _event(actor, patient_id, WRITE, ENTRY_LISTS[kind]))
     except ConditionFailed as exc:
@@ -244,7 +247,8 @@ def _refused(exc: ConditionFailed, entry: Entry) -> None:
     raise exc
 
 
-def change_entry(actor: User, patient_id: int, kind: str, entry_id: int, body: Callable[[], dict]) -> Entry:
+def change_entry(actor: User, patient_id: int, kind: str, entry_id: int,
+                 body: Callable[[], EntryChanges]) -> Entry:
     """A diagnosis's resolved_on, severity or description; a treatment's ended_on, dosage or
     description. Only by the doctor who wrote it; notes are never changed."""
     doctor = _author(actor, patient_id, body)
@@ -253,7 +257,7 @@ def change_entry(actor: User, patient_id: int, kind: str, entry_id: int, body: C
     current = existing(stores().clinical.entry(patient_id, kind, entry_id), kind, entry_id)
     if current.doctor != doctor:
         raise Forbidden(NOT_YOUR_ENTRY)
-    data = body()
+    data = given(_command(kind, body(), CHANGES))
     first, then = ("diagnosed_on", "resolved_on") if kind == DIAGNOSIS else ("started_on", "ended_on")
 
     def change(entry: Diagnosis | Treatment) -> Diagnosis | Treatment:

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from chalicelib.domain.entities import SCHEDULED
+from chalicelib.domain.ports.clinical import EmergencyContact, Visit
 
 
 class _Unchanged:
@@ -122,3 +123,57 @@ class AppointmentQuery(NamedTuple):
     start: datetime | None = None  # from: date >= start
     end: datetime | None = None  # to: date < end
     reminded: bool | None = None
+
+
+# -- clinical records ---------------------------------------------------------------
+
+class MedicalRecordChanges(NamedTuple):
+    """Fields of a patient's medical record to write (a whole write: those left out become null)."""
+    blood_type: str | None = UNCHANGED
+    allergies: str | None = UNCHANGED
+    chronic_conditions: str | None = UNCHANGED
+    current_medications: str | None = UNCHANGED
+    emergency_contact: EmergencyContact | None = UNCHANGED
+    notes: str | None = UNCHANGED
+
+
+class DiagnosisDetails(NamedTuple):
+    """A new diagnosis, made at a visit of the patient."""
+    visit: Visit
+    condition: str
+    severity: str
+    diagnosed_on: date
+    description: str | None = None
+
+
+class TreatmentDetails(NamedTuple):
+    """A new treatment, made at a visit of the patient; `diagnosis` one of theirs."""
+    visit: Visit
+    kind: str
+    name: str
+    started_on: date
+    description: str | None = None
+    dosage: str | None = None
+    ended_on: date | None = None
+    diagnosis: int | None = None
+
+
+class NoteDetails(NamedTuple):
+    """A new note, made at a visit of the patient; `amends` an earlier note of theirs."""
+    visit: Visit
+    kind: str
+    title: str
+    content: str
+    amends: int | None = None
+
+
+class DiagnosisChanges(NamedTuple):
+    resolved_on: date | None = UNCHANGED
+    severity: str = UNCHANGED
+    description: str | None = UNCHANGED
+
+
+class TreatmentChanges(NamedTuple):
+    ended_on: date | None = UNCHANGED
+    dosage: str | None = UNCHANGED
+    description: str | None = UNCHANGED

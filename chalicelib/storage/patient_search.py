@@ -60,9 +60,10 @@ def tokens(patient: Patient) -> set[tuple[str, str]]:
     return items
 
 
-def put_tokens(tx: Transaction, patient: Patient) -> None:
-    """Index a new record, in the transaction that writes it."""
-    for n, (key, sort) in enumerate(sorted(tokens(patient))):
+def put_tokens(tx: Transaction, patient: Patient, only: set[tuple[str, str]] | None = None) -> None:
+    """Index a new record, in the transaction that writes it (`only`: those of its items alone, the
+    ones a record written before the index existed still lacks: storage.patients.index_batch)."""
+    for n, (key, sort) in enumerate(sorted(tokens(patient) if only is None else tokens(patient) & only)):
         tx.put(f"search-{n}", PatientSearchModel(key, sort))
 
 

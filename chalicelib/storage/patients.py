@@ -180,9 +180,14 @@ READ_CHUNK = 25  # records per TransactGetItems (moto's limit; DynamoDB's is 100
 def _read_records(ids: list[int]) -> list:
     """The records of a page, READ_CHUNK per TransactGetItems (a page of `limit` costs ceil(limit / 25)
     reads at most, whatever the number of patients); again if a write held one of them."""
+    return _read_chunked([(PatientModel, patient_id) for patient_id in ids])
+
+
+def _read_chunked(all_keys: list[tuple]) -> list:
+    """Items by key, READ_CHUNK per TransactGetItems; again if a write held one of them."""
     items: list = []
-    for first in range(0, len(ids), READ_CHUNK):
-        keys = [(PatientModel, patient_id) for patient_id in ids[first:first + READ_CHUNK]]
+    for first in range(0, len(all_keys), READ_CHUNK):
+        keys = all_keys[first:first + READ_CHUNK]
         for attempt in range(3):
             try:
                 items += read_items(keys)
@@ -229,3 +234,56 @@ def search_page(query: PatientQuery, limit: int, cursor: str | None) -> Page:
     found = {int(item.id): _to_patient(item) for item in _read_records(ids) if item is not None}
     items = [found[i] for i in ids if i in found and query.matches(found[i])]
     return Page(items=items, next=encode_cursor("patient-search", results.page_iter.last_evaluated_key))
+
+
+def _still_as_read(patient: Patient):
+    """The condition that a record's indexed fields (name, phone, date of birth) are as read."""
+    def same(attribute, value):
+        return attribute.does_not_exist() if value is None else attribute == value
+
+    return (PatientModel.id.exists() & (PatientModel.name == patient.name) & same(PatientModel.phone, patient.phone)
+            & same(PatientModel.date_of_birth, iso_date(patient.date_of_birth)))
+
+
+def _missing_tokens(records: list[Patient]) -> dict[int, set[tuple[str, str]]]:
+    """The index items each record should have and has not (READ_CHUNK per TransactGetItems)."""
+    wanted = [(record.id, token) for record in records for token in sorted(patient_search.tokens(record))]
+    found = _read_chunked([(PatientSearchModel, key, sort) for _, (key, sort) in wanted])
+    missing: dict[int, set[tuple[str, str]]] = {}
+    for (patient_id, token), item in zip(wanted, found, strict=True):
+        if item is None:
+            missing.setdefault(patient_id, set()).add(token)
+    return missing
+
+
+def index_batch(after_id: int | None, limit: int) -> tuple[int, int, int | None]:
+    """One batch of the search index's backfill, for records written before the index existed.
+
+    Reads up to `limit` records after `after_id` in id order (one Query of the kind index) and their
+    index items (patient_search.tokens, the rule the writes use), then writes each record's missing
+    items in one transaction that checks the record is still as read (an edit in between: read
+    again and redone). Records already indexed are only read, so running it again writes nothing.
+    Returns (records read, records given index items, the last id read or None when none was left).
+    """
+    condition = PatientModel.id > after_id if after_id is not None else None
+    records = [_to_patient(item) for item in PatientModel.by_kind.query(KIND, condition, limit=limit)]
+    missing = _missing_tokens(records)
+    indexed = 0
+    for record in records:
+        tokens = missing.get(record.id)
+        for attempt in range(3):
+            if not tokens:
+                break
+            try:
+                with Transaction() as tx:
+                    tx.check("patient", PatientModel, record.id, _still_as_read(record))
+                    patient_search.put_tokens(tx, record, only=tokens)
+                indexed += 1
+                break
+            except ConditionFailed:
+                if attempt == 2:
+                    raise
+                current = get(record.id)  # edited (or removed) meanwhile: as it is now
+                tokens = _missing_tokens([current]).get(current.id) if current is not None else None
+                record = current or record
+    return len(records), indexed, records[-1].id if records else None

@@ -21,7 +21,7 @@ from chalicelib.domain.ports.queue import (
     DeskRecords,
 )
 from chalicelib.domain.values import optional_int
-from chalicelib.errors import ValidationFailed
+from chalicelib.errors import ConditionFailed, ValidationFailed
 from chalicelib.storage import departments as department_store
 from chalicelib.storage import doctors as doctor_store
 from chalicelib.storage.binding import StoredModel, kind_id_index, register
@@ -150,10 +150,48 @@ def save_department(before, after, stage) -> None:
     with Transaction() as tx:
         stage(tx, same_points)  # the department's own edit, if its points are still those listed
         for point_id in points:
-            tx.update("department-edit", ServicePointModel(point_id),
-                      [ServicePointModel.department_inactive.set(True) if not after.is_active
-                       else ServicePointModel.department_inactive.remove()],
-                      ServicePointModel.department == before.id)
+            _mark(tx, "department-edit", point_id, before.id, inactive=not after.is_active)
+
+
+def _mark(tx: Transaction, label: str, point_id: int, department_id: int, *, inactive: bool) -> None:
+    """Mark a point with whether its department is inactive, if it is still of that department."""
+    tx.update(label, ServicePointModel(point_id),
+              [ServicePointModel.department_inactive.set(True) if inactive
+               else ServicePointModel.department_inactive.remove()],
+              ServicePointModel.department == department_id)
+
+
+def mark_inactive_departments() -> tuple[int, int]:
+    """Mark the points of departments that were inactive before points carried it (missing, the
+    flag reads as active, so such a point would take calls), as a (de)activation now does.
+
+    Reads the inactive departments (one Query of the departments' kind index) and, per department,
+    its points lacking the mark (one of the points'); marks them in one transaction that also checks
+    the department is still inactive and each point still of it (a reactivation in between leaves
+    them for the next run to see as they are; no point joins an inactive department). Points already
+    marked are only read, so running it again writes nothing.
+    Returns (inactive departments read, points marked).
+    """
+    model = department_store.DepartmentModel
+    departments = list(model.by_kind.query(department_store.KIND, filter_condition=model.is_active == False))  # noqa: E712
+    marked = 0
+    for department in departments:
+        department_id = int(department.id)
+        unmarked = [int(item.id) for item in ServicePointModel.by_kind.query(
+            KIND, filter_condition=(ServicePointModel.department == department_id)
+            & (ServicePointModel.department_inactive.does_not_exist()
+               | (ServicePointModel.department_inactive == False)))]  # noqa: E712
+        for first in range(0, len(unmarked), MAX_MARKED_POINTS):
+            chunk = unmarked[first:first + MAX_MARKED_POINTS]
+            try:
+                with Transaction() as tx:
+                    tx.check(DEPARTMENT, model, department_id, model.is_active == False)  # noqa: E712
+                    for point_id in chunk:
+                        _mark(tx, "point", point_id, department_id, inactive=True)
+            except ConditionFailed:
+                break  # reactivated, or a point moved, meanwhile: the next run sees it as it is
+            marked += len(chunk)
+    return len(departments), marked
 
 
 def stage_desk_check(tx: Transaction, desk: DeskCheck) -> None:

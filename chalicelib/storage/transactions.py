@@ -41,21 +41,21 @@ def get_or_none(model: type[_M], hash_key, range_key=None) -> _M | None:
         return None
 
 
-def read_items(keys: list[tuple[type[Model], object]]) -> list[Model | None]:
+def read_items(keys: list[tuple]) -> list[Model | None]:
     """Several items of any tables in one strongly consistent TransactGetItems call (None where missing).
 
-    A transaction writing one of them at that instant cancels the read: that is a
-    ConditionFailed conflict, to be read again.
+    Each key is (model, hash key) or (model, hash key, range key). A transaction writing one of
+    them at that instant cancels the read: that is a ConditionFailed conflict, to be read again.
     """
     try:
         with TransactGet(connection=connection()) as read:
-            futures = [read.get(model, key) for model, key in keys]
+            futures = [read.get(model, *key) for model, *key in keys]
     except TransactGetError as error:
         if cause(error) == "TransactionCanceledException":
             raise ConditionFailed([ConditionFailed.CONFLICT]) from error
         raise
     items: list[Model | None] = []
-    for (model, _), future in zip(keys, futures, strict=True):
+    for (model, *_), future in zip(keys, futures, strict=True):
         try:
             items.append(future.get())
         except model.DoesNotExist:

@@ -103,6 +103,12 @@ def _to_user(item: UserModel) -> User:
     )
 
 
+def _lowered(user: User) -> dict[str, str]:
+    """What the admin's prefix filters find an account by (its indexes' sort keys): the username and
+    email lowercased."""
+    return {"username_lower": user.username.lower(), "email_lower": user.email.lower()}
+
+
 def _to_model(user: User) -> UserModel:
     return UserModel(
         user.id, kind=KIND, username=user.username, email=user.email, role=user.role,
@@ -110,7 +116,7 @@ def _to_model(user: User) -> UserModel:
         first_name=user.first_name, last_name=user.last_name, is_active=user.is_active,
         date_joined=user.date_joined, token_version=user.token_version,
         patient_id=user.patient_id, doctor_id=user.doctor_id, token_key=user.token_key or None,
-        username_lower=user.username.lower(), email_lower=user.email.lower(),
+        **_lowered(user),
     )
 
 
@@ -161,6 +167,11 @@ def register(user: User, *, patient: Patient | None = None, doctor: Doctor | Non
             doctors.put_new(tx, doctor)
         if link is not None:
             patients.link_user(tx, link, user.id)
+
+
+def _set_lowered(user: User) -> list:
+    """The update actions that write _lowered(user)."""
+    return [getattr(UserModel, name).set(value) for name, value in _lowered(user).items()]
 
 
 def get(user_id: int) -> User | None:
@@ -215,8 +226,7 @@ def save_changes(before: User, after: User) -> None:
         actions = [
             UserModel.username.set(after.username),
             UserModel.email.set(after.email),
-            UserModel.username_lower.set(after.username.lower()),
-            UserModel.email_lower.set(after.email.lower()),
+            *_set_lowered(after),
             UserModel.role.set(after.role),
             UserModel.first_name.set(after.first_name),
             UserModel.last_name.set(after.last_name),
@@ -295,3 +305,39 @@ def filtered_page(filters: UserFilters, limit: int, cursor: str | None) -> Page:
     scope = "users:" + ":".join(str(part) for part in filters)
     return query_page(UserModel, index, scope, limit, cursor, _to_user, hash_key=KIND,
                       range_key_condition=range_condition, filter_condition=filter_condition)
+
+
+def index_batch(after_id: int | None, limit: int) -> tuple[int, int, int | None]:
+    """One batch of the prefix indexes' backfill, for accounts written before they existed.
+
+    Reads up to `limit` accounts after `after_id` in id order (one Query of the kind index); an account
+    lacking the lowercased values _lowered gives (the rule the writes use) is written them, in one
+    UpdateItem conditional on its username and email being as read (an edit in between writes them
+    itself). Accounts already indexed are only read, so running it again writes nothing.
+    Returns (accounts read, accounts given their index values, the last id read or None when none was left).
+    """
+    condition = UserModel.id > after_id if after_id is not None else None
+    items = list(UserModel.by_kind.query(KIND, condition, limit=limit))
+    indexed = 0
+    for item in items:
+        user = _to_user(item)
+        if all(getattr(item, name) == value for name, value in _lowered(user).items()):
+            continue
+        as_read = UserModel.id.exists() & (UserModel.username == user.username) & (UserModel.email == user.email)
+        if retry_on_conflict(lambda user=user, as_read=as_read: _update_or_conflict(user, as_read)):
+            indexed += 1
+    return len(items), indexed, int(items[-1].id) if items else None
+
+
+def _update_or_conflict(user: User, as_read) -> bool:
+    """Write an account's lowercased values if it is as read: True if written, False if it changed
+    (its edit wrote them); ConditionFailed(CONFLICT) when a transaction held it (to be retried)."""
+    try:
+        UserModel(user.id).update(actions=_set_lowered(user), condition=as_read)
+    except UpdateError as exc:
+        if cause(exc) == TRANSACTION_CONFLICT:
+            raise ConditionFailed([ConditionFailed.CONFLICT]) from exc
+        if cause(exc) == CONDITION_FAILED:
+            return False
+        raise
+    return True

@@ -73,3 +73,15 @@ def test_a_revoked_token_reads_no_profile(api, people):
     me = people.make("patient")
     assert api.post("/auth/logout/", token=me.token).status == 200
     assert api.get("/profile/", token=me.token).status == 401
+
+
+def test_a_null_date_of_birth_with_the_patient_role_is_refused_whoever_sends_it(api, people):
+    admin, staff = people.admin(), people.make("staff")
+    for token in (admin.token, staff.token):
+        r = api.patch("/profile/", {"role": "patient", "date_of_birth": None}, token=token)
+        assert r.status == 400 and set(r.body["Fields"]) == {"date_of_birth"}
+    r = api.patch(f"/users/{staff.id}/", {"role": "patient", "date_of_birth": None}, token=admin.token)
+    assert r.status == 400 and set(r.body["Fields"]) == {"date_of_birth"}
+    assert api.get(f"/users/{staff.id}/", token=admin.token).body["role"] == "staff"
+    r = api.patch("/profile/", {"date_of_birth": None}, token=staff.token)  # not a patient's: may go
+    assert r.status == 200 and r.body["date_of_birth"] is None

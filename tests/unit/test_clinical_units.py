@@ -8,7 +8,15 @@ from datetime import date
 import pytest
 
 from chalicelib.domain import clinical
-from chalicelib.domain.commands import AppointmentQuery
+from chalicelib.domain.commands import (
+    AppointmentQuery,
+    DiagnosisChanges,
+    DiagnosisDetails,
+    MedicalRecordChanges,
+    NoteDetails,
+    TreatmentChanges,
+    TreatmentDetails,
+)
 from chalicelib.domain.entities import Page, Patient, User
 from chalicelib.domain.ports.clinical import (
     DIAGNOSIS,
@@ -51,19 +59,26 @@ def store(fakes):
     return made
 
 
-def body(**data):
-    return lambda: data
+def record_changes(**data):
+    return lambda: MedicalRecordChanges(**data)
+
+
+def diagnosis_changes(**data):
+    return lambda: DiagnosisChanges(**data)
+
+
+def treatment_changes(**data):
+    return lambda: TreatmentChanges(**data)
 
 
 def diagnose(actor=DOCTOR, patient=PID, **extra):
-    data = {"visit": {"appointment": APPOINTMENT.id}, "condition": "Asthma", "severity": "mild",
-            "diagnosed_on": date(2030, 5, 1), **extra}
-    return clinical.add_entry(actor, patient, DIAGNOSIS, lambda: data)
+    data = {"visit": APPOINTMENT, "condition": "Asthma", "severity": "mild", "diagnosed_on": date(2030, 5, 1), **extra}
+    return clinical.add_entry(actor, patient, DIAGNOSIS, lambda: DiagnosisDetails(**data))
 
 
 def note(actor=DOCTOR, **extra):
-    data = {"visit": {"appointment": APPOINTMENT.id}, "kind": "progress", "title": "t", "content": "c", **extra}
-    return clinical.add_entry(actor, PID, NOTE, lambda: data)
+    data = {"visit": APPOINTMENT, "kind": "progress", "title": "t", "content": "c", **extra}
+    return clinical.add_entry(actor, PID, NOTE, lambda: NoteDetails(**data))
 
 
 def logged(store) -> list[tuple[int, str, str]]:
@@ -125,26 +140,26 @@ def test_no_such_patient_is_a_404_and_logs_nothing(store):
 # -- the medical record --------------------------------------------------------------
 
 def test_doctors_write_the_record_staff_only_the_emergency_contact(store):
-    contact = {"name": "Ana", "phone": "555", "relation": None}
-    record = clinical.write_medical_record(DOCTOR, PID, body(blood_type="A+", allergies="Latex"), whole=True)
+    contact = EmergencyContact("Ana", "555", None)
+    record = clinical.write_medical_record(DOCTOR, PID, record_changes(blood_type="A+", allergies="Latex"), whole=True)
     assert (record.blood_type, record.allergies, record.version, record.updated_by) == ("A+", "Latex", 1, DOCTOR.id)
-    record = clinical.write_medical_record(STAFF, PID, body(emergency_contact=contact), whole=True)
+    record = clinical.write_medical_record(STAFF, PID, record_changes(emergency_contact=contact), whole=True)
     assert record.emergency_contact == EmergencyContact("Ana", "555", None) and record.blood_type == "A+"
     with pytest.raises(Forbidden):
-        clinical.write_medical_record(STAFF, PID, body(emergency_contact=None, blood_type="B+"), whole=False)
+        clinical.write_medical_record(STAFF, PID, record_changes(emergency_contact=None, blood_type="B+"), whole=False)
     for actor in (PATIENT, OTHER):
         with pytest.raises(Forbidden):
-            clinical.write_medical_record(actor, PID, body(blood_type="B+"), whole=False)
-    record = clinical.write_medical_record(ADMIN, PID, body(notes="n"), whole=True)
+            clinical.write_medical_record(actor, PID, record_changes(blood_type="B+"), whole=False)
+    record = clinical.write_medical_record(ADMIN, PID, record_changes(notes="n"), whole=True)
     assert record.notes == "n" and record.blood_type is None and record.emergency_contact is None
     assert logged(store) == [(DOCTOR.id, "write", "medical_record"), (STAFF.id, "write", "medical_record"),
                              (ADMIN.id, "write", "medical_record")]
-    unchanged = clinical.write_medical_record(DOCTOR, PID, body(notes="n"), whole=False)
+    unchanged = clinical.write_medical_record(DOCTOR, PID, record_changes(notes="n"), whole=False)
     assert unchanged.version == 3 and len(store.log) == 3  # nothing written, nothing logged
 
 
 def test_a_record_write_is_conditional_on_the_version_read(store):
-    clinical.write_medical_record(DOCTOR, PID, body(blood_type="A+"), whole=False)
+    clinical.write_medical_record(DOCTOR, PID, record_changes(blood_type="A+"), whole=False)
     stale = MedicalRecord(patient=PID)
     event = AccessEvent(PID, "2030-01-01T00:00:00Z", DOCTOR.id, "doctor", "write", "medical_record")
     with pytest.raises(ConditionFailed):
@@ -157,7 +172,7 @@ def test_concurrent_record_writes_each_land_once(store):
 
     def write(n):
         try:
-            clinical.write_medical_record(DOCTOR, PID, body(notes=f"n{n}"), whole=False)
+            clinical.write_medical_record(DOCTOR, PID, record_changes(notes=f"n{n}"), whole=False)
         except Conflict as exc:  # gave up after its retries: allowed, but nothing half-written
             errors.append(exc)
 
@@ -179,47 +194,43 @@ def test_only_a_doctor_writes_entries_as_their_author(store):
             diagnose(actor)
     assert logged(store) == [(DOCTOR.id, "write", "diagnoses")]
     with pytest.raises(Forbidden):
-        clinical.change_entry(OTHER_DOCTOR, PID, DIAGNOSIS, diagnosis.id, body(severity="severe"))
+        clinical.change_entry(OTHER_DOCTOR, PID, DIAGNOSIS, diagnosis.id, diagnosis_changes(severity="severe"))
     with pytest.raises(Forbidden):
-        clinical.change_entry(ADMIN, PID, DIAGNOSIS, diagnosis.id, body(severity="severe"))
-    changed = clinical.change_entry(DOCTOR, PID, DIAGNOSIS, diagnosis.id, body(severity="severe"))
+        clinical.change_entry(ADMIN, PID, DIAGNOSIS, diagnosis.id, diagnosis_changes(severity="severe"))
+    changed = clinical.change_entry(DOCTOR, PID, DIAGNOSIS, diagnosis.id, diagnosis_changes(severity="severe"))
     assert changed.severity == "severe" and changed.version == 2 and changed.doctor == 7
     assert clinical.get_entry(PATIENT, PID, DIAGNOSIS, diagnosis.id) == changed
     with pytest.raises(Forbidden):
-        clinical.change_entry(DOCTOR, PID, NOTE, note().id, body(content="edited"))
+        clinical.change_entry(DOCTOR, PID, NOTE, note().id, diagnosis_changes(description="edited"))
 
 
 def test_the_visit_must_be_this_patients(store):
     with pytest.raises(ValidationFailed) as caught:
-        diagnose(visit={"queue_entry": OTHER_VISIT.id})
+        diagnose(visit=OTHER_VISIT)
     assert set(caught.value.fields) == {"visit"}
     with pytest.raises(ValidationFailed):
-        diagnose(visit={"appointment": 999})
+        diagnose(visit=Visit("appointment", 999))
     with pytest.raises(NotFound):
         diagnose(patient=99)
     assert store.entries == {} and store.log == []
 
 
 def test_dates_stay_in_order(store):
-    with pytest.raises(ValidationFailed) as caught:
-        diagnose(resolved_on=date(2030, 4, 30))
-    assert set(caught.value.fields) == {"resolved_on"}
     diagnosis = diagnose()
     with pytest.raises(ValidationFailed):
-        clinical.change_entry(DOCTOR, PID, DIAGNOSIS, diagnosis.id, body(resolved_on=date(2030, 4, 30)))
+        clinical.change_entry(DOCTOR, PID, DIAGNOSIS, diagnosis.id, diagnosis_changes(resolved_on=date(2030, 4, 30)))
     assert clinical.change_entry(DOCTOR, PID, DIAGNOSIS, diagnosis.id,
-                                 body(resolved_on=date(2030, 5, 1))).resolved_on == date(2030, 5, 1)
-    data = {"visit": {"appointment": APPOINTMENT.id}, "kind": "medication", "name": "x",
-            "started_on": date(2030, 5, 1)}
+                                 diagnosis_changes(resolved_on=date(2030, 5, 1))).resolved_on == date(2030, 5, 1)
+    data = {"visit": APPOINTMENT, "kind": "medication", "name": "x", "started_on": date(2030, 5, 1)}
     with pytest.raises(ValidationFailed) as caught:
-        clinical.add_entry(DOCTOR, PID, TREATMENT, lambda: {**data, "ended_on": date(2030, 4, 1)})
+        clinical.add_entry(DOCTOR, PID, TREATMENT, lambda: TreatmentDetails(**data, ended_on=date(2030, 4, 1)))
     assert set(caught.value.fields) == {"ended_on"}
     with pytest.raises(ValidationFailed) as caught:
-        clinical.add_entry(DOCTOR, PID, TREATMENT, lambda: {**data, "diagnosis": 999})
+        clinical.add_entry(DOCTOR, PID, TREATMENT, lambda: TreatmentDetails(**data, diagnosis=999))
     assert set(caught.value.fields) == {"diagnosis"}
-    treatment = clinical.add_entry(DOCTOR, PID, TREATMENT, lambda: {**data, "diagnosis": diagnosis.id})
+    treatment = clinical.add_entry(DOCTOR, PID, TREATMENT, lambda: TreatmentDetails(**data, diagnosis=diagnosis.id))
     with pytest.raises(ValidationFailed):
-        clinical.change_entry(DOCTOR, PID, TREATMENT, treatment.id, body(ended_on=date(2030, 4, 1)))
+        clinical.change_entry(DOCTOR, PID, TREATMENT, treatment.id, treatment_changes(ended_on=date(2030, 4, 1)))
 
 
 def test_a_note_is_amended_once_by_a_note_of_the_same_patient(store):
@@ -230,8 +241,8 @@ def test_a_note_is_amended_once_by_a_note_of_the_same_patient(store):
         note(amends=first.id)
     assert caught.value.fields.keys() == {"amends"} and caught.value.extra == {"amended_by": fix.id}
     store.add_visit(Visit("appointment", 11), OTHER_PID)
-    theirs = clinical.add_entry(DOCTOR, OTHER_PID, NOTE, lambda: {
-        "visit": {"appointment": 11}, "kind": "progress", "title": "t", "content": "c"})
+    theirs = clinical.add_entry(DOCTOR, OTHER_PID, NOTE, lambda: NoteDetails(
+        visit=Visit("appointment", 11), kind="progress", title="t", content="c"))
     for amends in (theirs.id + 1, theirs.id, 999):  # the first: the id the new note gets
         with pytest.raises(ValidationFailed) as caught:
             note(amends=amends)
@@ -290,3 +301,12 @@ def test_the_history_is_logged_before_it_is_answered(store, monkeypatch):
     with pytest.raises(clinical.AccessNotLogged):
         clinical.medical_history(ADMIN, PID)
     assert len(asked) == 2  # read, but not answered
+
+
+def test_an_entry_takes_its_own_kind_of_command(store):
+    with pytest.raises(TypeError):
+        clinical.add_entry(DOCTOR, PID, NOTE, lambda: DiagnosisDetails(APPOINTMENT, "Asthma", "mild", date(2030, 5, 1)))
+    diagnosis = diagnose()
+    with pytest.raises(TypeError):
+        clinical.change_entry(DOCTOR, PID, DIAGNOSIS, diagnosis.id, treatment_changes(dosage="1 mg"))
+    assert store.entry(PID, DIAGNOSIS, diagnosis.id) == diagnosis

@@ -167,3 +167,24 @@ def test_every_kind_of_text_takes_exactly_what_its_description_allows(field):
     described = _described(field)
     values = STRINGS + ["ab", " ab ", "abc", " a b ", "a\nb", " a\n ", "abc\n", "\nabc"]
     assert [v for v in values if not _surrogate(v) and described.is_valid(v) != _accepted(field, v)] == []
+
+
+@pytest.mark.parametrize("partial", [False, True], ids=["PUT", "PATCH"])
+@pytest.mark.parametrize("body", [{"role": "patient", "date_of_birth": None}, {"role": "staff", "date_of_birth": None},
+                                  {"date_of_birth": None}, {"role": "patient", "date_of_birth": "1990-01-15"},
+                                  {"role": "patient"}])
+def test_a_patients_date_of_birth_is_refused_null_exactly_where_the_description_says(body, partial):
+    from chalicelib.api.users import OWN_PROFILE_UPDATE, USER_UPDATE
+    from chalicelib.errors import ValidationFailed
+
+    sent = body if partial else {"username": "ann", "email": "ann@b.cc", **body}
+    refused = body.get("role") == "patient" and "date_of_birth" in body and body["date_of_birth"] is None
+    for schema in (OWN_PROFILE_UPDATE, USER_UPDATE):
+        described = Draft202012Validator(schema.json_schema(partial=partial)).is_valid(sent)
+        try:
+            schema.validate(sent, partial=partial)
+            taken = True
+        except ValidationFailed as exc:
+            taken = False
+            assert set(exc.fields) == {"date_of_birth"}
+        assert taken == described == (not refused), (schema.name, sent)
