@@ -18,6 +18,11 @@ from chalicelib.settings import get_settings
 
 EMAIL_TAKEN = "A patient with that email already exists."
 TAKEN = {"patient-email": ("email", EMAIL_TAKEN)}
+# What a person editing their own record or account is told of an email somebody else holds: one
+# status and one message whoever holds it (an account, a record), as registration answers, so a
+# self-service edit never tells a stranger who is a patient. Staff at the desk are told plainly.
+EMAIL_IN_USE = "This email is already in use. If it is yours, ask the desk to put it on your record."
+OWN_TAKEN = {"patient-email": ("email", EMAIL_IN_USE)}
 LINK_CODE_DAYS = 7
 ALREADY_LINKED = "This patient record is already linked to an account."
 NOT_YOUR_RECORD = "You can only access your own patient record."
@@ -106,6 +111,7 @@ def update_patient(actor: User, patient_id: int, read_changes: Callable[[], Pati
     changes = given(read_changes())
     check_birth_date(changes.get("date_of_birth"))
     change = set_fields(changes, ("name", "email", "phone", "date_of_birth"))
-    patient = edit(lambda: get_patient(actor, patient_id), change, stores().patients.save_changes, TAKEN)
+    taken = OWN_TAKEN if actor.role == PATIENT else TAKEN  # a patient edits only their own (check_owner)
+    patient = edit(lambda: get_patient(actor, patient_id), change, stores().patients.save_changes, taken)
     contacts.staff_set(actor, patient, changes)  # staff's are verified; the patient's own need a code
     return patient

@@ -9,9 +9,9 @@ import pytest
 
 from chalicelib.domain import clock
 from chalicelib.domain.accounts import identity, management, registration, sessions, throttling
-from chalicelib.domain.commands import PatientDetails, ProfileChanges, Registration
+from chalicelib.domain.commands import PatientChanges, PatientDetails, ProfileChanges, Registration
 from chalicelib.domain.entities import User
-from chalicelib.domain.patients import create_patient
+from chalicelib.domain.patients import create_patient, update_patient
 from chalicelib.domain.stores import stores
 from chalicelib.errors import Conflict, Forbidden, TooManyRequests, Unauthenticated, ValidationFailed
 
@@ -89,6 +89,35 @@ def test_an_email_taken_gets_one_answer_whoever_holds_it(fakes):
         answers.append((type(caught.value), str(caught.value), caught.value.fields))
     assert answers[0] == answers[1]
     assert answers[0][2] == {"email": registration.EMAIL_TAKEN[1]} and "link code" in answers[0][2]["email"]
+
+
+def test_an_own_edit_onto_an_email_in_use_never_says_who_is_a_patient(fakes):
+    """A patient moving their own record, or their own account, onto an email somebody else holds
+    gets one status and one message (asking them to see the desk), never "a patient ... exists";
+    staff at the desk are still told plainly."""
+    root = admin()
+    walk_in, _ = create_patient(root, PatientDetails(name="Walk In", email="walk@example.test"))
+    registration.register(None, patient("holder", email="held@example.test"))
+    me = registration.register(None, patient("me"))
+    answers = []
+    with pytest.raises(Conflict) as caught:
+        update_patient(me, me.patient_id, lambda: PatientChanges(email="WALK@example.test"))
+    answers.append((type(caught.value), str(caught.value), caught.value.fields))
+    with pytest.raises(Conflict) as caught:
+        management.update_user(me, me.id, lambda: ProfileChanges(email="held@example.test"))
+    answers.append((type(caught.value), str(caught.value), caught.value.fields))
+    assert answers[0] == answers[1]
+    message = answers[0][2]["email"]
+    assert answers[0][2] == {"email": message} and "patient" not in message.lower() and "desk" in message
+    assert stores().patients.get(me.patient_id).email == "me@example.test"  # nothing changed
+
+    with pytest.raises(Conflict) as plainly:
+        update_patient(root, me.patient_id, lambda: PatientChanges(email="walk@example.test"))
+    assert plainly.value.fields == {"email": "A patient with that email already exists."}
+    with pytest.raises(Conflict) as plainly:
+        management.update_user(root, me.id, lambda: ProfileChanges(email="held@example.test"))
+    assert plainly.value.fields == {"email": "A user with that email already exists."}
+    assert stores().patients.get(walk_in.id).email == "walk@example.test"
 
 
 def test_a_link_code_links_once_and_wrong_ones_are_throttled(fakes):
