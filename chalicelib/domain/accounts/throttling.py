@@ -39,14 +39,11 @@ class Attempt(NamedTuple):
     """One attempt, counted before it is checked (so attempts sent in parallel cannot all get
     past a limit) and given back when it succeeds (so only failures stay counted)."""
     counter: str
-    part: str | None
-    token: str | None = None
+    part: str
+    token: str
 
     def give_back(self) -> None:
-        if self.token is not None:
-            stores().attempts.give_back_sliding(self.counter, self.token)
-        else:
-            stores().attempts.give_back(self.counter, self.part)
+        stores().attempts.give_back_sliding(self.counter, self.token)
 
 
 def _address_part(address: str | None) -> str:
