@@ -188,3 +188,22 @@ def test_the_registration_limit_is_a_setting(monkeypatch):
     monkeypatch.setenv("DQS_REGISTRATIONS_PER_ADDRESS_HOUR", "many")
     with pytest.raises(ConfigurationError):
         get_settings()
+
+
+def test_password_reset_requests_are_limited_in_any_hour_across_an_hour_boundary(fakes, at, monkeypatch):
+    """5 requests for one email just before an hour's boundary and one just after: the sixth gets 429
+    until the first leaves the hour (fixed hourly windows let 10 through in 20 s)."""
+    from chalicelib.domain.accounts import password_reset
+
+    monkeypatch.setattr(password_reset, "ANSWER_FLOOR_SECONDS", 0)  # the window, not the timing, is under test
+    at[0] = datetime.fromtimestamp((int(BOUNDARY.timestamp()) // 3600 + 1) * 3600 - 10, tz=UTC)
+    first = at[0]
+    for _ in range(password_reset.REQUESTS_PER_ADDRESS_HOUR):
+        password_reset.request_reset("nobody@example.test")
+    at[0] = first + timedelta(seconds=20)
+    with pytest.raises(TooManyRequests) as caught:
+        password_reset.request_reset("NOBODY@example.test")
+    assert caught.value.retry_after == 3600 - 20
+    password_reset.request_reset("somebody.else@example.test")  # another address is not held back
+    at[0] = first + timedelta(seconds=3601)
+    password_reset.request_reset("nobody@example.test")
