@@ -371,8 +371,6 @@ def test_fuzz_every_operation_as_every_role(method, path, fuzz_env, request):
 KNOWN_GAPS = {
     ("every_role", "POST", "/patients/{patient_id}/verify_contact"): "the code rule's excuse is not enough",
     ("every_role", "PATCH", "/profile"): "a profile edit the description allows is refused",
-    ("hostile", "GET", "/patients"): "bytes that are not UTF-8 in `search` arrive as U+FFFD, which is text",
-    ("hostile", "GET", "/users"): "bytes that are not UTF-8 in `username`/`email` arrive as U+FFFD",
     ("hostile", "POST", "/webhooks"): "a hostile URL is refused without naming every field",
 }
 
