@@ -371,7 +371,6 @@ def test_fuzz_every_operation_as_every_role(method, path, fuzz_env, request):
 KNOWN_GAPS = {
     ("every_role", "POST", "/patients/{patient_id}/verify_contact"): "the code rule's excuse is not enough",
     ("every_role", "PATCH", "/profile"): "a profile edit the description allows is refused",
-    ("hostile", "POST", "/webhooks"): "a hostile URL is refused without naming every field",
 }
 
 
@@ -460,6 +459,9 @@ _VALID_EXTRA = {
         "new_password": "must differ from the username: one field compared with stored data",
     },
     ("POST", "/queues/join_queue"): {"patient_id": 2},
+    # https to a public address, given as one (nothing to resolve; this server delivers nothing), and a
+    # list of events, which has no text to pick from.
+    ("POST", "/webhooks"): {"url": "https://93.184.215.14/hook", "events": ["entry.created"]},
 }
 
 
@@ -542,8 +544,9 @@ def test_hostile_values_in_every_field_and_parameter(method, path, operation, fu
     if "requestBody" in operation:
         shape = _resolve(operation["requestBody"]["content"]["application/json"]["schema"], spec)
         properties = {name: _resolve(schema, spec) for name, schema in shape["properties"].items()}
-        body = {name: _valid_value(properties[name]) for name in shape.get("required", [])}
-        body.update(_VALID_EXTRA.get((method, path), {}))
+        extra = _VALID_EXTRA.get((method, path), {})
+        body = {name: _valid_value(properties[name]) for name in shape.get("required", []) if name not in extra}
+        body.update(extra)
         assert Draft202012Validator(shape, format_checker=Draft202012Validator.FORMAT_CHECKER).is_valid(body), (
             f"{method} {path}: give a valid body in _VALID_EXTRA")
     ids = {name: "1" for name in path_names}
