@@ -467,6 +467,19 @@ class Schema:
         return [rule for rule in self.rules if rule.partial or not partial]
 
 
+# A query string's bytes that are not UTF-8 reach the app as U+FFFD (API Gateway and the local
+# server decode them so), and a query parameter never needs that character: it is refused, so that
+# such bytes are a 400 naming the parameter rather than text to search for.
+NOT_UTF8 = "Must be UTF-8 text: this holds bytes that are not UTF-8 (or U+FFFD)."
+
+
+def query_pattern(schema: dict) -> dict:
+    """A query parameter's JSON schema, its text refusing U+FFFD as query_params() does."""
+    if schema.get("type") != "string" or "enum" in schema:
+        return schema
+    return {**schema, "pattern": _refusing(r"\ufffd") + schema.get("pattern", "")}
+
+
 def query_params(params: dict | None, spec: dict[str, Field]) -> dict:
     """Validate query-string parameters (always strings) against field specs."""
     params = params or {}
@@ -480,6 +493,8 @@ def query_params(params: dict | None, spec: dict[str, Field]) -> dict:
             continue
         raw = params[name]
         try:
+            if "\ufffd" in raw:
+                raise FieldError(NOT_UTF8)
             if isinstance(field, Int):
                 if not re.fullmatch(r"-?[0-9]{1,16}", raw):
                     raise FieldError("A valid integer is required.")

@@ -12,7 +12,21 @@ from http import HTTPStatus
 from typing import Any
 
 from chalicelib.api.http import ROUTES
-from chalicelib.schema import Bool, Choice, Date, Email, Field, Instant, Int, List, Obj, Password, Schema, Str
+from chalicelib.schema import (
+    Bool,
+    Choice,
+    Date,
+    Email,
+    Field,
+    Instant,
+    Int,
+    List,
+    Obj,
+    Password,
+    Schema,
+    Str,
+    query_pattern,
+)
 
 TITLE = "Digital Queue System API"
 VERSION = "1.0.0"
@@ -202,7 +216,7 @@ def _path_parameter(name: str) -> dict:
 
 
 def _query_parameter(name: str, field: Field) -> dict:
-    schema = field.json_schema()
+    schema = query_pattern(field.json_schema())
     parameter = {"name": name, "in": "query", "required": field.required, "schema": schema}
     if field.description:
         parameter["description"] = field.description

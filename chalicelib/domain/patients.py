@@ -18,6 +18,12 @@ from chalicelib.settings import get_settings
 
 EMAIL_TAKEN = "A patient with that email already exists."
 TAKEN = {"patient-email": ("email", EMAIL_TAKEN)}
+# A person editing their own record or account, as registration does, finds an email in use when an
+# account or a patient record holds it, whichever it is, and is told so with one status and one
+# message: a self-service edit never tells a stranger who is a patient. Staff at the desk are told
+# plainly (and may put on a record an email an account holds).
+EMAIL_IN_USE = "This email is already in use. If it is yours, ask the desk to put it on your record."
+OWN_TAKEN = {"patient-email": ("email", EMAIL_IN_USE), "email": ("email", EMAIL_IN_USE)}
 LINK_CODE_DAYS = 7
 ALREADY_LINKED = "This patient record is already linked to an account."
 NOT_YOUR_RECORD = "You can only access your own patient record."
@@ -106,6 +112,9 @@ def update_patient(actor: User, patient_id: int, read_changes: Callable[[], Pati
     changes = given(read_changes())
     check_birth_date(changes.get("date_of_birth"))
     change = set_fields(changes, ("name", "email", "phone", "date_of_birth"))
-    patient = edit(lambda: get_patient(actor, patient_id), change, stores().patients.save_changes, TAKEN)
+    own = actor.role == PATIENT  # a patient edits only their own record (check_owner)
+    patient = edit(lambda: get_patient(actor, patient_id), change,
+                   lambda before, after: stores().patients.save_changes(before, after, exclusive=own),
+                   OWN_TAKEN if own else TAKEN)
     contacts.staff_set(actor, patient, changes)  # staff's are verified; the patient's own need a code
     return patient

@@ -18,7 +18,15 @@ from chalicelib.storage.binding import StoredModel, kind_id_index, register
 from chalicelib.storage.cursors import decode_cursor, encode_cursor, query_page
 from chalicelib.storage.patient_search import PatientSearchModel
 from chalicelib.storage.transactions import Transaction, get_or_none, read_items
-from chalicelib.storage.uniques import move_unique, owner_of, put_unique, release_unique, unique_key
+from chalicelib.storage.uniques import (
+    account_email_key,
+    check_unheld,
+    move_unique,
+    owner_of,
+    put_unique,
+    release_unique,
+    unique_key,
+)
 
 KIND = "patient"
 
@@ -155,8 +163,10 @@ def list_page(limit: int, cursor: str | None) -> Page:
     return query_page(PatientModel, PatientModel.by_kind, "patients", limit, cursor, _to_patient, hash_key=KIND)
 
 
-def save_changes(before: Patient, after: Patient) -> None:
-    """Write an edited patient, moving the email claim when the email changes.
+def save_changes(before: Patient, after: Patient, exclusive: bool = False) -> None:
+    """Write an edited patient, moving the email claim when the email changes; when `exclusive`
+    (the patient's own edit), a new email must also be no account's but the record's own
+    (ConditionFailed labelled "email").
 
     The write is conditional on the stored email being the one the caller read,
     so two edits racing to change it cannot leave a claim behind. Raises
@@ -164,6 +174,8 @@ def save_changes(before: Patient, after: Patient) -> None:
     """
     with Transaction() as tx:
         move_unique(tx, "patient-email", email_key(before.email), email_key(after.email), after.id)
+        if exclusive and after.email and email_key(before.email) != email_key(after.email):
+            check_unheld(tx, "email", account_email_key(after.email), after.user_id)
         condition = PatientModel.id.exists() & (
             PatientModel.email == before.email if before.email else PatientModel.email.does_not_exist())
         actions = [PatientModel.name.set(after.name)]

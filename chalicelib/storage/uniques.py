@@ -42,6 +42,19 @@ def release_unique(tx: Transaction, label: str, key: str, owner: int | None = No
     tx.delete(label, UniqueModel(key), condition)
 
 
+def account_email_key(email: str) -> str:
+    """The claim on an account's email (storage.users takes it; a patient record's own edit checks it)."""
+    return unique_key("user-email", email)
+
+
+def check_unheld(tx: Transaction, label: str, key: str, owner: int | None) -> None:
+    """Fail the transaction (with `label`) if anybody but `owner` (None: anybody) holds the claim."""
+    condition = UniqueModel.key.does_not_exist()
+    if owner is not None:
+        condition = condition | (UniqueModel.owner == owner)
+    tx.check(label, UniqueModel, key, condition)
+
+
 def move_unique(tx: Transaction, label: str, old_key: str | None, new_key: str | None, owner: int) -> None:
     """Move an owner's claim from one value to another (either may be None: take or release)."""
     if old_key == new_key:

@@ -20,7 +20,15 @@ from chalicelib.storage.transactions import (
     get_or_none,
     update_unless,
 )
-from chalicelib.storage.uniques import move_unique, owner_of, put_unique, release_unique, unique_key
+from chalicelib.storage.uniques import (
+    account_email_key,
+    check_unheld,
+    move_unique,
+    owner_of,
+    put_unique,
+    release_unique,
+    unique_key,
+)
 
 KIND = "user"
 ACTIVE_ADMINS = "active-admins"
@@ -88,7 +96,7 @@ def username_key(username: str) -> str:
 
 
 def email_key(email: str) -> str:
-    return unique_key("user-email", email)
+    return account_email_key(email)
 
 
 def _to_user(item: UserModel) -> User:
@@ -213,8 +221,10 @@ def list_page(limit: int, cursor: str | None) -> Page:
     return query_page(UserModel, UserModel.by_kind, "users", limit, cursor, _to_user, hash_key=KIND)
 
 
-def save_changes(before: User, after: User) -> None:
-    """Write an edited user, moving username/email claims when they change.
+def save_changes(before: User, after: User, exclusive: bool = False) -> None:
+    """Write an edited user, moving username/email claims when they change; when `exclusive` (its
+    owner's own edit), a new email must also be on no patient record but the account's own
+    (ConditionFailed labelled "patient-email").
 
     The write is conditional on the stored role and active state being what the
     caller read, so a concurrent demotion or deactivation is never overwritten.
@@ -223,6 +233,8 @@ def save_changes(before: User, after: User) -> None:
     with Transaction() as tx:
         move_unique(tx, "username", username_key(before.username), username_key(after.username), after.id)
         move_unique(tx, "email", email_key(before.email), email_key(after.email), after.id)
+        if exclusive and email_key(before.email) != email_key(after.email):
+            check_unheld(tx, "patient-email", patients.email_key(after.email), after.patient_id)
         actions = [
             UserModel.username.set(after.username),
             UserModel.email.set(after.email),

@@ -112,6 +112,28 @@ def test_email_is_unique_among_patients_without_regard_to_case(api, as_role):
     assert r.status == 409 and r.body["Fields"] == {"email": "A patient with that email already exists."}
 
 
+def test_a_patients_own_edit_finds_an_email_in_use_whoever_holds_it_and_says_one_thing(api, as_role, people):
+    """Onto a walk-in record's email, or a staff account's: one 409, one body, for the record and the
+    account alike (registration's rule); the desk is told plainly."""
+    from chalicelib.domain.patients import EMAIL_IN_USE
+
+    staff = as_role("staff")
+    assert api.post("/patients", {"name": "Walk In", "email": "walk.in@example.com"}, token=staff.token).status == 201
+    nurse = people.make("staff")
+    me = people.make("patient")
+    mine = me.record["patient_id"]
+    bodies = []
+    for email in ("Walk.In@example.com", f"{nurse.username}@clinic.test"):
+        for path in (f"/patients/{mine}", "/profile/"):
+            r = api.patch(path, {"email": email}, token=me.token)
+            bodies.append((r.status, r.body))
+    assert bodies == [(409, bodies[0][1])] * 4 and bodies[0][1]["Fields"] == {"email": EMAIL_IN_USE}
+    assert api.get(f"/patients/{mine}", token=me.token).body["email"] == f"{me.username}@clinic.test"
+    r = api.patch(f"/patients/{mine}", {"email": "walk.in@example.com"}, token=staff.token)
+    assert r.status == 409 and r.body["Fields"] == {"email": "A patient with that email already exists."}
+    assert api.patch(f"/patients/{mine}", {"email": "me.new@example.com"}, token=me.token).status == 200
+
+
 def test_changing_an_email_moves_its_claim(api, as_role):
     staff = as_role("staff").token
     a = api.post("/patients", {"name": "A", "email": "a@example.com"}, token=staff).body["id"]

@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+from contextlib import ExitStack
 
 from websockets.sync.client import connect as ws_connect
 
@@ -24,8 +25,9 @@ def test_http_and_a_screen_keep_going_under_8000_connections_and_200_half_sent_h
     ws = WebSocketServer(hub, "127.0.0.1", 0, open_timeout=3).start()
     stop, latencies, board_waits, failures = threading.Event(), [], [], []
     half_sent = []
+    screens = ExitStack()
     try:
-        screen = ws_connect(f"ws://127.0.0.1:{ws.port}/", open_timeout=5)
+        screen = screens.enter_context(ws_connect(f"ws://127.0.0.1:{ws.port}/", open_timeout=5))
         screen.send(json.dumps({"action": "subscribe", "department": None}))
         json.loads(screen.recv(timeout=5))
 
@@ -74,6 +76,7 @@ def test_http_and_a_screen_keep_going_under_8000_connections_and_200_half_sent_h
         prober.join()
     finally:
         stop.set()
+        screens.close()
         for sock in half_sent:
             sock.close()
         ws.stop()

@@ -9,9 +9,9 @@ import pytest
 
 from chalicelib.domain import clock
 from chalicelib.domain.accounts import identity, management, registration, sessions, throttling
-from chalicelib.domain.commands import PatientDetails, ProfileChanges, Registration
+from chalicelib.domain.commands import PatientChanges, PatientDetails, ProfileChanges, Registration
 from chalicelib.domain.entities import User
-from chalicelib.domain.patients import create_patient
+from chalicelib.domain.patients import EMAIL_IN_USE, create_patient, update_patient
 from chalicelib.domain.stores import stores
 from chalicelib.errors import Conflict, Forbidden, TooManyRequests, Unauthenticated, ValidationFailed
 
@@ -89,6 +89,44 @@ def test_an_email_taken_gets_one_answer_whoever_holds_it(fakes):
         answers.append((type(caught.value), str(caught.value), caught.value.fields))
     assert answers[0] == answers[1]
     assert answers[0][2] == {"email": registration.EMAIL_TAKEN[1]} and "link code" in answers[0][2]["email"]
+
+
+def test_an_own_edit_onto_an_email_in_use_never_says_who_is_a_patient(fakes):
+    """A patient moving their own record, or their own account, onto an email somebody else holds
+    finds it in use whoever holds it (an account or a walk-in's record), as registration does, and
+    gets one status and one message (asking them to see the desk), never "a patient ... exists".
+    Staff at the desk are still told plainly."""
+    root = admin()
+    walk_in, _ = create_patient(root, PatientDetails(name="Walk In", email="walk@example.test"))
+    registration.register(None, patient("holder", email="held@example.test"))  # an account and its record
+    registration.register(root, Registration("nurse", "nurse@example.test", "long-password-1", role="staff"))
+    me = registration.register(None, patient("me"))
+    edits = {
+        "record": lambda email: update_patient(me, me.patient_id, lambda: PatientChanges(email=email)),
+        "account": lambda email: management.update_user(me, me.id, lambda: ProfileChanges(email=email)),
+    }
+    answers = set()
+    for where, change in edits.items():
+        for email in ("WALK@example.test", "nurse@example.test", "held@example.test"):
+            with pytest.raises(Conflict) as caught:
+                change(email)
+            answers.add((where, type(caught.value), str(caught.value), tuple(caught.value.fields.items())))
+    assert {answer[1:] for answer in answers} == {(Conflict, EMAIL_IN_USE, (("email", EMAIL_IN_USE),))}
+    assert "patient" not in EMAIL_IN_USE.lower() and "desk" in EMAIL_IN_USE
+    assert stores().patients.get(me.patient_id).email == "me@example.test"  # nothing changed
+    assert stores().users.get(me.id).email == "me@example.test"
+    # One's own other email is one's own: the record may take the account's, and back.
+    management.update_user(me, me.id, lambda: ProfileChanges(email="me.too@example.test"))
+    assert update_patient(me, me.patient_id, lambda: PatientChanges(email="ME.TOO@example.test")).email
+
+    with pytest.raises(Conflict) as plainly:
+        update_patient(root, me.patient_id, lambda: PatientChanges(email="walk@example.test"))
+    assert plainly.value.fields == {"email": "A patient with that email already exists."}
+    with pytest.raises(Conflict) as plainly:
+        management.update_user(root, me.id, lambda: ProfileChanges(email="held@example.test"))
+    assert plainly.value.fields == {"email": "A user with that email already exists."}
+    # The desk may put on a record an email an account holds (records and accounts are apart).
+    assert update_patient(root, walk_in.id, lambda: PatientChanges(email="nurse@example.test")).email
 
 
 def test_a_link_code_links_once_and_wrong_ones_are_throttled(fakes):

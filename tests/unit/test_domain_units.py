@@ -61,6 +61,16 @@ def test_query_params_are_validated_as_strings():
             query_params(bad, spec)
 
 
+def test_a_query_parameter_whose_bytes_are_not_utf8_is_a_400_naming_it():
+    """Bytes that are not UTF-8 arrive as U+FFFD: refused, naming each such parameter, not searched for."""
+    spec = {"search": Str(), "email": Email(), "limit": Int(maximum=100)}
+    with pytest.raises(ValidationFailed) as caught:
+        query_params({"search": "ab\ufffd", "email": "\ufffd@x.io", "limit": "5"}, spec)
+    assert set(caught.value.fields) == {"search", "email"}
+    assert "UTF-8" in caught.value.fields["search"]
+    assert query_params({"search": "Zoë"}, spec) == {"search": "Zoë"}
+
+
 def test_tokens_round_trip_and_reject_tampering():
     settings = get_settings()
     now = datetime.now(UTC)

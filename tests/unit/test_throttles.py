@@ -126,6 +126,37 @@ def test_a_right_link_code_is_never_refused_for_wrong_ones_and_wrong_ones_are_ca
     assert user.patient_id == record.id
 
 
+def test_wrong_link_codes_sent_at_once_from_many_addresses_cannot_pass_the_cap_in_all(fakes, at, monkeypatch):
+    """A wrong code names no record: each one is a guess at every record's code, so the cap in all is
+    the cap of guesses at each record, whichever addresses they come from. 40 guesses at once from 20
+    addresses: exactly the cap are checked, the rest get 429; then a right code from one of those
+    addresses still links."""
+    admin, _ = registration.ensure_admin("root", "root@example.test", "root-password-1")
+    monkeypatch.setattr(throttling, "LINK_CODE_FAILURES_IN_ALL", 25)
+    monkeypatch.setattr(registration, "hash_password", lambda password: "not-checked")  # the cap is under test
+    record, link = create_patient(admin, PatientDetails(name="Walk In"))
+    outcomes: list[str] = []
+    start = threading.Barrier(40)
+
+    def guess(n: int) -> None:
+        start.wait()
+        try:
+            registration.register(None, patient(f"guess{n}", link_code="ABCDEFGH"), f"203.0.113.{n % 20}")
+            outcomes.append("linked")
+        except ValidationFailed:
+            outcomes.append("wrong")
+        except TooManyRequests:
+            outcomes.append("429")
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["429"] * 15 + ["wrong"] * 25
+    assert registration.register(None, patient("walk", link_code=link.code), "203.0.113.3").patient_id == record.id
+
+
 def test_registrations_are_limited_per_address_in_a_sliding_hour(fakes, at):
     from chalicelib.settings import get_settings
 
@@ -157,3 +188,22 @@ def test_the_registration_limit_is_a_setting(monkeypatch):
     monkeypatch.setenv("DQS_REGISTRATIONS_PER_ADDRESS_HOUR", "many")
     with pytest.raises(ConfigurationError):
         get_settings()
+
+
+def test_password_reset_requests_are_limited_in_any_hour_across_an_hour_boundary(fakes, at, monkeypatch):
+    """5 requests for one email just before an hour's boundary and one just after: the sixth gets 429
+    until the first leaves the hour (fixed hourly windows let 10 through in 20 s)."""
+    from chalicelib.domain.accounts import password_reset
+
+    monkeypatch.setattr(password_reset, "ANSWER_FLOOR_SECONDS", 0)  # the window, not the timing, is under test
+    at[0] = datetime.fromtimestamp((int(BOUNDARY.timestamp()) // 3600 + 1) * 3600 - 10, tz=UTC)
+    first = at[0]
+    for _ in range(password_reset.REQUESTS_PER_ADDRESS_HOUR):
+        password_reset.request_reset("nobody@example.test")
+    at[0] = first + timedelta(seconds=20)
+    with pytest.raises(TooManyRequests) as caught:
+        password_reset.request_reset("NOBODY@example.test")
+    assert caught.value.retry_after == 3600 - 20
+    password_reset.request_reset("somebody.else@example.test")  # another address is not held back
+    at[0] = first + timedelta(seconds=3601)
+    password_reset.request_reset("nobody@example.test")

@@ -8,7 +8,7 @@ from chalicelib.domain.accounts.rules import check_password_rules
 from chalicelib.domain.commands import ProfileChanges, given
 from chalicelib.domain.conflicts import BUSY, edit
 from chalicelib.domain.entities import Page, User, UserFilters
-from chalicelib.domain.patients import check_birth_date
+from chalicelib.domain.patients import EMAIL_IN_USE, check_birth_date
 from chalicelib.domain.permissions import NOT_ALLOWED, PATIENT, is_admin
 from chalicelib.domain.security import hash_password
 from chalicelib.domain.stores import stores
@@ -27,6 +27,9 @@ TAKEN = {
     "email": ("email", "A user with that email already exists."),
     "last-admin": ("role", "The last active admin cannot be removed, deactivated or demoted."),
 }
+# Anyone but an admin edits only their own account: an email an account or a patient record holds
+# gets the self-service answer (patients.EMAIL_IN_USE).
+OWN_TAKEN = {**TAKEN, "email": ("email", EMAIL_IN_USE), "patient-email": ("email", EMAIL_IN_USE)}
 PROFILE = ("username", "email", "first_name", "last_name", "date_of_birth", "role", "is_active")
 
 
@@ -77,7 +80,10 @@ def update_user(actor: User, user_id: int, read_changes: Callable[[], ProfileCha
             after = replace(after, token_version=before.token_version + 1)
         return after
 
-    return edit(lambda: get_user(actor, user_id), change, stores().users.save_changes, TAKEN)
+    own = not is_admin(actor)  # anyone else edits only their own account (check_profile_access)
+    return edit(lambda: get_user(actor, user_id), change,
+                lambda before, after: stores().users.save_changes(before, after, exclusive=own),
+                OWN_TAKEN if own else TAKEN)
 
 
 def delete_user(actor: User, user_id: int) -> None:

@@ -10,15 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import math
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from chalicelib import messaging
 from chalicelib.domain import clock
 from chalicelib.domain.accounts.rules import check_password_rules
-from chalicelib.domain.accounts.throttling import take_login_attempt
+from chalicelib.domain.accounts.throttling import take, take_login_attempt
 from chalicelib.domain.entities import Session, User
+from chalicelib.domain.ports.attempts import Limits
 from chalicelib.domain.security import (
     hash_password,
     issue_token,
@@ -36,7 +36,8 @@ from chalicelib.settings import get_settings
 log = logging.getLogger("dqs.password_reset")
 
 CODE_MINUTES = 30
-REQUESTS_PER_ADDRESS_HOUR = 5  # per email address, known or not: no mail bombing
+REQUESTS_PER_ADDRESS_HOUR = 5  # per email address, known or not, in any hour: no mail bombing
+REQUEST_WINDOW_SECONDS = 3600
 ANSWER_FLOOR_SECONDS = 0.3  # a request answers no sooner than this after it began
 REQUEST_ANSWER = "If an account has this email, a code to reset its password has been sent to it."
 WRONG_CODE = "The code is not valid: it is wrong, used, replaced by a newer one or expired."
@@ -54,14 +55,10 @@ def code_hash(code: str) -> str:
 
 
 def _take_request(key: str, now: datetime) -> None:
-    """Count a reset request for an address (known or not); 429 beyond the hourly limit."""
-    hour = int(now.timestamp()) // 3600
-    end = (hour + 1) * 3600
-    if not stores().attempts.take(f"password-reset-requests#{key}#{hour}", REQUESTS_PER_ADDRESS_HOUR,
-                                  datetime.fromtimestamp(end, tz=UTC) + timedelta(days=1)):
-        retry_after = max(1, math.ceil(end - now.timestamp()))
-        raise TooManyRequests(f"Too many reset requests for this email: try again in {retry_after} seconds.",
-                              retry_after=retry_after)
+    """Count a reset request for an address (known or not); 429 beyond REQUESTS_PER_ADDRESS_HOUR in
+    any hour (a sliding window), with Retry-After until the oldest request leaves it."""
+    take(f"password-reset-window#{key}", None, Limits(REQUEST_WINDOW_SECONDS, REQUESTS_PER_ADDRESS_HOUR), now,
+         "Too many reset requests for this email: try again in {seconds} seconds.")
 
 
 def request_reset(email: str) -> str:

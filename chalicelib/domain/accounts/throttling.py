@@ -6,7 +6,9 @@ the oldest counted attempt leaves the window:
   username from all addresses shut it out, except from an address that logged in to it in the
   last 30 days (a stranger cannot lock an owner out);
 - wrong link codes per client address, and from all addresses together (a right code is checked
-  first and never refused because of anybody's wrong ones);
+  first and never refused because of anybody's wrong ones). A wrong code names no record (codes
+  are looked up by their hash), so each is a guess at every record's code: the count in all is
+  the count of guesses at each record, from every address, and its cap is the per-record cap;
 - registrations without a login per client address (`DQS_REGISTRATIONS_PER_ADDRESS_HOUR`).
 """
 from __future__ import annotations
@@ -26,7 +28,8 @@ LOGIN_FAILURES_PER_USERNAME = 100
 # An address that logged in to an account within this long stays exempt from the username's lock.
 KNOWN_ADDRESS_SECONDS = 30 * 24 * 3600
 KNOWN_ADDRESSES_PER_ACCOUNT = 20
-# Wrong link codes: per client address, and from all addresses together, in the same windows.
+# Wrong link codes: per client address, and from all addresses together (each wrong code is a guess
+# at every record's code, so this is also the cap of guesses at one record), in the same windows.
 LINK_CODE_FAILURES_PER_ADDRESS = 10
 LINK_CODE_FAILURES_IN_ALL = 200
 REGISTRATION_WINDOW_SECONDS = 3600
@@ -36,14 +39,11 @@ class Attempt(NamedTuple):
     """One attempt, counted before it is checked (so attempts sent in parallel cannot all get
     past a limit) and given back when it succeeds (so only failures stay counted)."""
     counter: str
-    part: str | None
-    token: str | None = None
+    part: str
+    token: str
 
     def give_back(self) -> None:
-        if self.token is not None:
-            stores().attempts.give_back_sliding(self.counter, self.token)
-        else:
-            stores().attempts.give_back(self.counter, self.part)
+        stores().attempts.give_back_sliding(self.counter, self.token)
 
 
 def _address_part(address: str | None) -> str:

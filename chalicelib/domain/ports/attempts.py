@@ -1,7 +1,7 @@
 """Attempts counted against a limit (failed logins, wrong link codes, registrations).
 
-Two kinds: fixed windows (take/give_back: one counter per window), kept for callers that want
-them, and sliding windows (take_sliding/give_back_sliding): one item per subject holding the
+Two kinds: counters (take/give_back: one per named period, such as a clinic day's bookings or
+messages), and sliding windows (take_sliding/give_back_sliding): one item per subject holding the
 instants of its attempts in the last window, so no boundary between windows can double an
 allowance. The rule deciding a sliding window's answer is `decide` below, shared by the
 DynamoDB store and the in-memory fake.
@@ -54,14 +54,12 @@ def decide(entries: list[Entry], now: float, limits: Limits, entry: Entry) -> tu
 
 
 class Attempts(Protocol):
-    def take(self, name: str, limit: int, expires_at: datetime, part: str | None = None,
-             part_limit: int | None = None) -> bool:
-        """Count one attempt under `name` (and its `part`, e.g. one client address among all), or change
-        nothing and answer False when either has reached its limit; the check and the count are one step.
-        The count may be forgotten after `expires_at`."""
+    def take(self, name: str, limit: int, expires_at: datetime) -> bool:
+        """Count one attempt under `name`, or change nothing and answer False when it has reached
+        its limit; the check and the count are one step. The count may be forgotten after `expires_at`."""
 
-    def give_back(self, name: str, part: str | None = None) -> None:
-        """Take back an attempt counted by take() (it succeeded, so it was no failure)."""
+    def give_back(self, name: str) -> None:
+        """Take back an attempt counted by take() (it was not used after all)."""
 
     def count(self, name: str) -> int:
         """The count take() has made under `name` (0 if none; a strongly consistent read)."""

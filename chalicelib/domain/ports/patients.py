@@ -23,9 +23,10 @@ class Patients(Protocol):
     def add(self, patient: Patient) -> None:
         """Write a new record with its email and link code. Labels: "patient-email", "link-code", "patient"."""
 
-    def save_changes(self, before: Patient, after: Patient) -> None:
-        """Write an edited record if its email is still as read, moving the email.
-        Labels: "patient-email" (taken), "patient" (changed meanwhile)."""
+    def save_changes(self, before: Patient, after: Patient, exclusive: bool = False) -> None:
+        """Write an edited record if its email is still as read, moving the email; when `exclusive`,
+        a new email must also be held by no account but the record's own.
+        Labels: "patient-email" (taken), "email" (an account's, when exclusive), "patient" (changed meanwhile)."""
 
     def replace_link_code(self, before: Patient, code_hash: str, expires_at: str) -> None:
         """Give an unlinked record a new link code; its old one stops working in the same write.

@@ -30,10 +30,12 @@ class Users(Protocol):
         "patient-link" (the link lost), "user"/"patient"/"doctor" (an id already used).
         """
 
-    def save_changes(self, before: User, after: User) -> None:
+    def save_changes(self, before: User, after: User, exclusive: bool = False) -> None:
         """Write an edited user if its role, active state (and password and token version, when they
         change) are still as read; usernames and emails move with it. A token_version above before's
-        ends every token. Labels: "username", "email", "user" (changed meanwhile), "last-admin"."""
+        ends every token. When `exclusive`, a new email must also be on no patient record but the
+        account's own. Labels: "username", "email", "patient-email" (when exclusive), "user" (changed
+        meanwhile), "last-admin"."""
 
     def delete(self, user: User) -> None:
         """Remove the account, its username and email, and its links from its patient and doctor records

@@ -11,29 +11,22 @@ class MemoryAttempts:
     def __init__(self, db: MemoryDb):
         self.db = db
 
-    def take(self, name: str, limit: int, expires_at: datetime, part: str | None = None,
-             part_limit: int | None = None) -> bool:
+    def take(self, name: str, limit: int, expires_at: datetime) -> bool:
         with self.db.lock:
             counter = self.db.counters.setdefault(name, {})
             if counter.get("value", 0) >= limit:
                 return False
-            if part is not None and counter.get(f"part#{part}", 0) >= part_limit:
-                return False
             counter["value"] = counter.get("value", 0) + 1
-            if part is not None:
-                counter[f"part#{part}"] = counter.get(f"part#{part}", 0) + 1
             return True
 
     def count(self, name: str) -> int:
         with self.db.lock:
             return self.db.counters.get(name, {}).get("value", 0)
 
-    def give_back(self, name: str, part: str | None = None) -> None:
+    def give_back(self, name: str) -> None:
         with self.db.lock:
             counter = self.db.counters.setdefault(name, {})
             counter["value"] = counter.get("value", 0) - 1
-            if part is not None:
-                counter[f"part#{part}"] = counter.get(f"part#{part}", 0) - 1
 
     # Sliding windows: the same rule (domain.ports.attempts.decide), decided and written under the lock.
 

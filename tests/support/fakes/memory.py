@@ -59,6 +59,9 @@ class MemoryTransaction:
         condition = None if owner is None else (lambda: self.db.uniques.get(key, owner) == owner)
         self.delete(label, condition, lambda: self.db.uniques.pop(key, None))
 
+    def check_unheld(self, label: str, key: str, owner: int | None) -> None:
+        self.check(label, lambda: self.db.uniques.get(key) in (None, owner))
+
     def move_unique(self, label: str, old_key: str | None, new_key: str | None, owner: int) -> None:
         if old_key == new_key:
             return

@@ -71,9 +71,11 @@ class MemoryPatients:
         with self.db.transaction() as tx:
             put_new(self.db, tx, patient)
 
-    def save_changes(self, before: Patient, after: Patient) -> None:
+    def save_changes(self, before: Patient, after: Patient, exclusive: bool = False) -> None:
         with self.db.transaction() as tx:
             tx.move_unique("patient-email", email_key(before.email), email_key(after.email), after.id)
+            if exclusive and after.email and email_key(before.email) != email_key(after.email):
+                tx.check_unheld("email", unique_key("user-email", after.email), after.user_id)
             tx.update("patient", lambda: after.id in self.rows and self.rows[after.id].email == before.email,
                       lambda: self.rows.__setitem__(after.id, replace(
                           self.rows[after.id], name=after.name, email=after.email, phone=after.phone,

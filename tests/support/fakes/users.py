@@ -76,12 +76,14 @@ class MemoryUsers:
     def list_page(self, limit: int, cursor: str | None) -> Page:
         return page([replace(self.rows[key]) for key in sorted(self.rows)], "users", limit, cursor)
 
-    def save_changes(self, before: User, after: User) -> None:
+    def save_changes(self, before: User, after: User, exclusive: bool = False) -> None:
         with self.db.transaction() as tx:
             tx.move_unique("username", unique_key("user-username", before.username),
                            unique_key("user-username", after.username), after.id)
             tx.move_unique("email", unique_key("user-email", before.email), unique_key("user-email", after.email),
                            after.id)
+            if exclusive and unique_key("user-email", before.email) != unique_key("user-email", after.email):
+                tx.check_unheld("patient-email", unique_key("patient-email", after.email), after.patient_id)
             unchanged = self._unchanged_state(before)
 
             def condition() -> bool:
