@@ -98,7 +98,7 @@ def _sequence_number(record: dict) -> str:
     return str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
 
 
-def push(websocket_api, records: list[dict], heads: list | None = None) -> dict:
+def push(websocket_api, records: list[dict], heads: list[waiting_room.Head] | None = None) -> dict:
     """Send each watched queue's new board to the connections following it, at most PUSH_WORKERS at a
     time; forget the ones that are gone. A queue nobody watches costs one Query, no board. Each
     board's head (its waiting entries, read whole) is added to `heads`."""
