@@ -178,14 +178,24 @@ def _step(transport: ClientTransport, stream: Stream, name: str, per_visit: floa
 def measure() -> list[Step]:
     import os
 
+    from app import app
     from bench.endpoints import World
+    from chalicelib import storage
+    from chalicelib.domain import clock
+    from chalicelib.domain.entities import queue_name
+    from chalicelib.domain.waiting_room import CONNECTION_LIFETIME
+    from chalicelib.storage.connections import ConnectionModel
 
-    # The stream handler posts boards here; no screen is connected, so nothing is sent.
+    # The stream handler posts boards here: not sent (the Management API is not there), counted (SCREENS).
     os.environ.setdefault("DQS_WEBSOCKET_URL", "wss://websocket.invalid/api")
     transport = ClientTransport()
     logging.getLogger("dqs.invocations").setLevel(logging.WARNING)
     try:
         world = World(transport)
+        # The screen following the visit's queue (the general one), so each entry change builds its board.
+        storage.bind()
+        ConnectionModel("bench-screen", queue=queue_name(None), expires_at=clock.now() + CONNECTION_LIFETIME).save()
+        app.websocket_api.send = lambda connection_id, text: None
         stream = Stream()
         while "id" in transport.ok("POST", "/queues/call_next", {}, world.staff):
             pass  # until the queue is empty: this visit's patient is the one called
@@ -207,6 +217,7 @@ def measure() -> list[Step]:
                            lambda: [("GET", board, None, None)]))
         return steps
     finally:
+        vars(app.websocket_api).pop("send", None)
         transport.close()
 
 

@@ -15,7 +15,9 @@
 7. the embedded DynamoDB as a clinic's data grows: join latency at 10 entries and after 30
    simulated days of 300 patients, concurrent joins against moto's raw UpdateItem rate, and the
    restart time of 10,000 live items after 20,000 writes (bench/engine.py).
-8. the cost of 1,000 clinic visits on AWS, from the counted calls and list prices (bench/cost.py).
+8. the live path: the stream handler's DynamoDB calls per entry change and per batch, with no screen
+   watching and with one, and one invocation pushing to 2,000 connections (bench/live_push.py);
+9. the cost of 1,000 clinic visits on AWS, from the counted calls and list prices (bench/cost.py).
 """
 from __future__ import annotations
 
@@ -283,9 +285,11 @@ def main(argv: list[str] | None = None) -> int:
         log("the embedded DynamoDB as the data grows...")
         body += engine_section(args.engine_days, args.engine_patients, 0.1 if args.quick else 1.0)
     log("cost per 1,000 visits...")
-    from bench import cost
+    from bench import cost, live_push
 
-    body += [""] + cost.section()
+    costs = cost.section()
+    log("the live path...")  # after the cost: its own embedded DynamoDB, the environment restored after
+    body += [""] + live_push.section(live_push.run(2000 if not args.quick else 200)) + costs
     elapsed = time.perf_counter() - started
 
     header = [

@@ -78,13 +78,14 @@ def changes(websocket_api, records: list[dict]) -> dict:
     readable, failed = waiting_room.readable(records)
     for record in failed:  # its sequence number only, never its content
         log.warning("stream record %s cannot be read", _sequence_number(record))
+    heads: list[waiting_room.Head] = []  # the boards' heads, where the messages find their candidates
     try:
-        push(websocket_api, readable)
+        push(websocket_api, readable, heads)
     except Exception:
         log.exception("pushing the boards of %d records failed", len(readable))
         failed.extend(readable)
     try:
-        notifications.send_due(readable)  # each message counted (MessagesSent) as it goes
+        notifications.send_due(readable, heads)  # each message counted (MessagesSent) as it goes
     except Exception:
         log.exception("sending the messages of %d records failed", len(readable))
         failed.extend(readable)
@@ -97,9 +98,10 @@ def _sequence_number(record: dict) -> str:
     return str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
 
 
-def push(websocket_api, records: list[dict]) -> dict:
+def push(websocket_api, records: list[dict], heads: list[waiting_room.Head] | None = None) -> dict:
     """Send each watched queue's new board to the connections following it, at most PUSH_WORKERS at a
-    time; forget the ones that are gone. A queue nobody watches costs one Query, no board."""
+    time; forget the ones that are gone. A queue nobody watches costs one Query, no board. Each
+    board's head (its waiting entries, read whole) is added to `heads`."""
     watched = {}
     for department in waiting_room.touched_queues(records):
         connections = waiting_room.subscribers(department)
@@ -115,7 +117,10 @@ def push(websocket_api, records: list[dict]) -> dict:
     websocket_api.configure(parsed.netloc, parsed.path.strip("/"))
     jobs = []
     for department, connections in watched.items():
-        text = waiting_room.board_message(waiting_room.board(department))  # once a queue
+        board, head = waiting_room.live_board(department)  # once a queue
+        if heads is not None:
+            heads.append(head)
+        text = waiting_room.board_message(board)
         jobs += [(connection_id, text) for connection_id in connections]
     outcomes = send_all(websocket_api, jobs)
     for connection_id, outcome in outcomes.items():

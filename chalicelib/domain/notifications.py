@@ -8,12 +8,14 @@ desk or room: nothing else about the patient.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 
 from chalicelib import messaging, telemetry
 from chalicelib.domain import clock, contacts
 from chalicelib.domain.entities import CALLED, GENERAL_QUEUE_NAME, WAITING, QueueEntry
 from chalicelib.domain.stores import stores
+from chalicelib.domain.waiting_room import NEXT, Head
 from chalicelib.errors import TooManyRequests, ValidationFailed
 from chalicelib.settings import get_settings
 
@@ -44,8 +46,12 @@ def check_contact(patient_id: int, notify: str | None) -> None:
     contacts.check_caps(patient_id, notify, clock.now())
 
 
-def send_due(records: list[dict]) -> list[tuple[int, str]]:
-    """Send what a batch of the entries' stream records makes due; returns the (entry id, message) sent."""
+def send_due(records: list[dict], heads: Iterable[Head] = ()) -> list[tuple[int, str]]:
+    """Send what a batch of the entries' stream records makes due; returns the (entry id, message) sent.
+
+    `heads` are the waiting lists' heads that the batch's live boards read already (whole entries): a
+    queue whose head is among them, read far enough for every position a message may be due at, finds
+    its candidates there; another queue reads them from the sparse notify index."""
     entries = stores().queue_entries
     today = clock.today()
     sent: list[tuple[int, str]] = []
@@ -61,20 +67,29 @@ def send_due(records: list[dict]) -> list[tuple[int, str]]:
             if _send(new, CALLED_MESSAGE):
                 sent.append((new.id, CALLED_MESSAGE))
     ahead = get_settings().notify_ahead
+    read = {(head.queue, head.day): head.entries for head in heads} if ahead + 1 <= NEXT else {}
     for queue, _department in sorted(queues.items()):
-        # Those still to be told, from the sparse notify index: nobody, mostly (one small Query).
-        asked = set(entries.notify_head(queue, today, ahead + 1))
-        if not asked:
-            continue
         # The head of the waiting list, in calling order: the i-th has i people ahead.
-        for people_ahead, entry_id in enumerate(entries.waiting_head(queue, today, ahead + 1)):
-            if entry_id not in asked:
+        if (queue, today) in read:
+            candidates = [(people_ahead, entry.id) for people_ahead, entry in enumerate(read[queue, today][:ahead + 1])
+                          if _to_tell(entry)]
+        else:
+            # Those still to be told, from the sparse notify index: nobody, mostly (one small Query).
+            asked = set(entries.notify_head(queue, today, ahead + 1))
+            if not asked:
                 continue
-            entry = entries.get(entry_id)
-            if (entry is not None and entry.status == WAITING and entry.notify and AHEAD not in entry.notified
-                    and _send(entry, AHEAD, people_ahead)):
+            candidates = [(people_ahead, entry_id) for people_ahead, entry_id
+                          in enumerate(entries.waiting_head(queue, today, ahead + 1)) if entry_id in asked]
+        for people_ahead, entry_id in candidates:
+            entry = entries.get(entry_id)  # as it is now (the indexes may lag behind)
+            if entry is not None and _to_tell(entry) and _send(entry, AHEAD, people_ahead):
                 sent.append((entry.id, AHEAD))
     return sent
+
+
+def _to_tell(entry: QueueEntry) -> bool:
+    """Whether an entry is still to be told its turn is near: waiting, asked to be told, not told yet."""
+    return entry.status == WAITING and bool(entry.notify) and AHEAD not in entry.notified
 
 
 def _may_bring_near(old: QueueEntry | None, new: QueueEntry) -> bool:

@@ -10,10 +10,11 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from chalicelib.domain import clock
 from chalicelib.domain.departments import no_department
-from chalicelib.domain.entities import queue_name
+from chalicelib.domain.entities import QueueEntry, queue_name
 from chalicelib.domain.queue.positions import RATE_CALLS, estimate_wait
 from chalicelib.domain.stores import stores
 from chalicelib.domain.values import iso_date
@@ -32,11 +33,36 @@ def board(department_id: int | None, day: date | None = None) -> dict:
 
     400 on `department` for a department that does not exist.
     """
+    day = day or clock.today()
+    return _board(department_id, day, lambda queue: stores().board.next_tokens(queue, day, NEXT))
+
+
+class Head(NamedTuple):
+    """The first NEXT waiting entries of a queue's day, whole, in calling order, as a live board read them."""
+    queue: str
+    day: date
+    entries: list[QueueEntry]
+
+
+def live_board(department_id: int | None) -> tuple[dict, Head]:
+    """Today's board for the stream's pushes, and its head: the same reads as `board`, but the waiting
+    list's head is read whole (one Query of the head index, in place of the keys-only one), so the
+    "your turn" messages find their candidates in it rather than in a Query of their own."""
+    day = clock.today()
+    head = Head(queue_name(department_id), day, [])
+
+    def tokens(queue: str) -> list[int]:
+        head.entries.extend(stores().queue_entries.head_entries(queue, day, NEXT))
+        return [entry.token_number for entry in head.entries]
+
+    return _board(department_id, day, tokens), head
+
+
+def _board(department_id: int | None, day: date, next_tokens: Callable[[str], list[int]]) -> dict:
     reads = stores().board
     queue = queue_name(department_id)
-    day = day or clock.today()
     calls = reads.now_calling(queue, day, NOW_CALLING)
-    upcoming = reads.next_tokens(queue, day, NEXT)
+    upcoming = next_tokens(queue)
     waiting = reads.waiting_count(queue, day) if len(upcoming) >= NEXT else len(upcoming)
     point_ids = sorted({call.service_point for call in calls if call.service_point is not None})
     records = reads.board_records(queue, day, department_id, point_ids)

@@ -8,7 +8,8 @@ request path at a fixed number of calls whatever the day's volume:
   `rank`, so finding the head of a queue, or counting who is ahead of an entry, never
   reads entries already called or served.
 - waiting-head-index: the same sparse keys with every attribute, so a desk reads the head's
-  entries themselves in the Query that finds them (calling needs no read of the entry after).
+  entries themselves in the Query that finds them (calling needs no read of the entry after), and
+  the stream's live board finds there who is to be told their turn is near.
 - open-date-index: sparse; only waiting or called entries carry `open_key`, so the
   nightly reset finds what is left of past days without a Scan.
 - patient-day-index: a patient's entries by date, queue and token (their own list).

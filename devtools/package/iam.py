@@ -63,12 +63,14 @@ CONNECT_ACCESS = {"PutItem": [("connections", None)]}
 MESSAGE_ACCESS = {"PutItem": [("connections", None)], "DeleteItem": [("connections", None)], **BOARD_ACCESS}
 DISCONNECT_ACCESS = {"DeleteItem": [("connections", None)]}
 
-# The entries' stream handler (app.queue_changes): the boards of the queues that changed, the
-# connections following them (a Query of the queue index), and those gone deleted; for "your turn"
-# messages, the entries near the head and the patients' records read, and each message marked on
-# its entry (a conditional UpdateItem) before it is sent.
+# The entries' stream handler (app.queue_changes): the boards of the queues that changed (their
+# head read whole, from the head index), the connections following them (a Query of the queue
+# index), and those gone deleted; for "your turn" messages, the entries near the head (from the
+# boards' heads, or the notify and waiting indexes) and the patients' records read, and each message
+# marked on its entry (a conditional UpdateItem) before it is sent.
 CHANGES_ACCESS = {
-    "Query": [*BOARD_ACCESS["Query"], ("connections", "queue-index"), ("queue-entries", "notify-rank-index")],
+    "Query": [*BOARD_ACCESS["Query"], ("queue-entries", "waiting-head-index"), ("connections", "queue-index"),
+              ("queue-entries", "notify-rank-index")],
     "GetItem": [*BOARD_ACCESS["GetItem"], ("queue-entries", None), ("patients", None)],
     # and each message taken from the day's caps (conditional ADDs on counters; issue 23).
     "UpdateItem": [("queue-entries", None), ("counters", None)],

@@ -14,6 +14,7 @@ from chalicelib.domain import contacts, departments, queue, service_points
 from chalicelib.domain.entities import Patient
 from chalicelib.storage import ids, patients
 from tests.api.test_waiting_room_live import Sent, Stream
+from tests.support.dynamodb import listening
 from tests.support.queue import add_patients, admin
 from tests.support.queue import desk as desk_user
 
@@ -41,7 +42,7 @@ def emails() -> list:
     return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
 
 
-def messages_sent(records: list[dict]) -> int:
+def handled(records: list[dict]) -> int:
     """Run the stream handler on the records (no record may fail): how many messages it sent, from its
     invocation line's MessagesSent."""
     import json
@@ -71,9 +72,23 @@ def patient(name: str, phone: str | None = None, email: str | None = None) -> Pa
     return made
 
 
-def test_messages_when_near_and_when_called_each_once(messaging):
+@pytest.mark.parametrize("screen", [False, True], ids=["no screen", "a screen watching"])
+def test_messages_when_near_and_when_called_each_once(messaging, screen):
+    """The same messages whether a screen watches the queue or not: with one, the entries to tell are
+    found in the head its board read (whole), with no Query of the notify index."""
     cardiology = departments.ensure_department("Cardiology")
     room = service_points.create_service_point(admin(), service_points.NewServicePoint("Room 4", "room", cardiology))
+    if screen:
+        from tests.api.test_waiting_room_live import ws_event
+
+        handlers.websocket_connect(ws_event("$connect", "screen"), None)
+        handlers.websocket_message(ws_event("$default", "screen", '{"action": "subscribe", "department": %d}'
+                                            % cardiology), None)
+    indexes: list[str] = []  # the indexes the stream handler's Queries read
+
+    def messages_sent(records: list[dict]) -> int:
+        with listening(lambda name, params: indexes.append(params.get("IndexName", ""))):
+            return handled(records)
     stream = Stream(messaging)
     quiet = add_patients(1)[0]
     queue.join(desk_user(), queue.JoinRequest(patient_id=quiet, department=cardiology))
@@ -108,6 +123,7 @@ def test_messages_when_near_and_when_called_each_once(messaging):
     queue.recall(desk_user(), entries[0].id)
     assert messages_sent(stream.records()) == 0
     assert len(sms()) == 3 and len(emails()) == 1
+    assert ("notify-rank-index" in indexes) is not screen and ("waiting-head-index" in indexes) is screen
 
 
 def test_the_desks_request_sends_nothing(messaging):

@@ -222,39 +222,75 @@ def test_a_screen_gone_before_the_answer_is_forgotten(sent, dynamodb_server):
     assert _connections(dynamodb_server) == []
 
 
-def stream_costs(dynamodb_server, change) -> list[str]:
-    """The DynamoDB calls of the stream handler for one change of one entry."""
-    from tests.support.dynamodb import recording as dynamodb_calls
+def stream_costs(dynamodb_server, change, changes: int = 1) -> list[str]:
+    """The DynamoDB calls of the stream handler for the records of `change()` (`changes` of them), in one
+    batch: each call's operation, and the index a Query reads."""
+    from tests.support.dynamodb import listening
 
     stream = Stream(dynamodb_server)
     change()
-    [record] = stream.records()
-    with dynamodb_calls() as calls:
-        assert handlers.queue_changes({"Records": [record]}, None) == {"batchItemFailures": []}
-    return list(calls)
+    records = stream.records()
+    assert len(records) == changes
+    calls: list[str] = []
+
+    def record(name: str, params: dict) -> None:
+        calls.append(f"{name} {params['IndexName']}" if "IndexName" in params else name)
+
+    with listening(record):
+        assert handlers.queue_changes({"Records": records}, None) == {"batchItemFailures": []}
+    return calls
+
+
+# The stream handler's reads: the screens following a queue, those still to be told their turn is near,
+# and the live board's (the called now, the waiting list's head read whole, the day's closed flag and
+# names, the latest calls for the estimate).
+SCREENS, TO_TELL = "Query queue-index", "Query notify-rank-index"
+BOARD = ["Query called-index", "Query waiting-head-index", "TransactGetItems", "Query call-day-index"]
 
 
 def test_an_entry_change_costs_little_when_nobody_watches_and_nobody_asked(sent, dynamodb_server):
     """No screen on the queue and nobody asked to be told: a call costs two small Queries (the
     connections following the queue; the entries to tell, since the list moved up), a join one, and
-    no board is built. With screens: the board's four reads on top, once for them all."""
+    no board is built. With screens: the board's four reads in place of the second Query (the
+    messages' candidates are read from the board's head), once for them all."""
     cardiology = departments.ensure_department("Cardiology")
     desk = service_points.create_service_point(admin(), service_points.NewServicePoint("Desk 1", "desk", cardiology))
     patients = add_patients(5)
     for patient_id in patients[:4]:
         queue.join(desk_user(), queue.JoinRequest(patient_id=patient_id, department=cardiology))
     call = lambda: queue.call_next(desk_user(), cardiology, desk.id)  # noqa: E731
-    assert stream_costs(dynamodb_server, call) == ["Query", "Query"]
+    assert stream_costs(dynamodb_server, call) == [SCREENS, TO_TELL]
     join = lambda: queue.join(desk_user(), queue.JoinRequest(patient_id=patients[4], department=cardiology))  # noqa: E731
-    assert stream_costs(dynamodb_server, join) == ["Query"]
+    assert stream_costs(dynamodb_server, join) == [SCREENS]
     for screen in ("screen", "screen-2"):  # the board is built once for both
         handlers.websocket_connect(ws_event("$connect", screen), None)
         handlers.websocket_message(ws_event("$default", screen, json.dumps({"action": "subscribe",
                                                                             "department": cardiology})), None)
     sent.messages.clear()
-    assert len(stream_costs(dynamodb_server, call)) == 6
+    assert stream_costs(dynamodb_server, call) == [SCREENS, *BOARD]
     assert [message["board"]["next"] for message in sent.to("screen")] == [[3, 4, 5]]
     assert sent.to("screen-2") == sent.to("screen")
+
+
+def test_a_batch_of_one_queues_changes_reads_once_for_them_all(sent, dynamodb_server):
+    """Ten calls of one queue in one batch cost what one does: the queue's screens, its entries to tell
+    and its board are read once a queue, not once a record."""
+    cardiology = departments.ensure_department("Cardiology")
+    for patient_id in add_patients(25):
+        queue.join(desk_user(), queue.JoinRequest(patient_id=patient_id, department=cardiology))
+
+    def ten_calls() -> None:
+        for _ in range(10):
+            queue.call_next(desk_user(), cardiology)
+
+    assert stream_costs(dynamodb_server, ten_calls, changes=10) == [SCREENS, TO_TELL]
+    handlers.websocket_connect(ws_event("$connect", "screen"), None)
+    handlers.websocket_message(ws_event("$default", "screen", json.dumps({"action": "subscribe",
+                                                                          "department": cardiology})), None)
+    sent.messages.clear()
+    assert stream_costs(dynamodb_server, ten_calls, changes=10) == [SCREENS, *BOARD]
+    [pushed] = sent.to("screen")  # one board for the batch, as it stands after the last change
+    assert pushed["board"]["next"] == [21, 22, 23, 24, 25] and pushed["board"]["now_calling"][0]["token_number"] == 20
 
 
 def _connections(endpoint: str) -> list[str]:

@@ -78,3 +78,32 @@ def test_messages_when_near_and_when_called_each_once(world, outbox):
     assert "Number 1 (Cardiology): it is your turn, please go to Desk 1." in texts
     assert all("P1" not in text and "@" not in text for text in texts)  # no name, no contact
     assert stores().queue_entries.get(called.id).notified == frozenset({"ahead", "called"})
+
+
+@pytest.mark.parametrize("ahead, reads_index", [(1, False), (waiting_room.NEXT, True)])
+def test_a_live_boards_head_gives_the_messages_candidates_it_covers(world, outbox, monkeypatch, ahead, reads_index):
+    """With a live board's head, read far enough for every position a message may be due at, the
+    messages take their candidates from it (no read of the notify index), and the same messages go;
+    one not read far enough (DQS_NOTIFY_AHEAD at NEXT) leaves them to the notify index."""
+    from chalicelib.domain import contacts
+
+    monkeypatch.setenv("DQS_NOTIFY_AHEAD", str(ahead))
+    for p in (1, 2, 3):
+        contacts.mark_verified(p, "sms", stores().queue_lookups.patient(p).phone)
+    quiet = queue.join(STAFF, JoinRequest(patient_id=4, department=CARDIOLOGY))
+    entries = [queue.join(STAFF, JoinRequest(patient_id=p, department=CARDIOLOGY, notify="sms")) for p in (1, 2, 3)]
+    board, head = waiting_room.live_board(CARDIOLOGY)
+    assert board == waiting_room.board(CARDIOLOGY)
+    assert [entry.id for entry in head.entries] == [quiet.id, *(entry.id for entry in entries)]
+    index_reads = []
+    store, read = stores().queue_entries, stores().queue_entries.notify_head
+
+    def notify_head(*args):
+        index_reads.append(args)
+        return read(*args)
+    monkeypatch.setattr(store, "notify_head", notify_head)
+    sent = notifications.send_due([(None, entry) for entry in [quiet, *entries]], [head])
+    told = [entries[0].id] if ahead == 1 else [entry.id for entry in entries]  # 1 ahead, or all 3 within 10
+    assert sorted(sent) == [(entry_id, "ahead") for entry_id in told]
+    assert bool(index_reads) is reads_index
+    assert notifications.send_due([(None, entry) for entry in entries], [head]) == []  # told once only
