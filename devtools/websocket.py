@@ -39,6 +39,9 @@ PING_SECONDS = 20.0  # a ping this often; a client that has not answered within 
 CLOSE_TIMEOUT = 2.0  # seconds a closing handshake may take before the connection is simply cut
 MAX_PER_ADDRESS = 100  # connections (handshaking or open) from one client address
 MAX_CONNECTIONS = 2000  # and from all addresses together
+# Connections the kernel holds for accept(): past this, a new one's SYN is dropped and the client
+# waits a second to try again. Screens reconnecting at once after a restart need more than 128.
+BACKLOG = 1024
 OUTBOX = 8  # boards waiting for one subscriber; one more and it is dropped as a slow reader
 _UNSUBSCRIBED = object()
 _STOP = object()
@@ -247,7 +250,7 @@ class WebSocketServer:
         server = serve(self._serve, self.host, self.port, process_request=self.admit, server_header=None,
                        compression=None, open_timeout=self.open_timeout, max_size=self.max_message,
                        ping_interval=PING_SECONDS, ping_timeout=PING_SECONDS, close_timeout=CLOSE_TIMEOUT,
-                       logger=log)
+                       logger=log, backlog=BACKLOG)
         server.handler = self._limited(server, server.handler)
         self.port = server.socket.getsockname()[1]
         self._server = server

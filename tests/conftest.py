@@ -271,14 +271,15 @@ def live_server(dynamodb_server):
 
 # -- running on several processes (pytest-xdist; `make test` uses --dist loadgroup) ---------
 
-# Modules whose tests share something costly of their own (a server or a build in a fixture of
-# module or session scope): under xdist each of them runs on one worker, so that it is made once.
-SHARED_PER_MODULE = (
-    "tests/deploy/test_package.py",  # the package build and its cfn-lint run
-    "tests/e2e/test_e2e_http.py",
-    "tests/e2e/test_pages_browser.py",
-    "tests/e2e/test_waiting_room_live.py",
-)
+# Modules whose tests share something costly (a server or a build in a fixture of module or session
+# scope), each with its group: under xdist a group runs on one worker, so that it is made once.
+SHARED = {
+    "tests/deploy/test_package.py": "package",  # the package build, its cfn-lint run and SAM transform
+    "tests/deploy/test_package_webhooks.py": "package",  # the same fixtures
+    "tests/e2e/test_e2e_http.py": "e2e_http",
+    "tests/e2e/test_pages_browser.py": "pages_browser",
+    "tests/e2e/test_waiting_room_live.py": "waiting_room_live",
+}
 # The races (16 threads against moto's server, each request timing out after 3 s as deployed) run
 # one after another on one worker: two at once on two cores starve each other into timeouts.
 RACES = "tests/e2e/test_*races*.py"
@@ -290,7 +291,7 @@ def pytest_collection_modifyitems(config, items):
 
     for item in items:
         module = item.nodeid.split("::", 1)[0]
-        if module in SHARED_PER_MODULE:
-            item.add_marker(pytest.mark.xdist_group(module))
+        if module in SHARED:
+            item.add_marker(pytest.mark.xdist_group(SHARED[module]))
         elif fnmatch(module, RACES):
             item.add_marker(pytest.mark.xdist_group("races"))
