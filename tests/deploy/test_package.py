@@ -25,58 +25,13 @@ from chalicelib import storage
 from devtools import package
 from devtools.package import webhooks as package_webhooks
 from devtools.stage import stage_env as config_stage_env
+from tests.support.packaging import PROJECT_DIR, SENTINEL_SECRET, STAGE, of_type, sam_transform
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-STAGE = "prod"
-SENTINEL_SECRET = "sentinel-jwt-secret-never-shipped-0123456789abcdef"
 MAX_ZIP_BYTES = 1024 * 1024  # 1 MiB, bytecode included (the naive package, botocore bundled, is about 18 MB)
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("package")
-    env = dict(os.environ, DQS_JWT_SECRET=SENTINEL_SECRET)
-    result = subprocess.run([sys.executable, "-m", "devtools.package", "--stage", STAGE, "--out", str(out)],
-                            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    stage_dir = out / STAGE
-    return {"dir": stage_dir, "output": result.stdout, "template": json.loads((stage_dir / "sam.json").read_text())}
-
-
-@pytest.fixture(scope="session")
-def resources(built):
-    return built["template"]["Resources"]
-
-
-def of_type(resources: dict, kind: str) -> dict:
-    return {name: r for name, r in resources.items() if r["Type"] == kind}
 
 
 def stage_env() -> dict:
     return config_stage_env(STAGE)
-
-
-class _NoManagedPolicies:
-    """The translator asks IAM for AWS managed policies only when a function names one."""
-
-    def load(self) -> dict:
-        return {}
-
-
-def sam_transform(template: dict) -> dict:
-    """What CloudFormation's AWS::Serverless transform makes of a template, offline.
-
-    The code is first given an S3 address, as `aws cloudformation package` does.
-    """
-    from samtranslator.translator.transform import transform
-
-    text = json.dumps(template).replace('"./deployment.zip"', '"s3://artifacts/deployment.zip"')
-    return transform(json.loads(text), {}, _NoManagedPolicies())
-
-
-@pytest.fixture(scope="session")
-def translated(built) -> dict:
-    return sam_transform(built["template"])["Resources"]
 
 
 def expected_table(model) -> dict:

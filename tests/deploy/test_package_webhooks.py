@@ -2,7 +2,7 @@
 dead-letter queue, the delivery function's own least privilege and event sources, and the alarm."""
 from __future__ import annotations
 
-from tests.deploy.test_package import built, of_type, translated  # noqa: F401 (fixtures)
+from tests.support.packaging import of_type
 
 
 def _policies_of(resources: dict, role: str) -> list[dict]:
@@ -16,7 +16,7 @@ def _role_of(resources: dict, handler: str) -> str:
     return function["Properties"]["Role"]["Fn::GetAtt"][0]
 
 
-def test_the_delivery_queue_and_its_dead_letter_queue_are_encrypted_and_linked(translated):  # noqa: F811
+def test_the_delivery_queue_and_its_dead_letter_queue_are_encrypted_and_linked(translated):
     queue, dlq = translated["WebhookDeliveryQueue"], translated["WebhookDeliveryDeadLetterQueue"]
     assert queue["Type"] == dlq["Type"] == "AWS::SQS::Queue"
     assert queue["Properties"]["SqsManagedSseEnabled"] and dlq["Properties"]["SqsManagedSseEnabled"]
@@ -25,7 +25,7 @@ def test_the_delivery_queue_and_its_dead_letter_queue_are_encrypted_and_linked(t
     assert queue["Properties"]["VisibilityTimeout"] >= 6 * 20
 
 
-def test_the_delivery_function_reads_its_queue_with_a_short_timeout_and_only_its_access(translated):  # noqa: F811
+def test_the_delivery_function_reads_its_queue_with_a_short_timeout_and_only_its_access(translated):
     mappings = of_type(translated, "AWS::Lambda::EventSourceMapping").values()
     sqs = [m["Properties"] for m in mappings if m["Properties"]["EventSourceArn"] == {
         "Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}]
@@ -47,7 +47,7 @@ def test_the_delivery_function_reads_its_queue_with_a_short_timeout_and_only_its
     assert tables == [{"Fn::GetAtt": ["WebhooksTable", "Arn"]}, {"Fn::GetAtt": ["WebhookDeliveriesTable", "Arn"]}]
 
 
-def test_both_streams_feed_the_event_functions(translated):  # noqa: F811
+def test_both_streams_feed_the_event_functions(translated):
     mappings = [m["Properties"] for m in of_type(translated, "AWS::Lambda::EventSourceMapping").values()]
     streams = {m["EventSourceArn"]["Fn::GetAtt"][0] for m in mappings if "StreamArn" in str(m["EventSourceArn"])}
     assert {"QueueEntriesTable", "AppointmentsTable"} <= streams
@@ -59,7 +59,7 @@ def test_both_streams_feed_the_event_functions(translated):  # noqa: F811
     assert "set-by-make-package" not in str(translated)
 
 
-def test_an_alarm_watches_given_up_deliveries_and_dead_letters(translated):  # noqa: F811
+def test_an_alarm_watches_given_up_deliveries_and_dead_letters(translated):
     alarms = of_type(translated, "AWS::CloudWatch::Alarm")
     failed = alarms["WebhookDeliveriesFailedAlarm"]["Properties"]
     assert (failed["MetricName"], failed["Dimensions"]) == (
@@ -86,7 +86,7 @@ def _matches(pattern, value, present=True) -> bool:
     return False
 
 
-def test_the_queue_days_reach_their_function_only_when_a_queue_closes_or_reopens(translated):  # noqa: F811
+def test_the_queue_days_reach_their_function_only_when_a_queue_closes_or_reopens(translated):
     import json
 
     assert translated["CountersTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
