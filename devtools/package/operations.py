@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from devtools.package.iam import ENTRIES_TABLE, READS_ENTRIES_STREAM, STREAM_ACTIONS
-from devtools.package.tables import cfn_name, model_of, table_logical_id
+from devtools.package.iam import READS_ENTRIES_STREAM, STREAM_ACTIONS
+from devtools.package.tables import cfn_name
 
 # The runtime every function runs on, whatever Python builds the package, and the architecture
 # (Graviton: about 20 % cheaper per GB-s than x86_64, and every native library we ship has an
@@ -241,32 +241,44 @@ def _access_logs(resources: dict, retention: int) -> None:
         "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]}}}
 
 
-def _stream_failures(resources: dict) -> None:
+def _stream_sources(resources: dict, roles: dict[str, str]) -> dict[str, list[dict]]:
+    """The DynamoDB stream event sources of every function a table's stream feeds, by the function's role
+    (the live path's reader, and the webhooks' event functions)."""
+    found: dict[str, list[dict]] = {}
+    for function, role in sorted(roles.items()):
+        events = resources.get(cfn_name(function), {}).get("Properties", {}).get("Events", {})
+        sources = [event["Properties"] for event in events.values() if "Stream" in event.get("Properties", {})]
+        if sources:
+            found[role] = sources
+    return found
+
+
+def _stream_failures(resources: dict, roles: dict[str, str]) -> None:
     resources[STREAM_FAILURES] = {"Type": "AWS::SQS::Queue", "Properties": {
         "SqsManagedSseEnabled": True, "MessageRetentionPeriod": 14 * 24 * 3600}}
-    changes = resources[cfn_name(READS_ENTRIES_STREAM)]["Properties"]
-    [source] = changes["Events"].values()
-    source["Properties"].update(STREAM_MAPPING)
-    source["Properties"]["DestinationConfig"] = {"OnFailure": {"Destination": {"Fn::GetAtt": [STREAM_FAILURES,
-                                                                                              "Arn"]}}}
+    for sources in _stream_sources(resources, roles).values():
+        for source in sources:
+            source.update(STREAM_MAPPING)
+            source["DestinationConfig"] = {"OnFailure": {"Destination": {"Fn::GetAtt": [STREAM_FAILURES, "Arn"]}}}
 
 
 def _role_policies(resources: dict, roles: dict[str, str]) -> None:
     """No role keeps chalice's logs policy (every log group of the account): each function's own log
-    group is in its data-access policy. The stream reader's stream and on-failure grants are inline in
+    group is in its data-access policy. A stream reader's stream and on-failure grants are inline in
     its role, so they exist before its event source mapping (which needs them to be created)."""
     for role in roles.values():
         resources[role]["Properties"].pop("Policies", None)
-    entries = table_logical_id(model_of(ENTRIES_TABLE))
-    resources[roles[READS_ENTRIES_STREAM]]["Properties"]["Policies"] = [{
-        "PolicyName": "entries-stream",
-        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": [f"dynamodb:{a}" for a in STREAM_ACTIONS],
-             "Resource": [{"Fn::GetAtt": [entries, "StreamArn"]}]},
-            # ListStreams names no resource in IAM: it lists stream ARNs only.
-            {"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": ["*"]},
-            {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [{"Fn::GetAtt": [STREAM_FAILURES, "Arn"]}]},
-        ]}}]
+    for role, sources in _stream_sources(resources, roles).items():
+        resources[role]["Properties"]["Policies"] = [{
+            "PolicyName": "stream-read",
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": [f"dynamodb:{a}" for a in STREAM_ACTIONS],
+                 "Resource": [source["Stream"] for source in sources]},
+                # ListStreams names no resource in IAM: it lists stream ARNs only.
+                {"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": ["*"]},
+                {"Effect": "Allow", "Action": ["sqs:SendMessage"],
+                 "Resource": [{"Fn::GetAtt": [STREAM_FAILURES, "Arn"]}]},
+            ]}}]
 
 
 def _tracing_policy(roles: dict[str, str]) -> dict:
@@ -331,7 +343,7 @@ def finish(template: dict, roles: dict[str, str], retention: int, telemetry_func
     changes["Environment"]["Variables"]["DQS_EMAIL_SENDER"] = {"Ref": "EmailSender"}
     _role_policies(resources, roles)
     resources["TracingPolicy"] = _tracing_policy(roles)
-    _stream_failures(resources)
+    _stream_failures(resources, roles)
     _access_logs(resources, retention)
     resources.update(alarm_topic())
     resources.update(alarms(resources, telemetry_functions))

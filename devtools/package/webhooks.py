@@ -68,9 +68,9 @@ def _stream_reader(function: str, table: str, roles: dict[str, str], filters: di
     function_part = {"Properties": {
         "Events": {name + "DynamodbEventSource": {"Properties": source}},
         "Environment": {"Variables": {"DQS_WEBHOOK_QUEUE_URL": _queue_url()}}}}
+    # The stream's own grants are inline in the function's role, as every stream reader's are, with
+    # the mapping's retry limits and on-failure queue (operations.py); here, the delivery queue.
     policy = _policy(function, roles, [
-        {"Effect": "Allow", "Action": [f"dynamodb:{a}" for a in STREAM_ACTIONS], "Resource": [stream]},
-        {"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": ["*"]},
         {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [_queue_arn()]},
     ])
     return function_part, policy

@@ -308,17 +308,23 @@ def test_no_function_may_scan_batch_or_manage_tables(resources):
     assert not set(package.LOCAL_ONLY) & {a for f in package.FUNCTION_ACCESS for a in package.FUNCTION_ACCESS[f]}
 
 
-def test_function_roles_hold_no_logs_policy_of_chalices_and_only_the_stream_reader_an_inline_one(resources):
+STREAM_READERS = ("app.queue_changes", "app.webhook_entry_events", "app.webhook_appointment_events",
+                  "app.webhook_queue_events")
+
+
+def test_function_roles_hold_no_logs_policy_of_chalices_and_only_the_stream_readers_an_inline_one(resources):
     """chalice's logs policy (every log group of the account) is gone; each function's own log group is in its
-    data-access policy. The stream reader's stream grant is inline: it exists before the event source mapping."""
+    data-access policy. A stream reader's stream grant is inline: it exists before the event source mapping."""
     roles = _function_roles(resources)
+    assert set(STREAM_READERS) <= set(roles)
     for handler, name in roles.items():
         role = resources[name]["Properties"]
         assert "ManagedPolicyArns" not in role
-        if handler != "app.queue_changes":
+        if handler not in STREAM_READERS:
             assert "Policies" not in role, name
-    [inline] = resources[roles["app.queue_changes"]]["Properties"]["Policies"]
-    assert not any(a.startswith("logs:") for s in inline["PolicyDocument"]["Statement"] for a in s["Action"])
+            continue
+        [inline] = role["Policies"]
+        assert not any(a.startswith("logs:") for s in inline["PolicyDocument"]["Statement"] for a in s["Action"])
 
 
 def test_after_the_transform_each_function_runs_with_only_its_own_role(translated):
@@ -855,25 +861,29 @@ def test_tracing_is_a_setting_off_by_default(built, translated):
         assert function["Properties"]["TracingConfig"] == {"Mode": {"Fn::If": ["TracingOn", "Active", "PassThrough"]}}
 
 
-def test_the_stream_mapping_isolates_failures_and_sends_what_it_gives_up_on_to_an_encrypted_queue(translated):
-    # The board's and messages' mapping (the webhooks' own are tests/deploy/test_package_webhooks.py's).
-    [mapping] = [m for m in of_type(translated, "AWS::Lambda::EventSourceMapping").values()
-                 if m["Properties"]["FunctionName"] == {"Ref": "QueueChanges"}]
-    props = mapping["Properties"]
-    assert props["BisectBatchOnFunctionError"] is True
-    assert 0 <= props["MaximumRetryAttempts"] <= 3
-    assert 60 <= props["MaximumRecordAgeInSeconds"] <= 3600
-    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["StreamFailuresQueue", "Arn"]}}}
+def test_every_stream_mapping_isolates_failures_and_sends_what_it_gives_up_on_to_an_encrypted_queue(translated):
+    # The board's and messages' mapping, and the webhooks' three: one poison record holds up none of them.
+    mappings = [m["Properties"] for m in of_type(translated, "AWS::Lambda::EventSourceMapping").values()
+                if "StartingPosition" in m["Properties"]]  # the streams' (the delivery queue's has none)
+    assert sorted(p["FunctionName"]["Ref"] for p in mappings) == [
+        "QueueChanges", "WebhookAppointmentEvents", "WebhookEntryEvents", "WebhookQueueEvents"]
     queue = translated["StreamFailuresQueue"]
     assert queue["Type"] == "AWS::SQS::Queue" and queue["Properties"]["SqsManagedSseEnabled"] is True
-    # The grants the mapping needs are inline in the function's role: they exist when the mapping is made.
-    assert props["FunctionName"] == {"Ref": "QueueChanges"}
-    role = translated["QueueChanges"]["Properties"]["Role"]["Fn::GetAtt"][0]
-    inline = [s for p in translated[role]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    assert {"Effect": "Allow", "Action": ["sqs:SendMessage"],
-            "Resource": [{"Fn::GetAtt": ["StreamFailuresQueue", "Arn"]}]} in inline
-    assert any("dynamodb:GetRecords" in s["Action"] and s["Resource"] == [props["EventSourceArn"]] for s in inline)
+    for props in mappings:
+        assert props["BisectBatchOnFunctionError"] is True
+        assert 0 <= props["MaximumRetryAttempts"] <= 3
+        assert 60 <= props["MaximumRecordAgeInSeconds"] <= 3600
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert props["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": ["StreamFailuresQueue",
+                                                                                            "Arn"]}}}
+        # The grants the mapping needs are inline in the function's role: they exist when the mapping is made.
+        function = props["FunctionName"]["Ref"]
+        role = translated[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+        inline = [s for p in translated[role]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        assert {"Effect": "Allow", "Action": ["sqs:SendMessage"],
+                "Resource": [{"Fn::GetAtt": ["StreamFailuresQueue", "Arn"]}]} in inline, function
+        assert any("dynamodb:GetRecords" in s["Action"] and s["Resource"] == [props["EventSourceArn"]]
+                   for s in inline), function
 
 
 def test_argon2_hashes_from_the_zip_without_cffis_python_side(tmp_path):

@@ -6,8 +6,11 @@ from tests.support.packaging import of_type
 
 
 def _policies_of(resources: dict, role: str) -> list[dict]:
-    return [s for p in of_type(resources, "AWS::IAM::Policy").values()
-            if {"Ref": role} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    """The statements a role is granted: its policies', and its own inline ones (a stream reader's)."""
+    attached = [s for p in of_type(resources, "AWS::IAM::Policy").values()
+                if {"Ref": role} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    inline = [s for p in resources[role]["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    return attached + inline
 
 
 def _role_of(resources: dict, handler: str) -> str:
@@ -116,5 +119,6 @@ def test_the_queue_days_reach_their_function_only_when_a_queue_closes_or_reopens
     statements = _policies_of(translated, role)
     streams = [r for s in statements if "dynamodb:GetRecords" in s["Action"] for r in s["Resource"]]
     assert streams == [{"Fn::GetAtt": ["CountersTable", "StreamArn"]}]
-    assert [s["Resource"] for s in statements if "sqs:SendMessage" in s["Action"]] == [
-        [{"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}]]
+    # It sends to the delivery queue, and what its mapping gives up on goes to the stream failures' queue.
+    queues = sorted(r["Fn::GetAtt"][0] for s in statements if "sqs:SendMessage" in s["Action"] for r in s["Resource"])
+    assert queues == ["StreamFailuresQueue", "WebhookDeliveryQueue"]
