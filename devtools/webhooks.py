@@ -73,6 +73,16 @@ class LocalDeliveryQueue:
             self._ready.notify_all()
 
 
+def queue_day_changes(records: list[dict], function) -> None:
+    """Call `function` as Lambda would, with the records the counters' mapping lets through (if any)."""
+    from devtools.event_filter import passes
+    from devtools.package.webhooks import QUEUE_DAY_FILTERS
+
+    kept = [record for record in records if passes(QUEUE_DAY_FILTERS, record)]
+    if kept:
+        function({"Records": kept}, None)
+
+
 class LocalWebhooks:
     """The delivery queue and both stream feeds, started and stopped together."""
 
@@ -88,9 +98,9 @@ class LocalWebhooks:
                        model=QueueEntryModel),
             StreamFeed(endpoint, region, lambda records: app.webhook_appointment_events({"Records": records}, None),
                        model=AppointmentModel),
-            # The queue days (queue.closed, queue.opened) among the other counters: unfiltered here, the
-            # function itself passes over the rest.
-            StreamFeed(endpoint, region, lambda records: app.webhook_queue_events({"Records": records}, None),
+            # The queue days (queue.closed, queue.opened) among the other counters: only a day's closing
+            # or reopening reaches the function, through the deployed mapping's own filter.
+            StreamFeed(endpoint, region, lambda records: queue_day_changes(records, app.webhook_queue_events),
                        model=CounterModel),
         ]
 

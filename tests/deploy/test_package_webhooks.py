@@ -2,6 +2,7 @@
 dead-letter queue, the delivery function's own least privilege and event sources, and the alarm."""
 from __future__ import annotations
 
+from devtools.event_filter import matches
 from tests.support.packaging import of_type
 
 
@@ -72,23 +73,6 @@ def test_an_alarm_watches_given_up_deliveries_and_dead_letters(translated):
     assert alarms["WebhookDeadLettersAlarm"]["Properties"]["AlarmActions"] == [{"Ref": topic}]
 
 
-def _matches(pattern, value, present=True) -> bool:
-    """Lambda's event filtering, for the rules the template uses: a list of values, prefix, exists."""
-    if isinstance(pattern, dict):
-        return all(_matches(rule, (value or {}).get(key) if isinstance(value, dict) or value is None else None,
-                            isinstance(value, dict) and key in value) for key, rule in pattern.items())
-    for rule in pattern:
-        if isinstance(rule, dict) and "exists" in rule:
-            if rule["exists"] == (present and value is not None):
-                return True
-        elif isinstance(rule, dict) and "prefix" in rule:
-            if isinstance(value, str) and value.startswith(rule["prefix"]):
-                return True
-        elif value == rule:
-            return True
-    return False
-
-
 def test_the_queue_days_reach_their_function_only_when_a_queue_closes_or_reopens(translated):
     import json
 
@@ -103,7 +87,7 @@ def test_the_queue_days_reach_their_function_only_when_a_queue_closes_or_reopens
         for image, fields in (("OldImage", old), ("NewImage", new)):
             if fields is not None:
                 record["dynamodb"][image] = {"name": {"S": name}, **fields}
-        return any(_matches(p, record) for p in patterns)
+        return any(matches(p, record) for p in patterns)
 
     day, closed, value = "token#general#2026-01-01", {"closed": {"S": "2026-01-01T10:00:00Z"}}, {"value": {"N": "3"}}
     assert passes("INSERT", day, None, closed)  # closed before its first join

@@ -191,3 +191,24 @@ def test_a_queue_day_closing_or_reopening_is_an_event_and_nothing_else_is(fakes)
     assert [(e["id"], e["type"], e["data"]) for _, e in events] == [
         ("evt_a", "queue.closed", {"department": 7, "queue_date": "2026-03-04", "closed_at": at}),
         ("evt_c", "queue.opened", {"department": None, "queue_date": "2026-03-04", "closed_at": None})]
+
+
+def test_make_runs_counters_feed_passes_only_a_queue_days_closing_or_reopening():
+    """The local feed filters the counters' records as the deployed mapping does (its FilterCriteria)."""
+    from devtools.webhooks import queue_day_changes
+
+    def record(event_name, name, old, new):
+        images = {image: {"name": {"S": name}, **fields} for image, fields in (("OldImage", old), ("NewImage", new))
+                  if fields is not None}
+        return {"eventName": event_name, "dynamodb": {"Keys": {"name": {"S": name}}, **images}}
+
+    day, closed, value = "token#general#2026-01-01", {"closed": {"S": "2026-01-01T10:00:00Z"}}, {"value": {"N": "3"}}
+    closing = record("MODIFY", day, value, {**value, **closed})
+    reopening = record("MODIFY", day, {**value, **closed}, value)
+    others = [record("MODIFY", day, value, {"value": {"N": "4"}}), record("MODIFY", "id#patient", value, value),
+              record("REMOVE", day, {**value, **closed}, None)]
+    called = []
+    queue_day_changes([others[0], closing, *others[1:], reopening], lambda event, context: called.append(event))
+    assert called == [{"Records": [closing, reopening]}]
+    queue_day_changes(others, lambda event, context: called.append(event))
+    assert len(called) == 1  # nothing to pass: no invocation
