@@ -11,7 +11,6 @@ registration throttle is raised for the run (every registration comes from one a
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -96,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transport", choices=("client", "http", "both"), default="client")
     args = parser.parse_args(argv)
     prepare_environment()
-    os.environ["DQS_REGISTRATIONS_PER_ADDRESS_HOUR"] = "100000"
     import logging
 
     from app import app  # noqa: F401

@@ -64,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tries", type=int, default=60, help="emails of each kind (default 60)")
     args = parser.parse_args(argv)
     prepare_environment()
-    os.environ["DQS_REGISTRATIONS_PER_ADDRESS_HOUR"] = "100000"  # every account is made from one address
     os.environ.setdefault("DQS_EMAIL_SENDER", SENDER)
     os.environ.pop("DQS_MESSAGING_ENDPOINT", None)
     import logging
