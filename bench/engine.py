@@ -319,7 +319,7 @@ def _restart(folder: str) -> tuple[float, object]:
 
     moto_api_backend.reset()
     started = time.perf_counter()
-    server, _ = start_embedded_dynamodb(folder)
+    server, _ = start_embedded_dynamodb(folder, access_key="local")
     seconds = time.perf_counter() - started
     restored = server.restored
     server.stop()
@@ -336,7 +336,7 @@ def measure_restart(live: int = 10_000, writes: int = 20_000, transactions: int 
 
     with tempfile.TemporaryDirectory(prefix="dqs-restart-") as folder:
         moto_api_backend.reset()
-        server, endpoint = start_embedded_dynamodb(folder)
+        server, endpoint = start_embedded_dynamodb(folder, access_key="local")
         started = time.perf_counter()
         _restart_writes(endpoint, live, writes, transactions)
         write_seconds = time.perf_counter() - started
@@ -350,7 +350,7 @@ def measure_restart(live: int = 10_000, writes: int = 20_000, transactions: int 
 
         # Worst case: after the restart's own compaction, updates up to one short of the next.
         moto_api_backend.reset()
-        server, endpoint = start_embedded_dynamodb(folder)
+        server, endpoint = start_embedded_dynamodb(folder, access_key="local")
         client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
                               aws_access_key_id="local", aws_secret_access_key="local")
         allowed = server.journal.records_allowed()
