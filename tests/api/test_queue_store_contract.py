@@ -15,6 +15,23 @@ from tests.support.fakes import memory_stores
 from tests.support.queue import caller, desk, walk_in
 
 
+def recorder(seen: list, view):
+    """`note(action)`: runs the action and records its outcome in `seen` (an entry as `view` shows it,
+    a domain error's kind and fields, or a failed condition's labels); returns its result, or None."""
+    def note(action):
+        try:
+            result = action()
+        except DomainError as exc:
+            seen.append((type(exc).__name__, sorted(exc.fields)))
+        except ConditionFailed as exc:
+            seen.append(("ConditionFailed", sorted(exc.labels)))
+        else:
+            seen.append(view(result) if hasattr(result, "history") else result)
+            return result
+        return None
+    return note
+
+
 def scenario() -> list:
     """Joins, calls, moves, a transfer, a close and a reopen, and store writes that must lose,
     with departments 1 (Cardiology) and 2 (Pharmacy) and patients 1-3 in place."""
@@ -24,16 +41,7 @@ def scenario() -> list:
         return (ids.setdefault(entry.id, len(ids)), entry.status, entry.token_number, entry.priority,
                 entry.department, entry.patient_id, [e.status for e in entry.history])
 
-    def note(action):
-        try:
-            result = action()
-        except DomainError as exc:
-            seen.append((type(exc).__name__, sorted(exc.fields)))
-        except ConditionFailed as exc:
-            seen.append(("ConditionFailed", sorted(exc.labels)))
-        else:
-            seen.append(entry_view(result) if hasattr(result, "history") else result)
-        return result if "result" in locals() else None
+    note = recorder(seen, entry_view)
 
     staff = desk()
     first = note(lambda: queue.join(staff, JoinRequest(patient_id=1, department=1)))
@@ -103,17 +111,7 @@ def desk_scenario(set_department_active) -> list:
     from chalicelib.domain.ports.queue import DeskCheck
 
     seen = []
-
-    def note(action):
-        try:
-            result = action()
-        except DomainError as exc:
-            seen.append((type(exc).__name__, sorted(exc.fields)))
-        except ConditionFailed as exc:
-            seen.append(("ConditionFailed", sorted(exc.labels)))
-        else:
-            seen.append((result.status, result.token_number, result.service_point, len(result.history))
-                        if hasattr(result, "history") else result)
+    note = recorder(seen, lambda e: (e.status, e.token_number, e.service_point, len(e.history)))
 
     staff = desk()
     for patient_id in (1, 2, 3):
