@@ -19,6 +19,13 @@ def _clients(endpoint: str):
     return boto3.client("dynamodb", **options), boto3.client("dynamodbstreams", **options)
 
 
+def _create_streamed_table(client) -> None:
+    client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+
+
 def _fresh_backend() -> None:
     from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
@@ -33,10 +40,7 @@ def test_expired_items_are_deleted_with_a_ttl_stream_record_and_stay_deleted(tmp
     server, endpoint = start_embedded_dynamodb(tmp_path, access_key="local")
     try:
         client, streams = _clients(endpoint)
-        client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        _create_streamed_table(client)
         client.update_time_to_live(TableName=TABLE, TimeToLiveSpecification={"Enabled": True,
                                                                              "AttributeName": "expires_at"})
         now = int(time.time())
@@ -91,10 +95,7 @@ def test_stream_records_older_than_a_day_are_dropped_and_the_others_keep_their_n
     server, endpoint = start_embedded_dynamodb(tmp_path, access_key="local")
     try:
         client, streams = _clients(endpoint)
-        client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-                            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        _create_streamed_table(client)
         for n in range(5):
             client.put_item(TableName=TABLE, Item={"id": {"S": f"i{n}"}})
         arn = client.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
