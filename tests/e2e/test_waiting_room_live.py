@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import chromium, console_errors
+from tests.support.browser import chromium, console_errors, texts, wait_for
 from tests.support.local_process import LocalServer, free_port, server_env
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "display.png"
@@ -83,12 +83,6 @@ def test_a_subscriber_gets_the_board_at_once_and_each_change_within_a_second(ser
     other.close()
 
 
-def wait_for(driver, condition, timeout: float):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
-
-
 def calling_text(driver) -> str:
     return driver.find_element("id", "calling").text
 
@@ -123,7 +117,7 @@ def test_the_display_page_shows_a_call_within_2_seconds_live_and_while_polling(s
                            server.token)[0] == 200
         wait_for(driver, lambda d: "Room 12" in calling_text(d), 2)
         assert time.monotonic() - started < 2
-        assert driver.find_element("id", "calling").find_elements("tag name", "li")[0].text.startswith("2")
+        assert texts(driver, "#calling li")[0].startswith("2")
 
         # Back: the page reconnects (backoff) and is live again.
         server.proc.send_signal(signal.SIGUSR2)
@@ -131,7 +125,7 @@ def test_the_display_page_shows_a_call_within_2_seconds_live_and_while_polling(s
         assert server.call("POST", "/queues/call_next/", {"department": cardiology, "service_point": desk["id"]},
                            server.token)[0] == 200
         wait_for(driver, lambda d: calling_text(d).startswith("3"), 2)
-        shown_next = [li.text for li in driver.find_element("id", "next").find_elements("tag name", "li")]
+        shown_next = texts(driver, "#next li")
         assert shown_next == ["4", "5", "6", "7", "8"]
         if os.environ.get("DQS_UPDATE_SCREENSHOTS"):  # docs/display.png, on request only
             driver.save_screenshot(str(SCREENSHOT))

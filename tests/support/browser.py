@@ -32,6 +32,24 @@ def chromium(*flags: str, size: str = "1280,800"):
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
+def wait_for(driver, condition, timeout: float):
+    """`condition(driver)` once it is truthy, polled every 50 ms for up to `timeout` seconds. The
+    pages re-render their lists whole, so an element found in one poll may be gone when it is read:
+    that poll counts as "not yet", like any other."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+
+
+def texts(driver, selector: str) -> list[str]:
+    """The shown text of every element `selector` matches, read in one script: no element found
+    here can be replaced by a re-render before it is read."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText.trim())", selector)
+
+
 def console_errors(driver) -> list[str]:
     """What the page logged as errors (a refused script or style, a failed request, an exception)."""
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
