@@ -105,13 +105,14 @@ def start_embedded_dynamodb(data_dir: Path | str | None = None, access_key: str 
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from devtools import moto_transactions
+    from devtools import moto_transactions, overrides
     from devtools.journal import Journal
     from devtools.moto_memory import forget_dynamodb_objects
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     forget_dynamodb_objects()
     moto_transactions.install()  # transactions undone item by item, ClientRequestToken honoured
+    overrides.fast_dynamodb_results()  # item operations answered without moto's per-value walk
 
     backend_app = DomainDispatcherApplication(create_backend_app)
     journal = restored = None

@@ -1,6 +1,6 @@
 """Fuzzing the served API against its own OpenAPI description (schemathesis).
 
-Each operation gets the app over HTTP on moto's DynamoDB server (`live_server`),
+Each operation gets the app over HTTP, its DynamoDB moto's mock in this process (`live_server_on_mock`),
 users of every role, and seed data so that ids 1..3 of every kind exist. Every
 generated request (valid and invalid data, boundary values, methods a path does
 not have) is sent as admin, who gets past every permission check to the
@@ -214,12 +214,12 @@ def run_operation(method: str, path: str, test_func, **fixtures) -> None:
 class FuzzEnv:
     """The server, a token per role, and a view of every table's items."""
 
-    def __init__(self, live_server, endpoint: str):
+    def __init__(self, live_server):
         self.server = live_server
         self.credentials: dict[str, tuple[str, str]] = {"admin": ADMIN_CREDENTIALS}
         self.tokens: dict[str, str | None] = {"anonymous": None}
         self.user_ids: dict[str, int] = {}
-        self.dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+        self.dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         # The Idempotency-Key table keeps every answer below 500 for its replay: that is its job.
         self.tables = sorted(t for t in self.dynamodb.list_tables()["TableNames"] if not t.endswith("idempotency-keys"))
         self.writes: list[str] = []
@@ -317,8 +317,8 @@ _seeded: dict = {}
 
 
 @pytest.fixture
-def fuzz_env(live_server, dynamodb_server):
-    env = FuzzEnv(live_server, dynamodb_server)
+def fuzz_env(live_server_on_mock):
+    env = FuzzEnv(live_server_on_mock)
     if not _seeded:
         env.seed()
         _seeded.update(items=env.items(), digest=env.digest(), credentials=dict(env.credentials),
