@@ -296,22 +296,38 @@ def live_server_on_mock(aws):
 SHARED = {
     "tests/deploy/test_package.py": "package",  # the package build, its cfn-lint run and SAM transform
     "tests/deploy/test_package_webhooks.py": "package",  # the same fixtures
-    "tests/e2e/test_e2e_http.py": "e2e_http",
-    "tests/e2e/test_pages_browser.py": "pages_browser",
-    "tests/e2e/test_waiting_room_live.py": "waiting_room_live",
+    **{f"tests/e2e/{name}.py": name for name in (
+        "test_display_screen", "test_docs_page_browser", "test_e2e_http", "test_edge_http", "test_live_feed_heals",
+        "test_pages_browser", "test_waiting_room_live")},  # a local server of their own, per module
 }
 # The races (16 threads against moto's server, each request timing out after 3 s as deployed) run
 # one after another on one worker: two at once on two cores starve each other into timeouts.
 RACES = "tests/e2e/test_*races*.py"
 
 
-def pytest_collection_modifyitems(config, items):
-    """Every other test goes to whichever worker is free."""
+def group_of(nodeid: str) -> str | None:
+    """The group a test runs in (SHARED, RACES), or None: it goes to whichever worker is free."""
     from fnmatch import fnmatch
 
-    for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        if module in SHARED:
-            item.add_marker(pytest.mark.xdist_group(SHARED[module]))
-        elif fnmatch(module, RACES):
-            item.add_marker(pytest.mark.xdist_group("races"))
+    module = nodeid.split("::", 1)[0]
+    if module in SHARED:
+        return SHARED[module]
+    return "races" if fnmatch(module, RACES) else None
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup with the groups above. pytest-xdist's own loadgroup finds a test's group in
+    its node id, where its hook appends the `xdist_group` marker's name; since pytest 9.2 (node ids
+    kept as `Node._id`) that append is lost, and every test went to any worker: the package built
+    twice, the races ran beside each other. This scheduler takes the group from the node id as it is."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Groups(LoadScopeScheduling):
+        """Whole groups, the largest first, to whichever worker is free; every other test alone."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid) or nodeid
+
+    return Groups(config, log)
