@@ -28,6 +28,7 @@ _bound: Settings | None = None
 # Called after create_tables(): state a module keeps about the tables (ids reserved from them) is stale.
 _on_new_tables: list[Callable[[], None]] = []
 _connection: Connection | None = None
+_connection_made_with: tuple | None = None
 
 
 class StoredModel(Model):
@@ -80,7 +81,7 @@ def bind(settings: Settings | None = None) -> None:
 
     Cheap when nothing changed.
     """
-    global _bound, _connection
+    global _bound, _connection, _connection_made_with
     settings = settings or get_settings()
     if settings == _bound:
         return
@@ -92,11 +93,15 @@ def bind(settings: Settings | None = None) -> None:
             meta.table_name = settings.table_name(meta.table_suffix)
             meta.region = settings.region
             meta.host = settings.dynamodb_endpoint
-        _connection = Connection(region=settings.region, host=settings.dynamodb_endpoint,
-                                 connect_timeout_seconds=settings.dynamodb_connect_timeout,
-                                 read_timeout_seconds=settings.dynamodb_read_timeout,
-                                 max_retry_attempts=settings.dynamodb_retries,
-                                 max_pool_connections=settings.dynamodb_pool_connections)
+        made_with = (settings.region, settings.dynamodb_endpoint, settings.dynamodb_connect_timeout,
+                     settings.dynamodb_read_timeout, settings.dynamodb_retries, settings.dynamodb_pool_connections)
+        if made_with != _connection_made_with:  # other settings (table names, limits) keep the client
+            _connection = Connection(region=settings.region, host=settings.dynamodb_endpoint,
+                                     connect_timeout_seconds=settings.dynamodb_connect_timeout,
+                                     read_timeout_seconds=settings.dynamodb_read_timeout,
+                                     max_retry_attempts=settings.dynamodb_retries,
+                                     max_pool_connections=settings.dynamodb_pool_connections)
+            _connection_made_with = made_with
         _bound = settings
 
 

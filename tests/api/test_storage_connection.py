@@ -24,6 +24,7 @@ def clients_created(aws, monkeypatch):
     monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
     monkeypatch.setattr(binding, "_bound", None)
     monkeypatch.setattr(binding, "_connection", None)
+    monkeypatch.setattr(binding, "_connection_made_with", None)
     for model in storage.MODELS:
         monkeypatch.setattr(model, "_connection", None)
     storage.bind()
@@ -51,3 +52,17 @@ def test_a_day_at_the_desk_creates_one_client(api, people, clients_created):
 def test_every_model_and_the_transactions_share_the_connection(aws):
     shared = binding.connection()
     assert {id(model._get_connection().connection) for model in storage.MODELS} == {id(shared)}
+
+
+def test_settings_that_do_not_make_the_client_keep_it(aws, monkeypatch):
+    """Other table names (another stage) bind the models anew but keep the client; another read
+    timeout makes a new one."""
+    storage.bind()
+    shared = binding.connection()
+    monkeypatch.setenv("DQS_TABLE_PREFIX", "dqs-elsewhere-")
+    storage.bind()
+    assert binding.connection() is shared
+    assert storage.MODELS[0].Meta.table_name.startswith("dqs-elsewhere-")
+    monkeypatch.setenv("DQS_DYNAMODB_READ_TIMEOUT", "7")
+    storage.bind()
+    assert binding.connection() is not shared
