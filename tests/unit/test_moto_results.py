@@ -106,3 +106,12 @@ def test_each_item_operation_is_one_dynamodb_knows(operation):
     from botocore.session import get_session
 
     assert operation in get_session().get_service_model("dynamodb").operation_names
+
+
+def test_the_kept_method_names_are_the_handlers():
+    from moto.core import responses
+
+    overrides.fast_dynamodb_results()
+    names = responses.method_names_from_class(DynamoHandler)
+    assert {"get_item", "transact_write_items", "call_action"} <= set(names)
+    assert responses.method_names_from_class(DynamoHandler) is names  # kept, not listed again
