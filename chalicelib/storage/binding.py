@@ -28,7 +28,7 @@ _bound: Settings | None = None
 # Called after create_tables(): state a module keeps about the tables (ids reserved from them) is stale.
 _on_new_tables: list[Callable[[], None]] = []
 _connection: Connection | None = None
-_connection_made_with: tuple | None = None
+_connection_made_with: dict | None = None
 
 
 class StoredModel(Model):
@@ -93,14 +93,13 @@ def bind(settings: Settings | None = None) -> None:
             meta.table_name = settings.table_name(meta.table_suffix)
             meta.region = settings.region
             meta.host = settings.dynamodb_endpoint
-        made_with = (settings.region, settings.dynamodb_endpoint, settings.dynamodb_connect_timeout,
-                     settings.dynamodb_read_timeout, settings.dynamodb_retries, settings.dynamodb_pool_connections)
+        made_with = {"region": settings.region, "host": settings.dynamodb_endpoint,
+                     "connect_timeout_seconds": settings.dynamodb_connect_timeout,
+                     "read_timeout_seconds": settings.dynamodb_read_timeout,
+                     "max_retry_attempts": settings.dynamodb_retries,
+                     "max_pool_connections": settings.dynamodb_pool_connections}
         if made_with != _connection_made_with:  # other settings (table names, limits) keep the client
-            _connection = Connection(region=settings.region, host=settings.dynamodb_endpoint,
-                                     connect_timeout_seconds=settings.dynamodb_connect_timeout,
-                                     read_timeout_seconds=settings.dynamodb_read_timeout,
-                                     max_retry_attempts=settings.dynamodb_retries,
-                                     max_pool_connections=settings.dynamodb_pool_connections)
+            _connection = Connection(**made_with)
             _connection_made_with = made_with
         _bound = settings
 
