@@ -2,8 +2,9 @@
 dead-letter queue, the delivery function's own least privilege and event sources, and the alarm."""
 from __future__ import annotations
 
-from devtools.event_filter import matches
+from devtools import event_filter
 from tests.support.packaging import of_type
+from tests.support.streams import counter_record
 
 
 def _policies_of(resources: dict, role: str) -> list[dict]:
@@ -74,20 +75,13 @@ def test_an_alarm_watches_given_up_deliveries_and_dead_letters(translated):
 
 
 def test_the_queue_days_reach_their_function_only_when_a_queue_closes_or_reopens(translated):
-    import json
-
     assert translated["CountersTable"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     [mapping] = [m["Properties"] for m in of_type(translated, "AWS::Lambda::EventSourceMapping").values()
                  if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": ["CountersTable", "StreamArn"]}]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
 
     def passes(event_name, name, old, new) -> bool:
-        record = {"eventName": event_name, "dynamodb": {"Keys": {"name": {"S": name}}}}
-        for image, fields in (("OldImage", old), ("NewImage", new)):
-            if fields is not None:
-                record["dynamodb"][image] = {"name": {"S": name}, **fields}
-        return any(matches(p, record) for p in patterns)
+        return event_filter.passes(mapping["FilterCriteria"], counter_record(event_name, name, old, new))
 
     day, closed, value = "token#general#2026-01-01", {"closed": {"S": "2026-01-01T10:00:00Z"}}, {"value": {"N": "3"}}
     assert passes("INSERT", day, None, closed)  # closed before its first join

@@ -196,11 +196,7 @@ def test_a_queue_day_closing_or_reopening_is_an_event_and_nothing_else_is(fakes)
 def test_make_runs_counters_feed_passes_only_a_queue_days_closing_or_reopening():
     """The local feed filters the counters' records as the deployed mapping does (its FilterCriteria)."""
     from devtools.webhooks import queue_day_changes
-
-    def record(event_name, name, old, new):
-        images = {image: {"name": {"S": name}, **fields} for image, fields in (("OldImage", old), ("NewImage", new))
-                  if fields is not None}
-        return {"eventName": event_name, "dynamodb": {"Keys": {"name": {"S": name}}, **images}}
+    from tests.support.streams import counter_record as record
 
     day, closed, value = "token#general#2026-01-01", {"closed": {"S": "2026-01-01T10:00:00Z"}}, {"value": {"N": "3"}}
     closing = record("MODIFY", day, value, {**value, **closed})
