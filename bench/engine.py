@@ -37,7 +37,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ADMIN, prepare_environment, server_table_prefix  # noqa: E402
+from bench.harness import ADMIN, leave_server_environment, prepare_environment, server_table_prefix  # noqa: E402
 
 THREADS = 16
 STAFF = ("engine-desk", "engine-desk-password-1")
@@ -142,7 +142,7 @@ class Stack:
         self.server.server.shutdown()
         self.server.server.server_close()
         self.moto.stop()
-        os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)
+        leave_server_environment()
 
     def item_counts(self) -> dict[str, int]:
         from moto.core.models import DEFAULT_ACCOUNT_ID

@@ -42,6 +42,14 @@ def server_table_prefix() -> str:
     return SERVER_TABLE_PREFIX if n == 0 else f"{SERVER_TABLE_PREFIX}{n}-"
 
 
+def leave_server_environment() -> None:
+    """After a local server stops: the next transport talks to moto's mock with the stage's tables
+    again (chalice.test.Client sets the stage's prefix only while a request runs)."""
+    os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)
+    os.environ.pop("DQS_DYNAMODB_READ_TIMEOUT", None)
+    os.environ["DQS_TABLE_PREFIX"] = STAGE_TABLE_PREFIX
+
+
 def prepare_environment() -> None:
     """Dev stage settings, a JWT secret for this run, fake credentials; no AWS account is touched."""
     if str(PROJECT_DIR) not in sys.path:
@@ -253,5 +261,4 @@ class HttpTransport(Transport):
         self._server.server.server_close()
         if self._moto is not None:
             self._moto.stop()
-        os.environ.pop("DQS_DYNAMODB_ENDPOINT", None)
-        os.environ["DQS_TABLE_PREFIX"] = STAGE_TABLE_PREFIX
+        leave_server_environment()
