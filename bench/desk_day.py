@@ -219,9 +219,8 @@ def measure(log=print) -> DayResult:
 
 @contextmanager
 def _entries_without_stream():
-    """Tables made inside have no stream on the entries table. The day counts the app's calls, and
-    moto's transactions deep-copy each table they write, its stream's records too: with the stream,
-    the day's last transactions copy thousands of records each and the day takes most of an hour."""
+    """Tables made inside have no stream on the entries table. The day counts the app's calls, which
+    the stream does not change, and keeps moto from holding the day's stream records in memory."""
     from chalicelib.storage.queue_entries import QueueEntryModel
 
     meta = QueueEntryModel.Meta

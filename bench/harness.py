@@ -64,9 +64,11 @@ def prepare_environment() -> None:
     })
     for key in ("DQS_JWT_SECRET_PARAM", "DQS_DYNAMODB_ENDPOINT", "AWS_PROFILE"):
         os.environ.pop(key, None)
+    from devtools import moto_transactions
     from devtools.moto_memory import forget_dynamodb_objects
 
     forget_dynamodb_objects()  # the clinic day's transactions would fill memory (devtools/moto_memory.py)
+    moto_transactions.install()  # the in-process mock's transactions as make run's engine runs them
 
 
 # -- statistics ---------------------------------------------------------------

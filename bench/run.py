@@ -115,9 +115,9 @@ def growth_section(runs: int, queue_sizes: list[int], list_sizes: list[int]) -> 
 
     lines = ["## As the data grows", "",
              f"chalice.test.Client on moto, {runs} requests each. The data is batch-written through the storage "
-             "layer. moto answers a Query on an index by going through every item of the table, and deep-copies "
-             "each table a transaction writes to, so its latency grows with the data where DynamoDB's does not: "
-             "the calls are the figure that carries over.", ""]
+             "layer. moto answers a Query on an index by going through every item of the table, so its latency "
+             "grows with the data where DynamoDB's does not: the calls are the figure that carries over. Its "
+             "transactions are undone item by item, as in `make run` (devtools/moto_transactions.py).", ""]
     lines += table("Today's queue (every entry waiting: the worst case for the desk and for positions)",
                    "queue", growth.queue_growth, queue_sizes, growth.QUEUE_REQUESTS)
     lines += ["`position` is of the last entry, with everyone else ahead of it: it counts the waiting entries "
@@ -132,6 +132,7 @@ def growth_section(runs: int, queue_sizes: list[int], list_sizes: list[int]) -> 
 
 def cold_start_section(runs: int) -> list[str]:
     from bench import cold_start
+    from devtools.package.operations import RUNTIME as runtime
 
     started = time.perf_counter()
     result = cold_start.measure(runs)
@@ -144,13 +145,13 @@ def cold_start_section(runs: int) -> list[str]:
         "A fresh process imports the app and the Lambda handler serves one `GET /departments` with a token "
         "(checks it against the users table, then one Query on the departments table), in ms. Both run from "
         "the unpacked deployment zip of `make package`, with its bytecode, read-only, in an isolated "
-        "interpreter, with boto3/botocore (and their bytecode) from outside the zip as the Lambda runtime "
-        "provides them. The floor is a bare Chalice app importing the same libraries (chalice, pynamodb, "
-        "PyJWT, argon2), compiled the same way, answering a constant.",
+        f"{runtime} interpreter (the functions' runtime), with boto3/botocore (and their bytecode) from "
+        "outside the zip as the Lambda runtime provides them. The floor is a bare Chalice app importing the "
+        "same libraries (chalice, pynamodb, PyJWT, argon2), compiled the same way, answering a constant.",
         "",
         f"Each side is measured {runs} times at each of {len(offsets)} stack depths (the importing frame "
-        f"holding {offsets[0]} to {offsets[-1]} locals, {offsets[1] - offsets[0]} apart): CPython 3.11 "
-        "allocates frames in 16 KiB chunks and frees a chunk when it empties, so an import whose recursion "
+        f"holding {offsets[0]} to {offsets[-1]} locals, {offsets[1] - offsets[0]} apart): CPython (3.11 "
+        "and later) allocates frames in 16 KiB chunks and frees a chunk when it empties, so an import whose recursion "
         "(the regex parser's, compiling urllib3's patterns) runs back and forth across a chunk's end maps and "
         "unmaps memory on every call, and can take 50 ms longer for it. Where the chunks end depends on the "
         "depth the runtime imports the handler from, which is not this one's; the medians are over all depths.",

@@ -451,3 +451,19 @@ def test_the_embedded_dynamodb_serves_only_its_own_process_and_no_dashboard():
         assert new_access_key() != key
     finally:
         server.stop()
+
+
+def test_the_restore_benchmark_runs_against_the_embedded_dynamodb():
+    """`python -m devtools.restore_bench` (docs/OPERATIONS.md's restart figures) still runs: its own
+    process, because it resets moto's backends between measurements."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    project = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-m", "devtools.restore_bench", "120"], cwd=project,
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    row = r"^\| 120 \| [\d.]+ MB \| [\d.]+ s \| [\d.]+ MB \| [\d.]+ s \|$"
+    assert re.search(row, result.stdout, re.M), result.stdout
