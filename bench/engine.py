@@ -270,13 +270,9 @@ def measure_concurrency(result: EngineResult, stack: Stack, token: str, log=prin
 RESTART_TABLE = "engine-restart"
 
 
-def _restart_writes(endpoint: str, live: int, writes: int, transactions: int) -> None:
+def _restart_writes(client, live: int, writes: int, transactions: int) -> None:
     """`writes` write requests leaving `live` items: puts of new items first, then updates of them,
     `transactions` of all of them TransactWriteItems of 2 updates each (as a status change is)."""
-    import boto3
-
-    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="local", aws_secret_access_key="local")
     client.create_table(
         TableName=RESTART_TABLE, BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -319,7 +315,7 @@ def _restart(folder: str) -> tuple[float, object]:
 
     moto_api_backend.reset()
     started = time.perf_counter()
-    server, _ = start_embedded_dynamodb(folder, access_key="local")
+    server, _ = start_embedded_dynamodb(folder)
     seconds = time.perf_counter() - started
     restored = server.restored
     server.stop()
@@ -329,16 +325,15 @@ def _restart(folder: str) -> tuple[float, object]:
 def measure_restart(live: int = 10_000, writes: int = 20_000, transactions: int = 5_000, log=print) -> dict:
     """The restart after the writes; and the worst case: the same data with the journal one record short of
     its next compaction (the most requests a restart can have to replay)."""
-    import boto3
     from moto.moto_api._internal import moto_api_backend
 
     from devtools.local_server import start_embedded_dynamodb
 
     with tempfile.TemporaryDirectory(prefix="dqs-restart-") as folder:
         moto_api_backend.reset()
-        server, endpoint = start_embedded_dynamodb(folder, access_key="local")
+        server, _ = start_embedded_dynamodb(folder)
         started = time.perf_counter()
-        _restart_writes(endpoint, live, writes, transactions)
+        _restart_writes(server.client(), live, writes, transactions)
         write_seconds = time.perf_counter() - started
         compactions = server.journal.compactions - 1  # the start's own
         compact_seconds = server.journal.compact_seconds
@@ -350,9 +345,8 @@ def measure_restart(live: int = 10_000, writes: int = 20_000, transactions: int 
 
         # Worst case: after the restart's own compaction, updates up to one short of the next.
         moto_api_backend.reset()
-        server, endpoint = start_embedded_dynamodb(folder, access_key="local")
-        client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local")
+        server, _ = start_embedded_dynamodb(folder)
+        client = server.client()
         allowed = server.journal.records_allowed()
         for n in range(allowed - server.journal.appended):
             client.transact_write_items(TransactItems=[{"Update": {

@@ -83,6 +83,13 @@ class EmbeddedDynamoDB:
         self._thread.start()
         return self
 
+    def client(self, region: str = "us-east-1"):
+        """A DynamoDB client of this server, signed with the key it answers."""
+        import boto3
+
+        return boto3.client("dynamodb", endpoint_url=self.endpoint, region_name=region,
+                            aws_access_key_id=self.access_key, aws_secret_access_key=self.access_key)
+
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()

@@ -16,8 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-ACCESS_KEY = "local"  # the embedded DynamoDB answers only requests signed with its key
-
 
 def _fresh_backend() -> None:
     from devtools.overrides import reset_moto
@@ -25,11 +23,8 @@ def _fresh_backend() -> None:
     reset_moto()
 
 
-def _write(endpoint: str, n: int) -> float:
-    import boto3
-
-    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id=ACCESS_KEY, aws_secret_access_key=ACCESS_KEY)
+def _write(server, n: int) -> float:
+    client = server.client()
     client.create_table(
         TableName="bench-patients", BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -55,20 +50,20 @@ def measure(n: int) -> dict:
 
     with tempfile.TemporaryDirectory() as folder:
         _fresh_backend()
-        server, endpoint = start_embedded_dynamodb(folder, access_key=ACCESS_KEY)
-        write_seconds = _write(endpoint, n)
+        server, _ = start_embedded_dynamodb(folder)
+        write_seconds = _write(server, n)
         server.stop()
         journal = Path(folder) / "dynamodb.journal"
         written_mb = journal.stat().st_size / 1e6
 
         _fresh_backend()
-        server, _ = start_embedded_dynamodb(folder, access_key=ACCESS_KEY)  # replays the writes, then compacts
+        server, _ = start_embedded_dynamodb(folder)  # replays the writes, then compacts
         replay = server.restored
         server.stop()
         compacted_mb = journal.stat().st_size / 1e6
 
         _fresh_backend()
-        server, _ = start_embedded_dynamodb(folder, access_key=ACCESS_KEY)  # reads the compacted journal
+        server, _ = start_embedded_dynamodb(folder)  # reads the compacted journal
         restored = server.restored
         server.stop()
         assert restored.items == n, (restored, n)
